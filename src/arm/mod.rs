@@ -1,0 +1,7 @@
+//! ARM's pure vocabulary: resource ids, routes, api-versions and the error envelope.
+//! Nothing here does I/O, reads the clock or makes ids.
+
+pub mod api_version;
+pub mod error;
+pub mod resource_id;
+pub mod route;

@@ -1,0 +1,106 @@
+//! Plain request and response values shared by every surface: what the HTTP edge hands to the
+//! behaviour layer and what it gets back. No hyper, no I/O: providers and the token service build
+//! `Reply` values and never touch a socket.
+
+use serde_json::Value;
+
+/// A request as the behaviour layer sees it. Header names are lower-case; `path` is percent-decoded.
+#[derive(Debug, Clone, Default)]
+pub struct Req {
+    pub method: String,
+    pub path: String,
+    pub raw_query: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The Host header (or authority) the client used, e.g. `localhost:8443`.
+    pub host: String,
+    /// The local port the request arrived on.
+    pub port: u16,
+}
+
+impl Req {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Query parameter; `$`-prefixed OData names match case-insensitively as ARM does.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| {
+                if name.starts_with('$') {
+                    k.eq_ignore_ascii_case(name)
+                } else {
+                    k == name
+                }
+            })
+            .map(|(k, v)| {
+                let _ = k;
+                v.as_str()
+            })
+    }
+
+    pub fn parse_query(raw: &str) -> Vec<(String, String)> {
+        form_urlencoded::parse(raw.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// The form fields of an `application/x-www-form-urlencoded` body.
+    pub fn form(&self) -> Vec<(String, String)> {
+        Req::parse_query(&String::from_utf8_lossy(&self.body))
+    }
+}
+
+/// A response value: status, headers, body bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: &Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body: serde_json::to_vec(body).unwrap_or_default(),
+        }
+    }
+
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn text(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.into(),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    pub fn get_header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}

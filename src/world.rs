@@ -1,0 +1,262 @@
+//! The world file: tenants, principals (with credentials and group membership), subscriptions, and a
+//! list of ARM requests replayed through the providers as the platform. Parsing and validation only;
+//! never writes to the store itself (the store replays `requests`). Format documented in README.
+//! The default world (`fixtures/default-world.json`) mirrors ../shared/default-world.md exactly.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const DEFAULT_WORLD: &str = include_str!("../fixtures/default-world.json");
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tenant {
+    pub id: String,
+    pub display_name: String,
+    pub default_domain: String,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// AzureCloud | AzureUSGovernment | AzureChinaCloud
+    #[serde(default = "azure_cloud")]
+    pub cloud: String,
+    #[serde(default = "us")]
+    pub country_code: String,
+}
+
+fn azure_cloud() -> String {
+    "AzureCloud".into()
+}
+fn us() -> String {
+    "US".into()
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum PrincipalKind {
+    User,
+    Group,
+    ServicePrincipal,
+}
+
+impl PrincipalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "User",
+            PrincipalKind::Group => "Group",
+            PrincipalKind::ServicePrincipal => "ServicePrincipal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Principal {
+    pub tenant_id: String,
+    pub object_id: String,
+    #[serde(rename = "type")]
+    pub kind: PrincipalKind,
+    pub display_name: String,
+    /// Users: the sign-in name (UPN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
+    /// Users: the password for the ROPC grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Service principals: the application (client) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    /// Service principals: the client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Object ids of the groups this principal is a direct member of.
+    #[serde(default)]
+    pub member_of: Vec<String>,
+}
+
+impl Principal {
+    /// The name ARM's error messages use for the client: the UPN for users, the app id otherwise.
+    pub fn client_name(&self) -> &str {
+        self.user_principal_name
+            .as_deref()
+            .or(self.app_id.as_deref())
+            .unwrap_or(&self.object_id)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Subscription {
+    pub subscription_id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    #[serde(default = "enabled")]
+    pub state: String,
+}
+
+fn enabled() -> String {
+    "Enabled".into()
+}
+
+/// One ARM request replayed as the platform when the world is loaded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorldRequest {
+    pub id: String,
+    pub api_version: String,
+    #[serde(default = "put")]
+    pub method: String,
+    #[serde(default)]
+    pub body: Value,
+}
+
+fn put() -> String {
+    "PUT".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct World {
+    #[serde(default, rename = "$comment", skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub tenants: Vec<Tenant>,
+    pub principals: Vec<Principal>,
+    pub subscriptions: Vec<Subscription>,
+    #[serde(default)]
+    pub requests: Vec<WorldRequest>,
+}
+
+/// A world-file error with its position (1-based line and column, 0 when unknown).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorldError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for WorldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl World {
+    /// Parse and check a world file: JSON shape (serde's line and column), then references between
+    /// entries (GUIDs, tenants of principals and subscriptions, group membership, unique ids).
+    pub fn parse(text: &str) -> Result<World, Vec<WorldError>> {
+        let world: World = serde_json::from_str(text).map_err(|e| {
+            vec![WorldError {
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            }]
+        })?;
+        let errs = world.check(text);
+        if errs.is_empty() {
+            Ok(world)
+        } else {
+            Err(errs)
+        }
+    }
+
+    fn check(&self, text: &str) -> Vec<WorldError> {
+        use crate::arm::resource_id::is_guid;
+        let mut errs = Vec::new();
+        let mut err = |needle: &str, message: String| {
+            let (line, column) = locate(text, needle);
+            errs.push(WorldError {
+                line,
+                column,
+                message,
+            });
+        };
+        let mut seen = std::collections::HashSet::new();
+        for t in &self.tenants {
+            if !is_guid(&t.id) {
+                err(&t.id, format!("tenant id '{}' is not a GUID", t.id));
+            }
+            if !seen.insert(t.id.to_lowercase()) {
+                err(&t.id, format!("tenant id '{}' appears twice", t.id));
+            }
+        }
+        let tenant_ids: std::collections::HashSet<String> =
+            self.tenants.iter().map(|t| t.id.to_lowercase()).collect();
+        let mut oids = std::collections::HashMap::new();
+        for p in &self.principals {
+            if !is_guid(&p.object_id) {
+                err(&p.object_id, format!("object id '{}' is not a GUID", p.object_id));
+            }
+            if oids.insert(p.object_id.to_lowercase(), p.kind).is_some() {
+                err(&p.object_id, format!("object id '{}' appears twice", p.object_id));
+            }
+            if !tenant_ids.contains(&p.tenant_id.to_lowercase()) {
+                err(&p.object_id, format!("principal '{}' names unknown tenant '{}'", p.display_name, p.tenant_id));
+            }
+            match p.kind {
+                PrincipalKind::ServicePrincipal if p.app_id.as_deref().map(is_guid) != Some(true) => {
+                    err(&p.object_id, format!("service principal '{}' needs an appId GUID", p.display_name))
+                }
+                PrincipalKind::User if p.user_principal_name.is_none() => {
+                    err(&p.object_id, format!("user '{}' needs a userPrincipalName", p.display_name))
+                }
+                _ => {}
+            }
+        }
+        for p in &self.principals {
+            for g in &p.member_of {
+                if oids.get(&g.to_lowercase()) != Some(&PrincipalKind::Group) {
+                    err(g, format!("'{}' is a member of '{g}', which is not a group of this world", p.display_name));
+                }
+            }
+        }
+        for s in &self.subscriptions {
+            if !is_guid(&s.subscription_id) {
+                err(&s.subscription_id, format!("subscription id '{}' is not a GUID", s.subscription_id));
+            }
+            if !tenant_ids.contains(&s.tenant_id.to_lowercase()) {
+                err(&s.subscription_id, format!("subscription '{}' names unknown tenant '{}'", s.display_name, s.tenant_id));
+            }
+        }
+        for r in &self.requests {
+            if let Err(e) = crate::arm::resource_id::ResourceId::parse(&r.id) {
+                err(&r.id, format!("request id '{}' is not a resource id: {}", r.id, e.0));
+            }
+        }
+        errs
+    }
+}
+
+/// 1-based line and column of the first occurrence of `needle` in `text` (0,0 when absent).
+fn locate(text: &str, needle: &str) -> (usize, usize) {
+    let quoted = format!("\"{needle}\"");
+    match text.find(&quoted).or_else(|| text.find(needle)) {
+        Some(pos) => {
+            let before = &text[..pos];
+            let line = before.matches('\n').count() + 1;
+            let column = pos - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+            (line, column)
+        }
+        None => (0, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_world_parses() {
+        let w = World::parse(DEFAULT_WORLD).expect("default world");
+        assert_eq!(w.tenants.len(), 5);
+        assert_eq!(w.subscriptions.len(), 7);
+        assert!(w.principals.iter().any(|p| p.user_principal_name.as_deref() == Some("alice@contosomsp.onmicrosoft.com")));
+    }
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let e = World::parse("{\n  \"tenants\": [\n  }").unwrap_err();
+        assert_eq!(e[0].line, 3);
+        let bad = r#"{"tenants":[{"id":"x","displayName":"X","defaultDomain":"x"}],"principals":[],"subscriptions":[]}"#;
+        let e = World::parse(bad).unwrap_err();
+        assert!(e[0].message.contains("not a GUID"), "{:?}", e);
+        assert_eq!((e[0].line, e[0].column), (1, 19));
+    }
+}
