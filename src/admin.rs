@@ -11,7 +11,10 @@ use crate::dispatch::App;
 use crate::wire::{Reply, Req};
 
 fn admin_error(status: u16, code: &str, message: &str) -> Reply {
-    Reply::json(status, &json!({"error": {"code": code, "message": message}}))
+    Reply::json(
+        status,
+        &json!({"error": {"code": code, "message": message}}),
+    )
 }
 
 pub fn handle(app: &App, req: &Req) -> Reply {
@@ -54,26 +57,52 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         ("POST", "/_emulator/clock") => {
             let body: Value = match serde_json::from_slice(&req.body) {
                 Ok(v) => v,
-                Err(e) => return admin_error(400, "InvalidRequestContent", &format!("The body is not JSON: {e}")),
+                Err(e) => {
+                    return admin_error(
+                        400,
+                        "InvalidRequestContent",
+                        &format!("The body is not JSON: {e}"),
+                    )
+                }
             };
             if let Some(d) = body.get("advance").and_then(|v| v.as_str()) {
                 match parse_duration(d) {
                     Some(d) => app.clock.advance(d),
-                    None => return admin_error(400, "InvalidDuration", &format!("'{d}' is not an ISO 8601 duration such as PT2H.")),
+                    None => {
+                        return admin_error(
+                            400,
+                            "InvalidDuration",
+                            &format!("'{d}' is not an ISO 8601 duration such as PT2H."),
+                        )
+                    }
                 }
             } else if let Some(t) = body.get("set").and_then(|v| v.as_str()) {
                 match OffsetDateTime::parse(t, &Rfc3339) {
                     Ok(t) => app.clock.set(t),
-                    Err(_) => return admin_error(400, "InvalidTime", &format!("'{t}' is not an RFC 3339 time such as 2027-01-01T00:00:00Z.")),
+                    Err(_) => {
+                        return admin_error(
+                            400,
+                            "InvalidTime",
+                            &format!("'{t}' is not an RFC 3339 time such as 2027-01-01T00:00:00Z."),
+                        )
+                    }
                 }
             } else if body.get("reset").is_some() {
                 app.clock.reset();
             } else {
-                return admin_error(400, "InvalidRequestContent", "Send {\"advance\": \"PT2H\"} or {\"set\": \"2027-01-01T00:00:00Z\"}.");
+                return admin_error(
+                    400,
+                    "InvalidRequestContent",
+                    "Send {\"advance\": \"PT2H\"} or {\"set\": \"2027-01-01T00:00:00Z\"}.",
+                );
             }
             clock_reply(app)
         }
-        _ => admin_error(404, "NotFound", &format!("No emulator endpoint {} {}.", req.method, req.path)),
+        _ => admin_error(
+            404,
+            "NotFound",
+            &format!("No emulator endpoint {} {}.", req.method, req.path),
+        ),
     }
 }
 

@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::dispatch::AuthzMode;
 
 #[derive(Debug, Parser)]
-#[command(name = "lighthouse-emulator", version, about = "Local Azure Resource Manager + Entra ID emulator that enforces Azure Lighthouse delegation")]
+#[command(
+    name = "lighthouse-emulator",
+    version,
+    about = "Local Azure Resource Manager + Entra ID emulator that enforces Azure Lighthouse delegation"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -49,7 +53,12 @@ pub struct StateArgs {
     #[arg(long, env = "LIGHTHOUSE_EMULATOR_STATE_DIR", global = true)]
     pub state_dir: Option<PathBuf>,
     /// The port to listen on (0 picks a free one and prints it).
-    #[arg(long, env = "LIGHTHOUSE_EMULATOR_PORT", default_value_t = 8443, global = true)]
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_PORT",
+        default_value_t = 8443,
+        global = true
+    )]
     pub port: u16,
     /// A world file to serve instead of the built-in default world.
     #[arg(long, env = "LIGHTHOUSE_EMULATOR_FIXTURES", global = true)]
@@ -67,12 +76,26 @@ pub struct ServeArgs {
     #[arg(long, env = "LIGHTHOUSE_EMULATOR_IN_MEMORY")]
     pub in_memory: bool,
     /// Lifetime of issued access tokens, in seconds.
-    #[arg(long, env = "LIGHTHOUSE_EMULATOR_TOKEN_LIFETIME", default_value_t = 3600)]
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_TOKEN_LIFETIME",
+        default_value_t = 3600
+    )]
     pub token_lifetime: i64,
-    #[arg(long, env = "LIGHTHOUSE_EMULATOR_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
     /// enforce: refuse like Azure; log: allow but log refusals; off: no checks.
-    #[arg(long, env = "LIGHTHOUSE_EMULATOR_AUTHZ", value_enum, default_value = "enforce")]
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_AUTHZ",
+        value_enum,
+        default_value = "enforce"
+    )]
     pub authz: AuthzMode,
     /// Your own server certificate (PEM) instead of the generated one.
     #[arg(long, env = "LIGHTHOUSE_EMULATOR_CERT", requires = "key")]
@@ -87,7 +110,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LIGHTHOUSE_EMULATOR_ADMIN_KEY")]
     pub admin_key: Option<String>,
     /// Port for the MSAL user-realm lookup that MSAL Python sends to 443 (0 disables).
-    #[arg(long, env = "LIGHTHOUSE_EMULATOR_USERREALM_PORT", default_value_t = 443)]
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_USERREALM_PORT",
+        default_value_t = 443
+    )]
     pub userrealm_port: u16,
 }
 
@@ -98,7 +125,11 @@ pub struct TokenArgs {
     /// The audience (resource) of the token.
     #[arg(long, default_value = "https://management.azure.com/")]
     pub audience: String,
-    #[arg(long, env = "LIGHTHOUSE_EMULATOR_TOKEN_LIFETIME", default_value_t = 3600)]
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_TOKEN_LIFETIME",
+        default_value_t = 3600
+    )]
     pub lifetime: i64,
 }
 

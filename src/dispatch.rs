@@ -56,7 +56,12 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(store: Store, key: SigningKey, world: World, config: Config) -> Result<App, StoreError> {
+    pub fn new(
+        store: Store,
+        key: SigningKey,
+        world: World,
+        config: Config,
+    ) -> Result<App, StoreError> {
         let app = App {
             store,
             snap: RwLock::new(Arc::new(Snapshot::default())),
@@ -96,7 +101,11 @@ impl App {
                 tx.put_directory("principal", &p.object_id, &serde_json::to_value(p)?)?;
             }
             for s in &self.world.subscriptions {
-                tx.put_directory("subscription", &s.subscription_id, &serde_json::to_value(s)?)?;
+                tx.put_directory(
+                    "subscription",
+                    &s.subscription_id,
+                    &serde_json::to_value(s)?,
+                )?;
             }
             Ok(())
         })?;
@@ -132,12 +141,23 @@ impl App {
 pub fn handle(app: &App, req: &Req) -> Reply {
     let started = Instant::now();
     let base = base_url(req);
-    let first = req.path.trim_start_matches('/').split('/').next().unwrap_or("").to_ascii_lowercase();
+    let first = req
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let mut decision_log = String::new();
     let mut caller_log = String::new();
     let reply = match first.as_str() {
         "_emulator" => crate::admin::handle(app, req),
-        "metadata" if req.path.trim_end_matches('/').eq_ignore_ascii_case("/metadata/endpoints") => {
+        "metadata"
+            if req
+                .path
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case("/metadata/endpoints") =>
+        {
             providers::metadata::metadata_endpoints(req, &base).unwrap_or_else(|e| error_reply(&e))
         }
         "v1.0" | "beta" => graph(app, req, &base),
@@ -154,7 +174,10 @@ pub fn handle(app: &App, req: &Req) -> Reply {
                 base_url: &base,
             };
             crate::auth::endpoints::handle(req, &ts).unwrap_or_else(|| {
-                error_reply(&ArmError::not_found(format!("The requested path '{}' was not found.", req.path)))
+                error_reply(&ArmError::not_found(format!(
+                    "The requested path '{}' was not found.",
+                    req.path
+                )))
             })
         }
     };
@@ -173,7 +196,11 @@ pub fn handle(app: &App, req: &Req) -> Reply {
 
 /// `https://{host}` as the client addressed us.
 pub fn base_url(req: &Req) -> String {
-    let host = if req.host.is_empty() { "localhost" } else { req.host.as_str() };
+    let host = if req.host.is_empty() {
+        "localhost"
+    } else {
+        req.host.as_str()
+    };
     format!("https://{host}")
 }
 
@@ -182,7 +209,10 @@ pub fn error_reply(e: &ArmError) -> Reply {
     for (k, v) in &e.headers {
         r = r.header(k, v.clone());
     }
-    if e.status == 401 || e.code == "InvalidApiVersionParameter" || e.code == "MissingApiVersionParameter" {
+    if e.status == 401
+        || e.code == "InvalidApiVersionParameter"
+        || e.code == "MissingApiVersionParameter"
+    {
         r = r.header("x-ms-failure-cause", "gateway");
     }
     r
@@ -194,7 +224,10 @@ fn standard_headers(req: &Req, mut r: Reply, first: &str) -> Reply {
         .header("x-ms-correlation-request-id")
         .map(str::to_string)
         .unwrap_or_else(|| request_id.clone());
-    if !matches!(first, "subscriptions" | "providers" | "tenants" | "metadata" | "") {
+    if !matches!(
+        first,
+        "subscriptions" | "providers" | "tenants" | "metadata" | ""
+    ) {
         return r.header("x-ms-request-id", request_id);
     }
     let now = time::OffsetDateTime::now_utc();
@@ -212,7 +245,11 @@ fn standard_headers(req: &Req, mut r: Reply, first: &str) -> Reply {
         "DELETE" => "deletes",
         _ => "writes",
     };
-    let (principal, global) = if kind == "reads" { ("249", "3749") } else { ("199", "2999") };
+    let (principal, global) = if kind == "reads" {
+        ("249", "3749")
+    } else {
+        ("199", "2999")
+    };
     r = r
         .header("x-ms-request-id", request_id.clone())
         .header("x-ms-correlation-request-id", correlation)
@@ -220,10 +257,19 @@ fn standard_headers(req: &Req, mut r: Reply, first: &str) -> Reply {
         .header("cache-control", "no-cache")
         .header("pragma", "no-cache")
         .header("expires", "-1")
-        .header("strict-transport-security", "max-age=31536000; includeSubDomains")
+        .header(
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        )
         .header("x-content-type-options", "nosniff")
-        .header(&format!("x-ms-ratelimit-remaining-subscription-{kind}"), principal)
-        .header(&format!("x-ms-ratelimit-remaining-subscription-global-{kind}"), global);
+        .header(
+            &format!("x-ms-ratelimit-remaining-subscription-{kind}"),
+            principal,
+        )
+        .header(
+            &format!("x-ms-ratelimit-remaining-subscription-global-{kind}"),
+            global,
+        );
     if let Some(c) = req.header("x-ms-client-request-id") {
         r = r.header("x-ms-client-request-id", c.to_string());
     }
@@ -240,7 +286,14 @@ fn arm_audiences(base: &str) -> Vec<String> {
 }
 
 /// Authenticate a bearer token for ARM. `authority` is the tenant authority for the challenge.
-pub fn authenticate(app: &App, snap: &Snapshot, req: &Req, base: &str, authority: &str, audiences: &[String]) -> Result<Caller, ArmError> {
+pub fn authenticate(
+    app: &App,
+    snap: &Snapshot,
+    req: &Req,
+    base: &str,
+    authority: &str,
+    audiences: &[String],
+) -> Result<Caller, ArmError> {
     let header = req
         .header("authorization")
         .ok_or_else(|| ArmError::authentication_failed_missing(authority))?;
@@ -254,19 +307,30 @@ pub fn authenticate(app: &App, snap: &Snapshot, req: &Req, base: &str, authority
             ArmError::expired_authentication_token(authority, &arm_us_time(exp), &arm_us_time(now))
         }
         TokenError::MissingOid => ArmError::invalid_authentication_token_no_oid(authority),
-        TokenError::NotYetValid => ArmError::invalid_authentication_token(authority, "The token is not valid yet."),
-        TokenError::UnsupportedAlgorithm => {
-            ArmError::invalid_authentication_token(authority, "The token is not signed with a supported algorithm.")
+        TokenError::NotYetValid => {
+            ArmError::invalid_authentication_token(authority, "The token is not valid yet.")
         }
-        TokenError::BadSignature => {
-            ArmError::invalid_authentication_token(authority, "The signature of the token could not be validated.")
-        }
+        TokenError::UnsupportedAlgorithm => ArmError::invalid_authentication_token(
+            authority,
+            "The token is not signed with a supported algorithm.",
+        ),
+        TokenError::BadSignature => ArmError::invalid_authentication_token(
+            authority,
+            "The signature of the token could not be validated.",
+        ),
         TokenError::Malformed => ArmError::invalid_authentication_token(authority, ""),
     })?;
     if !token::audience_matches(&claims.aud, audiences) {
-        return Err(ArmError::invalid_authentication_token_audience(authority, &claims.aud, audiences));
+        return Err(ArmError::invalid_authentication_token_audience(
+            authority,
+            &claims.aud,
+            audiences,
+        ));
     }
-    let principal = snap.dir.principal(&claims.oid).filter(|p| p.tenant_id.eq_ignore_ascii_case(&claims.tid));
+    let principal = snap
+        .dir
+        .principal(&claims.oid)
+        .filter(|p| p.tenant_id.eq_ignore_ascii_case(&claims.tid));
     let Some(principal) = principal else {
         return Err(ArmError::invalid_authentication_token(
             authority,
@@ -280,7 +344,11 @@ pub fn authenticate(app: &App, snap: &Snapshot, req: &Req, base: &str, authority
         tenant_id: principal.tenant_id.to_lowercase(),
         groups: snap.dir.groups_of(&principal.object_id).to_vec(),
         client_name: principal.client_name().to_string(),
-        identity_type: if principal.kind == crate::world::PrincipalKind::User { "User" } else { "Application" },
+        identity_type: if principal.kind == crate::world::PrincipalKind::User {
+            "User"
+        } else {
+            "Application"
+        },
         claims: claims_json,
         platform: false,
     })
@@ -288,9 +356,16 @@ pub fn authenticate(app: &App, snap: &Snapshot, req: &Req, base: &str, authority
 
 fn graph(app: &App, req: &Req, base: &str) -> Reply {
     let snap = app.snapshot();
-    let audiences = vec![format!("{base}/"), "https://graph.microsoft.com/".into(), "https://graph.windows.net/".into()];
+    let audiences = vec![
+        format!("{base}/"),
+        "https://graph.microsoft.com/".into(),
+        "https://graph.windows.net/".into(),
+    ];
     if let Err(e) = authenticate(app, &snap, req, base, base, &audiences) {
-        return Reply::json(401, &json!({"error": {"code": "InvalidAuthenticationToken", "message": e.message}}));
+        return Reply::json(
+            401,
+            &json!({"error": {"code": "InvalidAuthenticationToken", "message": e.message}}),
+        );
     }
     let p = req.path.to_ascii_lowercase();
     if req.method == "POST" && p.ends_with("/directoryobjects/getbyids") {
@@ -302,7 +377,13 @@ fn graph(app: &App, req: &Req, base: &str) -> Reply {
     )
 }
 
-fn arm(app: &App, req: &Req, base: &str, caller_log: &mut String, decision_log: &mut String) -> Reply {
+fn arm(
+    app: &App,
+    req: &Req,
+    base: &str,
+    caller_log: &mut String,
+    decision_log: &mut String,
+) -> Reply {
     let snap = app.snapshot();
     let id = match ResourceId::parse(&req.path) {
         Ok(id) => id,
@@ -358,7 +439,9 @@ fn decision_scope(route: &Route, id: &ResourceId) -> ResourceId {
             s.extra.clear();
             s.providers_collection = false;
         }
-        Route::ResourcesList | Route::ResourcesListByResourceGroup => s.resources_collection = false,
+        Route::ResourcesList | Route::ResourcesListByResourceGroup => {
+            s.resources_collection = false
+        }
         Route::ProvidersGet => s.provider_namespace_only = None,
         _ => {
             if !s.is_instance() {
@@ -387,23 +470,24 @@ fn arm_authenticated(
     let api = api_version::check(route.family(id), req.query("api-version"))?;
 
     // Body: JSON object for writes; size limit; media type.
-    let body: Option<Value> = if matches!(req.method.as_str(), "PUT" | "PATCH" | "POST") && !req.body.is_empty() {
-        if req.body.len() > app.config.max_body {
-            return Err(ArmError::request_entity_too_large(app.config.max_body));
-        }
-        if let Some(ct) = req.header("content-type") {
-            let ct_l = ct.to_ascii_lowercase();
-            if !ct_l.contains("json") && !ct_l.starts_with("text/plain") {
-                return Err(ArmError::unsupported_media_type(ct));
+    let body: Option<Value> =
+        if matches!(req.method.as_str(), "PUT" | "PATCH" | "POST") && !req.body.is_empty() {
+            if req.body.len() > app.config.max_body {
+                return Err(ArmError::request_entity_too_large(app.config.max_body));
             }
-        }
-        match serde_json::from_slice::<Value>(&req.body) {
-            Ok(v) => Some(v),
-            Err(e) => return Err(ArmError::invalid_request_content(&e.to_string())),
-        }
-    } else {
-        None
-    };
+            if let Some(ct) = req.header("content-type") {
+                let ct_l = ct.to_ascii_lowercase();
+                if !ct_l.contains("json") && !ct_l.starts_with("text/plain") {
+                    return Err(ArmError::unsupported_media_type(ct));
+                }
+            }
+            match serde_json::from_slice::<Value>(&req.body) {
+                Ok(v) => Some(v),
+                Err(e) => return Err(ArmError::invalid_request_content(&e.to_string())),
+            }
+        } else {
+            None
+        };
 
     // Subscription: well-formed, existing, and reachable from the caller's tenant.
     let mut path = Path::Customer;
@@ -411,15 +495,26 @@ fn arm_authenticated(
         if !is_guid(s) {
             return Err(ArmError::invalid_subscription_id(s));
         }
-        let sub = snap.dir.subscription(s).ok_or_else(|| ArmError::subscription_not_found(s))?;
+        let sub = snap
+            .dir
+            .subscription(s)
+            .ok_or_else(|| ArmError::subscription_not_found(s))?;
         match standing(snap, caller, sub) {
             Standing::Home => {}
             Standing::Delegated => path = Path::Delegated,
             Standing::None => {
-                return Err(ArmError::invalid_authentication_token_tenant(base, &caller.tenant_id, &sub.tenant_id))
+                return Err(ArmError::invalid_authentication_token_tenant(
+                    base,
+                    &caller.tenant_id,
+                    &sub.tenant_id,
+                ))
             }
         }
-        if route == Route::SubscriptionsGet && !caller.platform && app.config.authz == AuthzMode::Enforce && !can_see(snap, caller, sub) {
+        if route == Route::SubscriptionsGet
+            && !caller.platform
+            && app.config.authz == AuthzMode::Enforce
+            && !can_see(snap, caller, sub)
+        {
             return Err(ArmError::authorization_failed(
                 &caller.client_name,
                 &caller.object_id,
@@ -435,10 +530,17 @@ fn arm_authenticated(
     let scope_display = scope_id.canonical();
     let scope_key = scope_display.to_lowercase();
     let tenant_level_read = id.subscription.is_none() && req.method == "GET";
-    let needs_decision = !caller.platform && !route.is_self_scoped() && route != Route::SubscriptionsGet && !tenant_level_read && route != Route::PermissionsListForScope;
+    let needs_decision = !caller.platform
+        && !route.is_self_scoped()
+        && route != Route::SubscriptionsGet
+        && !tenant_level_read
+        && route != Route::PermissionsListForScope;
     let mut decision_header = String::new();
     if needs_decision {
-        let subject = Subject { object_id: &caller.object_id, groups: &caller.groups };
+        let subject = Subject {
+            object_id: &caller.object_id,
+            groups: &caller.groups,
+        };
         let decision = authz::decide(&subject, &action, false, &scope_key, path, &snap.access);
         decision_header = describe(&decision);
         *decision_log = decision_header.clone();
@@ -456,12 +558,22 @@ fn arm_authenticated(
                         d.id.rsplit('/').next().unwrap_or_default(),
                         &d.scope,
                     ),
-                    _ => ArmError::authorization_failed(&caller.client_name, &caller.object_id, &action, &scope_display),
+                    _ => ArmError::authorization_failed(
+                        &caller.client_name,
+                        &caller.object_id,
+                        &action,
+                        &scope_display,
+                    ),
                 });
             }
         }
         // Locks stop the customer's own principals, never a delegated caller (ARM-FACTS §6.4).
-        if route.is_write() && path == Path::Customer && !action.to_ascii_lowercase().starts_with("microsoft.authorization/locks/") {
+        if route.is_write()
+            && path == Path::Customer
+            && !action
+                .to_ascii_lowercase()
+                .starts_with("microsoft.authorization/locks/")
+        {
             check_locks(snap, &req.method, &scope_key, &scope_display)?;
         }
     }
@@ -483,35 +595,65 @@ fn arm_authenticated(
     if route.is_write() && reply.status < 300 && touches_facts(&route, id) {
         app.refresh()?;
     }
-    Ok(if decision_header.is_empty() { reply } else { reply.header("x-ms-emulator-decision", decision_header) })
+    Ok(if decision_header.is_empty() {
+        reply
+    } else {
+        reply.header("x-ms-emulator-decision", decision_header)
+    })
 }
 
 /// The short form of a decision for the `x-ms-emulator-decision` header and the request log.
 pub fn describe(d: &Decision) -> String {
     match d {
         Decision::Allowed(g) => match &g.via {
-            Via::RoleAssignment => format!("allowed; role assignment {} ({} at {})", g.id.rsplit('/').next().unwrap_or_default(), g.role.role_name, g.scope),
-            Via::Delegation { registration_assignment_id, .. } => format!(
+            Via::RoleAssignment => format!(
+                "allowed; role assignment {} ({} at {})",
+                g.id.rsplit('/').next().unwrap_or_default(),
+                g.role.role_name,
+                g.scope
+            ),
+            Via::Delegation {
+                registration_assignment_id,
+                ..
+            } => format!(
                 "allowed; delegated authorization {} via registration assignment {} ({} at {})",
                 g.principal_id,
-                registration_assignment_id.rsplit('/').next().unwrap_or_default(),
+                registration_assignment_id
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default(),
                 g.role.role_name,
                 g.scope
             ),
         },
-        Decision::Denied(d) => format!("denied; deny assignment {} ({}) at {}", d.id.rsplit('/').next().unwrap_or_default(), d.name, d.scope),
-        Decision::NoGrant => "denied; no role assignment or delegated authorization grants this action".into(),
+        Decision::Denied(d) => format!(
+            "denied; deny assignment {} ({}) at {}",
+            d.id.rsplit('/').next().unwrap_or_default(),
+            d.name,
+            d.scope
+        ),
+        Decision::NoGrant => {
+            "denied; no role assignment or delegated authorization grants this action".into()
+        }
     }
 }
 
-fn check_locks(snap: &Snapshot, method: &str, scope_key: &str, scope_display: &str) -> Result<(), ArmError> {
+fn check_locks(
+    snap: &Snapshot,
+    method: &str,
+    scope_key: &str,
+    scope_display: &str,
+) -> Result<(), ArmError> {
     let deleting = method == "DELETE";
     let mut locked: Vec<String> = snap
         .locks
         .iter()
         .filter(|l| {
-            let covers = is_at_or_above(&l.scope, scope_key) || (deleting && is_at_or_above(scope_key, &l.scope));
-            covers && (l.level.eq_ignore_ascii_case("ReadOnly") || (deleting && l.level.eq_ignore_ascii_case("CanNotDelete")))
+            let covers = is_at_or_above(&l.scope, scope_key)
+                || (deleting && is_at_or_above(scope_key, &l.scope));
+            covers
+                && (l.level.eq_ignore_ascii_case("ReadOnly")
+                    || (deleting && l.level.eq_ignore_ascii_case("CanNotDelete")))
         })
         .map(|l| l.scope_display.clone())
         .collect();
@@ -520,7 +662,11 @@ fn check_locks(snap: &Snapshot, method: &str, scope_key: &str, scope_display: &s
     if locked.is_empty() {
         Ok(())
     } else {
-        Err(ArmError::scope_locked(scope_display, if deleting { "delete" } else { "write" }, &locked))
+        Err(ArmError::scope_locked(
+            scope_display,
+            if deleting { "delete" } else { "write" },
+            &locked,
+        ))
     }
 }
 
@@ -534,9 +680,9 @@ fn touches_facts(route: &Route, id: &ResourceId) -> bool {
 
 /// The exhaustive route → handler match: the handler is the snake_case of the route.
 fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    use providers::authorization as authorization;
-    use providers::resources as resources;
-    use providers::subscriptions as subscriptions;
+    use providers::authorization;
+    use providers::resources;
+    use providers::subscriptions;
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
@@ -547,19 +693,29 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::ProvidersRegister => resources::providers_register(cx, store),
         Route::ProvidersUnregister => resources::providers_unregister(cx, store),
         Route::ResourceGroupsList => resources::resource_groups_list(cx, store),
-        Route::ResourceGroupsCreateOrUpdate => resources::resource_groups_create_or_update(cx, store),
+        Route::ResourceGroupsCreateOrUpdate => {
+            resources::resource_groups_create_or_update(cx, store)
+        }
         Route::ResourceGroupsGet => resources::resource_groups_get(cx, store),
-        Route::ResourceGroupsCheckExistence => resources::resource_groups_check_existence(cx, store),
+        Route::ResourceGroupsCheckExistence => {
+            resources::resource_groups_check_existence(cx, store)
+        }
         Route::ResourceGroupsUpdate => resources::resource_groups_update(cx, store),
         Route::ResourceGroupsDelete => resources::resource_groups_delete(cx, store),
-        Route::ResourcesList | Route::ResourcesListByResourceGroup => resources::resources_list(cx, store),
+        Route::ResourcesList | Route::ResourcesListByResourceGroup => {
+            resources::resources_list(cx, store)
+        }
         Route::OperationResultsGet => resources::operation_results_get(cx, store),
         Route::OperationStatusesGet => resources::operation_statuses_get(cx, store),
         Route::RoleDefinitionsList => authorization::role_definitions_list(cx, store),
         Route::RoleDefinitionsGet => authorization::role_definitions_get(cx, store),
-        Route::RoleDefinitionsCreateOrUpdate => authorization::role_definitions_create_or_update(cx, store),
+        Route::RoleDefinitionsCreateOrUpdate => {
+            authorization::role_definitions_create_or_update(cx, store)
+        }
         Route::RoleDefinitionsDelete => authorization::role_definitions_delete(cx, store),
-        Route::RoleAssignmentsListForScope => authorization::role_assignments_list_for_scope(cx, store),
+        Route::RoleAssignmentsListForScope => {
+            authorization::role_assignments_list_for_scope(cx, store)
+        }
         Route::RoleAssignmentsCreate => authorization::role_assignments_create(cx, store),
         Route::RoleAssignmentsGet => authorization::role_assignments_get(cx, store),
         Route::RoleAssignmentsDelete => authorization::role_assignments_delete(cx, store),

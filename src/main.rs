@@ -5,7 +5,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use lighthouse_emulator::cli::{default_state_dir, Cli, Command, EnvArgs, FixturesCommand, LogFormat, ServeArgs, Shell, StateArgs, TokenArgs};
+use lighthouse_emulator::cli::{
+    default_state_dir, Cli, Command, EnvArgs, FixturesCommand, LogFormat, ServeArgs, Shell,
+    StateArgs, TokenArgs,
+};
 use lighthouse_emulator::start::{self, Options};
 
 fn main() -> ExitCode {
@@ -15,7 +18,9 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Token(args)) => token(&cli.serve.state, args),
         Some(Command::Env(args)) => env(&cli.serve.state, args),
-        Some(Command::Fixtures { command: FixturesCommand::Check { file } }) => fixtures_check(&file),
+        Some(Command::Fixtures {
+            command: FixturesCommand::Check { file },
+        }) => fixtures_check(&file),
     }
 }
 
@@ -26,7 +31,9 @@ fn state_dir(s: &StateArgs) -> std::path::PathBuf {
 fn serve(args: ServeArgs) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LIGHTHOUSE_EMULATOR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.compact().init(),
@@ -45,7 +52,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         admin_key: args.admin_key.clone(),
         userrealm_port: args.userrealm_port,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -90,10 +100,22 @@ fn token(s: &StateArgs, args: TokenArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let dir = lighthouse_emulator::directory::Directory::new(world.tenants, world.principals, world.subscriptions);
+    let dir = lighthouse_emulator::directory::Directory::new(
+        world.tenants,
+        world.principals,
+        world.subscriptions,
+    );
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let base = format!("https://localhost:{}", s.port);
-    match lighthouse_emulator::auth::endpoints::issue_for(&dir, &key, &args.principal, &args.audience, now, args.lifetime, &base) {
+    match lighthouse_emulator::auth::endpoints::issue_for(
+        &dir,
+        &key,
+        &args.principal,
+        &args.audience,
+        now,
+        args.lifetime,
+        &base,
+    ) {
         Ok(t) => {
             println!("{t}");
             ExitCode::SUCCESS
@@ -118,7 +140,10 @@ fn env(s: &StateArgs, args: EnvArgs) -> ExitCode {
         ("AZURE_AUTHORITY_HOST", url.clone()),
         ("AZURE_CORE_INSTANCE_DISCOVERY", "false".to_string()),
         ("AZURE_CORE_COLLECT_TELEMETRY", "false".to_string()),
-        ("AZURE_CONFIG_DIR", dir.join("azure-cli").display().to_string()),
+        (
+            "AZURE_CONFIG_DIR",
+            dir.join("azure-cli").display().to_string(),
+        ),
     ];
     for (k, v) in vars {
         match args.shell {

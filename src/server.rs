@@ -78,7 +78,11 @@ async fn respond(app: &App, req: Request<Incoming>, port: u16) -> Response<Full<
     let headers = parts
         .headers
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
         .collect();
     let r = Req {
         method: parts.method.as_str().to_string(),
@@ -99,7 +103,11 @@ fn to_response(reply: Reply, head: bool) -> Response<Full<Bytes>> {
     for (k, v) in &reply.headers {
         b = b.header(k.as_str(), v.as_str());
     }
-    let body = if head { Bytes::new() } else { Bytes::from(reply.body) };
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from(reply.body)
+    };
     b.body(Full::new(body)).unwrap_or_else(|_| {
         let mut r = Response::new(Full::new(Bytes::from_static(b"{\"error\":{\"code\":\"InternalServerError\",\"message\":\"The response could not be built.\"}}")));
         *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;

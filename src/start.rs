@@ -77,7 +77,11 @@ pub fn load_world(fixtures: Option<&PathBuf>) -> Result<World, String> {
 }
 
 fn is_loopback(bind: &str) -> bool {
-    bind.eq_ignore_ascii_case("localhost") || bind.parse::<IpAddr>().map(|a| a.is_loopback()).unwrap_or(false)
+    bind.eq_ignore_ascii_case("localhost")
+        || bind
+            .parse::<IpAddr>()
+            .map(|a| a.is_loopback())
+            .unwrap_or(false)
 }
 
 /// Bind the main port: with `localhost`, 127.0.0.1 first (port 0 picks it) and ::1 on the same port.
@@ -88,12 +92,16 @@ async fn bind(bind: &str, port: u16) -> Result<Vec<TcpListener>, String> {
             .map_err(|e| format!("binding 127.0.0.1:{port}: {e}"))?;
         let chosen = v4.local_addr().map_err(|e| e.to_string())?.port();
         let mut out = vec![v4];
-        if let Ok(v6) = TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), chosen)).await {
+        if let Ok(v6) =
+            TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), chosen)).await
+        {
             out.push(v6);
         }
         return Ok(out);
     }
-    let ip: IpAddr = bind.parse().map_err(|_| format!("--bind '{bind}' is neither 'localhost' nor an IP address"))?;
+    let ip: IpAddr = bind
+        .parse()
+        .map_err(|_| format!("--bind '{bind}' is neither 'localhost' nor an IP address"))?;
     let l = TcpListener::bind(SocketAddr::new(ip, port))
         .await
         .map_err(|e| format!("binding {ip}:{port}: {e}"))?;
@@ -107,14 +115,16 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             opts.bind
         ));
     }
-    std::fs::create_dir_all(&opts.state_dir).map_err(|e| format!("creating {}: {e}", opts.state_dir.display()))?;
+    std::fs::create_dir_all(&opts.state_dir)
+        .map_err(|e| format!("creating {}: {e}", opts.state_dir.display()))?;
     let world = load_world(opts.fixtures.as_ref())?;
     let own = match (&opts.cert, &opts.key) {
         (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
         _ => None,
     };
     let tls = crate::tls::material(&opts.state_dir, &opts.sans, own)?;
-    let key = SigningKey::load_or_create(&opts.state_dir).map_err(|e| format!("signing key: {e}"))?;
+    let key =
+        SigningKey::load_or_create(&opts.state_dir).map_err(|e| format!("signing key: {e}"))?;
     let store = if opts.in_memory {
         Store::open(None)
     } else {
@@ -128,7 +138,9 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         max_body: 4 * 1024 * 1024,
         ca_pem: tls.ca_pem.clone(),
     };
-    let app = Arc::new(App::new(store, key, world, config).map_err(|e| format!("loading the world: {e}"))?);
+    let app = Arc::new(
+        App::new(store, key, world, config).map_err(|e| format!("loading the world: {e}"))?,
+    );
     let listeners = bind(&opts.bind, opts.port).await?;
     let port = listeners[0].local_addr().map_err(|e| e.to_string())?.port();
     let mut warnings = Vec::new();

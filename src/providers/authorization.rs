@@ -63,7 +63,10 @@ pub fn role_definitions_get(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> 
         .snap
         .role(&guid)
         .ok_or_else(|| ArmError::role_definition_does_not_exist(&guid))?;
-    Ok(Reply::json(200, &role_definition_body(&scope_path(cx.id), role, cx.api_version)))
+    Ok(Reply::json(
+        200,
+        &role_definition_body(&scope_path(cx.id), role, cx.api_version),
+    ))
 }
 
 pub fn role_definitions_list(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
@@ -74,16 +77,24 @@ pub fn role_definitions_list(cx: &Cx, _store: &Store) -> Result<Reply, ArmError>
         parse_eq_filter(&filter).ok_or_else(|| ArmError::invalid_filter(&filter))?
     };
     let scope = scope_path(cx.id);
-    let mut roles: Vec<&Arc<RoleDefinition>> = builtin_roles().values().chain(cx.snap.custom_roles.values()).collect();
+    let mut roles: Vec<&Arc<RoleDefinition>> = builtin_roles()
+        .values()
+        .chain(cx.snap.custom_roles.values())
+        .collect();
     roles.sort_by(|a, b| a.role_name.cmp(&b.role_name));
     let mut items = Vec::new();
     for r in roles {
-        let keep = clauses.iter().all(|(k, v)| match k.to_ascii_lowercase().as_str() {
-            "rolename" => r.role_name.eq_ignore_ascii_case(v),
-            "type" => r.role_type.eq_ignore_ascii_case(v),
-            _ => false,
-        });
-        if !clauses.iter().all(|(k, _)| matches!(k.to_ascii_lowercase().as_str(), "rolename" | "type")) {
+        let keep = clauses
+            .iter()
+            .all(|(k, v)| match k.to_ascii_lowercase().as_str() {
+                "rolename" => r.role_name.eq_ignore_ascii_case(v),
+                "type" => r.role_type.eq_ignore_ascii_case(v),
+                _ => false,
+            });
+        if !clauses
+            .iter()
+            .all(|(k, _)| matches!(k.to_ascii_lowercase().as_str(), "rolename" | "type"))
+        {
             return Err(ArmError::invalid_filter(&filter));
         }
         if keep {
@@ -99,19 +110,42 @@ pub fn role_definitions_create_or_update(cx: &Cx, store: &Store) -> Result<Reply
         return Err(ArmError::new("InvalidRoleDefinitionId", format!("The role definition ID '{guid}' is not valid. The role definition ID must be a GUID.")));
     }
     if builtin_roles().contains_key(&guid.to_lowercase()) {
-        return Err(ArmError::new("RoleDefinitionAlreadyExists", "A built-in role definition cannot be changed.").with_status(409));
+        return Err(ArmError::new(
+            "RoleDefinitionAlreadyExists",
+            "A built-in role definition cannot be changed.",
+        )
+        .with_status(409));
     }
     let body = cx.object_body()?;
     let p = body.get("properties").cloned().unwrap_or(Value::Null);
     let name = p["roleName"].as_str().unwrap_or_default();
     if name.is_empty() {
-        return Err(ArmError::new("InvalidRoleDefinition", "The role definition must have a roleName."));
+        return Err(ArmError::new(
+            "InvalidRoleDefinition",
+            "The role definition must have a roleName.",
+        ));
     }
-    if !p["permissions"].is_array() || !p["assignableScopes"].as_array().is_some_and(|a| !a.is_empty()) {
-        return Err(ArmError::new("InvalidRoleDefinition", "The role definition must have permissions and at least one assignable scope."));
+    if !p["permissions"].is_array()
+        || !p["assignableScopes"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    {
+        return Err(ArmError::new(
+            "InvalidRoleDefinition",
+            "The role definition must have permissions and at least one assignable scope.",
+        ));
     }
-    if builtin_roles().values().any(|r| r.role_name.eq_ignore_ascii_case(name)) {
-        return Err(ArmError::new("RoleDefinitionWithSameNameExists", format!("A role definition cannot be updated with a name that already exists: '{name}'.")).with_status(409));
+    if builtin_roles()
+        .values()
+        .any(|r| r.role_name.eq_ignore_ascii_case(name))
+    {
+        return Err(ArmError::new(
+            "RoleDefinitionWithSameNameExists",
+            format!(
+                "A role definition cannot be updated with a name that already exists: '{name}'."
+            ),
+        )
+        .with_status(409));
     }
     let out = json!({
         "id": cx.id.canonical(), "name": guid.to_lowercase(), "type": "Microsoft.Authorization/roleDefinitions",
@@ -121,7 +155,13 @@ pub fn role_definitions_create_or_update(cx: &Cx, store: &Store) -> Result<Reply
             "createdOn": cx.now_str(), "updatedOn": cx.now_str(), "createdBy": cx.caller.object_id, "updatedBy": cx.caller.object_id,
         }
     });
-    store.write(|tx| tx.put(&stored_row(cx.id, "Microsoft.Authorization/roleDefinitions", out.clone())))?;
+    store.write(|tx| {
+        tx.put(&stored_row(
+            cx.id,
+            "Microsoft.Authorization/roleDefinitions",
+            out.clone(),
+        ))
+    })?;
     Ok(Reply::json(201, &out))
 }
 
@@ -139,7 +179,10 @@ pub fn role_definitions_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError
 // --- role assignments ---
 
 fn ra_scope(row_body: &Value) -> String {
-    row_body["properties"]["scope"].as_str().unwrap_or_default().to_string()
+    row_body["properties"]["scope"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
@@ -155,10 +198,19 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
         .get("properties")
         .and_then(|p| p.as_object())
         .ok_or_else(|| ArmError::invalid_request_content("The 'properties' object is required."))?;
-    let role_def_id = p.get("roleDefinitionId").and_then(|v| v.as_str()).unwrap_or_default();
-    let principal_id = p.get("principalId").and_then(|v| v.as_str()).unwrap_or_default();
+    let role_def_id = p
+        .get("roleDefinitionId")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let principal_id = p
+        .get("principalId")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
     if role_def_id.is_empty() {
-        return Err(ArmError::new("InvalidRoleDefinitionId", "The role definition ID '' is not valid."));
+        return Err(ArmError::new(
+            "InvalidRoleDefinitionId",
+            "The role definition ID '' is not valid.",
+        ));
     }
     if !is_guid(principal_id) {
         return Err(ArmError::new(
@@ -180,7 +232,11 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
         .and_then(|s| cx.snap.dir.subscription(s))
         .map(|s| s.tenant_id.clone())
         .unwrap_or_else(|| cx.caller.tenant_id.clone());
-    let principal = cx.snap.dir.principal(principal_id).filter(|pr| pr.tenant_id.eq_ignore_ascii_case(&scope_tenant));
+    let principal = cx
+        .snap
+        .dir
+        .principal(principal_id)
+        .filter(|pr| pr.tenant_id.eq_ignore_ascii_case(&scope_tenant));
     let Some(principal) = principal else {
         return Err(ArmError::principal_not_found(principal_id, &scope_tenant));
     };
@@ -189,14 +245,28 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
         .and_then(|v| v.as_str())
         .map(String::from)
         .unwrap_or_else(|| principal.kind.as_str().to_string());
-    let sub = cx.id.subscription.clone().unwrap_or_default().to_lowercase();
-    let existing = store.read(|tx| tx.by_type("microsoft.authorization/roleassignments", if sub.is_empty() { None } else { Some(&sub) }, None))?;
+    let sub = cx
+        .id
+        .subscription
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
+    let existing = store.read(|tx| {
+        tx.by_type(
+            "microsoft.authorization/roleassignments",
+            if sub.is_empty() { None } else { Some(&sub) },
+            None,
+        )
+    })?;
     let key = cx.id.key();
     let mut created = None;
     for e in &existing {
         let ep = &e.body["properties"];
         let same_triple = ra_scope(&e.body).eq_ignore_ascii_case(&scope)
-            && ep["principalId"].as_str().unwrap_or_default().eq_ignore_ascii_case(principal_id)
+            && ep["principalId"]
+                .as_str()
+                .unwrap_or_default()
+                .eq_ignore_ascii_case(principal_id)
             && role_guid(ep["roleDefinitionId"].as_str().unwrap_or_default()) == guid;
         if e.key == key {
             if !same_triple {
@@ -204,10 +274,17 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
             }
             created = Some(e.body.clone());
         } else if same_triple {
-            return Err(ArmError::role_assignment_exists(e.body["name"].as_str().unwrap_or_default()));
+            return Err(ArmError::role_assignment_exists(
+                e.body["name"].as_str().unwrap_or_default(),
+            ));
         }
     }
-    let sub_for_role = cx.id.subscription.clone().unwrap_or_default().to_lowercase();
+    let sub_for_role = cx
+        .id
+        .subscription
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
     let role_full = if sub_for_role.is_empty() {
         format!("/providers/Microsoft.Authorization/roleDefinitions/{guid}")
     } else {
@@ -287,11 +364,16 @@ pub fn parse_scope_filter(f: Option<&str>) -> Result<ScopeFilter, ArmError> {
         let p = p.trim();
         if p.eq_ignore_ascii_case("atScope()") {
             at_scope = true;
-        } else if let Some(v) = p.strip_prefix("assignedTo(").and_then(|r| r.strip_suffix(')')) {
+        } else if let Some(v) = p
+            .strip_prefix("assignedTo(")
+            .and_then(|r| r.strip_suffix(')'))
+        {
             assigned = Some(v.trim().trim_matches('\'').to_lowercase());
         } else if let Some(pairs) = parse_eq_filter(p) {
             match pairs.as_slice() {
-                [(k, v)] if k.eq_ignore_ascii_case("principalId") => principal = Some(v.to_lowercase()),
+                [(k, v)] if k.eq_ignore_ascii_case("principalId") => {
+                    principal = Some(v.to_lowercase())
+                }
                 _ => return Err(ArmError::invalid_filter(f)),
             }
         } else {
@@ -311,7 +393,8 @@ pub fn parse_scope_filter(f: Option<&str>) -> Result<ScopeFilter, ArmError> {
 pub fn role_assignments_list_for_scope(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let filter = parse_scope_filter(cx.req.query("$filter"))?;
     let scope = scope_path(cx.id).to_lowercase();
-    let rows = store.read(|tx| tx.by_type("microsoft.authorization/roleassignments", None, None))?;
+    let rows =
+        store.read(|tx| tx.by_type("microsoft.authorization/roleassignments", None, None))?;
     let groups_of = |oid: &str| -> Vec<String> {
         let mut v = vec![oid.to_string()];
         v.extend(cx.snap.dir.groups_of(oid).iter().cloned());
@@ -324,7 +407,10 @@ pub fn role_assignments_list_for_scope(cx: &Cx, store: &Store) -> Result<Reply, 
             let s = if s == "/" { String::new() } else { s };
             let above = is_at_or_above(&s, &scope);
             let below = is_at_or_above(&scope, &s);
-            let pid = r.body["properties"]["principalId"].as_str().unwrap_or_default().to_lowercase();
+            let pid = r.body["properties"]["principalId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase();
             match &filter {
                 ScopeFilter::All => above || below,
                 ScopeFilter::AtScope => above,
@@ -354,7 +440,10 @@ pub fn permissions_list_for_scope(cx: &Cx, _store: &Store) -> Result<Reply, ArmE
     };
     let mut items = Vec::new();
     for g in cx.snap.access.grants_of(&subject) {
-        let on_path = matches!((&g.via, delegated), (Via::RoleAssignment, false) | (Via::Delegation { .. }, true));
+        let on_path = matches!(
+            (&g.via, delegated),
+            (Via::RoleAssignment, false) | (Via::Delegation { .. }, true)
+        );
         if on_path && is_at_or_above(&g.scope, &scope) {
             for p in &g.role.permissions {
                 items.push(json!({"actions": p.actions, "notActions": p.not_actions, "dataActions": p.data_actions, "notDataActions": p.not_data_actions}));
@@ -366,17 +455,61 @@ pub fn permissions_list_for_scope(cx: &Cx, _store: &Store) -> Result<Reply, ArmE
 
 pub fn provider_operations_list(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
     let ops = [
-        ("Microsoft.Authorization/roleAssignments/read", "Role Assignment", "Get role assignment"),
-        ("Microsoft.Authorization/roleAssignments/write", "Role Assignment", "Create role assignment"),
-        ("Microsoft.Authorization/roleAssignments/delete", "Role Assignment", "Delete role assignment"),
-        ("Microsoft.Authorization/roleDefinitions/read", "Role Definition", "Get role definition"),
-        ("Microsoft.Authorization/roleDefinitions/write", "Role Definition", "Create or update custom role definition"),
-        ("Microsoft.Authorization/roleDefinitions/delete", "Role Definition", "Delete custom role definition"),
-        ("Microsoft.Authorization/permissions/read", "Permissions", "List the caller's permissions"),
-        ("Microsoft.Authorization/locks/read", "Management locks", "Get management locks"),
-        ("Microsoft.Authorization/locks/write", "Management locks", "Add management locks"),
-        ("Microsoft.Authorization/locks/delete", "Management locks", "Delete management locks"),
-        ("Microsoft.Authorization/denyAssignments/read", "Deny Assignment", "Get deny assignment"),
+        (
+            "Microsoft.Authorization/roleAssignments/read",
+            "Role Assignment",
+            "Get role assignment",
+        ),
+        (
+            "Microsoft.Authorization/roleAssignments/write",
+            "Role Assignment",
+            "Create role assignment",
+        ),
+        (
+            "Microsoft.Authorization/roleAssignments/delete",
+            "Role Assignment",
+            "Delete role assignment",
+        ),
+        (
+            "Microsoft.Authorization/roleDefinitions/read",
+            "Role Definition",
+            "Get role definition",
+        ),
+        (
+            "Microsoft.Authorization/roleDefinitions/write",
+            "Role Definition",
+            "Create or update custom role definition",
+        ),
+        (
+            "Microsoft.Authorization/roleDefinitions/delete",
+            "Role Definition",
+            "Delete custom role definition",
+        ),
+        (
+            "Microsoft.Authorization/permissions/read",
+            "Permissions",
+            "List the caller's permissions",
+        ),
+        (
+            "Microsoft.Authorization/locks/read",
+            "Management locks",
+            "Get management locks",
+        ),
+        (
+            "Microsoft.Authorization/locks/write",
+            "Management locks",
+            "Add management locks",
+        ),
+        (
+            "Microsoft.Authorization/locks/delete",
+            "Management locks",
+            "Delete management locks",
+        ),
+        (
+            "Microsoft.Authorization/denyAssignments/read",
+            "Deny Assignment",
+            "Get deny assignment",
+        ),
     ];
     let items = ops
         .iter()
@@ -392,10 +525,22 @@ mod tests {
     #[test]
     fn scope_filters() {
         assert_eq!(parse_scope_filter(None).unwrap(), ScopeFilter::All);
-        assert_eq!(parse_scope_filter(Some("atScope()")).unwrap(), ScopeFilter::AtScope);
-        assert_eq!(parse_scope_filter(Some("principalId eq 'ABC'")).unwrap(), ScopeFilter::Principal("abc".into()));
-        assert_eq!(parse_scope_filter(Some("assignedTo('x')")).unwrap(), ScopeFilter::AssignedTo("x".into()));
-        assert_eq!(parse_scope_filter(Some("atScope() and assignedTo('x')")).unwrap(), ScopeFilter::AtScopeAssignedTo("x".into()));
+        assert_eq!(
+            parse_scope_filter(Some("atScope()")).unwrap(),
+            ScopeFilter::AtScope
+        );
+        assert_eq!(
+            parse_scope_filter(Some("principalId eq 'ABC'")).unwrap(),
+            ScopeFilter::Principal("abc".into())
+        );
+        assert_eq!(
+            parse_scope_filter(Some("assignedTo('x')")).unwrap(),
+            ScopeFilter::AssignedTo("x".into())
+        );
+        assert_eq!(
+            parse_scope_filter(Some("atScope() and assignedTo('x')")).unwrap(),
+            ScopeFilter::AtScopeAssignedTo("x".into())
+        );
         assert!(parse_scope_filter(Some("roleName eq 'x'")).is_err());
     }
 }

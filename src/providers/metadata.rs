@@ -89,7 +89,11 @@ pub fn graph_get_by_ids(req: &Req, dir: &Directory) -> Reply {
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let ids: Vec<String> = body["ids"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let value: Vec<Value> = ids
         .iter()

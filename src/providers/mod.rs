@@ -85,7 +85,9 @@ impl Cx<'_> {
             Some(_) => Err(ArmError::invalid_request_content(
                 "The request body must be a JSON object.",
             )),
-            None => Err(ArmError::invalid_request_content("The request content is empty.")),
+            None => Err(ArmError::invalid_request_content(
+                "The request content is empty.",
+            )),
         }
     }
 
@@ -106,10 +108,22 @@ impl Cx<'_> {
     }
 
     /// Record a finished long-running operation and return its `Azure-AsyncOperation` URL.
-    pub fn async_operation(&self, store: &Store, status: &str, error: Option<&ArmError>) -> Result<String, ArmError> {
-        let ns = self.id.namespace().unwrap_or("Microsoft.Resources").to_string();
+    pub fn async_operation(
+        &self,
+        store: &Store,
+        status: &str,
+        error: Option<&ArmError>,
+    ) -> Result<String, ArmError> {
+        let ns = self
+            .id
+            .namespace()
+            .unwrap_or("Microsoft.Resources")
+            .to_string();
         let path = match self.id.subscription.as_deref() {
-            Some(s) if !s.is_empty() => format!("/subscriptions/{s}/providers/{ns}/operationStatuses/{}", self.new_id),
+            Some(s) if !s.is_empty() => format!(
+                "/subscriptions/{s}/providers/{ns}/operationStatuses/{}",
+                self.new_id
+            ),
             _ => format!("/providers/{ns}/operationStatuses/{}", self.new_id),
         };
         let mut body = json!({
@@ -120,7 +134,10 @@ impl Cx<'_> {
             body["error"] = json!({"code": e.code, "message": e.message});
         }
         store.write(|tx| tx.put_operation(self.new_id, &body))?;
-        Ok(format!("{}{path}?api-version={}", self.base_url, self.api_version))
+        Ok(format!(
+            "{}{path}?api-version={}",
+            self.base_url, self.api_version
+        ))
     }
 
     /// Record a finished long-running operation and return its `Location` URL.
@@ -129,16 +146,16 @@ impl Cx<'_> {
         let path = format!("/subscriptions/{sub}/operationresults/{}", self.new_id);
         let body = json!({"id": path, "name": self.new_id, "status": "Succeeded", "startTime": self.now_str(), "endTime": self.now_str()});
         store.write(|tx| tx.put_operation(self.new_id, &body))?;
-        Ok(format!("{}{path}?api-version={}", self.base_url, self.api_version))
+        Ok(format!(
+            "{}{path}?api-version={}",
+            self.base_url, self.api_version
+        ))
     }
 }
 
 /// Build the store row for `id` with `body`.
 pub fn stored_row(id: &ResourceId, rtype: &str, body: Value) -> Stored {
-    let parent = id
-        .parent()
-        .map(|p| p.key())
-        .unwrap_or_else(|| "/".into());
+    let parent = id.parent().map(|p| p.key()).unwrap_or_else(|| "/".into());
     // The parent of an extension resource's first pair is the scope it extends.
     let parent = if id.last().map(|p| p.types.len()) == Some(1) {
         id.scope_of_last_part().key()
@@ -245,7 +262,10 @@ mod tests {
     fn eq_filters() {
         assert_eq!(
             parse_eq_filter("tagName eq 'env' and tagValue eq 'it''s'"),
-            Some(vec![("tagName".into(), "env".into()), ("tagValue".into(), "it's".into())])
+            Some(vec![
+                ("tagName".into(), "env".into()),
+                ("tagValue".into(), "it's".into())
+            ])
         );
         assert_eq!(parse_eq_filter("name gt 'x'"), None);
         assert_eq!(split_and("a eq 'x and y' and b eq 'z'").len(), 2);

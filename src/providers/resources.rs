@@ -48,12 +48,20 @@ pub fn resource_groups_create_or_update(cx: &Cx, store: &Store) -> Result<Reply,
     let body = cx.object_body()?;
     let location = match body.get("location") {
         Some(Value::String(l)) if !l.is_empty() => l.clone(),
-        Some(Value::String(_)) | None | Some(Value::Null) => return Err(ArmError::location_required()),
-        Some(_) => return Err(ArmError::invalid_request_content("Error converting value to type 'String'. Path 'location'.")),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            return Err(ArmError::location_required())
+        }
+        Some(_) => {
+            return Err(ArmError::invalid_request_content(
+                "Error converting value to type 'String'. Path 'location'.",
+            ))
+        }
     };
     let tags = body.get("tags").cloned().unwrap_or_else(|| json!({}));
     if !tags.is_object() {
-        return Err(ArmError::invalid_request_content("Error converting value to type 'Dictionary`2'. Path 'tags'."));
+        return Err(ArmError::invalid_request_content(
+            "Error converting value to type 'Dictionary`2'. Path 'tags'.",
+        ));
     }
     let key = cx.id.key();
     let existing = store.read(|tx| tx.get(&key))?;
@@ -86,7 +94,10 @@ pub fn resource_groups_create_or_update(cx: &Cx, store: &Store) -> Result<Reply,
     }
     let row = stored_row(cx.id, RG_TYPE, out.clone());
     store.write(|tx| tx.put(&row))?;
-    Ok(Reply::json(if existing.is_some() { 200 } else { 201 }, &out))
+    Ok(Reply::json(
+        if existing.is_some() { 200 } else { 201 },
+        &out,
+    ))
 }
 
 pub fn resource_groups_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
@@ -95,7 +106,11 @@ pub fn resource_groups_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 
 pub fn resource_groups_check_existence(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let key = cx.id.key();
-    Ok(Reply::empty(if store.read(|tx| tx.get(&key))?.is_some() { 204 } else { 404 }))
+    Ok(Reply::empty(if store.read(|tx| tx.get(&key))?.is_some() {
+        204
+    } else {
+        404
+    }))
 }
 
 pub fn resource_groups_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
@@ -103,9 +118,15 @@ pub fn resource_groups_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError>
     let body = cx.object_body()?;
     if let Some(tags) = body.get("tags") {
         if !tags.is_object() && !tags.is_null() {
-            return Err(ArmError::invalid_request_content("Error converting value to type 'Dictionary`2'. Path 'tags'."));
+            return Err(ArmError::invalid_request_content(
+                "Error converting value to type 'Dictionary`2'. Path 'tags'.",
+            ));
         }
-        rg.body["tags"] = if tags.is_null() { json!({}) } else { tags.clone() };
+        rg.body["tags"] = if tags.is_null() {
+            json!({})
+        } else {
+            tags.clone()
+        };
     }
     if let Some(m) = body.get("managedBy") {
         rg.body["managedBy"] = m.clone();
@@ -119,32 +140,58 @@ pub fn resource_groups_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError>
     let key = cx.id.key();
     store.write(|tx| tx.delete_tree(&key))?;
     let location = cx.location_operation(store)?;
-    Ok(Reply::empty(202).header("location", location).header("retry-after", "1"))
+    Ok(Reply::empty(202)
+        .header("location", location)
+        .header("retry-after", "1"))
 }
 
 pub fn resource_groups_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let sub = cx.id.subscription.clone().unwrap_or_default().to_lowercase();
-    let rows = store.read(|tx| tx.by_type("microsoft.resources/resourcegroups", Some(&sub), None))?;
+    let sub = cx
+        .id
+        .subscription
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
+    let rows =
+        store.read(|tx| tx.by_type("microsoft.resources/resourcegroups", Some(&sub), None))?;
     let filter = cx.req.query("$filter").map(str::to_string);
-    let items = filter_items(rows.into_iter().map(|r| r.body).collect(), filter.as_deref(), false)?;
+    let items = filter_items(
+        rows.into_iter().map(|r| r.body).collect(),
+        filter.as_deref(),
+        false,
+    )?;
     Ok(list_reply(cx, items))
 }
 
 /// Apply ARM's list `$filter` (tagName/tagValue, resourceType, resourceGroup, name, substringof).
-fn filter_items(items: Vec<Value>, filter: Option<&str>, allow_resource_fields: bool) -> Result<Vec<Value>, ArmError> {
+fn filter_items(
+    items: Vec<Value>,
+    filter: Option<&str>,
+    allow_resource_fields: bool,
+) -> Result<Vec<Value>, ArmError> {
     let Some(f) = filter.filter(|f| !f.trim().is_empty()) else {
         return Ok(items);
     };
     if let Some(rest) = f.trim().strip_prefix("substringof(") {
-        let inner = rest.strip_suffix(')').ok_or_else(|| ArmError::invalid_filter(f))?;
-        let (needle, field) = inner.split_once(',').ok_or_else(|| ArmError::invalid_filter(f))?;
+        let inner = rest
+            .strip_suffix(')')
+            .ok_or_else(|| ArmError::invalid_filter(f))?;
+        let (needle, field) = inner
+            .split_once(',')
+            .ok_or_else(|| ArmError::invalid_filter(f))?;
         let needle = needle.trim().trim_matches('\'').to_lowercase();
         if !field.trim().eq_ignore_ascii_case("name") {
             return Err(ArmError::invalid_filter(f));
         }
         return Ok(items
             .into_iter()
-            .filter(|v| v["name"].as_str().unwrap_or_default().to_lowercase().contains(&needle))
+            .filter(|v| {
+                v["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_lowercase()
+                    .contains(&needle)
+            })
             .collect());
     }
     let clauses = parse_eq_filter(f).ok_or_else(|| ArmError::invalid_filter(f))?;
@@ -155,7 +202,11 @@ fn filter_items(items: Vec<Value>, filter: Option<&str>, allow_resource_fields: 
         match k.to_ascii_lowercase().as_str() {
             "tagname" => tag_name = Some(v),
             "tagvalue" => tag_value = Some(v),
-            "resourcetype" | "resourcegroup" | "name" | "location" if allow_resource_fields || k.eq_ignore_ascii_case("name") || k.eq_ignore_ascii_case("location") => {
+            "resourcetype" | "resourcegroup" | "name" | "location"
+                if allow_resource_fields
+                    || k.eq_ignore_ascii_case("name")
+                    || k.eq_ignore_ascii_case("location") =>
+            {
                 preds.push((k.to_ascii_lowercase(), v))
             }
             _ => return Err(ArmError::invalid_filter(f)),
@@ -169,7 +220,9 @@ fn filter_items(items: Vec<Value>, filter: Option<&str>, allow_resource_fields: 
                 let hit = tags.and_then(|t| t.iter().find(|(k, _)| k.eq_ignore_ascii_case(tn)));
                 match (hit, &tag_value) {
                     (None, _) => return false,
-                    (Some((_, tv)), Some(want)) if tv.as_str() != Some(want.as_str()) => return false,
+                    (Some((_, tv)), Some(want)) if tv.as_str() != Some(want.as_str()) => {
+                        return false
+                    }
                     _ => {}
                 }
             }
@@ -202,7 +255,12 @@ fn is_tracked_listing(r: &Stored) -> bool {
 }
 
 pub fn resources_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let sub = cx.id.subscription.clone().unwrap_or_default().to_lowercase();
+    let sub = cx
+        .id
+        .subscription
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
     let rg = cx.id.resource_group.clone();
     if rg.is_some() {
         require_rg(store, cx.id)?;
@@ -215,13 +273,29 @@ pub fn resources_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         .map(|r| generic_summary(&r.body))
         .collect();
     let filter = cx.req.query("$filter").map(str::to_string);
-    Ok(list_reply(cx, filter_items(items, filter.as_deref(), true)?))
+    Ok(list_reply(
+        cx,
+        filter_items(items, filter.as_deref(), true)?,
+    ))
 }
 
 /// The GenericResource shape resource lists return.
 fn generic_summary(b: &Value) -> Value {
     let mut out = Map::new();
-    for k in ["id", "name", "type", "location", "kind", "sku", "plan", "identity", "managedBy", "tags", "extendedLocation", "zones"] {
+    for k in [
+        "id",
+        "name",
+        "type",
+        "location",
+        "kind",
+        "sku",
+        "plan",
+        "identity",
+        "managedBy",
+        "tags",
+        "extendedLocation",
+        "zones",
+    ] {
         if let Some(v) = b.get(k).filter(|v| !v.is_null()) {
             out.insert(k.into(), v.clone());
         }
@@ -233,7 +307,9 @@ fn generic_summary(b: &Value) -> Value {
 
 /// The "{Namespace}/{type}/{name}[/{type}/{name}]" part ARM's ResourceNotFound message names.
 fn type_and_name(id: &ResourceId) -> String {
-    let Some(p) = id.last() else { return String::new() };
+    let Some(p) = id.last() else {
+        return String::new();
+    };
     let mut types = vec![p.namespace.clone()];
     let mut names = Vec::new();
     for (t, n) in &p.types {
@@ -256,9 +332,14 @@ fn require_parents(store: &Store, id: &ResourceId) -> Result<(), ArmError> {
     }
     let Some(last) = id.last() else { return Ok(()) };
     if last.types.len() > 1 {
-        let parent = id.parent().map(|p| p.key()).unwrap_or_default();
-        if store.read(|tx| tx.get(&parent))?.is_none() {
-            let pname = last.types[last.types.len() - 2].1.clone().unwrap_or_default();
+        // The top-level resource must exist; intermediate singletons such as a storage account's
+        // `blobServices/default` exist implicitly, as in Azure.
+        let mut top = id.clone();
+        if let Some(p) = top.providers.last_mut() {
+            p.types.truncate(1);
+        }
+        if store.read(|tx| tx.get(&top.key()))?.is_none() {
+            let pname = last.types[0].1.clone().unwrap_or_default();
             return Err(ArmError::new(
                 "ParentResourceNotFound",
                 format!("Failed to perform 'write' on resource(s) of type '{}', because the parent resource '{}' could not be found.", id.full_type().unwrap_or_default(), id.parent().map(|p| p.canonical()).unwrap_or_default()),
@@ -304,7 +385,9 @@ fn check_name(id: &ResourceId) -> Result<(), ArmError> {
         || name.len() > 260
         || name.ends_with('.')
         || name.ends_with(' ')
-        || name.chars().any(|c| c.is_control() || matches!(c, '<' | '>' | '%' | '&' | '\\' | '?' | '/'));
+        || name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '<' | '>' | '%' | '&' | '\\' | '?' | '/'));
     if bad {
         return Err(ArmError::new(
             "InvalidResourceName",
@@ -331,7 +414,10 @@ fn build_resource(cx: &Cx, mut body: Map<String, Value>, existing: Option<&Value
         p.insert("provisioningState".into(), json!("Succeeded"));
     }
     body.insert("etag".into(), json!(etag(cx.new_id)));
-    body.insert("systemData".into(), cx.system_data(existing.map(|e| &e["systemData"])));
+    body.insert(
+        "systemData".into(),
+        cx.system_data(existing.map(|e| &e["systemData"])),
+    );
     add_endpoints(cx, &mut body);
     Value::Object(body)
 }
@@ -365,12 +451,18 @@ pub fn resources_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 
 pub fn resources_check_existence(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let key = cx.id.key();
-    Ok(Reply::empty(if store.read(|tx| tx.get(&key))?.is_some() { 204 } else { 404 }))
+    Ok(Reply::empty(if store.read(|tx| tx.get(&key))?.is_some() {
+        204
+    } else {
+        404
+    }))
 }
 
 pub fn resources_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let key = cx.id.key();
-    let mut row = store.read(|tx| tx.get(&key))?.ok_or_else(|| not_found(cx.id))?;
+    let mut row = store
+        .read(|tx| tx.get(&key))?
+        .ok_or_else(|| not_found(cx.id))?;
     let patch = cx.object_body()?;
     for (k, v) in patch {
         if matches!(k.as_str(), "id" | "name" | "type" | "systemData" | "etag") {
@@ -423,17 +515,30 @@ pub fn resources_list_children(cx: &Cx, store: &Store) -> Result<Reply, ArmError
     }
     let rows = if parent_id.providers.is_empty() && parent_id.resource_group.is_none() {
         // `/subscriptions/{s}/providers/{ns}/{type}`: every one in the subscription
-        let sub = cx.id.subscription.clone().unwrap_or_default().to_lowercase();
+        let sub = cx
+            .id
+            .subscription
+            .clone()
+            .unwrap_or_default()
+            .to_lowercase();
         store.read(|tx| tx.by_type(&rtype, Some(&sub), None))?
     } else {
-        if parent_id.resource_group.as_deref().is_some_and(|r| !r.is_empty()) {
+        if parent_id
+            .resource_group
+            .as_deref()
+            .is_some_and(|r| !r.is_empty())
+        {
             require_rg(store, &parent_id)?;
         }
         let pkey = parent_id.key();
         store.read(|tx| tx.children(&pkey, &rtype))?
     };
     let filter = cx.req.query("$filter").map(str::to_string);
-    let items = filter_items(rows.into_iter().map(|r| r.body).collect(), filter.as_deref(), true)?;
+    let items = filter_items(
+        rows.into_iter().map(|r| r.body).collect(),
+        filter.as_deref(),
+        true,
+    )?;
     Ok(list_reply(cx, items))
 }
 
@@ -446,12 +551,17 @@ pub fn resources_action(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         .map(|(t, _)| t)
         .unwrap_or_default();
     let key = target.key();
-    let row = store.read(|tx| tx.get(&key))?.ok_or_else(|| not_found(&target))?;
+    let row = store
+        .read(|tx| tx.get(&key))?
+        .ok_or_else(|| not_found(&target))?;
     let t = row.rtype.as_str();
     if t == "microsoft.storage/storageaccounts" && verb.eq_ignore_ascii_case("listKeys") {
-        return Ok(Reply::json(200, &json!({"keys": [
+        return Ok(Reply::json(
+            200,
+            &json!({"keys": [
             {"keyName": "key1", "value": "ZW11bGF0b3Ita2V5LTE=", "permissions": "FULL"},
-            {"keyName": "key2", "value": "ZW11bGF0b3Ita2V5LTI=", "permissions": "FULL"}]})));
+            {"keyName": "key2", "value": "ZW11bGF0b3Ita2V5LTI=", "permissions": "FULL"}]}),
+        ));
     }
     Ok(Reply::json(200, &json!({})))
 }
@@ -460,16 +570,34 @@ pub fn resources_action(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 
 /// Namespaces every subscription shows as registered.
 pub const KNOWN_NAMESPACES: &[&str] = &[
-    "Microsoft.Authorization", "Microsoft.Compute", "Microsoft.Databricks", "Microsoft.Insights",
-    "Microsoft.KeyVault", "Microsoft.ManagedIdentity", "Microsoft.ManagedServices", "Microsoft.Network",
-    "Microsoft.OperationalInsights", "Microsoft.PolicyInsights", "Microsoft.ResourceGraph", "Microsoft.Resources",
-    "Microsoft.Solutions", "Microsoft.Storage", "Microsoft.Web",
+    "Microsoft.Authorization",
+    "Microsoft.Compute",
+    "Microsoft.Databricks",
+    "Microsoft.Insights",
+    "Microsoft.KeyVault",
+    "Microsoft.ManagedIdentity",
+    "Microsoft.ManagedServices",
+    "Microsoft.Network",
+    "Microsoft.OperationalInsights",
+    "Microsoft.PolicyInsights",
+    "Microsoft.ResourceGraph",
+    "Microsoft.Resources",
+    "Microsoft.Solutions",
+    "Microsoft.Storage",
+    "Microsoft.Web",
 ];
 
 fn provider_state(store: &Store, sub: &str, ns: &str) -> Result<String, ArmError> {
-    let key = format!("/subscriptions/{}/providers/{}", sub.to_lowercase(), ns.to_lowercase());
+    let key = format!(
+        "/subscriptions/{}/providers/{}",
+        sub.to_lowercase(),
+        ns.to_lowercase()
+    );
     Ok(match store.read(|tx| tx.get(&key))? {
-        Some(r) => r.body["registrationState"].as_str().unwrap_or("Registered").to_string(),
+        Some(r) => r.body["registrationState"]
+            .as_str()
+            .unwrap_or("Registered")
+            .to_string(),
         None if ns.eq_ignore_ascii_case("Microsoft.ManagedServices") => "NotRegistered".into(),
         None => "Registered".into(),
     })
@@ -504,13 +632,22 @@ pub fn providers_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 pub fn providers_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let sub = cx.id.subscription.clone().unwrap_or_default();
     let ns = cx.id.provider_namespace_only.clone().unwrap_or_default();
-    let known = KNOWN_NAMESPACES.iter().find(|k| k.eq_ignore_ascii_case(&ns));
-    let key = format!("/subscriptions/{}/providers/{}", sub.to_lowercase(), ns.to_lowercase());
+    let known = KNOWN_NAMESPACES
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(&ns));
+    let key = format!(
+        "/subscriptions/{}/providers/{}",
+        sub.to_lowercase(),
+        ns.to_lowercase()
+    );
     if let Some(r) = store.read(|tx| tx.get(&key))? {
         return Ok(Reply::json(200, &r.body));
     }
     match known {
-        Some(k) => Ok(Reply::json(200, &provider_body(&sub, k, &provider_state(store, &sub, k)?))),
+        Some(k) => Ok(Reply::json(
+            200,
+            &provider_body(&sub, k, &provider_state(store, &sub, k)?),
+        )),
         None => Err(ArmError::invalid_resource_namespace(&ns).with_status(404)),
     }
 }
@@ -525,7 +662,11 @@ fn set_registration(cx: &Cx, store: &Store, state: &str) -> Result<Reply, ArmErr
         .unwrap_or(ns_given);
     let body = provider_body(&sub, &ns, state);
     let row = crate::store::Stored {
-        key: format!("/subscriptions/{}/providers/{}", sub.to_lowercase(), ns.to_lowercase()),
+        key: format!(
+            "/subscriptions/{}/providers/{}",
+            sub.to_lowercase(),
+            ns.to_lowercase()
+        ),
         rtype: "microsoft.resources/providers".into(),
         sub: sub.to_lowercase(),
         rg: String::new(),
@@ -549,7 +690,9 @@ pub fn operation_results_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> 
     let op = cx.id.extra.get(1).cloned().unwrap_or_default();
     match store.read(|tx| tx.operation(&op))? {
         Some(_) => Ok(Reply::empty(200)),
-        None => Err(ArmError::not_found(format!("The operation '{op}' could not be found."))),
+        None => Err(ArmError::not_found(format!(
+            "The operation '{op}' could not be found."
+        ))),
     }
 }
 
@@ -558,7 +701,9 @@ pub fn operation_statuses_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError>
     let op = cx.id.name().unwrap_or_default().to_string();
     match store.read(|tx| tx.operation(&op))? {
         Some(body) => Ok(Reply::json(200, &body)),
-        None => Err(ArmError::not_found(format!("The operation '{op}' could not be found."))),
+        None => Err(ArmError::not_found(format!(
+            "The operation '{op}' could not be found."
+        ))),
     }
 }
 
@@ -568,7 +713,14 @@ mod tests {
 
     #[test]
     fn resource_group_names() {
-        for (n, ok) in [("rg-web", true), ("a.b_(c)", true), ("ends.", false), ("", false), ("sp ace", false), ("ümlaut", true)] {
+        for (n, ok) in [
+            ("rg-web", true),
+            ("a.b_(c)", true),
+            ("ends.", false),
+            ("", false),
+            ("sp ace", false),
+            ("ümlaut", true),
+        ] {
             assert_eq!(valid_rg_name(n), ok, "{n}");
         }
         assert!(!valid_rg_name(&"x".repeat(91)));
@@ -579,6 +731,9 @@ mod tests {
         let mut t = json!({"tags": {"a": "1"}, "properties": {"x": 1, "y": 2}});
         merge(&mut t["tags"], &json!({"b": "2"}), true);
         merge(&mut t["properties"], &json!({"y": null, "z": 3}), false);
-        assert_eq!(t, json!({"tags": {"b": "2"}, "properties": {"x": 1, "z": 3}}));
+        assert_eq!(
+            t,
+            json!({"tags": {"b": "2"}, "properties": {"x": 1, "z": 3}})
+        );
     }
 }

@@ -107,7 +107,10 @@ pub fn subscriptions_get(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
         .dir
         .subscription(&id)
         .ok_or_else(|| ArmError::subscription_not_found(&id))?;
-    Ok(Reply::json(200, &subscription_body(cx.snap, sub, cx.api_version)))
+    Ok(Reply::json(
+        200,
+        &subscription_body(cx.snap, sub, cx.api_version),
+    ))
 }
 
 pub fn tenants_list(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
@@ -130,7 +133,10 @@ pub fn tenants_list(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
             .dir
             .subscriptions
             .iter()
-            .filter(|s| standing(cx.snap, cx.caller, s) == Standing::Delegated && can_see(cx.snap, cx.caller, s))
+            .filter(|s| {
+                standing(cx.snap, cx.caller, s) == Standing::Delegated
+                    && can_see(cx.snap, cx.caller, s)
+            })
             .map(|s| s.tenant_id.as_str())
             .collect();
         projected.sort();
@@ -162,7 +168,12 @@ pub const LOCATIONS: &[(&str, &str, &str)] = &[
 ];
 
 pub fn subscriptions_list_locations(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
-    let sub = cx.id.subscription.clone().unwrap_or_default().to_lowercase();
+    let sub = cx
+        .id
+        .subscription
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
     let items = LOCATIONS
         .iter()
         .map(|(name, display, geo)| {
