@@ -541,7 +541,15 @@ fn arm_authenticated(
             object_id: &caller.object_id,
             groups: &caller.groups,
         };
-        let decision = authz::decide(&subject, &action, false, &scope_key, path, &snap.access);
+        let decision = authz::decide(
+            &subject,
+            &action,
+            false,
+            &scope_key,
+            path,
+            &snap.access,
+            app.clock.unix(),
+        );
         decision_header = describe(&decision);
         *decision_log = decision_header.clone();
         if !decision.is_allowed() && app.config.authz != AuthzMode::Off {
