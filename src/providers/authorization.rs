@@ -126,9 +126,9 @@ pub fn role_definitions_create_or_update(cx: &Cx, store: &Store) -> Result<Reply
         ));
     }
     if !p["permissions"].is_array()
-        || !p["assignableScopes"]
+        || p["assignableScopes"]
             .as_array()
-            .is_some_and(|a| !a.is_empty())
+            .is_none_or(|a| a.is_empty())
     {
         return Err(ArmError::new(
             "InvalidRoleDefinition",
