@@ -3,6 +3,7 @@
 //! binary (`main.rs`) only reads arguments. See the README's Architecture section for the code map.
 #![forbid(unsafe_code)]
 
+pub mod activity;
 pub mod admin;
 pub mod arm;
 pub mod auth;

@@ -3,7 +3,10 @@
 //! `ArmError`. Providers never see hyper, TLS or token bytes, and share state only through the store.
 
 pub mod authorization;
+pub mod insights;
+pub mod managedservices;
 pub mod metadata;
+pub mod pim;
 pub mod resources;
 pub mod subscriptions;
 
