@@ -41,6 +41,8 @@ pub struct Config {
     /// Required on `/_emulator/*` (header `x-emulator-admin-key`) when set.
     pub admin_key: Option<String>,
     pub max_body: usize,
+    /// At most this many authorizations per registration definition (Partner Center's 20).
+    pub max_authorizations: usize,
     /// PEM of the CA that signed the server certificate (served at `/_emulator/ca.pem`).
     pub ca_pem: String,
 }
@@ -651,6 +653,7 @@ fn arm_authenticated(
         base_url: base,
         body: body.as_ref(),
         new_id: &new_id,
+        max_authorizations: app.config.max_authorizations,
     };
     let reply = run(&cx, &app.store)?;
     if route.is_write() && reply.status < 300 && touches_facts(&route, id) {

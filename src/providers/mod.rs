@@ -74,6 +74,8 @@ pub struct Cx<'a> {
     pub body: Option<&'a Value>,
     /// A fresh GUID for this request (operation ids, new names).
     pub new_id: &'a str,
+    /// Settings the providers read.
+    pub max_authorizations: usize,
 }
 
 impl Cx<'_> {

@@ -364,6 +364,7 @@ pub fn resources_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmEr
     let body = cx.object_body()?.clone();
     check_name(cx.id)?;
     require_parents(store, cx.id)?;
+    refuse_databricks_in_managed_subscription(cx, store)?;
     let key = cx.id.key();
     let existing = store.read(|tx| tx.get(&key))?;
     let out = build_resource(cx, body, existing.as_ref().map(|e| &e.body));
@@ -598,9 +599,53 @@ fn provider_state(store: &Store, sub: &str, ns: &str) -> Result<String, ArmError
             .as_str()
             .unwrap_or("Registered")
             .to_string(),
-        None if ns.eq_ignore_ascii_case("Microsoft.ManagedServices") => "NotRegistered".into(),
+        None if ns.eq_ignore_ascii_case("Microsoft.ManagedServices") => {
+            if managed_services_in_use(store, sub)? {
+                "Registered".into()
+            } else {
+                "NotRegistered".into()
+            }
+        }
         None => "Registered".into(),
     })
+}
+
+/// Does the subscription hold registration definitions or assignments (onboarding registers the RP)?
+fn managed_services_in_use(store: &Store, sub: &str) -> Result<bool, ArmError> {
+    let sub = sub.to_lowercase();
+    let defs = store.read(|tx| {
+        tx.by_type(
+            "microsoft.managedservices/registrationdefinitions",
+            Some(&sub),
+            None,
+        )
+    })?;
+    let assigns = store.read(|tx| {
+        tx.by_type(
+            "microsoft.managedservices/registrationassignments",
+            Some(&sub),
+            None,
+        )
+    })?;
+    Ok(!defs.is_empty() || !assigns.is_empty())
+}
+
+/// A subscription registered for Microsoft.ManagedServices cannot get Databricks workspaces (the seeds'
+/// rule from the 2019–2020 documentation).
+fn refuse_databricks_in_managed_subscription(cx: &Cx, store: &Store) -> Result<(), ArmError> {
+    let t = cx.id.full_type().unwrap_or_default();
+    if cx.caller.platform || !t.eq_ignore_ascii_case("Microsoft.Databricks/workspaces") {
+        return Ok(());
+    }
+    let sub = cx.id.subscription.clone().unwrap_or_default();
+    if provider_state(store, &sub, "Microsoft.ManagedServices")? == "Registered" {
+        return Err(ArmError::new(
+            "DatabricksNotSupportedOnDelegatedSubscription",
+            format!("The subscription '{}' is registered for Azure delegated resource management (Microsoft.ManagedServices); Azure Databricks workspaces cannot be created in it.", sub.to_lowercase()),
+        )
+        .with_status(409));
+    }
+    Ok(())
 }
 
 fn provider_body(sub: &str, ns: &str, state: &str) -> Value {
