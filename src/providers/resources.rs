@@ -420,7 +420,59 @@ fn build_resource(cx: &Cx, mut body: Map<String, Value>, existing: Option<&Value
         cx.system_data(existing.map(|e| &e["systemData"])),
     );
     add_endpoints(cx, &mut body);
+    add_identities(cx, &mut body, existing);
     Value::Object(body)
+}
+
+/// Managed identities get their service principal ids, as Azure makes them: a system-assigned identity
+/// on any resource (`identity.type` containing SystemAssigned) and user-assigned identity resources.
+/// Ids are kept across updates.
+fn add_identities(cx: &Cx, body: &mut Map<String, Value>, existing: Option<&Value>) {
+    let tenant = cx
+        .id
+        .subscription
+        .as_deref()
+        .and_then(|s| cx.snap.dir.subscription(s))
+        .map(|s| s.tenant_id.to_lowercase())
+        .unwrap_or_default();
+    let wants_system = body
+        .get("identity")
+        .and_then(|i| i.get("type"))
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.to_ascii_lowercase().contains("systemassigned"));
+    if wants_system {
+        let pid = existing
+            .and_then(|e| e["identity"]["principalId"].as_str().map(String::from))
+            .unwrap_or_else(|| cx.new_id.to_string());
+        if let Some(Value::Object(i)) = body.get_mut("identity") {
+            i.insert("principalId".into(), json!(pid));
+            i.insert("tenantId".into(), json!(tenant));
+        }
+    }
+    let is_uai = cx.id.full_type().is_some_and(|t| {
+        t.eq_ignore_ascii_case("Microsoft.ManagedIdentity/userAssignedIdentities")
+    });
+    if is_uai {
+        let keep = |k: &str| existing.and_then(|e| e["properties"][k].as_str().map(String::from));
+        let pid = keep("principalId").unwrap_or_else(|| cx.new_id.to_string());
+        // the client id: a second stable id derived from the principal id
+        let client = keep("clientId").unwrap_or_else(|| {
+            let hex: String = pid.chars().rev().filter(|c| *c != '-').collect();
+            format!(
+                "{}-{}-{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32]
+            )
+        });
+        if let Some(Value::Object(p)) = body.get_mut("properties") {
+            p.insert("principalId".into(), json!(pid));
+            p.insert("clientId".into(), json!(client));
+            p.insert("tenantId".into(), json!(tenant));
+        }
+    }
 }
 
 /// Storage accounts and vaults point at the emulator's own data-plane endpoints.

@@ -612,3 +612,65 @@ async fn operations_and_marketplace_definitions() {
         "InvalidRegistrationDefinitionCreateRequest"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delegated_user_access_administrator_assigns_listed_roles_to_managed_identities_only() {
+    let e = emu().await;
+    let msp = e.token("msp-automation").await;
+    let uai = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-remediation?api-version=2023-01-31");
+    let r = e
+        .call(
+            "PUT",
+            &uai,
+            Some(&msp),
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mi = r.body["properties"]["principalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(r.body["properties"]["tenantId"], FABRIKAM);
+    let ra = |n: u32| {
+        format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.Authorization/roleAssignments/cccccccc-0000-0000-0000-00000000000{n}?api-version=2022-04-01")
+    };
+    let body = |role: &str, principal: &str| {
+        json!({"properties": {
+        "roleDefinitionId": format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+        "principalId": principal, "principalType": "ServicePrincipal",
+        "delegatedManagedIdentityResourceId": uai.split('?').next().unwrap()}})
+    };
+    // Contributor is listed in delegatedRoleDefinitionIds: allowed for the managed identity
+    let r = e
+        .call("PUT", &ra(1), Some(&msp), Some(body(CONTRIBUTOR, &mi)))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Reader is not listed
+    assert_eq!(
+        e.call("PUT", &ra(2), Some(&msp), Some(body(READER, &mi)))
+            .await
+            .code(),
+        "AuthorizationFailed"
+    );
+    // a user of the customer is not a managed identity
+    assert_eq!(
+        e.call(
+            "PUT",
+            &ra(3),
+            Some(&msp),
+            Some(body(CONTRIBUTOR, "30000000-0000-0000-0000-000000002112"))
+        )
+        .await
+        .code(),
+        "AuthorizationFailed"
+    );
+    // alice (Contributor through MSP Operators) cannot assign roles at all
+    let alice = e.token("alice").await;
+    assert_eq!(
+        e.call("PUT", &ra(4), Some(&alice), Some(body(CONTRIBUTOR, &mi)))
+            .await
+            .code(),
+        "AuthorizationFailed"
+    );
+}
