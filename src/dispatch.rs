@@ -426,6 +426,29 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
         Ok(r) => r,
         Err(e) => error_reply(&e),
     };
+    record_activity(app, req, base, &id, &caller, audit, &reply);
+    reply
+}
+
+/// Write the activity-log events of a finished write, delete or action on a subscription scope.
+fn record_activity(
+    app: &App,
+    req: &Req,
+    base: &str,
+    id: &ResourceId,
+    caller: &Caller,
+    audit: &Audit,
+    reply: &Reply,
+) {
+    if caller.platform {
+        return;
+    }
+    let snap = app.snapshot();
+    let sub = id
+        .subscription
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| snap.dir.subscription(s));
     if audit.write && reply.status != 401 {
         if let Some(sub) = sub {
             let error = (reply.status >= 400)
@@ -438,7 +461,7 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
             };
             let canonical = id.canonical();
             let record = crate::activity::Record {
-                caller: &caller,
+                caller,
                 method: &req.method,
                 action: &audit.action,
                 resource_id: &canonical,
@@ -458,7 +481,6 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
             }
         }
     }
-    reply
 }
 
 /// Run an ARM request as `caller` (the platform for world replay).
@@ -473,6 +495,64 @@ pub fn arm_as(app: &App, req: &Req, caller: &Caller, base: &str) -> Reply {
         Ok(r) => r,
         Err(e) => error_reply(&e),
     }
+}
+
+/// Run another ARM request through the whole pipeline as the same caller (template deployments put each
+/// of their resources this way, so they get the same authorization, validation and activity log).
+fn subrequest(
+    app: &App,
+    parent: &Req,
+    base: &str,
+    caller: &Caller,
+    method: &str,
+    path_and_query: &str,
+    body: Option<&Value>,
+) -> Reply {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let mut headers: Vec<(String, String)> =
+        vec![("content-type".into(), "application/json".into())];
+    if let Some(c) = parent.header("x-ms-correlation-request-id") {
+        headers.push(("x-ms-correlation-request-id".into(), c.to_string()));
+    }
+    let req = Req {
+        method: method.to_ascii_uppercase(),
+        path: percent_encoding::percent_decode_str(path)
+            .decode_utf8_lossy()
+            .into_owned(),
+        raw_query: query.to_string(),
+        query: Req::parse_query(query),
+        headers,
+        body: body
+            .map(|b| serde_json::to_vec(b).unwrap_or_default())
+            .unwrap_or_default(),
+        host: parent.host.clone(),
+        port: parent.port,
+    };
+    let snap = app.snapshot();
+    let id = match ResourceId::parse(&req.path) {
+        Ok(id) => id,
+        Err(e) => {
+            return error_reply(&ArmError::new(
+                "InvalidResourceId",
+                format!("The resource id '{}' is not valid: {}.", req.path, e.0),
+            ))
+        }
+    };
+    let mut audit = Audit {
+        correlation: parent
+            .header("x-ms-correlation-request-id")
+            .unwrap_or_default()
+            .to_string(),
+        ..Default::default()
+    };
+    let reply = match arm_authenticated(app, &snap, &req, base, &id, caller, &mut audit) {
+        Ok(r) => r,
+        Err(e) => error_reply(&e),
+    };
+    record_activity(app, &req, base, &id, caller, &audit, &reply);
+    reply
 }
 
 /// The scope an authorization decision is made at: the resource itself, or the scope a collection or
@@ -654,6 +734,9 @@ fn arm_authenticated(
         body: body.as_ref(),
         new_id: &new_id,
         max_authorizations: app.config.max_authorizations,
+        subrequest: &|method: &str, path_and_query: &str, body: Option<&Value>| {
+            subrequest(app, req, base, caller, method, path_and_query, body)
+        },
     };
     let reply = run(&cx, &app.store)?;
     if route.is_write() && reply.status < 300 && touches_facts(&route, id) {

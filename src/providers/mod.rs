@@ -76,6 +76,9 @@ pub struct Cx<'a> {
     pub new_id: &'a str,
     /// Settings the providers read.
     pub max_authorizations: usize,
+    /// Run another ARM request (method, path with query, JSON body) through the whole pipeline as the
+    /// same caller: how template deployments create their resources.
+    pub subrequest: &'a dyn Fn(&str, &str, Option<&Value>) -> Reply,
 }
 
 impl Cx<'_> {
