@@ -3,7 +3,9 @@
 //! `ArmError`. Providers never see hyper, TLS or token bytes, and share state only through the store.
 
 pub mod authorization;
+pub mod denyassignments;
 pub mod insights;
+pub mod locks;
 pub mod managedservices;
 pub mod metadata;
 pub mod pim;

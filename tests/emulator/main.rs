@@ -4,6 +4,7 @@
 mod arm;
 mod delegation;
 mod examples;
+mod guardrails;
 mod identity;
 mod refusals;
 
