@@ -74,13 +74,8 @@ pub fn deny_assignments_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> 
         let p = &r.body["properties"];
         let above = is_at_or_above(&r.parent, &scope);
         let below = is_at_or_above(&scope, &r.parent);
-        let keep = if at_scope {
-            above
-        } else if principal.is_some() || gdpr.is_some() {
-            above || below
-        } else {
-            above || below
-        };
+        // atScope(): at or above only; otherwise at, above and below
+        let keep = above || (!at_scope && below);
         if !keep {
             continue;
         }
