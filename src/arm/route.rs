@@ -100,6 +100,13 @@ impl Route {
             let depth = last.types.len();
             if eq(ns, "Microsoft.Authorization") {
                 let t = first_type.to_ascii_lowercase();
+                let step = || {
+                    last.types.len() == 2
+                        && (eq(&last.types[1].0, "steps") || eq(&last.types[1].0, "stages"))
+                };
+                // The read-only PIM collections answer GET by name with the same handler as the
+                // list (it looks at the name); the spec's approval steps are `steps`, some of its
+                // examples say `stages`: both are accepted.
                 let pim = match (t.as_str(), depth, leaf_name, m) {
                     ("roleassignmentschedulerequests", 1, Some(_), "PUT") => {
                         Some(RoleAssignmentScheduleRequestsCreate)
@@ -115,26 +122,41 @@ impl Route {
                     {
                         Some(RoleAssignmentScheduleRequestsCancel)
                     }
-                    ("roleassignmentschedules", 1, None, "GET") => {
+                    ("roleassignmentschedules", 1, _, "GET") => {
                         Some(RoleAssignmentSchedulesListForScope)
                     }
-                    ("roleassignmentscheduleinstances", 1, None, "GET") => {
+                    ("roleassignmentscheduleinstances", 1, _, "GET") => {
                         Some(RoleAssignmentScheduleInstancesListForScope)
                     }
-                    ("roleeligibilityschedules", 1, None, "GET") => {
+                    ("roleeligibilityschedules", 1, _, "GET") => {
                         Some(RoleEligibilitySchedulesListForScope)
                     }
-                    ("roleeligibilityscheduleinstances", 1, None, "GET") => {
+                    ("roleeligibilityscheduleinstances", 1, _, "GET") => {
                         Some(RoleEligibilityScheduleInstancesListForScope)
                     }
-                    ("roleassignmentapprovals", 1, None, "GET") => {
+                    ("roleassignmentapprovals", 1, _, "GET") => Some(RoleAssignmentApprovalsList),
+                    ("roleassignmentapprovals", 2, _, "GET") if step() => {
                         Some(RoleAssignmentApprovalsList)
                     }
-                    ("roleassignmentapprovals", 2, Some(_), "PUT" | "PATCH") => {
+                    ("roleassignmentapprovals", 2, Some(_), "PUT" | "PATCH") if step() => {
                         Some(RoleAssignmentApprovalStepsPut)
                     }
                     _ => None,
                 };
+                if pim.is_none()
+                    && matches!(
+                        t.as_str(),
+                        "roleassignmentschedulerequests"
+                            | "roleassignmentschedules"
+                            | "roleassignmentscheduleinstances"
+                            | "roleeligibilityschedules"
+                            | "roleeligibilityscheduleinstances"
+                            | "roleassignmentapprovals"
+                    )
+                {
+                    // PIM state is written only through its own operations, never as a generic resource.
+                    return Err(not_allowed());
+                }
                 if let Some(r) = pim {
                     return Ok(r);
                 }

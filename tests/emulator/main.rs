@@ -3,6 +3,7 @@
 
 mod arm;
 mod identity;
+mod pim;
 mod refusals;
 
 use std::path::PathBuf;
