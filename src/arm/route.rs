@@ -38,6 +38,15 @@ pub enum Route {
     RoleAssignmentsDelete,
     PermissionsListForScope,
     ProviderOperationsList,
+    ManagementLocksCreateOrUpdate,
+    ManagementLocksGet,
+    ManagementLocksDelete,
+    ManagementLocksList,
+    DenyAssignmentsGet,
+    DenyAssignmentsList,
+    /// Only the platform: users are refused (405 on GA versions).
+    DenyAssignmentsCreate,
+    DenyAssignmentsDelete,
     // Privileged Identity Management: just-in-time activation of eligible (delegated) roles.
     RoleAssignmentScheduleRequestsCreate,
     RoleAssignmentScheduleRequestsGet,
@@ -239,6 +248,16 @@ impl Route {
                     ("roledefinitions", Some(_), "PUT") => Ok(RoleDefinitionsCreateOrUpdate),
                     ("roledefinitions", Some(_), "DELETE") => Ok(RoleDefinitionsDelete),
                     ("roledefinitions", _, _) => Err(not_allowed()),
+                    ("locks", Some(_), "PUT") => Ok(ManagementLocksCreateOrUpdate),
+                    ("locks", Some(_), "GET") => Ok(ManagementLocksGet),
+                    ("locks", Some(_), "DELETE") => Ok(ManagementLocksDelete),
+                    ("locks", None, "GET") => Ok(ManagementLocksList),
+                    ("locks", _, _) => Err(not_allowed()),
+                    ("denyassignments", Some(_), "GET") => Ok(DenyAssignmentsGet),
+                    ("denyassignments", None, "GET") => Ok(DenyAssignmentsList),
+                    ("denyassignments", Some(_), "PUT") => Ok(DenyAssignmentsCreate),
+                    ("denyassignments", Some(_), "DELETE") => Ok(DenyAssignmentsDelete),
+                    ("denyassignments", _, _) => Err(not_allowed()),
                     ("permissions", None, "GET") => Ok(PermissionsListForScope),
                     ("permissions", _, _) => Err(not_allowed()),
                     ("operations", None, "GET") if id.providers.len() == 1 && sub.is_none() => {
@@ -358,6 +377,14 @@ impl Route {
             | RoleAssignmentsGet
             | RoleAssignmentsDelete => Family::RoleAssignments,
             PermissionsListForScope => Family::Permissions,
+            ManagementLocksCreateOrUpdate
+            | ManagementLocksGet
+            | ManagementLocksDelete
+            | ManagementLocksList => Family::Locks,
+            DenyAssignmentsGet
+            | DenyAssignmentsList
+            | DenyAssignmentsCreate
+            | DenyAssignmentsDelete => Family::DenyAssignments,
             RoleAssignmentScheduleRequestsCreate
             | RoleAssignmentScheduleRequestsGet
             | RoleAssignmentScheduleRequestsListForScope
@@ -455,6 +482,10 @@ impl Route {
                 | RoleDefinitionsDelete
                 | RoleAssignmentsCreate
                 | RoleAssignmentsDelete
+                | ManagementLocksCreateOrUpdate
+                | ManagementLocksDelete
+                | DenyAssignmentsCreate
+                | DenyAssignmentsDelete
                 | RoleAssignmentScheduleRequestsCreate
                 | RoleAssignmentScheduleRequestsCancel
                 | RoleAssignmentApprovalStepsPut
@@ -494,6 +525,9 @@ impl Route {
                 | RoleAssignmentApprovalsList
                 | RoleAssignmentApprovalStepsPut
                 | TenantActivityLogsList
+                // answered 405 by the handler whatever the caller holds
+                | DenyAssignmentsCreate
+                | DenyAssignmentsDelete
         )
     }
 }
