@@ -679,4 +679,90 @@ mod tests {
         .unwrap();
         assert_eq!(Route::parse("PATCH", &id).unwrap_err().status, 405);
     }
+
+    #[test]
+    fn pim_routes() {
+        use Route::*;
+        let s =
+            "/subscriptions/20000000-0000-0000-0000-000000004001/providers/Microsoft.Authorization";
+        let a = "/providers/Microsoft.Authorization/roleAssignmentApprovals/a1";
+        for (m, path, route) in [
+            (
+                "PUT",
+                format!("{s}/roleAssignmentScheduleRequests/r1"),
+                RoleAssignmentScheduleRequestsCreate,
+            ),
+            (
+                "GET",
+                format!("{s}/roleAssignmentScheduleRequests/r1"),
+                RoleAssignmentScheduleRequestsGet,
+            ),
+            (
+                "GET",
+                format!("{s}/roleAssignmentScheduleRequests"),
+                RoleAssignmentScheduleRequestsListForScope,
+            ),
+            (
+                "POST",
+                format!("{s}/roleAssignmentScheduleRequests/r1/cancel"),
+                RoleAssignmentScheduleRequestsCancel,
+            ),
+            (
+                "GET",
+                format!("{s}/roleAssignmentSchedules"),
+                RoleAssignmentSchedulesListForScope,
+            ),
+            (
+                "GET",
+                format!("{s}/roleAssignmentSchedules/x"),
+                RoleAssignmentSchedulesListForScope,
+            ),
+            (
+                "GET",
+                format!("{s}/roleAssignmentScheduleInstances"),
+                RoleAssignmentScheduleInstancesListForScope,
+            ),
+            (
+                "GET",
+                format!("{s}/roleEligibilitySchedules"),
+                RoleEligibilitySchedulesListForScope,
+            ),
+            (
+                "GET",
+                format!("{s}/roleEligibilityScheduleInstances/x"),
+                RoleEligibilityScheduleInstancesListForScope,
+            ),
+            (
+                "GET",
+                "/providers/Microsoft.Authorization/roleAssignmentApprovals".into(),
+                RoleAssignmentApprovalsList,
+            ),
+            ("GET", a.into(), RoleAssignmentApprovalsList),
+            ("GET", format!("{a}/steps"), RoleAssignmentApprovalsList),
+            (
+                "PUT",
+                format!("{a}/steps/s1"),
+                RoleAssignmentApprovalStepsPut,
+            ),
+            (
+                "PATCH",
+                format!("{a}/stages/s1"),
+                RoleAssignmentApprovalStepsPut,
+            ),
+        ] {
+            let id = ResourceId::parse(&path).unwrap();
+            assert_eq!(Route::parse(m, &id).unwrap(), route, "{m} {path}");
+            assert_eq!(route.family(&id), Family::Pim);
+        }
+        // PIM state is never a generic resource
+        for (m, path) in [
+            ("PUT", format!("{s}/roleAssignmentSchedules/x")),
+            ("DELETE", format!("{s}/roleAssignmentScheduleRequests/r1")),
+            ("PUT", format!("{s}/roleEligibilitySchedules/x")),
+            ("PUT", format!("{a}/other/s1")),
+        ] {
+            let id = ResourceId::parse(&path).unwrap();
+            assert_eq!(Route::parse(m, &id).unwrap_err().status, 405, "{m} {path}");
+        }
+    }
 }
