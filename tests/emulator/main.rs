@@ -6,6 +6,7 @@ mod delegation;
 mod examples;
 mod guardrails;
 mod identity;
+mod pim;
 mod refusals;
 
 use std::path::PathBuf;
