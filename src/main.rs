@@ -7,5 +7,8 @@ mod clock;
 mod directory;
 mod wire;
 mod world;
+mod authz;
+mod facts;
+mod store;
 
 fn main() {}

@@ -1,0 +1,373 @@
+//! State in SQLite (rusqlite): the directory (tenants, principals, subscriptions), every ARM resource
+//! as JSON keyed by its lower-cased id, long-running operation records and the activity log.
+//! Knows nothing of HTTP, ARM errors or routes. Every write is one transaction; the schema carries a
+//! version that `open` migrates forward.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// One stored resource: its identity, indexing columns and the JSON ARM returns for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// Lower-cased canonical id.
+    pub key: String,
+    /// Lower-cased full type (`microsoft.network/virtualnetworks`, `microsoft.resources/resourcegroups`).
+    pub rtype: String,
+    /// Lower-cased subscription id, empty at tenant scope.
+    pub sub: String,
+    /// Lower-cased resource group name, empty above resource groups.
+    pub rg: String,
+    /// Lower-cased key of the parent scope.
+    pub parent: String,
+    pub body: Value,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS directory(kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY(kind, id));
+CREATE TABLE IF NOT EXISTS resources(
+  key TEXT PRIMARY KEY, rtype TEXT NOT NULL, sub TEXT NOT NULL, rg TEXT NOT NULL,
+  parent TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent);
+CREATE INDEX IF NOT EXISTS resources_rtype ON resources(rtype, sub);
+CREATE INDEX IF NOT EXISTS resources_scope ON resources(sub, rg);
+CREATE TABLE IF NOT EXISTS operations(id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS activity(seq INTEGER PRIMARY KEY AUTOINCREMENT, sub TEXT NOT NULL,
+  ts TEXT NOT NULL, correlation TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS activity_sub ON activity(sub, ts);
+";
+
+impl Store {
+    /// Open (and migrate) the store: a file in WAL mode, or memory when `path` is `None`.
+    pub fn open(path: Option<&Path>) -> Result<Store, StoreError> {
+        let conn = match path {
+            Some(p) => {
+                let c = Connection::open(p)?;
+                c.pragma_update(None, "journal_mode", "WAL")?;
+                c.pragma_update(None, "synchronous", "NORMAL")?;
+                c
+            }
+            None => Connection::open_in_memory()?,
+        };
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError(format!(
+                "the state was written by a newer emulator (schema {version}, this one knows {SCHEMA_VERSION}); use another --state-dir"
+            )));
+        }
+        // Migrations run in order from the stored version; version 0 is an empty database.
+        if version < 1 {
+            conn.execute_batch(SCHEMA)?;
+        }
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Run `f` inside one transaction; commit when it returns `Ok`, roll back otherwise.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction().map_err(StoreError::from)?;
+        let out = f(&Tx { tx: &tx })?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// Run `f` against the current state without writing.
+    pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx) -> Result<T, E>) -> Result<T, E> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction().map_err(StoreError::from)?;
+        f(&Tx { tx: &tx })
+    }
+}
+
+/// A transaction: the only way to touch the state.
+pub struct Tx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+fn row_to_stored(r: &rusqlite::Row) -> rusqlite::Result<(String, String, String, String, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+fn stored(t: (String, String, String, String, String, String)) -> Result<Stored, StoreError> {
+    Ok(Stored {
+        key: t.0,
+        rtype: t.1,
+        sub: t.2,
+        rg: t.3,
+        parent: t.4,
+        body: serde_json::from_str(&t.5)?,
+    })
+}
+
+const COLS: &str = "key, rtype, sub, rg, parent, body";
+
+impl Tx<'_> {
+    pub fn get(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached(&format!("SELECT {COLS} FROM resources WHERE key = ?1"))?;
+        match st.query_row([key], row_to_stored).optional()? {
+            Some(t) => Ok(Some(stored(t)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put(&self, s: &Stored) -> Result<(), StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO resources(key, rtype, sub, rg, parent, body) VALUES(?1,?2,?3,?4,?5,?6)
+             ON CONFLICT(key) DO UPDATE SET rtype=?2, sub=?3, rg=?4, parent=?5, body=?6",
+        )?;
+        st.execute(params![
+            s.key,
+            s.rtype,
+            s.sub,
+            s.rg,
+            s.parent,
+            serde_json::to_string(&s.body)?
+        ])?;
+        Ok(())
+    }
+
+    /// Delete one resource; true when it existed.
+    pub fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.tx.execute("DELETE FROM resources WHERE key = ?1", [key])? > 0)
+    }
+
+    /// Delete a resource and everything below it (`key` and `key/…`); returns the deleted rows.
+    pub fn delete_tree(&self, key: &str) -> Result<Vec<Stored>, StoreError> {
+        let gone = self.tree(key)?;
+        self.tx.execute(
+            "DELETE FROM resources WHERE key = ?1 OR (key >= ?2 AND key < ?3)",
+            params![key, format!("{key}/"), format!("{key}0")],
+        )?;
+        Ok(gone)
+    }
+
+    /// A resource and everything below it.
+    pub fn tree(&self, key: &str) -> Result<Vec<Stored>, StoreError> {
+        let mut st = self.tx.prepare_cached(&format!(
+            "SELECT {COLS} FROM resources WHERE key = ?1 OR (key >= ?2 AND key < ?3) ORDER BY key"
+        ))?;
+        let rows = st.query_map(params![key, format!("{key}/"), format!("{key}0")], row_to_stored)?;
+        rows.map(|r| stored(r?)).collect()
+    }
+
+    /// Direct children of `parent` of type `rtype` (lower-case), in id order.
+    pub fn children(&self, parent: &str, rtype: &str) -> Result<Vec<Stored>, StoreError> {
+        let mut st = self.tx.prepare_cached(&format!(
+            "SELECT {COLS} FROM resources WHERE parent = ?1 AND rtype = ?2 ORDER BY key"
+        ))?;
+        let rows = st.query_map([parent, rtype], row_to_stored)?;
+        rows.map(|r| stored(r?)).collect()
+    }
+
+    /// Every resource of `rtype`, optionally within one subscription (and resource group).
+    pub fn by_type(&self, rtype: &str, sub: Option<&str>, rg: Option<&str>) -> Result<Vec<Stored>, StoreError> {
+        let mut st = self.tx.prepare_cached(&format!(
+            "SELECT {COLS} FROM resources WHERE rtype = ?1 AND (?2 IS NULL OR sub = ?2) AND (?3 IS NULL OR rg = ?3) ORDER BY key"
+        ))?;
+        let rows = st.query_map(params![rtype, sub, rg], row_to_stored)?;
+        rows.map(|r| stored(r?)).collect()
+    }
+
+    /// Every resource within a subscription (and resource group), any type.
+    pub fn in_scope(&self, sub: &str, rg: Option<&str>) -> Result<Vec<Stored>, StoreError> {
+        let mut st = self.tx.prepare_cached(&format!(
+            "SELECT {COLS} FROM resources WHERE sub = ?1 AND (?2 IS NULL OR rg = ?2) ORDER BY key"
+        ))?;
+        let rows = st.query_map(params![sub, rg], row_to_stored)?;
+        rows.map(|r| stored(r?)).collect()
+    }
+
+    // --- directory ---
+
+    pub fn directory(&self, kind: &str) -> Result<Vec<Value>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT body FROM directory WHERE kind = ?1 ORDER BY rowid")?;
+        let rows = st.query_map([kind], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    }
+
+    pub fn put_directory(&self, kind: &str, id: &str, body: &Value) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO directory(kind, id, body) VALUES(?1, ?2, ?3)
+             ON CONFLICT(kind, id) DO UPDATE SET body = ?3",
+            params![kind, id.to_lowercase(), serde_json::to_string(body)?],
+        )?;
+        Ok(())
+    }
+
+    // --- operations (LRO status records) ---
+
+    pub fn put_operation(&self, id: &str, body: &Value) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO operations(id, body) VALUES(?1, ?2) ON CONFLICT(id) DO UPDATE SET body = ?2",
+            params![id.to_lowercase(), serde_json::to_string(body)?],
+        )?;
+        Ok(())
+    }
+
+    pub fn operation(&self, id: &str) -> Result<Option<Value>, StoreError> {
+        let s: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT body FROM operations WHERE id = ?1",
+                [id.to_lowercase()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match s {
+            Some(s) => Some(serde_json::from_str(&s)?),
+            None => None,
+        })
+    }
+
+    // --- activity log ---
+
+    pub fn append_activity(&self, sub: &str, ts: &str, correlation: &str, body: &Value) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO activity(sub, ts, correlation, body) VALUES(?1, ?2, ?3, ?4)",
+            params![sub.to_lowercase(), ts, correlation, serde_json::to_string(body)?],
+        )?;
+        Ok(())
+    }
+
+    /// Activity events of a subscription (empty = tenant-level) between two RFC 3339 times.
+    pub fn activity(&self, sub: &str, from: &str, to: &str) -> Result<Vec<Value>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT body FROM activity WHERE sub = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY seq DESC",
+        )?;
+        let rows = st.query_map(params![sub.to_lowercase(), from, to], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    }
+
+    // --- meta and reset ---
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Remove everything but the schema (used by reset before the world is loaded again).
+    pub fn clear(&self) -> Result<(), StoreError> {
+        self.tx.execute_batch(
+            "DELETE FROM directory; DELETE FROM resources; DELETE FROM operations; DELETE FROM activity; DELETE FROM meta;",
+        )?;
+        Ok(())
+    }
+
+    pub fn count(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .tx
+            .query_row("SELECT count(*) FROM resources", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn s(key: &str, parent: &str) -> Stored {
+        Stored {
+            key: key.into(),
+            rtype: "t".into(),
+            sub: "s".into(),
+            rg: "rg".into(),
+            parent: parent.into(),
+            body: json!({"id": key}),
+        }
+    }
+
+    #[test]
+    fn put_get_tree_and_rollback() {
+        let store = Store::open(None).unwrap();
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                tx.put(&s("/a", "/"))?;
+                tx.put(&s("/a/b", "/a"))?;
+                tx.put(&s("/a/b/c", "/a/b"))?;
+                tx.put(&s("/ab", "/"))?;
+                Ok(())
+            })
+            .unwrap();
+        let r: Result<(), StoreError> = store.write(|tx| {
+            tx.put(&s("/x", "/"))?;
+            Err(StoreError("boom".into()))
+        });
+        assert!(r.is_err());
+        store
+            .read(|tx| -> Result<(), StoreError> {
+                assert!(tx.get("/x")?.is_none(), "rolled back");
+                assert_eq!(tx.tree("/a")?.len(), 3);
+                assert_eq!(tx.children("/a", "t")?.len(), 1);
+                Ok(())
+            })
+            .unwrap();
+        let gone = store.write(|tx| tx.delete_tree("/a")).unwrap();
+        assert_eq!(gone.len(), 3);
+        assert_eq!(store.read(|tx| tx.count()).unwrap(), 1);
+    }
+
+    #[test]
+    fn file_store_reopens_with_its_schema() {
+        let dir = std::env::temp_dir().join(format!("lhe-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.db");
+        {
+            let st = Store::open(Some(&path)).unwrap();
+            st.write(|tx| tx.put(&s("/k", "/"))).unwrap();
+        }
+        let st = Store::open(Some(&path)).unwrap();
+        assert!(st.read(|tx| tx.get("/k")).unwrap().is_some());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
