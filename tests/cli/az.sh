@@ -7,7 +7,7 @@
 #
 # Everything az writes goes to a throw-away AZURE_CONFIG_DIR. scripts/test starts the emulator
 # and sets the variables. Exits non-zero at the first failed command, naming it.
-set -euo pipefail
+set -Eeuo pipefail
 
 URL="${LIGHTHOUSE_EMULATOR_URL:?set LIGHTHOUSE_EMULATOR_URL to https://localhost:PORT}"
 URL="${URL%/}"
@@ -30,8 +30,13 @@ CURRENT="(setup)"
 
 cleanup() { rm -rf "$WORK"; }
 on_err() {
-  local rc=$? cmd=$BASH_COMMAND line=${BASH_LINENO[0]}
-  echo "az.sh: FAILED in step '$CURRENT' (line $line, exit $rc): $cmd" >&2
+  local rc=$? cmd=$BASH_COMMAND
+  if [[ $BASHPID != "$$" ]]; then # inside $(...): name the command, let the caller fail the step
+    echo "az.sh: command failed (exit $rc): ${LAST_AZ:-$cmd}" >&2
+    exit "$rc"
+  fi
+  echo "az.sh: FAILED in step '$CURRENT' (exit $rc): ${LAST_AZ:-$cmd}" >&2
+  [[ -n ${LAST_AZ:-} && $cmd != *'"$AZ"'* ]] && echo "az.sh: (last az command: $LAST_AZ; failing command: $cmd)" >&2
   echo "az: $PASSED passed, 1 failed, $SKIPPED skipped"
   exit 1
 }
@@ -52,7 +57,7 @@ unset AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_TENANT_ID AZURE_USERNAME AZURE_P
 step() { CURRENT="$*"; echo "--- $*"; }
 ok() { PASSED=$((PASSED + 1)); echo "ok   $CURRENT"; }
 skip() { SKIPPED=$((SKIPPED + 1)); echo "skip $CURRENT: $*"; }
-az_() { echo "+ az $*" >&2; "$AZ" "$@"; }
+az_() { LAST_AZ="az $*"; echo "+ $LAST_AZ" >&2; "$AZ" "$@"; }
 expect_eq() { # expected actual what
   if [[ "$1" != "$2" ]]; then echo "expected $3 to be [$1], got [$2]" >&2; return 1; fi
 }
@@ -140,7 +145,7 @@ except Exception as e:
     sys.exit(1)
 EOF
 then
-  skip "nothing of this emulator answers https://localhost:443/common/userrealm (it could not bind :443; run as root)"
+  skip "localhost:443 does not answer the user-realm lookup with this emulator's certificate (another process holds :443, or the emulator could not bind it: run as root)"
 else
   az_ login -u admin@fabrikam.onmicrosoft.com -p 'Fabrikam-Pa55!' -o none
   subs="$(az_ account list --query "[].id" -o tsv)"
