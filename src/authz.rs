@@ -105,7 +105,10 @@ pub struct Subject<'a> {
 impl Subject<'_> {
     fn is(&self, principal: &str) -> bool {
         principal.eq_ignore_ascii_case(self.object_id)
-            || self.groups.iter().any(|g| g.eq_ignore_ascii_case(principal))
+            || self
+                .groups
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(principal))
     }
 }
 
@@ -121,7 +124,10 @@ impl AccessFacts {
     pub fn new(grants: Vec<Grant>, denies: Vec<DenyRule>) -> AccessFacts {
         let mut f = AccessFacts::default();
         for g in grants {
-            f.grants.entry(g.principal_id.to_lowercase()).or_default().push(g);
+            f.grants
+                .entry(g.principal_id.to_lowercase())
+                .or_default()
+                .push(g);
         }
         for d in denies {
             let d = Arc::new(d);
@@ -147,7 +153,10 @@ impl AccessFacts {
         &self.all_denies
     }
 
-    fn denies_of<'a>(&'a self, subject: &Subject<'a>) -> impl Iterator<Item = &'a Arc<DenyRule>> + 'a {
+    fn denies_of<'a>(
+        &'a self,
+        subject: &Subject<'a>,
+    ) -> impl Iterator<Item = &'a Arc<DenyRule>> + 'a {
         std::iter::once(EVERYONE.to_string())
             .chain(std::iter::once(subject.object_id.to_lowercase()))
             .chain(subject.groups.iter().cloned())
@@ -292,10 +301,26 @@ mod tests {
             ("*", "Microsoft.Compute/virtualMachines/write", true),
             ("*/read", "Microsoft.Compute/virtualMachines/read", true),
             ("*/read", "Microsoft.Compute/virtualMachines/write", false),
-            ("Microsoft.Authorization/*/Write", "microsoft.authorization/roleAssignments/write", true),
-            ("Microsoft.Compute/*", "Microsoft.Compute/virtualMachines/start/action", true),
-            ("Microsoft.Network/*/read", "Microsoft.Network/virtualNetworks/subnets/read", true),
-            ("Microsoft.Network/*/read", "Microsoft.Compute/virtualMachines/read", false),
+            (
+                "Microsoft.Authorization/*/Write",
+                "microsoft.authorization/roleAssignments/write",
+                true,
+            ),
+            (
+                "Microsoft.Compute/*",
+                "Microsoft.Compute/virtualMachines/start/action",
+                true,
+            ),
+            (
+                "Microsoft.Network/*/read",
+                "Microsoft.Network/virtualNetworks/subnets/read",
+                true,
+            ),
+            (
+                "Microsoft.Network/*/read",
+                "Microsoft.Compute/virtualMachines/read",
+                false,
+            ),
             ("a*b*c", "aXXbYYc", true),
             ("a*b*c", "aXXbYY", false),
         ] {
@@ -305,13 +330,23 @@ mod tests {
 
     #[test]
     fn decision_table() {
-        let contributor = role(&["*"], &["Microsoft.Authorization/*/Write", "Microsoft.Authorization/*/Delete"]);
+        let contributor = role(
+            &["*"],
+            &[
+                "Microsoft.Authorization/*/Write",
+                "Microsoft.Authorization/*/Delete",
+            ],
+        );
         let reader = role(&["*/read"], &[]);
         let groups = vec!["g1".to_string()];
         let facts = AccessFacts::new(
             vec![
                 grant("u1", "/subscriptions/s1", reader.clone()),
-                grant("g1", "/subscriptions/s1/resourcegroups/rg1", contributor.clone()),
+                grant(
+                    "g1",
+                    "/subscriptions/s1/resourcegroups/rg1",
+                    contributor.clone(),
+                ),
             ],
             vec![DenyRule {
                 id: "d".into(),
@@ -327,8 +362,14 @@ mod tests {
                 do_not_apply_to_child_scopes: false,
             }],
         );
-        let u1 = Subject { object_id: "u1", groups: &groups };
-        let u2 = Subject { object_id: "U2", groups: &[] };
+        let u1 = Subject {
+            object_id: "u1",
+            groups: &groups,
+        };
+        let u2 = Subject {
+            object_id: "U2",
+            groups: &[],
+        };
         let check = |s: &Subject, action: &str, scope: &str| -> &'static str {
             match decide(s, action, false, scope, Path::Customer, &facts) {
                 Decision::Allowed(_) => "allow",
@@ -336,15 +377,72 @@ mod tests {
                 Decision::NoGrant => "none",
             }
         };
-        assert_eq!(check(&u1, "Microsoft.Resources/subscriptions/read", "/subscriptions/s1"), "allow");
-        assert_eq!(check(&u1, "Microsoft.Resources/subscriptions/resourceGroups/write", "/subscriptions/s1/resourcegroups/rg2"), "none");
+        assert_eq!(
+            check(
+                &u1,
+                "Microsoft.Resources/subscriptions/read",
+                "/subscriptions/s1"
+            ),
+            "allow"
+        );
+        assert_eq!(
+            check(
+                &u1,
+                "Microsoft.Resources/subscriptions/resourceGroups/write",
+                "/subscriptions/s1/resourcegroups/rg2"
+            ),
+            "none"
+        );
         assert_eq!(check(&u1, "Microsoft.Network/virtualNetworks/write", "/subscriptions/s1/resourcegroups/rg1/providers/microsoft.network/virtualnetworks/v"), "allow");
-        assert_eq!(check(&u1, "Microsoft.Authorization/roleAssignments/write", "/subscriptions/s1/resourcegroups/rg1"), "none");
-        assert_eq!(check(&u1, "Microsoft.Compute/virtualMachines/write", "/subscriptions/s1/resourcegroups/locked/x"), "deny");
-        assert_eq!(check(&u1, "Microsoft.Compute/virtualMachines/read", "/subscriptions/s1/resourcegroups/locked/x"), "allow");
-        assert_eq!(check(&u2, "Microsoft.Compute/virtualMachines/write", "/subscriptions/s1/resourcegroups/locked/x"), "none");
-        assert_eq!(check(&u1, "Microsoft.Resources/subscriptions/read", "/subscriptions/s10"), "none");
+        assert_eq!(
+            check(
+                &u1,
+                "Microsoft.Authorization/roleAssignments/write",
+                "/subscriptions/s1/resourcegroups/rg1"
+            ),
+            "none"
+        );
+        assert_eq!(
+            check(
+                &u1,
+                "Microsoft.Compute/virtualMachines/write",
+                "/subscriptions/s1/resourcegroups/locked/x"
+            ),
+            "deny"
+        );
+        assert_eq!(
+            check(
+                &u1,
+                "Microsoft.Compute/virtualMachines/read",
+                "/subscriptions/s1/resourcegroups/locked/x"
+            ),
+            "allow"
+        );
+        assert_eq!(
+            check(
+                &u2,
+                "Microsoft.Compute/virtualMachines/write",
+                "/subscriptions/s1/resourcegroups/locked/x"
+            ),
+            "none"
+        );
+        assert_eq!(
+            check(
+                &u1,
+                "Microsoft.Resources/subscriptions/read",
+                "/subscriptions/s10"
+            ),
+            "none"
+        );
         // the delegated path sees no role assignments
-        assert!(!decide(&u1, "x/read", false, "/subscriptions/s1", Path::Delegated, &facts).is_allowed());
+        assert!(!decide(
+            &u1,
+            "x/read",
+            false,
+            "/subscriptions/s1",
+            Path::Delegated,
+            &facts
+        )
+        .is_allowed());
     }
 }

@@ -13,7 +13,8 @@ pub struct Clock {
 
 impl Clock {
     pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        OffsetDateTime::now_utc()
+            + time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
     }
 
     /// Unix seconds on the emulator clock.
@@ -126,7 +127,10 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("PT2H"), Some(time::Duration::hours(2)));
         assert_eq!(parse_duration("PT30M"), Some(time::Duration::minutes(30)));
-        assert_eq!(parse_duration("P1DT1S"), Some(time::Duration::seconds(86401)));
+        assert_eq!(
+            parse_duration("P1DT1S"),
+            Some(time::Duration::seconds(86401))
+        );
         assert_eq!(parse_duration("PT"), None);
         assert_eq!(parse_duration("2H"), None);
         assert_eq!(parse_duration("PT2X"), None);

@@ -20,7 +20,11 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub fn new(tenants: Vec<Tenant>, principals: Vec<Principal>, subscriptions: Vec<Subscription>) -> Directory {
+    pub fn new(
+        tenants: Vec<Tenant>,
+        principals: Vec<Principal>,
+        subscriptions: Vec<Subscription>,
+    ) -> Directory {
         let mut d = Directory {
             tenants,
             principals,
@@ -141,10 +145,28 @@ mod tests {
     fn lookups_by_every_key() {
         let w = World::parse(DEFAULT_WORLD).unwrap();
         let d = Directory::new(w.tenants, w.principals, w.subscriptions);
-        assert_eq!(d.tenant("FABRIKAM.onmicrosoft.com").unwrap().display_name, "Fabrikam");
-        assert_eq!(d.application("40000000-0000-0000-0000-000000001121").unwrap().display_name, "msp-automation");
-        assert_eq!(d.user("Alice@contosomsp.onmicrosoft.com").unwrap().object_id, "30000000-0000-0000-0000-000000001111");
-        assert_eq!(d.groups_of("30000000-0000-0000-0000-000000001111"), ["30000000-0000-0000-0000-000000001101"]);
-        assert!(d.subscription("20000000-0000-0000-0000-000000002001").is_some());
+        assert_eq!(
+            d.tenant("FABRIKAM.onmicrosoft.com").unwrap().display_name,
+            "Fabrikam"
+        );
+        assert_eq!(
+            d.application("40000000-0000-0000-0000-000000001121")
+                .unwrap()
+                .display_name,
+            "msp-automation"
+        );
+        assert_eq!(
+            d.user("Alice@contosomsp.onmicrosoft.com")
+                .unwrap()
+                .object_id,
+            "30000000-0000-0000-0000-000000001111"
+        );
+        assert_eq!(
+            d.groups_of("30000000-0000-0000-0000-000000001111"),
+            ["30000000-0000-0000-0000-000000001101"]
+        );
+        assert!(d
+            .subscription("20000000-0000-0000-0000-000000002001")
+            .is_some());
     }
 }

@@ -81,7 +81,11 @@ pub fn builtin_roles() -> &'static HashMap<String, Arc<RoleDefinition>> {
                         id: r.id.to_lowercase(),
                         role_name: r.role_name,
                         description: r.description,
-                        role_type: if r.role_type.is_empty() { "BuiltInRole".into() } else { r.role_type },
+                        role_type: if r.role_type.is_empty() {
+                            "BuiltInRole".into()
+                        } else {
+                            r.role_type
+                        },
                         permissions: r.permissions.into_iter().map(permission).collect(),
                         assignable_scopes: r.assignable_scopes,
                     }),
@@ -125,7 +129,9 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn role(&self, guid: &str) -> Option<&Arc<RoleDefinition>> {
         let g = guid.to_lowercase();
-        builtin_roles().get(&g).or_else(|| self.custom_roles.get(&g))
+        builtin_roles()
+            .get(&g)
+            .or_else(|| self.custom_roles.get(&g))
     }
 
     /// Read the snapshot from the store.
@@ -155,7 +161,11 @@ impl Snapshot {
                         .unwrap_or_default(),
                     assignable_scopes: p["assignableScopes"]
                         .as_array()
-                        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(String::from))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 }),
             );
@@ -164,7 +174,9 @@ impl Snapshot {
         let mut grants = Vec::new();
         for r in tx.by_type("microsoft.authorization/roleassignments", None, None)? {
             let p = &r.body["properties"];
-            let role = match snap.role(&role_guid(p["roleDefinitionId"].as_str().unwrap_or_default())) {
+            let role = match snap.role(&role_guid(
+                p["roleDefinitionId"].as_str().unwrap_or_default(),
+            )) {
                 Some(role) => role.clone(),
                 None => continue,
             };
@@ -179,27 +191,53 @@ impl Snapshot {
 
         // Delegations: every registration assignment whose definition exists projects the
         // definition's (permanent) authorizations onto the assignment's scope.
-        for a in tx.by_type("microsoft.managedservices/registrationassignments", None, None)? {
+        for a in tx.by_type(
+            "microsoft.managedservices/registrationassignments",
+            None,
+            None,
+        )? {
             let def_id = a.body["properties"]["registrationDefinitionId"]
                 .as_str()
                 .unwrap_or_default()
                 .to_lowercase();
-            let Some(def) = tx.get(&def_id)? else { continue };
+            let Some(def) = tx.get(&def_id)? else {
+                continue;
+            };
             let dp = &def.body["properties"];
-            let managed_by = dp["managedByTenantId"].as_str().unwrap_or_default().to_lowercase();
-            snap.managed_by.entry(a.sub.clone()).or_default().push(managed_by.clone());
+            let managed_by = dp["managedByTenantId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase();
+            snap.managed_by
+                .entry(a.sub.clone())
+                .or_default()
+                .push(managed_by.clone());
             for auth in dp["authorizations"].as_array().into_iter().flatten() {
-                let Some(role) = snap.role(&role_guid(auth["roleDefinitionId"].as_str().unwrap_or_default())).cloned() else {
+                let Some(role) = snap
+                    .role(&role_guid(
+                        auth["roleDefinitionId"].as_str().unwrap_or_default(),
+                    ))
+                    .cloned()
+                else {
                     continue;
                 };
                 grants.push(Grant {
                     id: a.body["id"].as_str().unwrap_or_default().to_string(),
                     scope: a.parent.clone(),
-                    principal_id: auth["principalId"].as_str().unwrap_or_default().to_lowercase(),
+                    principal_id: auth["principalId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_lowercase(),
                     role,
                     via: Via::Delegation {
-                        registration_assignment_id: a.body["id"].as_str().unwrap_or_default().to_string(),
-                        registration_definition_id: def.body["id"].as_str().unwrap_or_default().to_string(),
+                        registration_assignment_id: a.body["id"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        registration_definition_id: def.body["id"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
                         managed_by_tenant_id: managed_by.clone(),
                         eligible: false,
                     },
@@ -231,7 +269,9 @@ impl Snapshot {
                     .as_array()
                     .map(|a| a.iter().map(permission_from_json).collect())
                     .unwrap_or_default(),
-                do_not_apply_to_child_scopes: p["doNotApplyToChildScopes"].as_bool().unwrap_or(false),
+                do_not_apply_to_child_scopes: p["doNotApplyToChildScopes"]
+                    .as_bool()
+                    .unwrap_or(false),
             });
         }
         snap.access = AccessFacts::new(grants, denies);
@@ -246,7 +286,10 @@ impl Snapshot {
                     .and_then(|id| id.rsplit_once("/providers/Microsoft.Authorization/locks/"))
                     .map(|(s, _)| s.to_string())
                     .unwrap_or_default(),
-                level: r.body["properties"]["level"].as_str().unwrap_or_default().into(),
+                level: r.body["properties"]["level"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .into(),
             });
         }
         Ok(snap)

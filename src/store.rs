@@ -109,7 +109,10 @@ impl Store {
     }
 
     /// Run `f` against the current state without writing.
-    pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx) -> Result<T, E>) -> Result<T, E> {
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction().map_err(StoreError::from)?;
         f(&Tx { tx: &tx })
@@ -121,8 +124,17 @@ pub struct Tx<'a> {
     tx: &'a rusqlite::Transaction<'a>,
 }
 
-fn row_to_stored(r: &rusqlite::Row) -> rusqlite::Result<(String, String, String, String, String, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+fn row_to_stored(
+    r: &rusqlite::Row,
+) -> rusqlite::Result<(String, String, String, String, String, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
 fn stored(t: (String, String, String, String, String, String)) -> Result<Stored, StoreError> {
@@ -167,7 +179,10 @@ impl Tx<'_> {
 
     /// Delete one resource; true when it existed.
     pub fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.tx.execute("DELETE FROM resources WHERE key = ?1", [key])? > 0)
+        Ok(self
+            .tx
+            .execute("DELETE FROM resources WHERE key = ?1", [key])?
+            > 0)
     }
 
     /// Delete a resource and everything below it (`key` and `key/…`); returns the deleted rows.
@@ -185,7 +200,10 @@ impl Tx<'_> {
         let mut st = self.tx.prepare_cached(&format!(
             "SELECT {COLS} FROM resources WHERE key = ?1 OR (key >= ?2 AND key < ?3) ORDER BY key"
         ))?;
-        let rows = st.query_map(params![key, format!("{key}/"), format!("{key}0")], row_to_stored)?;
+        let rows = st.query_map(
+            params![key, format!("{key}/"), format!("{key}0")],
+            row_to_stored,
+        )?;
         rows.map(|r| stored(r?)).collect()
     }
 
@@ -199,7 +217,12 @@ impl Tx<'_> {
     }
 
     /// Every resource of `rtype`, optionally within one subscription (and resource group).
-    pub fn by_type(&self, rtype: &str, sub: Option<&str>, rg: Option<&str>) -> Result<Vec<Stored>, StoreError> {
+    pub fn by_type(
+        &self,
+        rtype: &str,
+        sub: Option<&str>,
+        rg: Option<&str>,
+    ) -> Result<Vec<Stored>, StoreError> {
         let mut st = self.tx.prepare_cached(&format!(
             "SELECT {COLS} FROM resources WHERE rtype = ?1 AND (?2 IS NULL OR sub = ?2) AND (?3 IS NULL OR rg = ?3) ORDER BY key"
         ))?;
@@ -262,10 +285,21 @@ impl Tx<'_> {
 
     // --- activity log ---
 
-    pub fn append_activity(&self, sub: &str, ts: &str, correlation: &str, body: &Value) -> Result<(), StoreError> {
+    pub fn append_activity(
+        &self,
+        sub: &str,
+        ts: &str,
+        correlation: &str,
+        body: &Value,
+    ) -> Result<(), StoreError> {
         self.tx.execute(
             "INSERT INTO activity(sub, ts, correlation, body) VALUES(?1, ?2, ?3, ?4)",
-            params![sub.to_lowercase(), ts, correlation, serde_json::to_string(body)?],
+            params![
+                sub.to_lowercase(),
+                ts,
+                correlation,
+                serde_json::to_string(body)?
+            ],
         )?;
         Ok(())
     }
@@ -275,7 +309,9 @@ impl Tx<'_> {
         let mut st = self.tx.prepare_cached(
             "SELECT body FROM activity WHERE sub = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY seq DESC",
         )?;
-        let rows = st.query_map(params![sub.to_lowercase(), from, to], |r| r.get::<_, String>(0))?;
+        let rows = st.query_map(params![sub.to_lowercase(), from, to], |r| {
+            r.get::<_, String>(0)
+        })?;
         rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
     }
 

@@ -182,42 +182,78 @@ impl World {
         let mut oids = std::collections::HashMap::new();
         for p in &self.principals {
             if !is_guid(&p.object_id) {
-                err(&p.object_id, format!("object id '{}' is not a GUID", p.object_id));
+                err(
+                    &p.object_id,
+                    format!("object id '{}' is not a GUID", p.object_id),
+                );
             }
             if oids.insert(p.object_id.to_lowercase(), p.kind).is_some() {
-                err(&p.object_id, format!("object id '{}' appears twice", p.object_id));
+                err(
+                    &p.object_id,
+                    format!("object id '{}' appears twice", p.object_id),
+                );
             }
             if !tenant_ids.contains(&p.tenant_id.to_lowercase()) {
-                err(&p.object_id, format!("principal '{}' names unknown tenant '{}'", p.display_name, p.tenant_id));
+                err(
+                    &p.object_id,
+                    format!(
+                        "principal '{}' names unknown tenant '{}'",
+                        p.display_name, p.tenant_id
+                    ),
+                );
             }
             match p.kind {
-                PrincipalKind::ServicePrincipal if p.app_id.as_deref().map(is_guid) != Some(true) => {
-                    err(&p.object_id, format!("service principal '{}' needs an appId GUID", p.display_name))
+                PrincipalKind::ServicePrincipal
+                    if p.app_id.as_deref().map(is_guid) != Some(true) =>
+                {
+                    err(
+                        &p.object_id,
+                        format!("service principal '{}' needs an appId GUID", p.display_name),
+                    )
                 }
-                PrincipalKind::User if p.user_principal_name.is_none() => {
-                    err(&p.object_id, format!("user '{}' needs a userPrincipalName", p.display_name))
-                }
+                PrincipalKind::User if p.user_principal_name.is_none() => err(
+                    &p.object_id,
+                    format!("user '{}' needs a userPrincipalName", p.display_name),
+                ),
                 _ => {}
             }
         }
         for p in &self.principals {
             for g in &p.member_of {
                 if oids.get(&g.to_lowercase()) != Some(&PrincipalKind::Group) {
-                    err(g, format!("'{}' is a member of '{g}', which is not a group of this world", p.display_name));
+                    err(
+                        g,
+                        format!(
+                            "'{}' is a member of '{g}', which is not a group of this world",
+                            p.display_name
+                        ),
+                    );
                 }
             }
         }
         for s in &self.subscriptions {
             if !is_guid(&s.subscription_id) {
-                err(&s.subscription_id, format!("subscription id '{}' is not a GUID", s.subscription_id));
+                err(
+                    &s.subscription_id,
+                    format!("subscription id '{}' is not a GUID", s.subscription_id),
+                );
             }
             if !tenant_ids.contains(&s.tenant_id.to_lowercase()) {
-                err(&s.subscription_id, format!("subscription '{}' names unknown tenant '{}'", s.display_name, s.tenant_id));
+                err(
+                    &s.subscription_id,
+                    format!(
+                        "subscription '{}' names unknown tenant '{}'",
+                        s.display_name, s.tenant_id
+                    ),
+                );
             }
         }
         for r in &self.requests {
             if let Err(e) = crate::arm::resource_id::ResourceId::parse(&r.id) {
-                err(&r.id, format!("request id '{}' is not a resource id: {}", r.id, e.0));
+                err(
+                    &r.id,
+                    format!("request id '{}' is not a resource id: {}", r.id, e.0),
+                );
             }
         }
         errs
@@ -247,7 +283,10 @@ mod tests {
         let w = World::parse(DEFAULT_WORLD).expect("default world");
         assert_eq!(w.tenants.len(), 5);
         assert_eq!(w.subscriptions.len(), 7);
-        assert!(w.principals.iter().any(|p| p.user_principal_name.as_deref() == Some("alice@contosomsp.onmicrosoft.com")));
+        assert!(w
+            .principals
+            .iter()
+            .any(|p| p.user_principal_name.as_deref() == Some("alice@contosomsp.onmicrosoft.com")));
     }
 
     #[test]

@@ -24,36 +24,111 @@ pub enum Family {
 }
 
 const RESOURCES: &[&str] = &[
-    "2015-01-01", "2015-11-01", "2016-02-01", "2016-06-01", "2016-07-01", "2016-09-01", "2017-05-10",
-    "2018-02-01", "2018-05-01", "2019-03-01", "2019-05-01", "2019-05-10", "2019-07-01", "2019-08-01",
-    "2019-10-01", "2020-06-01", "2020-08-01", "2020-10-01", "2021-01-01", "2021-04-01", "2022-09-01",
-    "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-03-01", "2025-04-01",
+    "2015-01-01",
+    "2015-11-01",
+    "2016-02-01",
+    "2016-06-01",
+    "2016-07-01",
+    "2016-09-01",
+    "2017-05-10",
+    "2018-02-01",
+    "2018-05-01",
+    "2019-03-01",
+    "2019-05-01",
+    "2019-05-10",
+    "2019-07-01",
+    "2019-08-01",
+    "2019-10-01",
+    "2020-06-01",
+    "2020-08-01",
+    "2020-10-01",
+    "2021-01-01",
+    "2021-04-01",
+    "2022-09-01",
+    "2023-07-01",
+    "2024-03-01",
+    "2024-07-01",
+    "2024-11-01",
+    "2025-03-01",
+    "2025-04-01",
 ];
 const SUBSCRIPTIONS: &[&str] = &[
-    "2014-04-01-preview", "2015-01-01", "2015-11-01", "2016-02-01", "2016-06-01", "2016-09-01",
-    "2017-05-10", "2018-02-01", "2018-05-01", "2018-06-01", "2019-05-01", "2019-06-01", "2019-10-01",
-    "2019-11-01", "2020-01-01", "2020-06-01", "2020-10-01", "2021-01-01", "2021-04-01", "2022-01-01",
-    "2022-09-01", "2022-12-01", "2024-11-01", "2025-03-01", "2025-04-01",
+    "2014-04-01-preview",
+    "2015-01-01",
+    "2015-11-01",
+    "2016-02-01",
+    "2016-06-01",
+    "2016-09-01",
+    "2017-05-10",
+    "2018-02-01",
+    "2018-05-01",
+    "2018-06-01",
+    "2019-05-01",
+    "2019-06-01",
+    "2019-10-01",
+    "2019-11-01",
+    "2020-01-01",
+    "2020-06-01",
+    "2020-10-01",
+    "2021-01-01",
+    "2021-04-01",
+    "2022-01-01",
+    "2022-09-01",
+    "2022-12-01",
+    "2024-11-01",
+    "2025-03-01",
+    "2025-04-01",
 ];
 const ROLE_ASSIGNMENTS: &[&str] = &[
-    "2015-07-01", "2017-10-01-preview", "2018-01-01-preview", "2018-09-01-preview", "2020-03-01-preview",
-    "2020-04-01-preview", "2020-08-01-preview", "2020-10-01-preview", "2022-01-01-preview", "2022-04-01",
+    "2015-07-01",
+    "2017-10-01-preview",
+    "2018-01-01-preview",
+    "2018-09-01-preview",
+    "2020-03-01-preview",
+    "2020-04-01-preview",
+    "2020-08-01-preview",
+    "2020-10-01-preview",
+    "2022-01-01-preview",
+    "2022-04-01",
     "2022-05-01-preview",
 ];
 const ROLE_DEFINITIONS: &[&str] = &[
-    "2015-07-01", "2018-01-01-preview", "2022-04-01", "2022-05-01-preview",
+    "2015-07-01",
+    "2018-01-01-preview",
+    "2022-04-01",
+    "2022-05-01-preview",
 ];
-const PERMISSIONS: &[&str] = &["2015-07-01", "2018-01-01-preview", "2022-04-01", "2022-05-01-preview"];
+const PERMISSIONS: &[&str] = &[
+    "2015-07-01",
+    "2018-01-01-preview",
+    "2022-04-01",
+    "2022-05-01-preview",
+];
 const LOCKS: &[&str] = &["2015-01-01", "2016-09-01", "2017-04-01", "2020-05-01"];
 const DENY_ASSIGNMENTS: &[&str] = &[
-    "2018-07-01-preview", "2022-03-01", "2022-04-01", "2022-05-01-preview", "2024-07-01-preview",
+    "2018-07-01-preview",
+    "2022-03-01",
+    "2022-04-01",
+    "2022-05-01-preview",
+    "2024-07-01-preview",
 ];
 pub const MANAGED_SERVICES: &[&str] = &[
-    "2018-06-01-preview", "2019-04-01-preview", "2019-06-01", "2019-09-01", "2020-02-01-preview",
-    "2022-01-01-preview", "2022-10-01",
+    "2018-06-01-preview",
+    "2019-04-01-preview",
+    "2019-06-01",
+    "2019-09-01",
+    "2020-02-01-preview",
+    "2022-01-01-preview",
+    "2022-10-01",
 ];
 const ACTIVITY_LOG: &[&str] = &["2015-04-01"];
-const METADATA: &[&str] = &["2015-01-01", "2018-01-01", "2019-05-01", "2020-06-01", "2022-09-01"];
+const METADATA: &[&str] = &[
+    "2015-01-01",
+    "2018-01-01",
+    "2019-05-01",
+    "2020-06-01",
+    "2022-09-01",
+];
 
 impl Family {
     pub fn supported(self) -> &'static [&'static str] {
@@ -114,7 +189,12 @@ pub fn check(family: Family, v: Option<&str>) -> Result<String, ArmError> {
 
 /// Is version `v` at or after `since` (date order; previews of the same date sort before GA)?
 pub fn at_least(v: &str, since: &str) -> bool {
-    let key = |s: &str| (s.get(..10).unwrap_or("").to_string(), !s[s.len().min(10)..].is_empty());
+    let key = |s: &str| {
+        (
+            s.get(..10).unwrap_or("").to_string(),
+            !s[s.len().min(10)..].is_empty(),
+        )
+    };
     let (vd, vp) = key(v);
     let (sd, sp) = key(since);
     vd > sd || (vd == sd && (!vp || sp))
@@ -134,14 +214,30 @@ mod tests {
         use Family::*;
         check_case(ManagedServices, Some("2019-06-01"), Ok(()));
         check_case(ManagedServices, Some("2030-01-01"), Ok(()));
-        check_case(ManagedServices, Some("2019-06-02"), Err("InvalidApiVersionParameter"));
-        check_case(ManagedServices, Some("banana"), Err("InvalidApiVersionParameter"));
+        check_case(
+            ManagedServices,
+            Some("2019-06-02"),
+            Err("InvalidApiVersionParameter"),
+        );
+        check_case(
+            ManagedServices,
+            Some("banana"),
+            Err("InvalidApiVersionParameter"),
+        );
         check_case(ManagedServices, None, Err("MissingApiVersionParameter"));
         check_case(Generic, Some("2023-09-01"), Ok(()));
-        check_case(Generic, Some("2023-13-01"), Err("InvalidApiVersionParameter"));
+        check_case(
+            Generic,
+            Some("2023-13-01"),
+            Err("InvalidApiVersionParameter"),
+        );
         check_case(Resources, Some("2025-04-01"), Ok(()));
         check_case(RoleAssignments, Some("2022-04-01"), Ok(()));
-        check_case(ActivityLog, Some("2016-01-01"), Err("InvalidApiVersionParameter"));
+        check_case(
+            ActivityLog,
+            Some("2016-01-01"),
+            Err("InvalidApiVersionParameter"),
+        );
         assert!(at_least("2022-10-01", "2020-02-01-preview"));
         assert!(!at_least("2019-06-01", "2020-02-01-preview"));
         assert!(at_least("2020-02-01-preview", "2020-02-01-preview"));

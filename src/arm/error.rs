@@ -137,7 +137,9 @@ impl ArmError {
     pub fn invalid_authentication_token(authority: &str, why: &str) -> Self {
         ArmError::new(
             "InvalidAuthenticationToken",
-            format!("The access token is invalid. {why}").trim_end().to_string(),
+            format!("The access token is invalid. {why}")
+                .trim_end()
+                .to_string(),
         )
         .with_header(
             "WWW-Authenticate",
@@ -153,7 +155,11 @@ impl ArmError {
         .with_header("WWW-Authenticate", challenge(authority, "The access token is invalid."))
     }
 
-    pub fn invalid_authentication_token_audience(authority: &str, aud: &str, allowed: &[String]) -> Self {
+    pub fn invalid_authentication_token_audience(
+        authority: &str,
+        aud: &str,
+        allowed: &[String],
+    ) -> Self {
         let list = allowed
             .iter()
             .map(|a| format!("'{a}'"))
@@ -175,7 +181,11 @@ impl ArmError {
         .with_header("WWW-Authenticate", challenge(authority, "The access token expiry UTC time is earlier than current UTC time."))
     }
 
-    pub fn invalid_authentication_token_tenant(login_base: &str, token_tid: &str, sub_tid: &str) -> Self {
+    pub fn invalid_authentication_token_tenant(
+        login_base: &str,
+        token_tid: &str,
+        sub_tid: &str,
+    ) -> Self {
         ArmError::new(
             "InvalidAuthenticationTokenTenant",
             format!("The access token is from the wrong issuer 'https://sts.windows.net/{token_tid}/'. It must match the tenant 'https://sts.windows.net/{sub_tid}/' associated with this subscription. Please use the authority (URL) '{login_base}/{sub_tid}' to get the token. Note, if the subscription is transferred to another tenant there is no impact to the services, but information about new tenant could take time to propagate (up to an hour). If you just transferred your subscription and see this error message, please try back later."),
@@ -222,11 +232,19 @@ impl ArmError {
     pub fn invalid_api_version(v: &str, supported: &[&str]) -> Self {
         ArmError::new(
             "InvalidApiVersionParameter",
-            format!("The api-version '{v}' is invalid. The supported versions are '{}'.", supported.join(",")),
+            format!(
+                "The api-version '{v}' is invalid. The supported versions are '{}'.",
+                supported.join(",")
+            ),
         )
     }
 
-    pub fn no_registered_provider(location: &str, v: &str, rtype: &str, supported: &[&str]) -> Self {
+    pub fn no_registered_provider(
+        location: &str,
+        v: &str,
+        rtype: &str,
+        supported: &[&str],
+    ) -> Self {
         ArmError::new(
             "NoRegisteredProviderFound",
             format!("No registered resource provider found for location '{location}' and API version '{v}' for type '{rtype}'. The supported api-versions are '{}'. The supported locations are ''.", supported.join(", ")),
@@ -262,7 +280,10 @@ impl ArmError {
     }
 
     pub fn invalid_resource_namespace(ns: &str) -> Self {
-        ArmError::new("InvalidResourceNamespace", format!("The resource namespace '{ns}' is invalid."))
+        ArmError::new(
+            "InvalidResourceNamespace",
+            format!("The resource namespace '{ns}' is invalid."),
+        )
     }
 
     pub fn invalid_resource_group_name(name: &str) -> Self {
@@ -273,11 +294,17 @@ impl ArmError {
     }
 
     pub fn location_required() -> Self {
-        ArmError::new("LocationRequired", "The location property is required for this definition.")
+        ArmError::new(
+            "LocationRequired",
+            "The location property is required for this definition.",
+        )
     }
 
     pub fn invalid_filter(f: &str) -> Self {
-        ArmError::new("InvalidFilter", format!("The filter '{f}' is not supported."))
+        ArmError::new(
+            "InvalidFilter",
+            format!("The filter '{f}' is not supported."),
+        )
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -287,11 +314,17 @@ impl ArmError {
     // --- not found (404) ---
 
     pub fn subscription_not_found(sub: &str) -> Self {
-        ArmError::new("SubscriptionNotFound", format!("The subscription '{sub}' could not be found."))
+        ArmError::new(
+            "SubscriptionNotFound",
+            format!("The subscription '{sub}' could not be found."),
+        )
     }
 
     pub fn resource_group_not_found(rg: &str) -> Self {
-        ArmError::new("ResourceGroupNotFound", format!("Resource group '{rg}' could not be found."))
+        ArmError::new(
+            "ResourceGroupNotFound",
+            format!("Resource group '{rg}' could not be found."),
+        )
     }
 
     pub fn resource_not_found(type_and_name: &str, rg: &str) -> Self {
@@ -309,7 +342,10 @@ impl ArmError {
     }
 
     pub fn role_assignment_not_found() -> Self {
-        ArmError::new("RoleAssignmentNotFound", "The role assignment could not be found.")
+        ArmError::new(
+            "RoleAssignmentNotFound",
+            "The role assignment could not be found.",
+        )
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -330,7 +366,10 @@ impl ArmError {
     pub fn role_assignment_exists(existing_guid: &str) -> Self {
         ArmError::new(
             "RoleAssignmentExists",
-            format!("The role assignment already exists. The ID of the existing role assignment is {}.", existing_guid.replace('-', "")),
+            format!(
+                "The role assignment already exists. The ID of the existing role assignment is {}.",
+                existing_guid.replace('-', "")
+            ),
         )
     }
 
@@ -396,19 +435,34 @@ mod tests {
 
     #[test]
     fn statuses_follow_the_table() {
-        assert_eq!(ArmError::authorization_failed("a", "b", "c", "d").status, 403);
+        assert_eq!(
+            ArmError::authorization_failed("a", "b", "c", "d").status,
+            403
+        );
         assert_eq!(ArmError::missing_api_version().status, 400);
-        assert_eq!(ArmError::scope_locked("s", "delete", &["l".into()]).status, 409);
+        assert_eq!(
+            ArmError::scope_locked("s", "delete", &["l".into()]).status,
+            409
+        );
         assert_eq!(ArmError::subscription_not_found("x").status, 404);
-        assert_eq!(ArmError::invalid_authentication_token_tenant("https://l", "a", "b").status, 401);
+        assert_eq!(
+            ArmError::invalid_authentication_token_tenant("https://l", "a", "b").status,
+            401
+        );
     }
 
     #[test]
     fn envelope_has_code_and_message() {
         let b = ArmError::resource_group_not_found("rg1").body();
         assert_eq!(b["error"]["code"], "ResourceGroupNotFound");
-        assert_eq!(b["error"]["message"], "Resource group 'rg1' could not be found.");
+        assert_eq!(
+            b["error"]["message"],
+            "Resource group 'rg1' could not be found."
+        );
         let m = ArmError::method_not_allowed("PUT").body();
-        assert_eq!(m["Message"], "The requested resource does not support http method 'PUT'.");
+        assert_eq!(
+            m["Message"],
+            "The requested resource does not support http method 'PUT'."
+        );
     }
 }

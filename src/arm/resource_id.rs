@@ -326,7 +326,11 @@ mod tests {
 
     #[test]
     fn parses_the_shapes_arm_serves() {
-        check("/subscriptions", "/subscriptions", "Microsoft.Resources/subscriptions/read");
+        check(
+            "/subscriptions",
+            "/subscriptions",
+            "Microsoft.Resources/subscriptions/read",
+        );
         check(
             "/SUBSCRIPTIONS/20000000-0000-0000-0000-000000002001/resourcegroups/rg-Web",
             "/subscriptions/20000000-0000-0000-0000-000000002001/resourceGroups/rg-Web",
@@ -347,7 +351,11 @@ mod tests {
             "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments",
             "Microsoft.Authorization/roleAssignments/read",
         );
-        check("/subscriptions/s/resources", "/subscriptions/s/resources", "Microsoft.Resources/subscriptions/resources/read");
+        check(
+            "/subscriptions/s/resources",
+            "/subscriptions/s/resources",
+            "Microsoft.Resources/subscriptions/resources/read",
+        );
         check("/tenants", "/tenants", "Microsoft.Resources/read");
         check(
             "/providers/Microsoft.Authorization/roleDefinitions/abc",
@@ -360,15 +368,27 @@ mod tests {
     fn post_actions_and_parents() {
         let id = ResourceId::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a/listKeys").unwrap();
         assert!(!id.is_instance());
-        assert_eq!(id.action("POST"), "Microsoft.Storage/storageAccounts/listKeys/action");
-        let vm = ResourceId::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm").unwrap();
-        assert_eq!(vm.parent().unwrap().canonical(), "/subscriptions/s/resourceGroups/rg");
+        assert_eq!(
+            id.action("POST"),
+            "Microsoft.Storage/storageAccounts/listKeys/action"
+        );
+        let vm = ResourceId::parse(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm",
+        )
+        .unwrap();
+        assert_eq!(
+            vm.parent().unwrap().canonical(),
+            "/subscriptions/s/resourceGroups/rg"
+        );
         assert_eq!(vm.name(), Some("vm"));
     }
 
     #[test]
     fn scope_prefixes_respect_segment_boundaries() {
-        assert!(is_at_or_above("/subscriptions/a", "/subscriptions/a/resourcegroups/x"));
+        assert!(is_at_or_above(
+            "/subscriptions/a",
+            "/subscriptions/a/resourcegroups/x"
+        ));
         assert!(is_at_or_above("/subscriptions/A", "/subscriptions/a"));
         assert!(!is_at_or_above("/subscriptions/a", "/subscriptions/ab"));
         assert!(is_at_or_above("/", "/subscriptions/ab"));

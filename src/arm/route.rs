@@ -58,7 +58,11 @@ impl Route {
         let m = method;
         let not_allowed = || ArmError::method_not_allowed(m);
         if id.tenants {
-            return if m == "GET" { Ok(TenantsList) } else { Err(not_allowed()) };
+            return if m == "GET" {
+                Ok(TenantsList)
+            } else {
+                Err(not_allowed())
+            };
         }
         let sub = id.subscription.as_deref();
         let rg = id.resource_group.as_deref();
@@ -66,7 +70,11 @@ impl Route {
         if let Some(last) = id.last() {
             let ns = last.namespace.as_str();
             let first_type = last.types[0].0.as_str();
-            let (leaf_type, leaf_name) = last.types.last().map(|(t, n)| (t.as_str(), n.as_deref())).unwrap_or(("", None));
+            let (leaf_type, leaf_name) = last
+                .types
+                .last()
+                .map(|(t, n)| (t.as_str(), n.as_deref()))
+                .unwrap_or(("", None));
             let depth = last.types.len();
             if eq(ns, "Microsoft.Authorization") && depth == 1 {
                 return match (first_type.to_ascii_lowercase().as_str(), leaf_name, m) {
@@ -82,18 +90,28 @@ impl Route {
                     ("roledefinitions", _, _) => Err(not_allowed()),
                     ("permissions", None, "GET") => Ok(PermissionsListForScope),
                     ("permissions", _, _) => Err(not_allowed()),
-                    ("operations", None, "GET") if id.providers.len() == 1 && sub.is_none() => Ok(ProviderOperationsList),
+                    ("operations", None, "GET") if id.providers.len() == 1 && sub.is_none() => {
+                        Ok(ProviderOperationsList)
+                    }
                     _ => generic(m, id),
                 };
             }
             if id.providers.len() == 1 && rg.is_none() {
                 if eq(ns, "Microsoft.Resources") || depth == 2 {
                     if eq(first_type, "operationStatuses") || eq(leaf_type, "operationStatuses") {
-                        return if m == "GET" && leaf_name.is_some() { Ok(OperationStatusesGet) } else { Err(not_allowed()) };
+                        return if m == "GET" && leaf_name.is_some() {
+                            Ok(OperationStatusesGet)
+                        } else {
+                            Err(not_allowed())
+                        };
                     }
                 }
                 if depth == 1 && leaf_name.is_some() && eq(first_type, "operationStatuses") {
-                    return if m == "GET" { Ok(OperationStatusesGet) } else { Err(not_allowed()) };
+                    return if m == "GET" {
+                        Ok(OperationStatusesGet)
+                    } else {
+                        Err(not_allowed())
+                    };
                 }
                 if sub.is_some() && depth == 1 && leaf_name.is_none() && m == "POST" {
                     if eq(first_type, "register") {
@@ -107,25 +125,66 @@ impl Route {
             return generic(m, id);
         }
         if id.providers_collection {
-            return if m == "GET" { Ok(ProvidersList) } else { Err(not_allowed()) };
+            return if m == "GET" {
+                Ok(ProvidersList)
+            } else {
+                Err(not_allowed())
+            };
         }
         if id.provider_namespace_only.is_some() {
-            return if m == "GET" { Ok(ProvidersGet) } else { Err(not_allowed()) };
+            return if m == "GET" {
+                Ok(ProvidersGet)
+            } else {
+                Err(not_allowed())
+            };
         }
         match (sub, rg) {
-            (Some(""), None) => if m == "GET" { Ok(SubscriptionsList) } else { Err(not_allowed()) },
-            (Some(_), None) if id.resources_collection => if m == "GET" { Ok(ResourcesList) } else { Err(not_allowed()) },
+            (Some(""), None) => {
+                if m == "GET" {
+                    Ok(SubscriptionsList)
+                } else {
+                    Err(not_allowed())
+                }
+            }
+            (Some(_), None) if id.resources_collection => {
+                if m == "GET" {
+                    Ok(ResourcesList)
+                } else {
+                    Err(not_allowed())
+                }
+            }
             (Some(_), None) if !id.extra.is_empty() => {
                 let first = id.extra[0].to_ascii_lowercase();
                 match (first.as_str(), id.extra.len(), m) {
                     ("locations", 1, "GET") => Ok(SubscriptionsListLocations),
                     ("operationresults", 2, "GET") => Ok(OperationResultsGet),
-                    _ => Err(ArmError::not_found(format!("The requested path '{}' was not found.", id.canonical()))),
+                    _ => Err(ArmError::not_found(format!(
+                        "The requested path '{}' was not found.",
+                        id.canonical()
+                    ))),
                 }
             }
-            (Some(_), None) => if m == "GET" { Ok(SubscriptionsGet) } else { Err(not_allowed()) },
-            (Some(_), Some("")) => if m == "GET" { Ok(ResourceGroupsList) } else { Err(not_allowed()) },
-            (Some(_), Some(_)) if id.resources_collection => if m == "GET" { Ok(ResourcesListByResourceGroup) } else { Err(not_allowed()) },
+            (Some(_), None) => {
+                if m == "GET" {
+                    Ok(SubscriptionsGet)
+                } else {
+                    Err(not_allowed())
+                }
+            }
+            (Some(_), Some("")) => {
+                if m == "GET" {
+                    Ok(ResourceGroupsList)
+                } else {
+                    Err(not_allowed())
+                }
+            }
+            (Some(_), Some(_)) if id.resources_collection => {
+                if m == "GET" {
+                    Ok(ResourcesListByResourceGroup)
+                } else {
+                    Err(not_allowed())
+                }
+            }
             (Some(_), Some(_)) => match m {
                 "PUT" => Ok(ResourceGroupsCreateOrUpdate),
                 "GET" => Ok(ResourceGroupsGet),
@@ -134,7 +193,10 @@ impl Route {
                 "DELETE" => Ok(ResourceGroupsDelete),
                 _ => Err(not_allowed()),
             },
-            _ => Err(ArmError::not_found(format!("The requested path '{}' was not found.", id.canonical()))),
+            _ => Err(ArmError::not_found(format!(
+                "The requested path '{}' was not found.",
+                id.canonical()
+            ))),
         }
     }
 
@@ -142,17 +204,32 @@ impl Route {
     pub fn family(&self, id: &ResourceId) -> Family {
         use Route::*;
         match self {
-            TenantsList | SubscriptionsList | SubscriptionsGet | SubscriptionsListLocations => Family::Subscriptions,
-            RoleDefinitionsList | RoleDefinitionsGet | RoleDefinitionsCreateOrUpdate | RoleDefinitionsDelete => Family::RoleDefinitions,
-            RoleAssignmentsListForScope | RoleAssignmentsCreate | RoleAssignmentsGet | RoleAssignmentsDelete => Family::RoleAssignments,
+            TenantsList | SubscriptionsList | SubscriptionsGet | SubscriptionsListLocations => {
+                Family::Subscriptions
+            }
+            RoleDefinitionsList
+            | RoleDefinitionsGet
+            | RoleDefinitionsCreateOrUpdate
+            | RoleDefinitionsDelete => Family::RoleDefinitions,
+            RoleAssignmentsListForScope
+            | RoleAssignmentsCreate
+            | RoleAssignmentsGet
+            | RoleAssignmentsDelete => Family::RoleAssignments,
             PermissionsListForScope => Family::Permissions,
             ProviderOperationsList => Family::Generic,
             OperationResultsGet | OperationStatusesGet => Family::Generic,
-            ResourcesCreateOrUpdate | ResourcesGet | ResourcesCheckExistence | ResourcesUpdate | ResourcesDelete
-            | ResourcesAction | ResourcesListChildren => match id.full_type().map(|t| t.to_ascii_lowercase()) {
+            ResourcesCreateOrUpdate
+            | ResourcesGet
+            | ResourcesCheckExistence
+            | ResourcesUpdate
+            | ResourcesDelete
+            | ResourcesAction
+            | ResourcesListChildren => match id.full_type().map(|t| t.to_ascii_lowercase()) {
                 Some(t) if t.starts_with("microsoft.managedservices/") => Family::ManagedServices,
                 Some(t) if t.starts_with("microsoft.authorization/locks") => Family::Locks,
-                Some(t) if t.starts_with("microsoft.authorization/denyassignments") => Family::DenyAssignments,
+                Some(t) if t.starts_with("microsoft.authorization/denyassignments") => {
+                    Family::DenyAssignments
+                }
                 _ => Family::Generic,
             },
             _ => Family::Resources,
@@ -166,10 +243,16 @@ impl Route {
             TenantsList => "Microsoft.Resources/tenants/read".into(),
             SubscriptionsList => "Microsoft.Resources/subscriptions/read".into(),
             SubscriptionsListLocations => "Microsoft.Resources/subscriptions/locations/read".into(),
-            ProvidersList | ProvidersGet => "Microsoft.Resources/subscriptions/providers/read".into(),
+            ProvidersList | ProvidersGet => {
+                "Microsoft.Resources/subscriptions/providers/read".into()
+            }
             ProvidersRegister => format!("{}/register/action", id.namespace().unwrap_or_default()),
-            ProvidersUnregister => format!("{}/unregister/action", id.namespace().unwrap_or_default()),
-            ResourceGroupsCheckExistence => "Microsoft.Resources/subscriptions/resourceGroups/read".into(),
+            ProvidersUnregister => {
+                format!("{}/unregister/action", id.namespace().unwrap_or_default())
+            }
+            ResourceGroupsCheckExistence => {
+                "Microsoft.Resources/subscriptions/resourceGroups/read".into()
+            }
             ResourcesCheckExistence => id.action("GET"),
             OperationResultsGet => "Microsoft.Resources/subscriptions/operationresults/read".into(),
             ResourcesAction => {
@@ -216,7 +299,11 @@ impl Route {
         use Route::*;
         matches!(
             self,
-            TenantsList | SubscriptionsList | ProviderOperationsList | OperationResultsGet | OperationStatusesGet
+            TenantsList
+                | SubscriptionsList
+                | ProviderOperationsList
+                | OperationResultsGet
+                | OperationStatusesGet
         )
     }
 }
@@ -256,31 +343,116 @@ mod tests {
     fn routes_from_the_spec_examples() {
         use Route::*;
         let s = "/subscriptions/20000000-0000-0000-0000-000000002001";
-        check("GET", "/subscriptions", SubscriptionsList, "Microsoft.Resources/subscriptions/read");
-        check("GET", s, SubscriptionsGet, "Microsoft.Resources/subscriptions/read");
-        check("GET", "/tenants", TenantsList, "Microsoft.Resources/tenants/read");
-        check("PUT", &format!("{s}/resourcegroups/rg"), ResourceGroupsCreateOrUpdate, "Microsoft.Resources/subscriptions/resourceGroups/write");
-        check("HEAD", &format!("{s}/resourcegroups/rg"), ResourceGroupsCheckExistence, "Microsoft.Resources/subscriptions/resourceGroups/read");
-        check("DELETE", &format!("{s}/resourceGroups/rg"), ResourceGroupsDelete, "Microsoft.Resources/subscriptions/resourceGroups/delete");
-        check("GET", &format!("{s}/resourcegroups"), ResourceGroupsList, "Microsoft.Resources/subscriptions/resourceGroups/read");
-        check("GET", &format!("{s}/resources"), ResourcesList, "Microsoft.Resources/subscriptions/resources/read");
-        check("GET", &format!("{s}/resourceGroups/rg/resources"), ResourcesListByResourceGroup, "Microsoft.Resources/subscriptions/resourceGroups/resources/read");
-        check("POST", &format!("{s}/providers/Microsoft.ManagedServices/register"), ProvidersRegister, "Microsoft.ManagedServices/register/action");
-        check("GET", &format!("{s}/providers"), ProvidersList, "Microsoft.Resources/subscriptions/providers/read");
+        check(
+            "GET",
+            "/subscriptions",
+            SubscriptionsList,
+            "Microsoft.Resources/subscriptions/read",
+        );
+        check(
+            "GET",
+            s,
+            SubscriptionsGet,
+            "Microsoft.Resources/subscriptions/read",
+        );
+        check(
+            "GET",
+            "/tenants",
+            TenantsList,
+            "Microsoft.Resources/tenants/read",
+        );
+        check(
+            "PUT",
+            &format!("{s}/resourcegroups/rg"),
+            ResourceGroupsCreateOrUpdate,
+            "Microsoft.Resources/subscriptions/resourceGroups/write",
+        );
+        check(
+            "HEAD",
+            &format!("{s}/resourcegroups/rg"),
+            ResourceGroupsCheckExistence,
+            "Microsoft.Resources/subscriptions/resourceGroups/read",
+        );
+        check(
+            "DELETE",
+            &format!("{s}/resourceGroups/rg"),
+            ResourceGroupsDelete,
+            "Microsoft.Resources/subscriptions/resourceGroups/delete",
+        );
+        check(
+            "GET",
+            &format!("{s}/resourcegroups"),
+            ResourceGroupsList,
+            "Microsoft.Resources/subscriptions/resourceGroups/read",
+        );
+        check(
+            "GET",
+            &format!("{s}/resources"),
+            ResourcesList,
+            "Microsoft.Resources/subscriptions/resources/read",
+        );
+        check(
+            "GET",
+            &format!("{s}/resourceGroups/rg/resources"),
+            ResourcesListByResourceGroup,
+            "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+        );
+        check(
+            "POST",
+            &format!("{s}/providers/Microsoft.ManagedServices/register"),
+            ProvidersRegister,
+            "Microsoft.ManagedServices/register/action",
+        );
+        check(
+            "GET",
+            &format!("{s}/providers"),
+            ProvidersList,
+            "Microsoft.Resources/subscriptions/providers/read",
+        );
         check("PUT", &format!("{s}/providers/Microsoft.Authorization/roleAssignments/7d0a8f9c-0000-0000-0000-000000000001"), RoleAssignmentsCreate, "Microsoft.Authorization/roleAssignments/write");
-        check("GET", &format!("{s}/resourceGroups/rg/providers/Microsoft.Authorization/permissions"), PermissionsListForScope, "Microsoft.Authorization/permissions/read");
+        check(
+            "GET",
+            &format!("{s}/resourceGroups/rg/providers/Microsoft.Authorization/permissions"),
+            PermissionsListForScope,
+            "Microsoft.Authorization/permissions/read",
+        );
         check("GET", "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7", RoleDefinitionsGet, "Microsoft.Authorization/roleDefinitions/read");
-        check("PUT", &format!("{s}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"), ResourcesCreateOrUpdate, "Microsoft.Network/virtualNetworks/write");
-        check("POST", &format!("{s}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/restart"), ResourcesAction, "Microsoft.Compute/virtualMachines/restart/action");
-        check("GET", &format!("{s}/operationresults/abc"), OperationResultsGet, "Microsoft.Resources/subscriptions/operationresults/read");
-        check("GET", &format!("{s}/providers/Microsoft.ManagedServices/operationStatuses/abc"), OperationStatusesGet, "Microsoft.ManagedServices/operationStatuses/read");
+        check(
+            "PUT",
+            &format!("{s}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"),
+            ResourcesCreateOrUpdate,
+            "Microsoft.Network/virtualNetworks/write",
+        );
+        check(
+            "POST",
+            &format!(
+                "{s}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/restart"
+            ),
+            ResourcesAction,
+            "Microsoft.Compute/virtualMachines/restart/action",
+        );
+        check(
+            "GET",
+            &format!("{s}/operationresults/abc"),
+            OperationResultsGet,
+            "Microsoft.Resources/subscriptions/operationresults/read",
+        );
+        check(
+            "GET",
+            &format!("{s}/providers/Microsoft.ManagedServices/operationStatuses/abc"),
+            OperationStatusesGet,
+            "Microsoft.ManagedServices/operationStatuses/read",
+        );
     }
 
     #[test]
     fn wrong_methods_are_refused() {
         let id = ResourceId::parse("/subscriptions").unwrap();
         assert_eq!(Route::parse("PUT", &id).unwrap_err().status, 405);
-        let id = ResourceId::parse("/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/x").unwrap();
+        let id = ResourceId::parse(
+            "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/x",
+        )
+        .unwrap();
         assert_eq!(Route::parse("PATCH", &id).unwrap_err().status, 405);
     }
 }

@@ -1,0 +1,114 @@
+//! The emulator's own endpoints under `/_emulator/`: health, reset to the loaded world, the movable
+//! clock and the CA certificate. No token; when the server listens beyond loopback they need the admin
+//! key. Never reachable through ARM routing.
+
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::clock::{arm_time, parse_duration};
+use crate::dispatch::App;
+use crate::wire::{Reply, Req};
+
+fn admin_error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::json(
+        status,
+        &json!({"error": {"code": code, "message": message}}),
+    )
+}
+
+pub fn handle(app: &App, req: &Req) -> Reply {
+    let path = req.path.trim_end_matches('/').to_ascii_lowercase();
+    if path == "/_emulator/ca.pem" && req.method == "GET" {
+        return Reply::text(200, "application/x-pem-file", app.config.ca_pem.clone());
+    }
+    if let Some(key) = &app.config.admin_key {
+        if req.header("x-emulator-admin-key") != Some(key.as_str()) {
+            return admin_error(
+                401,
+                "AdminKeyRequired",
+                "This emulator listens beyond loopback: admin endpoints need the header 'x-emulator-admin-key' with the key given by --admin-key.",
+            );
+        }
+    }
+    match (req.method.as_str(), path.as_str()) {
+        ("GET", "/_emulator/health") => {
+            let resources = app.store.read(|tx| tx.count()).unwrap_or(-1);
+            Reply::json(
+                200,
+                &json!({"status": "healthy", "version": env!("CARGO_PKG_VERSION"), "resources": resources, "clock": arm_time(app.clock.now())}),
+            )
+        }
+        ("POST", "/_emulator/reset") => {
+            let started = std::time::Instant::now();
+            app.clock.reset();
+            match app.load_world() {
+                Ok(()) => Reply::json(
+                    200,
+                    &json!({"status": "reset", "elapsedMs": started.elapsed().as_secs_f64() * 1000.0}),
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "reset failed");
+                    admin_error(500, "ResetFailed", &e.to_string())
+                }
+            }
+        }
+        ("GET", "/_emulator/clock") => clock_reply(app),
+        ("POST", "/_emulator/clock") => {
+            let body: Value = match serde_json::from_slice(&req.body) {
+                Ok(v) => v,
+                Err(e) => {
+                    return admin_error(
+                        400,
+                        "InvalidRequestContent",
+                        &format!("The body is not JSON: {e}"),
+                    )
+                }
+            };
+            if let Some(d) = body.get("advance").and_then(|v| v.as_str()) {
+                match parse_duration(d) {
+                    Some(d) => app.clock.advance(d),
+                    None => {
+                        return admin_error(
+                            400,
+                            "InvalidDuration",
+                            &format!("'{d}' is not an ISO 8601 duration such as PT2H."),
+                        )
+                    }
+                }
+            } else if let Some(t) = body.get("set").and_then(|v| v.as_str()) {
+                match OffsetDateTime::parse(t, &Rfc3339) {
+                    Ok(t) => app.clock.set(t),
+                    Err(_) => {
+                        return admin_error(
+                            400,
+                            "InvalidTime",
+                            &format!("'{t}' is not an RFC 3339 time such as 2027-01-01T00:00:00Z."),
+                        )
+                    }
+                }
+            } else if body.get("reset").is_some() {
+                app.clock.reset();
+            } else {
+                return admin_error(
+                    400,
+                    "InvalidRequestContent",
+                    "Send {\"advance\": \"PT2H\"} or {\"set\": \"2027-01-01T00:00:00Z\"}.",
+                );
+            }
+            clock_reply(app)
+        }
+        _ => admin_error(
+            404,
+            "NotFound",
+            &format!("No emulator endpoint {} {}.", req.method, req.path),
+        ),
+    }
+}
+
+fn clock_reply(app: &App) -> Reply {
+    Reply::json(
+        200,
+        &json!({"now": arm_time(app.clock.now()), "offsetSeconds": app.clock.offset_seconds()}),
+    )
+}

@@ -1,0 +1,156 @@
+//! Command-line interface (clap): `serve` (default), `token`, `env`, `fixtures check`. Every flag has a
+//! `LIGHTHOUSE_EMULATOR_*` variable. Parsing only; `main` acts on the result.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::dispatch::AuthzMode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lighthouse-emulator",
+    version,
+    about = "Local Azure Resource Manager + Entra ID emulator that enforces Azure Lighthouse delegation"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve ARM and Entra ID over HTTPS (the default).
+    Serve(ServeArgs),
+    /// Print a bearer token for a principal of the world (UPN, display name, object id or app id).
+    Token(TokenArgs),
+    /// Print shell lines that point the Python SDK, Node and the Azure CLI at this emulator.
+    Env(EnvArgs),
+    /// Work with world files.
+    Fixtures {
+        #[command(subcommand)]
+        command: FixturesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FixturesCommand {
+    /// Validate a world file; errors carry line and column.
+    Check { file: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// Where the CA, the signing key and the state database live.
+    #[arg(long, env = "LIGHTHOUSE_EMULATOR_STATE_DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+    /// The port to listen on (0 picks a free one and prints it).
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_PORT",
+        default_value_t = 8443,
+        global = true
+    )]
+    pub port: u16,
+    /// A world file to serve instead of the built-in default world.
+    #[arg(long, env = "LIGHTHOUSE_EMULATOR_FIXTURES", global = true)]
+    pub fixtures: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Address to bind: `localhost` (127.0.0.1 and ::1, the default) or an IP address.
+    #[arg(long, env = "LIGHTHOUSE_EMULATOR_BIND", default_value = "localhost")]
+    pub bind: String,
+    /// Keep the state in memory only (throwaway runs); certificates and keys still use the state dir.
+    #[arg(long, env = "LIGHTHOUSE_EMULATOR_IN_MEMORY")]
+    pub in_memory: bool,
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_TOKEN_LIFETIME",
+        default_value_t = 3600
+    )]
+    pub token_lifetime: i64,
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+    /// enforce: refuse like Azure; log: allow but log refusals; off: no checks.
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_AUTHZ",
+        value_enum,
+        default_value = "enforce"
+    )]
+    pub authz: AuthzMode,
+    /// Your own server certificate (PEM) instead of the generated one.
+    #[arg(long, env = "LIGHTHOUSE_EMULATOR_CERT", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) for --cert.
+    #[arg(long, env = "LIGHTHOUSE_EMULATOR_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Extra DNS names or IPs for the generated server certificate.
+    #[arg(long = "san", env = "LIGHTHOUSE_EMULATOR_SAN", value_delimiter = ',')]
+    pub sans: Vec<String>,
+    /// Key for /_emulator/* (header x-emulator-admin-key); required when bound beyond loopback.
+    #[arg(long, env = "LIGHTHOUSE_EMULATOR_ADMIN_KEY")]
+    pub admin_key: Option<String>,
+    /// Port for the MSAL user-realm lookup that MSAL Python sends to 443 (0 disables).
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_USERREALM_PORT",
+        default_value_t = 443
+    )]
+    pub userrealm_port: u16,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// UPN, display name, object id or application id of a principal of the world.
+    pub principal: String,
+    /// The audience (resource) of the token.
+    #[arg(long, default_value = "https://management.azure.com/")]
+    pub audience: String,
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_TOKEN_LIFETIME",
+        default_value_t = 3600
+    )]
+    pub lifetime: i64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EnvArgs {
+    /// Print for this shell syntax.
+    #[arg(long, value_enum, default_value = "sh")]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Sh,
+    Fish,
+    Powershell,
+}
+
+/// The default state dir: `$HOME/.lighthouse-emulator` (or `./.lighthouse-emulator` without a home).
+pub fn default_state_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".lighthouse-emulator")
+}

@@ -1,0 +1,732 @@
+//! The one request path: identity and admin surfaces first, then for ARM: parse the resource id and
+//! route → authenticate the token → check the api-version and body → collect the caller's standing and
+//! access facts → decide → run the provider's handler against the store → respond with ARM's headers.
+//! Also owns `App` (the shared state) and world loading/reset. Never spawns tasks; never panics on input.
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::arm::api_version;
+use crate::arm::error::ArmError;
+use crate::arm::resource_id::{is_at_or_above, is_guid, ResourceId};
+use crate::arm::route::Route;
+use crate::auth::keys::SigningKey;
+use crate::auth::token::{self, TokenError};
+use crate::authz::{self, Decision, Path, Subject, Via};
+use crate::clock::{arm_us_time, Clock};
+use crate::facts::{Snapshot, FACT_TYPES};
+use crate::providers::subscriptions::{can_see, standing, Standing};
+use crate::providers::{self, Caller, Cx};
+use crate::store::{Store, StoreError};
+use crate::wire::{Reply, Req};
+use crate::world::World;
+
+/// How authorization failures are handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthzMode {
+    /// Refuse what RBAC refuses (Azure's behaviour).
+    Enforce,
+    /// Let everything through, log what enforce would have refused.
+    Log,
+    /// No authorization checks at all.
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub token_lifetime: i64,
+    pub authz: AuthzMode,
+    /// Required on `/_emulator/*` (header `x-emulator-admin-key`) when set.
+    pub admin_key: Option<String>,
+    pub max_body: usize,
+    /// PEM of the CA that signed the server certificate (served at `/_emulator/ca.pem`).
+    pub ca_pem: String,
+}
+
+/// Everything a request can touch.
+pub struct App {
+    pub store: Store,
+    snap: RwLock<Arc<Snapshot>>,
+    pub clock: Clock,
+    pub key: SigningKey,
+    pub config: Config,
+    pub world: World,
+}
+
+impl App {
+    pub fn new(
+        store: Store,
+        key: SigningKey,
+        world: World,
+        config: Config,
+    ) -> Result<App, StoreError> {
+        let app = App {
+            store,
+            snap: RwLock::new(Arc::new(Snapshot::default())),
+            clock: Clock::default(),
+            key,
+            config,
+            world,
+        };
+        let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
+        if loaded.is_none() {
+            app.load_world()?;
+        } else {
+            app.refresh()?;
+        }
+        Ok(app)
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snap.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Re-read the access facts after a write that changed them.
+    pub fn refresh(&self) -> Result<(), StoreError> {
+        let snap = self.store.read(|tx| Snapshot::load(tx))?;
+        *self.snap.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        Ok(())
+    }
+
+    /// Empty the store and load the world: directory rows, then its requests replayed as the platform.
+    pub fn load_world(&self) -> Result<(), StoreError> {
+        self.store.write(|tx| -> Result<(), StoreError> {
+            tx.clear()?;
+            for t in &self.world.tenants {
+                tx.put_directory("tenant", &t.id, &serde_json::to_value(t)?)?;
+            }
+            for p in &self.world.principals {
+                tx.put_directory("principal", &p.object_id, &serde_json::to_value(p)?)?;
+            }
+            for s in &self.world.subscriptions {
+                tx.put_directory(
+                    "subscription",
+                    &s.subscription_id,
+                    &serde_json::to_value(s)?,
+                )?;
+            }
+            Ok(())
+        })?;
+        self.refresh()?;
+        let platform = Caller::platform();
+        for r in &self.world.requests {
+            let req = Req {
+                method: r.method.to_ascii_uppercase(),
+                path: r.id.clone(),
+                raw_query: format!("api-version={}", r.api_version),
+                query: vec![("api-version".into(), r.api_version.clone())],
+                body: serde_json::to_vec(&r.body).unwrap_or_default(),
+                host: "localhost".into(),
+                ..Default::default()
+            };
+            let reply = arm_as(self, &req, &platform, "https://localhost");
+            if reply.status >= 300 {
+                return Err(StoreError(format!(
+                    "world request {} {} failed with {}: {}",
+                    r.method,
+                    r.id,
+                    reply.status,
+                    String::from_utf8_lossy(&reply.body)
+                )));
+            }
+        }
+        self.store.write(|tx| tx.set_meta("world_loaded", "1"))?;
+        self.refresh()
+    }
+}
+
+/// Handle one request from any surface. Never panics on input; adds ARM's standard headers.
+pub fn handle(app: &App, req: &Req) -> Reply {
+    let started = Instant::now();
+    let base = base_url(req);
+    let first = req
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut decision_log = String::new();
+    let mut caller_log = String::new();
+    let reply = match first.as_str() {
+        "_emulator" => crate::admin::handle(app, req),
+        "metadata"
+            if req
+                .path
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case("/metadata/endpoints") =>
+        {
+            providers::metadata::metadata_endpoints(req, &base).unwrap_or_else(|e| error_reply(&e))
+        }
+        "v1.0" | "beta" => graph(app, req, &base),
+        "subscriptions" | "providers" | "tenants" | "" => {
+            arm(app, req, &base, &mut caller_log, &mut decision_log)
+        }
+        _ => {
+            let snap = app.snapshot();
+            let ts = crate::auth::endpoints::TokenService {
+                dir: &snap.dir,
+                key: &app.key,
+                now: app.clock.unix(),
+                lifetime_secs: app.config.token_lifetime,
+                base_url: &base,
+            };
+            crate::auth::endpoints::handle(req, &ts).unwrap_or_else(|| {
+                error_reply(&ArmError::not_found(format!(
+                    "The requested path '{}' was not found.",
+                    req.path
+                )))
+            })
+        }
+    };
+    let reply = standard_headers(req, reply, &first);
+    tracing::info!(
+        method = %req.method,
+        path = %req.path,
+        caller = %caller_log,
+        decision = %decision_log,
+        status = reply.status,
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    reply
+}
+
+/// `https://{host}` as the client addressed us.
+pub fn base_url(req: &Req) -> String {
+    let host = if req.host.is_empty() {
+        "localhost"
+    } else {
+        req.host.as_str()
+    };
+    format!("https://{host}")
+}
+
+pub fn error_reply(e: &ArmError) -> Reply {
+    let mut r = Reply::json(e.status, &e.body());
+    for (k, v) in &e.headers {
+        r = r.header(k, v.clone());
+    }
+    if e.status == 401
+        || e.code == "InvalidApiVersionParameter"
+        || e.code == "MissingApiVersionParameter"
+    {
+        r = r.header("x-ms-failure-cause", "gateway");
+    }
+    r
+}
+
+fn standard_headers(req: &Req, mut r: Reply, first: &str) -> Reply {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let correlation = req
+        .header("x-ms-correlation-request-id")
+        .map(str::to_string)
+        .unwrap_or_else(|| request_id.clone());
+    if !matches!(
+        first,
+        "subscriptions" | "providers" | "tenants" | "metadata" | ""
+    ) {
+        return r.header("x-ms-request-id", request_id);
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let routing = format!(
+        "LOCAL:{:04}{:02}{:02}T{:02}{:02}{:02}Z:{request_id}",
+        now.year(),
+        now.month() as u8,
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let kind = match req.method.as_str() {
+        "GET" | "HEAD" => "reads",
+        "DELETE" => "deletes",
+        _ => "writes",
+    };
+    let (principal, global) = if kind == "reads" {
+        ("249", "3749")
+    } else {
+        ("199", "2999")
+    };
+    r = r
+        .header("x-ms-request-id", request_id.clone())
+        .header("x-ms-correlation-request-id", correlation)
+        .header("x-ms-routing-request-id", routing)
+        .header("cache-control", "no-cache")
+        .header("pragma", "no-cache")
+        .header("expires", "-1")
+        .header(
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        )
+        .header("x-content-type-options", "nosniff")
+        .header(
+            &format!("x-ms-ratelimit-remaining-subscription-{kind}"),
+            principal,
+        )
+        .header(
+            &format!("x-ms-ratelimit-remaining-subscription-global-{kind}"),
+            global,
+        );
+    if let Some(c) = req.header("x-ms-client-request-id") {
+        r = r.header("x-ms-client-request-id", c.to_string());
+    }
+    r
+}
+
+/// Accepted ARM audiences: the public management endpoints and this emulator's own URL.
+fn arm_audiences(base: &str) -> Vec<String> {
+    vec![
+        "https://management.core.windows.net/".into(),
+        "https://management.azure.com/".into(),
+        format!("{base}/"),
+    ]
+}
+
+/// Authenticate a bearer token for ARM. `authority` is the tenant authority for the challenge.
+pub fn authenticate(
+    app: &App,
+    snap: &Snapshot,
+    req: &Req,
+    base: &str,
+    authority: &str,
+    audiences: &[String],
+) -> Result<Caller, ArmError> {
+    let header = req
+        .header("authorization")
+        .ok_or_else(|| ArmError::authentication_failed_missing(authority))?;
+    let (scheme, tok) = header.trim().split_once(' ').unwrap_or((header, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") || tok.trim().is_empty() {
+        return Err(ArmError::authentication_failed_format(authority));
+    }
+    let now = app.clock.unix();
+    let claims = token::verify_access_token(&app.key, tok.trim(), now).map_err(|e| match e {
+        TokenError::Expired { exp, now } => {
+            ArmError::expired_authentication_token(authority, &arm_us_time(exp), &arm_us_time(now))
+        }
+        TokenError::MissingOid => ArmError::invalid_authentication_token_no_oid(authority),
+        TokenError::NotYetValid => {
+            ArmError::invalid_authentication_token(authority, "The token is not valid yet.")
+        }
+        TokenError::UnsupportedAlgorithm => ArmError::invalid_authentication_token(
+            authority,
+            "The token is not signed with a supported algorithm.",
+        ),
+        TokenError::BadSignature => ArmError::invalid_authentication_token(
+            authority,
+            "The signature of the token could not be validated.",
+        ),
+        TokenError::Malformed => ArmError::invalid_authentication_token(authority, ""),
+    })?;
+    if !token::audience_matches(&claims.aud, audiences) {
+        return Err(ArmError::invalid_authentication_token_audience(
+            authority,
+            &claims.aud,
+            audiences,
+        ));
+    }
+    let principal = snap
+        .dir
+        .principal(&claims.oid)
+        .filter(|p| p.tenant_id.eq_ignore_ascii_case(&claims.tid));
+    let Some(principal) = principal else {
+        return Err(ArmError::invalid_authentication_token(
+            authority,
+            "The principal of the token does not exist in its tenant.",
+        ));
+    };
+    let _ = base;
+    let claims_json = serde_json::to_value(&claims).unwrap_or(Value::Null);
+    Ok(Caller {
+        object_id: principal.object_id.to_lowercase(),
+        tenant_id: principal.tenant_id.to_lowercase(),
+        groups: snap.dir.groups_of(&principal.object_id).to_vec(),
+        client_name: principal.client_name().to_string(),
+        identity_type: if principal.kind == crate::world::PrincipalKind::User {
+            "User"
+        } else {
+            "Application"
+        },
+        claims: claims_json,
+        platform: false,
+    })
+}
+
+fn graph(app: &App, req: &Req, base: &str) -> Reply {
+    let snap = app.snapshot();
+    let audiences = vec![
+        format!("{base}/"),
+        "https://graph.microsoft.com/".into(),
+        "https://graph.windows.net/".into(),
+    ];
+    if let Err(e) = authenticate(app, &snap, req, base, base, &audiences) {
+        return Reply::json(
+            401,
+            &json!({"error": {"code": "InvalidAuthenticationToken", "message": e.message}}),
+        );
+    }
+    let p = req.path.to_ascii_lowercase();
+    if req.method == "POST" && p.ends_with("/directoryobjects/getbyids") {
+        return providers::metadata::graph_get_by_ids(req, &snap.dir);
+    }
+    Reply::json(
+        404,
+        &json!({"error": {"code": "Request_ResourceNotFound", "message": format!("Resource '{}' does not exist or one of its queried reference-property objects are not present.", req.path)}}),
+    )
+}
+
+fn arm(
+    app: &App,
+    req: &Req,
+    base: &str,
+    caller_log: &mut String,
+    decision_log: &mut String,
+) -> Reply {
+    let snap = app.snapshot();
+    let id = match ResourceId::parse(&req.path) {
+        Ok(id) => id,
+        Err(e) => {
+            return error_reply(&ArmError::new(
+                "InvalidResourceId",
+                format!("The resource id '{}' is not valid: {}.", req.path, e.0),
+            ))
+        }
+    };
+    // The tenant a challenge points clients at: the subscription's home tenant when we know it.
+    let sub = id
+        .subscription
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| snap.dir.subscription(s));
+    let authority = match sub {
+        Some(s) => format!("{base}/{}", s.tenant_id),
+        None => base.to_string(),
+    };
+    let caller = match authenticate(app, &snap, req, base, &authority, &arm_audiences(base)) {
+        Ok(c) => c,
+        Err(e) => return error_reply(&e),
+    };
+    *caller_log = caller.client_name.clone();
+    match arm_authenticated(app, &snap, req, base, &id, &caller, decision_log) {
+        Ok(r) => r,
+        Err(e) => error_reply(&e),
+    }
+}
+
+/// Run an ARM request as `caller` (the platform for world replay).
+pub fn arm_as(app: &App, req: &Req, caller: &Caller, base: &str) -> Reply {
+    let snap = app.snapshot();
+    let id = match ResourceId::parse(&req.path) {
+        Ok(id) => id,
+        Err(e) => return error_reply(&ArmError::bad_request(e.0)),
+    };
+    let mut log = String::new();
+    match arm_authenticated(app, &snap, req, base, &id, caller, &mut log) {
+        Ok(r) => r,
+        Err(e) => error_reply(&e),
+    }
+}
+
+/// The scope an authorization decision is made at: the resource itself, or the scope a collection or
+/// action hangs from.
+fn decision_scope(route: &Route, id: &ResourceId) -> ResourceId {
+    let mut s = id.clone();
+    match route {
+        Route::ResourceGroupsList | Route::SubscriptionsListLocations | Route::ProvidersList => {
+            s.resource_group = None;
+            s.extra.clear();
+            s.providers_collection = false;
+        }
+        Route::ResourcesList | Route::ResourcesListByResourceGroup => {
+            s.resources_collection = false
+        }
+        Route::ProvidersGet => s.provider_namespace_only = None,
+        _ => {
+            if !s.is_instance() {
+                if let Some(p) = s.providers.last_mut() {
+                    p.types.pop();
+                    if p.types.is_empty() {
+                        s.providers.pop();
+                    }
+                }
+            }
+        }
+    }
+    s
+}
+
+fn arm_authenticated(
+    app: &App,
+    snap: &Snapshot,
+    req: &Req,
+    base: &str,
+    id: &ResourceId,
+    caller: &Caller,
+    decision_log: &mut String,
+) -> Result<Reply, ArmError> {
+    let route = Route::parse(&req.method, id)?;
+    let api = api_version::check(route.family(id), req.query("api-version"))?;
+
+    // Body: JSON object for writes; size limit; media type.
+    let body: Option<Value> =
+        if matches!(req.method.as_str(), "PUT" | "PATCH" | "POST") && !req.body.is_empty() {
+            if req.body.len() > app.config.max_body {
+                return Err(ArmError::request_entity_too_large(app.config.max_body));
+            }
+            if let Some(ct) = req.header("content-type") {
+                let ct_l = ct.to_ascii_lowercase();
+                if !ct_l.contains("json") && !ct_l.starts_with("text/plain") {
+                    return Err(ArmError::unsupported_media_type(ct));
+                }
+            }
+            match serde_json::from_slice::<Value>(&req.body) {
+                Ok(v) => Some(v),
+                Err(e) => return Err(ArmError::invalid_request_content(&e.to_string())),
+            }
+        } else {
+            None
+        };
+
+    // Subscription: well-formed, existing, and reachable from the caller's tenant.
+    let mut path = Path::Customer;
+    if let Some(s) = id.subscription.as_deref().filter(|s| !s.is_empty()) {
+        if !is_guid(s) {
+            return Err(ArmError::invalid_subscription_id(s));
+        }
+        let sub = snap
+            .dir
+            .subscription(s)
+            .ok_or_else(|| ArmError::subscription_not_found(s))?;
+        match standing(snap, caller, sub) {
+            Standing::Home => {}
+            Standing::Delegated => path = Path::Delegated,
+            Standing::None => {
+                return Err(ArmError::invalid_authentication_token_tenant(
+                    base,
+                    &caller.tenant_id,
+                    &sub.tenant_id,
+                ))
+            }
+        }
+        if route == Route::SubscriptionsGet
+            && !caller.platform
+            && app.config.authz == AuthzMode::Enforce
+            && !can_see(snap, caller, sub)
+        {
+            return Err(ArmError::authorization_failed(
+                &caller.client_name,
+                &caller.object_id,
+                "Microsoft.Resources/subscriptions/read",
+                &format!("/subscriptions/{}", s.to_lowercase()),
+            ));
+        }
+    }
+
+    // Decide.
+    let action = route.action(&req.method, id);
+    let scope_id = decision_scope(&route, id);
+    let scope_display = scope_id.canonical();
+    let scope_key = scope_display.to_lowercase();
+    let tenant_level_read = id.subscription.is_none() && req.method == "GET";
+    let needs_decision = !caller.platform
+        && !route.is_self_scoped()
+        && route != Route::SubscriptionsGet
+        && !tenant_level_read
+        && route != Route::PermissionsListForScope;
+    let mut decision_header = String::new();
+    if needs_decision {
+        let subject = Subject {
+            object_id: &caller.object_id,
+            groups: &caller.groups,
+        };
+        let decision = authz::decide(&subject, &action, false, &scope_key, path, &snap.access);
+        decision_header = describe(&decision);
+        *decision_log = decision_header.clone();
+        if !decision.is_allowed() && app.config.authz != AuthzMode::Off {
+            if app.config.authz == AuthzMode::Log {
+                tracing::warn!(caller = %caller.client_name, action = %action, scope = %scope_display, "authz=log: enforce would refuse");
+            } else {
+                return Err(match decision {
+                    Decision::Denied(d) => ArmError::deny_assignment_authorization_failed(
+                        &caller.client_name,
+                        &caller.object_id,
+                        &action,
+                        &scope_display,
+                        &d.name,
+                        d.id.rsplit('/').next().unwrap_or_default(),
+                        &d.scope,
+                    ),
+                    _ => ArmError::authorization_failed(
+                        &caller.client_name,
+                        &caller.object_id,
+                        &action,
+                        &scope_display,
+                    ),
+                });
+            }
+        }
+        // Locks stop the customer's own principals, never a delegated caller (ARM-FACTS §6.4).
+        if route.is_write()
+            && path == Path::Customer
+            && !action
+                .to_ascii_lowercase()
+                .starts_with("microsoft.authorization/locks/")
+        {
+            check_locks(snap, &req.method, &scope_key, &scope_display)?;
+        }
+    }
+
+    let new_id = uuid::Uuid::new_v4().to_string();
+    let cx = Cx {
+        req,
+        id,
+        route: &route,
+        api_version: &api,
+        caller,
+        snap,
+        now: app.clock.now(),
+        base_url: base,
+        body: body.as_ref(),
+        new_id: &new_id,
+    };
+    let reply = run(&cx, &app.store)?;
+    if route.is_write() && reply.status < 300 && touches_facts(&route, id) {
+        app.refresh()?;
+    }
+    Ok(if decision_header.is_empty() {
+        reply
+    } else {
+        reply.header("x-ms-emulator-decision", decision_header)
+    })
+}
+
+/// The short form of a decision for the `x-ms-emulator-decision` header and the request log.
+pub fn describe(d: &Decision) -> String {
+    match d {
+        Decision::Allowed(g) => match &g.via {
+            Via::RoleAssignment => format!(
+                "allowed; role assignment {} ({} at {})",
+                g.id.rsplit('/').next().unwrap_or_default(),
+                g.role.role_name,
+                g.scope
+            ),
+            Via::Delegation {
+                registration_assignment_id,
+                ..
+            } => format!(
+                "allowed; delegated authorization {} via registration assignment {} ({} at {})",
+                g.principal_id,
+                registration_assignment_id
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default(),
+                g.role.role_name,
+                g.scope
+            ),
+        },
+        Decision::Denied(d) => format!(
+            "denied; deny assignment {} ({}) at {}",
+            d.id.rsplit('/').next().unwrap_or_default(),
+            d.name,
+            d.scope
+        ),
+        Decision::NoGrant => {
+            "denied; no role assignment or delegated authorization grants this action".into()
+        }
+    }
+}
+
+fn check_locks(
+    snap: &Snapshot,
+    method: &str,
+    scope_key: &str,
+    scope_display: &str,
+) -> Result<(), ArmError> {
+    let deleting = method == "DELETE";
+    let mut locked: Vec<String> = snap
+        .locks
+        .iter()
+        .filter(|l| {
+            let covers = is_at_or_above(&l.scope, scope_key)
+                || (deleting && is_at_or_above(scope_key, &l.scope));
+            covers
+                && (l.level.eq_ignore_ascii_case("ReadOnly")
+                    || (deleting && l.level.eq_ignore_ascii_case("CanNotDelete")))
+        })
+        .map(|l| l.scope_display.clone())
+        .collect();
+    locked.sort();
+    locked.dedup();
+    if locked.is_empty() {
+        Ok(())
+    } else {
+        Err(ArmError::scope_locked(
+            scope_display,
+            if deleting { "delete" } else { "write" },
+            &locked,
+        ))
+    }
+}
+
+fn touches_facts(route: &Route, id: &ResourceId) -> bool {
+    if matches!(route, Route::ResourceGroupsDelete | Route::ResourcesDelete) {
+        return true;
+    }
+    let t = id.full_type().unwrap_or_default().to_ascii_lowercase();
+    FACT_TYPES.iter().any(|f| *f == t)
+}
+
+/// The exhaustive route → handler match: the handler is the snake_case of the route.
+fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    use providers::authorization;
+    use providers::resources;
+    use providers::subscriptions;
+    match cx.route {
+        Route::TenantsList => subscriptions::tenants_list(cx, store),
+        Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
+        Route::SubscriptionsGet => subscriptions::subscriptions_get(cx, store),
+        Route::SubscriptionsListLocations => subscriptions::subscriptions_list_locations(cx, store),
+        Route::ProvidersList => resources::providers_list(cx, store),
+        Route::ProvidersGet => resources::providers_get(cx, store),
+        Route::ProvidersRegister => resources::providers_register(cx, store),
+        Route::ProvidersUnregister => resources::providers_unregister(cx, store),
+        Route::ResourceGroupsList => resources::resource_groups_list(cx, store),
+        Route::ResourceGroupsCreateOrUpdate => {
+            resources::resource_groups_create_or_update(cx, store)
+        }
+        Route::ResourceGroupsGet => resources::resource_groups_get(cx, store),
+        Route::ResourceGroupsCheckExistence => {
+            resources::resource_groups_check_existence(cx, store)
+        }
+        Route::ResourceGroupsUpdate => resources::resource_groups_update(cx, store),
+        Route::ResourceGroupsDelete => resources::resource_groups_delete(cx, store),
+        Route::ResourcesList | Route::ResourcesListByResourceGroup => {
+            resources::resources_list(cx, store)
+        }
+        Route::OperationResultsGet => resources::operation_results_get(cx, store),
+        Route::OperationStatusesGet => resources::operation_statuses_get(cx, store),
+        Route::RoleDefinitionsList => authorization::role_definitions_list(cx, store),
+        Route::RoleDefinitionsGet => authorization::role_definitions_get(cx, store),
+        Route::RoleDefinitionsCreateOrUpdate => {
+            authorization::role_definitions_create_or_update(cx, store)
+        }
+        Route::RoleDefinitionsDelete => authorization::role_definitions_delete(cx, store),
+        Route::RoleAssignmentsListForScope => {
+            authorization::role_assignments_list_for_scope(cx, store)
+        }
+        Route::RoleAssignmentsCreate => authorization::role_assignments_create(cx, store),
+        Route::RoleAssignmentsGet => authorization::role_assignments_get(cx, store),
+        Route::RoleAssignmentsDelete => authorization::role_assignments_delete(cx, store),
+        Route::PermissionsListForScope => authorization::permissions_list_for_scope(cx, store),
+        Route::ProviderOperationsList => authorization::provider_operations_list(cx, store),
+        Route::ResourcesCreateOrUpdate => resources::resources_create_or_update(cx, store),
+        Route::ResourcesGet => resources::resources_get(cx, store),
+        Route::ResourcesCheckExistence => resources::resources_check_existence(cx, store),
+        Route::ResourcesUpdate => resources::resources_update(cx, store),
+        Route::ResourcesDelete => resources::resources_delete(cx, store),
+        Route::ResourcesAction => resources::resources_action(cx, store),
+        Route::ResourcesListChildren => resources::resources_list_children(cx, store),
+    }
+}

@@ -1,0 +1,21 @@
+//! lighthouse-emulator: a local Azure Resource Manager and Entra ID token service that enforces the
+//! rules of Azure Lighthouse. The crate is a library so tests can start the server in-process; the
+//! binary (`main.rs`) only reads arguments. See the README's Architecture section for the code map.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod arm;
+pub mod auth;
+pub mod authz;
+pub mod cli;
+pub mod clock;
+pub mod directory;
+pub mod dispatch;
+pub mod facts;
+pub mod providers;
+pub mod server;
+pub mod start;
+pub mod store;
+pub mod tls;
+pub mod wire;
+pub mod world;

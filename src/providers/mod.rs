@@ -1,0 +1,273 @@
+//! Resource providers: one module per provider the emulator models, each a set of handlers named
+//! after the spec's operationIds that take a request context and the store and return a `Reply` or an
+//! `ArmError`. Providers never see hyper, TLS or token bytes, and share state only through the store.
+
+pub mod authorization;
+pub mod metadata;
+pub mod resources;
+pub mod subscriptions;
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::arm::error::ArmError;
+use crate::arm::resource_id::ResourceId;
+use crate::arm::route::Route;
+use crate::clock::arm_time;
+use crate::facts::Snapshot;
+use crate::store::{Store, StoreError, Stored};
+use crate::wire::{Reply, Req};
+
+impl From<StoreError> for ArmError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        ArmError::internal()
+    }
+}
+
+/// The authenticated caller of a request (or the platform replaying the world).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub object_id: String,
+    pub tenant_id: String,
+    /// Lower-cased object ids of the caller's groups.
+    pub groups: Vec<String>,
+    /// UPN for users, app id for service principals (ARM's "client" in messages).
+    pub client_name: String,
+    /// `User`, `Application` or `ManagedIdentity` (systemData's createdByType).
+    pub identity_type: &'static str,
+    /// The token's claims, for the activity log.
+    pub claims: Value,
+    /// The platform itself (world replay, managed applications): no checks, no activity.
+    pub platform: bool,
+}
+
+impl Caller {
+    pub fn platform() -> Caller {
+        Caller {
+            object_id: "00000000-0000-0000-0000-000000000000".into(),
+            tenant_id: String::new(),
+            groups: Vec::new(),
+            client_name: "Microsoft.Azure.ResourceManager".into(),
+            identity_type: "Application",
+            claims: Value::Null,
+            platform: true,
+        }
+    }
+}
+
+/// The request context every handler receives.
+pub struct Cx<'a> {
+    pub req: &'a Req,
+    pub id: &'a ResourceId,
+    pub route: &'a Route,
+    pub api_version: &'a str,
+    pub caller: &'a Caller,
+    pub snap: &'a Snapshot,
+    pub now: OffsetDateTime,
+    /// `https://localhost:8443` — what the client used to reach us.
+    pub base_url: &'a str,
+    /// The parsed JSON body of PUT/PATCH/POST, when one was sent.
+    pub body: Option<&'a Value>,
+    /// A fresh GUID for this request (operation ids, new names).
+    pub new_id: &'a str,
+}
+
+impl Cx<'_> {
+    pub fn now_str(&self) -> String {
+        arm_time(self.now)
+    }
+
+    /// The body as a JSON object, or InvalidRequestContent.
+    pub fn object_body(&self) -> Result<&serde_json::Map<String, Value>, ArmError> {
+        match self.body {
+            Some(Value::Object(m)) => Ok(m),
+            Some(_) => Err(ArmError::invalid_request_content(
+                "The request body must be a JSON object.",
+            )),
+            None => Err(ArmError::invalid_request_content(
+                "The request content is empty.",
+            )),
+        }
+    }
+
+    pub fn system_data(&self, created: Option<&Value>) -> Value {
+        let now = self.now_str();
+        let by = self.caller.client_name.clone();
+        let by_type = self.caller.identity_type;
+        match created {
+            Some(c) if c.is_object() => json!({
+                "createdBy": c["createdBy"], "createdByType": c["createdByType"], "createdAt": c["createdAt"],
+                "lastModifiedBy": by, "lastModifiedByType": by_type, "lastModifiedAt": now,
+            }),
+            _ => json!({
+                "createdBy": by, "createdByType": by_type, "createdAt": now,
+                "lastModifiedBy": by, "lastModifiedByType": by_type, "lastModifiedAt": now,
+            }),
+        }
+    }
+
+    /// Record a finished long-running operation and return its `Azure-AsyncOperation` URL.
+    pub fn async_operation(
+        &self,
+        store: &Store,
+        status: &str,
+        error: Option<&ArmError>,
+    ) -> Result<String, ArmError> {
+        let ns = self
+            .id
+            .namespace()
+            .unwrap_or("Microsoft.Resources")
+            .to_string();
+        let path = match self.id.subscription.as_deref() {
+            Some(s) if !s.is_empty() => format!(
+                "/subscriptions/{s}/providers/{ns}/operationStatuses/{}",
+                self.new_id
+            ),
+            _ => format!("/providers/{ns}/operationStatuses/{}", self.new_id),
+        };
+        let mut body = json!({
+            "id": path, "name": self.new_id, "status": status,
+            "startTime": self.now_str(), "endTime": self.now_str(), "percentComplete": 100.0,
+        });
+        if let Some(e) = error {
+            body["error"] = json!({"code": e.code, "message": e.message});
+        }
+        store.write(|tx| tx.put_operation(self.new_id, &body))?;
+        Ok(format!(
+            "{}{path}?api-version={}",
+            self.base_url, self.api_version
+        ))
+    }
+
+    /// Record a finished long-running operation and return its `Location` URL.
+    pub fn location_operation(&self, store: &Store) -> Result<String, ArmError> {
+        let sub = self.id.subscription.clone().unwrap_or_default();
+        let path = format!("/subscriptions/{sub}/operationresults/{}", self.new_id);
+        let body = json!({"id": path, "name": self.new_id, "status": "Succeeded", "startTime": self.now_str(), "endTime": self.now_str()});
+        store.write(|tx| tx.put_operation(self.new_id, &body))?;
+        Ok(format!(
+            "{}{path}?api-version={}",
+            self.base_url, self.api_version
+        ))
+    }
+}
+
+/// Build the store row for `id` with `body`.
+pub fn stored_row(id: &ResourceId, rtype: &str, body: Value) -> Stored {
+    let parent = id.parent().map(|p| p.key()).unwrap_or_else(|| "/".into());
+    // The parent of an extension resource's first pair is the scope it extends.
+    let parent = if id.last().map(|p| p.types.len()) == Some(1) {
+        id.scope_of_last_part().key()
+    } else {
+        parent
+    };
+    Stored {
+        key: id.key(),
+        rtype: rtype.to_ascii_lowercase(),
+        sub: id.subscription.clone().unwrap_or_default().to_lowercase(),
+        rg: id.resource_group.clone().unwrap_or_default().to_lowercase(),
+        parent,
+        body,
+    }
+}
+
+/// `{"value": [...], "nextLink": null}` — or paged with `$top` / `$skiptoken`.
+pub fn list_reply(cx: &Cx, items: Vec<Value>) -> Reply {
+    let top = cx
+        .req
+        .query("$top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .filter(|t| *t > 0);
+    let skip = cx
+        .req
+        .query("$skiptoken")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(0);
+    match top {
+        Some(top) if skip + top < items.len() => {
+            let page: Vec<Value> = items.into_iter().skip(skip).take(top).collect();
+            let mut q: Vec<(String, String)> = cx
+                .req
+                .query
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("$skiptoken"))
+                .cloned()
+                .collect();
+            q.push(("$skiptoken".into(), (skip + top).to_string()));
+            let qs = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(q)
+                .finish();
+            let next = format!("{}{}?{}", cx.base_url, cx.req.path, qs);
+            Reply::json(200, &json!({"value": page, "nextLink": next}))
+        }
+        _ => Reply::json(
+            200,
+            &json!({"value": items.into_iter().skip(skip).collect::<Vec<_>>()}),
+        ),
+    }
+}
+
+/// Parse a simple OData filter `a eq 'x' and b eq 'y'` into (name, value) pairs; `None` if the
+/// filter uses anything else.
+pub fn parse_eq_filter(f: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for clause in split_and(f) {
+        let clause = clause.trim();
+        let (name, rest) = clause.split_once(char::is_whitespace)?;
+        let rest = rest.trim_start();
+        let rest = rest
+            .strip_prefix("eq ")
+            .or_else(|| rest.strip_prefix("EQ "))
+            .or_else(|| rest.strip_prefix("Eq "))?;
+        let v = rest.trim();
+        let v = v.strip_prefix('\'')?.strip_suffix('\'')?;
+        out.push((name.to_string(), v.replace("''", "'")));
+    }
+    Some(out)
+}
+
+/// Split on ` and ` outside quotes.
+pub fn split_and(f: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut in_q = false;
+    let chars: Vec<char> = f.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            in_q = !in_q;
+        }
+        if !in_q && i + 5 <= chars.len() {
+            let w: String = chars[i..i + 5].iter().collect();
+            if w.eq_ignore_ascii_case(" and ") {
+                parts.push(std::mem::take(&mut cur));
+                i += 5;
+                continue;
+            }
+        }
+        cur.push(c);
+        i += 1;
+    }
+    parts.push(cur);
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eq_filters() {
+        assert_eq!(
+            parse_eq_filter("tagName eq 'env' and tagValue eq 'it''s'"),
+            Some(vec![
+                ("tagName".into(), "env".into()),
+                ("tagValue".into(), "it's".into())
+            ])
+        );
+        assert_eq!(parse_eq_filter("name gt 'x'"), None);
+        assert_eq!(split_and("a eq 'x and y' and b eq 'z'").len(), 2);
+    }
+}

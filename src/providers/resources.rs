@@ -1,0 +1,739 @@
+//! Microsoft.Resources as ARM serves it: resource groups, generic resources of any provider (stored as
+//! the client sent them plus what ARM adds), resource lists with `$filter`, provider registration and
+//! the polling URLs of long-running operations. Follows ARM-FACTS.md §3.1–3.2 and CLIENTS.md §2.7–2.8.
+
+use serde_json::{json, Map, Value};
+
+use super::{list_reply, parse_eq_filter, stored_row, Cx};
+use crate::arm::error::ArmError;
+use crate::arm::resource_id::ResourceId;
+use crate::store::{Store, Stored};
+use crate::wire::Reply;
+
+pub const RG_TYPE: &str = "Microsoft.Resources/resourceGroups";
+
+/// Resource group names: 1–90 of letters, digits, `_ ( ) - .`; not ending in `.`.
+pub fn valid_rg_name(name: &str) -> bool {
+    let n = name.chars().count();
+    (1..=90).contains(&n)
+        && !name.ends_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '(' | ')' | '-' | '.'))
+}
+
+fn rg_id(sub: &str, rg: &str) -> ResourceId {
+    ResourceId {
+        subscription: Some(sub.to_string()),
+        resource_group: Some(rg.to_string()),
+        ..Default::default()
+    }
+}
+
+/// The stored resource group of `id` (which names one), or ResourceGroupNotFound.
+pub fn require_rg(store: &Store, id: &ResourceId) -> Result<Stored, ArmError> {
+    let sub = id.subscription.clone().unwrap_or_default();
+    let rg = id.resource_group.clone().unwrap_or_default();
+    let key = rg_id(&sub, &rg).key();
+    store
+        .read(|tx| tx.get(&key))?
+        .ok_or_else(|| ArmError::resource_group_not_found(&rg))
+}
+
+pub fn resource_groups_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let name = cx.id.resource_group.clone().unwrap_or_default();
+    if !valid_rg_name(&name) {
+        return Err(ArmError::invalid_resource_group_name(&name).with_target(name));
+    }
+    let body = cx.object_body()?;
+    let location = match body.get("location") {
+        Some(Value::String(l)) if !l.is_empty() => l.clone(),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            return Err(ArmError::location_required())
+        }
+        Some(_) => {
+            return Err(ArmError::invalid_request_content(
+                "Error converting value to type 'String'. Path 'location'.",
+            ))
+        }
+    };
+    let tags = body.get("tags").cloned().unwrap_or_else(|| json!({}));
+    if !tags.is_object() {
+        return Err(ArmError::invalid_request_content(
+            "Error converting value to type 'Dictionary`2'. Path 'tags'.",
+        ));
+    }
+    let key = cx.id.key();
+    let existing = store.read(|tx| tx.get(&key))?;
+    if let Some(e) = &existing {
+        let old_loc = e.body["location"].as_str().unwrap_or_default();
+        if !old_loc.eq_ignore_ascii_case(&location) {
+            return Err(ArmError::new(
+                "InvalidResourceGroupLocation",
+                format!("Invalid resource group location '{location}'. The Resource group already exists in location '{old_loc}'."),
+            )
+            .with_status(409));
+        }
+    }
+    // ARM keeps the casing the group was created with.
+    let shown_name = existing
+        .as_ref()
+        .and_then(|e| e.body["name"].as_str().map(String::from))
+        .unwrap_or(name);
+    let sub = cx.id.subscription.clone().unwrap_or_default();
+    let mut out = json!({
+        "id": format!("/subscriptions/{}/resourceGroups/{shown_name}", sub.to_lowercase()),
+        "name": shown_name,
+        "type": RG_TYPE,
+        "location": location,
+        "tags": tags,
+        "properties": {"provisioningState": "Succeeded"},
+    });
+    if let Some(m) = body.get("managedBy").filter(|m| !m.is_null()) {
+        out["managedBy"] = m.clone();
+    }
+    let row = stored_row(cx.id, RG_TYPE, out.clone());
+    store.write(|tx| tx.put(&row))?;
+    Ok(Reply::json(
+        if existing.is_some() { 200 } else { 201 },
+        &out,
+    ))
+}
+
+pub fn resource_groups_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    Ok(Reply::json(200, &require_rg(store, cx.id)?.body))
+}
+
+pub fn resource_groups_check_existence(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let key = cx.id.key();
+    Ok(Reply::empty(if store.read(|tx| tx.get(&key))?.is_some() {
+        204
+    } else {
+        404
+    }))
+}
+
+pub fn resource_groups_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let mut rg = require_rg(store, cx.id)?;
+    let body = cx.object_body()?;
+    if let Some(tags) = body.get("tags") {
+        if !tags.is_object() && !tags.is_null() {
+            return Err(ArmError::invalid_request_content(
+                "Error converting value to type 'Dictionary`2'. Path 'tags'.",
+            ));
+        }
+        rg.body["tags"] = if tags.is_null() {
+            json!({})
+        } else {
+            tags.clone()
+        };
+    }
+    if let Some(m) = body.get("managedBy") {
+        rg.body["managedBy"] = m.clone();
+    }
+    store.write(|tx| tx.put(&rg))?;
+    Ok(Reply::json(200, &rg.body))
+}
+
+pub fn resource_groups_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    require_rg(store, cx.id)?;
+    let key = cx.id.key();
+    store.write(|tx| tx.delete_tree(&key))?;
+    let location = cx.location_operation(store)?;
+    Ok(Reply::empty(202)
+        .header("location", location)
+        .header("retry-after", "1"))
+}
+
+pub fn resource_groups_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let sub = cx
+        .id
+        .subscription
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
+    let rows =
+        store.read(|tx| tx.by_type("microsoft.resources/resourcegroups", Some(&sub), None))?;
+    let filter = cx.req.query("$filter").map(str::to_string);
+    let items = filter_items(
+        rows.into_iter().map(|r| r.body).collect(),
+        filter.as_deref(),
+        false,
+    )?;
+    Ok(list_reply(cx, items))
+}
+
+/// Apply ARM's list `$filter` (tagName/tagValue, resourceType, resourceGroup, name, substringof).
+fn filter_items(
+    items: Vec<Value>,
+    filter: Option<&str>,
+    allow_resource_fields: bool,
+) -> Result<Vec<Value>, ArmError> {
+    let Some(f) = filter.filter(|f| !f.trim().is_empty()) else {
+        return Ok(items);
+    };
+    if let Some(rest) = f.trim().strip_prefix("substringof(") {
+        let inner = rest
+            .strip_suffix(')')
+            .ok_or_else(|| ArmError::invalid_filter(f))?;
+        let (needle, field) = inner
+            .split_once(',')
+            .ok_or_else(|| ArmError::invalid_filter(f))?;
+        let needle = needle.trim().trim_matches('\'').to_lowercase();
+        if !field.trim().eq_ignore_ascii_case("name") {
+            return Err(ArmError::invalid_filter(f));
+        }
+        return Ok(items
+            .into_iter()
+            .filter(|v| {
+                v["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_lowercase()
+                    .contains(&needle)
+            })
+            .collect());
+    }
+    let clauses = parse_eq_filter(f).ok_or_else(|| ArmError::invalid_filter(f))?;
+    let mut tag_name: Option<String> = None;
+    let mut tag_value: Option<String> = None;
+    let mut preds: Vec<(String, String)> = Vec::new();
+    for (k, v) in clauses {
+        match k.to_ascii_lowercase().as_str() {
+            "tagname" => tag_name = Some(v),
+            "tagvalue" => tag_value = Some(v),
+            "resourcetype" | "resourcegroup" | "name" | "location"
+                if allow_resource_fields
+                    || k.eq_ignore_ascii_case("name")
+                    || k.eq_ignore_ascii_case("location") =>
+            {
+                preds.push((k.to_ascii_lowercase(), v))
+            }
+            _ => return Err(ArmError::invalid_filter(f)),
+        }
+    }
+    Ok(items
+        .into_iter()
+        .filter(|v| {
+            if let Some(tn) = &tag_name {
+                let tags = v["tags"].as_object();
+                let hit = tags.and_then(|t| t.iter().find(|(k, _)| k.eq_ignore_ascii_case(tn)));
+                match (hit, &tag_value) {
+                    (None, _) => return false,
+                    (Some((_, tv)), Some(want)) if tv.as_str() != Some(want.as_str()) => {
+                        return false
+                    }
+                    _ => {}
+                }
+            }
+            preds.iter().all(|(k, want)| {
+                let got = match k.as_str() {
+                    "resourcetype" => v["type"].as_str().unwrap_or_default().to_string(),
+                    "resourcegroup" => rg_of(v["id"].as_str().unwrap_or_default()),
+                    other => v[other].as_str().unwrap_or_default().to_string(),
+                };
+                got.eq_ignore_ascii_case(want)
+            })
+        })
+        .collect())
+}
+
+fn rg_of(id: &str) -> String {
+    ResourceId::parse(id)
+        .ok()
+        .and_then(|i| i.resource_group)
+        .unwrap_or_default()
+}
+
+fn is_tracked_listing(r: &Stored) -> bool {
+    // Resource lists show top-level tracked resources, not groups, extension resources or children.
+    r.rtype != "microsoft.resources/resourcegroups"
+        && r.rtype != "microsoft.resources/providers"
+        && !r.rtype.starts_with("microsoft.authorization/")
+        && !r.rtype.starts_with("microsoft.managedservices/")
+        && r.rtype.matches('/').count() == 1
+}
+
+pub fn resources_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let sub = cx
+        .id
+        .subscription
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
+    let rg = cx.id.resource_group.clone();
+    if rg.is_some() {
+        require_rg(store, cx.id)?;
+    }
+    let rg_l = rg.map(|r| r.to_lowercase());
+    let rows = store.read(|tx| tx.in_scope(&sub, rg_l.as_deref()))?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .filter(is_tracked_listing)
+        .map(|r| generic_summary(&r.body))
+        .collect();
+    let filter = cx.req.query("$filter").map(str::to_string);
+    Ok(list_reply(
+        cx,
+        filter_items(items, filter.as_deref(), true)?,
+    ))
+}
+
+/// The GenericResource shape resource lists return.
+fn generic_summary(b: &Value) -> Value {
+    let mut out = Map::new();
+    for k in [
+        "id",
+        "name",
+        "type",
+        "location",
+        "kind",
+        "sku",
+        "plan",
+        "identity",
+        "managedBy",
+        "tags",
+        "extendedLocation",
+        "zones",
+    ] {
+        if let Some(v) = b.get(k).filter(|v| !v.is_null()) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+// --- generic resources of any provider ---
+
+/// The "{Namespace}/{type}/{name}[/{type}/{name}]" part ARM's ResourceNotFound message names.
+fn type_and_name(id: &ResourceId) -> String {
+    let Some(p) = id.last() else {
+        return String::new();
+    };
+    let mut types = vec![p.namespace.clone()];
+    let mut names = Vec::new();
+    for (t, n) in &p.types {
+        types.push(t.clone());
+        names.push(n.clone().unwrap_or_default());
+    }
+    format!("{}/{}", types.join("/"), names.join("/"))
+}
+
+fn not_found(id: &ResourceId) -> ArmError {
+    let rg = id.resource_group.clone().unwrap_or_default();
+    ArmError::resource_not_found(&type_and_name(id), &rg)
+}
+
+/// Check that what `id` hangs from exists: its resource group, its parent resource (nested types) and
+/// the scope an extension resource extends.
+fn require_parents(store: &Store, id: &ResourceId) -> Result<(), ArmError> {
+    if id.resource_group.as_deref().is_some_and(|r| !r.is_empty()) {
+        require_rg(store, id)?;
+    }
+    let Some(last) = id.last() else { return Ok(()) };
+    if last.types.len() > 1 {
+        // The top-level resource must exist; intermediate singletons such as a storage account's
+        // `blobServices/default` exist implicitly, as in Azure.
+        let mut top = id.clone();
+        if let Some(p) = top.providers.last_mut() {
+            p.types.truncate(1);
+        }
+        if store.read(|tx| tx.get(&top.key()))?.is_none() {
+            let pname = last.types[0].1.clone().unwrap_or_default();
+            return Err(ArmError::new(
+                "ParentResourceNotFound",
+                format!("Failed to perform 'write' on resource(s) of type '{}', because the parent resource '{}' could not be found.", id.full_type().unwrap_or_default(), id.parent().map(|p| p.canonical()).unwrap_or_default()),
+            )
+            .with_status(404)
+            .with_target(pname));
+        }
+    } else if id.providers.len() > 1 {
+        let scope = id.scope_of_last_part();
+        if store.read(|tx| tx.get(&scope.key()))?.is_none() {
+            return Err(not_found(&scope));
+        }
+    }
+    Ok(())
+}
+
+fn etag(new_id: &str) -> String {
+    format!("W/\"{new_id}\"")
+}
+
+pub fn resources_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let body = cx.object_body()?.clone();
+    check_name(cx.id)?;
+    require_parents(store, cx.id)?;
+    let key = cx.id.key();
+    let existing = store.read(|tx| tx.get(&key))?;
+    let out = build_resource(cx, body, existing.as_ref().map(|e| &e.body));
+    let rtype = cx.id.full_type().unwrap_or_default();
+    store.write(|tx| tx.put(&stored_row(cx.id, &rtype, out.clone())))?;
+    let status = if existing.is_some() { 200 } else { 201 };
+    if cx.caller.platform {
+        return Ok(Reply::json(status, &out));
+    }
+    let op = cx.async_operation(store, "Succeeded", None)?;
+    Ok(Reply::json(status, &out)
+        .header("azure-asyncoperation", op)
+        .header("retry-after", "1"))
+}
+
+fn check_name(id: &ResourceId) -> Result<(), ArmError> {
+    let name = id.name().unwrap_or_default();
+    let bad = name.is_empty()
+        || name.len() > 260
+        || name.ends_with('.')
+        || name.ends_with(' ')
+        || name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '<' | '>' | '%' | '&' | '\\' | '?' | '/'));
+    if bad {
+        return Err(ArmError::new(
+            "InvalidResourceName",
+            format!("The resource name '{name}' is invalid. It must not contain the characters '<', '>', '%', '&', '\\', '?', '/' or control characters, and must not end with '.' or a space."),
+        ));
+    }
+    Ok(())
+}
+
+/// The stored JSON: what the client sent plus id, name, type, provisioningState, etag, systemData.
+fn build_resource(cx: &Cx, mut body: Map<String, Value>, existing: Option<&Value>) -> Value {
+    let canonical = cx.id.canonical();
+    let name = existing
+        .and_then(|e| e["name"].as_str().map(String::from))
+        .unwrap_or_else(|| cx.id.name().unwrap_or_default().to_string());
+    let id = existing
+        .and_then(|e| e["id"].as_str().map(String::from))
+        .unwrap_or(canonical);
+    body.insert("id".into(), json!(id));
+    body.insert("name".into(), json!(name));
+    body.insert("type".into(), json!(cx.id.full_type().unwrap_or_default()));
+    let props = body.entry("properties").or_insert_with(|| json!({}));
+    if let Value::Object(p) = props {
+        p.insert("provisioningState".into(), json!("Succeeded"));
+    }
+    body.insert("etag".into(), json!(etag(cx.new_id)));
+    body.insert(
+        "systemData".into(),
+        cx.system_data(existing.map(|e| &e["systemData"])),
+    );
+    add_endpoints(cx, &mut body);
+    Value::Object(body)
+}
+
+/// Storage accounts and vaults point at the emulator's own data-plane endpoints.
+fn add_endpoints(cx: &Cx, body: &mut Map<String, Value>) {
+    let t = cx.id.full_type().unwrap_or_default().to_ascii_lowercase();
+    let name = cx.id.name().unwrap_or_default();
+    if let Some(Value::Object(p)) = body.get_mut("properties") {
+        if t == "microsoft.storage/storageaccounts" {
+            p.insert(
+                "primaryEndpoints".into(),
+                json!({"blob": format!("{}/{name}/", cx.base_url)}),
+            );
+        } else if t == "microsoft.keyvault/vaults" {
+            p.insert("vaultUri".into(), json!(format!("{}/", cx.base_url)));
+        }
+    }
+}
+
+pub fn resources_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let key = cx.id.key();
+    match store.read(|tx| tx.get(&key))? {
+        Some(r) => Ok(Reply::json(200, &r.body)),
+        None => {
+            require_parents(store, cx.id)?;
+            Err(not_found(cx.id))
+        }
+    }
+}
+
+pub fn resources_check_existence(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let key = cx.id.key();
+    Ok(Reply::empty(if store.read(|tx| tx.get(&key))?.is_some() {
+        204
+    } else {
+        404
+    }))
+}
+
+pub fn resources_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let key = cx.id.key();
+    let mut row = store
+        .read(|tx| tx.get(&key))?
+        .ok_or_else(|| not_found(cx.id))?;
+    let patch = cx.object_body()?;
+    for (k, v) in patch {
+        if matches!(k.as_str(), "id" | "name" | "type" | "systemData" | "etag") {
+            continue;
+        }
+        merge(&mut row.body[k.as_str()], v, k == "tags");
+    }
+    row.body["etag"] = json!(etag(cx.new_id));
+    row.body["systemData"] = cx.system_data(Some(&row.body["systemData"].clone()));
+    store.write(|tx| tx.put(&row))?;
+    Ok(Reply::json(200, &row.body))
+}
+
+/// JSON merge-patch, except that `tags` are replaced whole as ARM does.
+fn merge(target: &mut Value, patch: &Value, replace: bool) {
+    match (target, patch) {
+        (t @ Value::Object(_), Value::Object(p)) if !replace => {
+            if let Value::Object(tm) = t {
+                for (k, v) in p {
+                    if v.is_null() {
+                        tm.remove(k);
+                    } else {
+                        merge(tm.entry(k.clone()).or_insert(Value::Null), v, false);
+                    }
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+pub fn resources_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let key = cx.id.key();
+    let gone = store.write(|tx| tx.delete_tree(&key))?;
+    if gone.is_empty() {
+        require_parents(store, cx.id)?;
+        return Ok(Reply::empty(204));
+    }
+    Ok(Reply::empty(200))
+}
+
+pub fn resources_list_children(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let rtype = cx.id.full_type().unwrap_or_default().to_ascii_lowercase();
+    let mut parent_id = cx.id.clone();
+    if let Some(p) = parent_id.providers.last_mut() {
+        p.types.pop();
+        if p.types.is_empty() {
+            parent_id.providers.pop();
+        }
+    }
+    let rows = if parent_id.providers.is_empty() && parent_id.resource_group.is_none() {
+        // `/subscriptions/{s}/providers/{ns}/{type}`: every one in the subscription
+        let sub = cx
+            .id
+            .subscription
+            .clone()
+            .unwrap_or_default()
+            .to_lowercase();
+        store.read(|tx| tx.by_type(&rtype, Some(&sub), None))?
+    } else {
+        if parent_id
+            .resource_group
+            .as_deref()
+            .is_some_and(|r| !r.is_empty())
+        {
+            require_rg(store, &parent_id)?;
+        }
+        let pkey = parent_id.key();
+        store.read(|tx| tx.children(&pkey, &rtype))?
+    };
+    let filter = cx.req.query("$filter").map(str::to_string);
+    let items = filter_items(
+        rows.into_iter().map(|r| r.body).collect(),
+        filter.as_deref(),
+        true,
+    )?;
+    Ok(list_reply(cx, items))
+}
+
+pub fn resources_action(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let mut target = cx.id.clone();
+    let verb = target
+        .providers
+        .last_mut()
+        .and_then(|p| p.types.pop())
+        .map(|(t, _)| t)
+        .unwrap_or_default();
+    let key = target.key();
+    let row = store
+        .read(|tx| tx.get(&key))?
+        .ok_or_else(|| not_found(&target))?;
+    let t = row.rtype.as_str();
+    if t == "microsoft.storage/storageaccounts" && verb.eq_ignore_ascii_case("listKeys") {
+        return Ok(Reply::json(
+            200,
+            &json!({"keys": [
+            {"keyName": "key1", "value": "ZW11bGF0b3Ita2V5LTE=", "permissions": "FULL"},
+            {"keyName": "key2", "value": "ZW11bGF0b3Ita2V5LTI=", "permissions": "FULL"}]}),
+        ));
+    }
+    Ok(Reply::json(200, &json!({})))
+}
+
+// --- providers and operation polling ---
+
+/// Namespaces every subscription shows as registered.
+pub const KNOWN_NAMESPACES: &[&str] = &[
+    "Microsoft.Authorization",
+    "Microsoft.Compute",
+    "Microsoft.Databricks",
+    "Microsoft.Insights",
+    "Microsoft.KeyVault",
+    "Microsoft.ManagedIdentity",
+    "Microsoft.ManagedServices",
+    "Microsoft.Network",
+    "Microsoft.OperationalInsights",
+    "Microsoft.PolicyInsights",
+    "Microsoft.ResourceGraph",
+    "Microsoft.Resources",
+    "Microsoft.Solutions",
+    "Microsoft.Storage",
+    "Microsoft.Web",
+];
+
+fn provider_state(store: &Store, sub: &str, ns: &str) -> Result<String, ArmError> {
+    let key = format!(
+        "/subscriptions/{}/providers/{}",
+        sub.to_lowercase(),
+        ns.to_lowercase()
+    );
+    Ok(match store.read(|tx| tx.get(&key))? {
+        Some(r) => r.body["registrationState"]
+            .as_str()
+            .unwrap_or("Registered")
+            .to_string(),
+        None if ns.eq_ignore_ascii_case("Microsoft.ManagedServices") => "NotRegistered".into(),
+        None => "Registered".into(),
+    })
+}
+
+fn provider_body(sub: &str, ns: &str, state: &str) -> Value {
+    json!({
+        "id": format!("/subscriptions/{}/providers/{ns}", sub.to_lowercase()),
+        "namespace": ns,
+        "registrationState": state,
+        "registrationPolicy": "RegistrationRequired",
+        "resourceTypes": [],
+    })
+}
+
+pub fn providers_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let sub = cx.id.subscription.clone().unwrap_or_default();
+    let mut items = Vec::new();
+    for ns in KNOWN_NAMESPACES {
+        items.push(provider_body(&sub, ns, &provider_state(store, &sub, ns)?));
+    }
+    let key = format!("/subscriptions/{}", sub.to_lowercase());
+    for r in store.read(|tx| tx.children(&key, "microsoft.resources/providers"))? {
+        let ns = r.body["namespace"].as_str().unwrap_or_default().to_string();
+        if !KNOWN_NAMESPACES.iter().any(|k| k.eq_ignore_ascii_case(&ns)) {
+            items.push(r.body);
+        }
+    }
+    Ok(list_reply(cx, items))
+}
+
+pub fn providers_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let sub = cx.id.subscription.clone().unwrap_or_default();
+    let ns = cx.id.provider_namespace_only.clone().unwrap_or_default();
+    let known = KNOWN_NAMESPACES
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(&ns));
+    let key = format!(
+        "/subscriptions/{}/providers/{}",
+        sub.to_lowercase(),
+        ns.to_lowercase()
+    );
+    if let Some(r) = store.read(|tx| tx.get(&key))? {
+        return Ok(Reply::json(200, &r.body));
+    }
+    match known {
+        Some(k) => Ok(Reply::json(
+            200,
+            &provider_body(&sub, k, &provider_state(store, &sub, k)?),
+        )),
+        None => Err(ArmError::invalid_resource_namespace(&ns).with_status(404)),
+    }
+}
+
+fn set_registration(cx: &Cx, store: &Store, state: &str) -> Result<Reply, ArmError> {
+    let sub = cx.id.subscription.clone().unwrap_or_default();
+    let ns_given = cx.id.namespace().unwrap_or_default().to_string();
+    let ns = KNOWN_NAMESPACES
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(&ns_given))
+        .map(|k| k.to_string())
+        .unwrap_or(ns_given);
+    let body = provider_body(&sub, &ns, state);
+    let row = crate::store::Stored {
+        key: format!(
+            "/subscriptions/{}/providers/{}",
+            sub.to_lowercase(),
+            ns.to_lowercase()
+        ),
+        rtype: "microsoft.resources/providers".into(),
+        sub: sub.to_lowercase(),
+        rg: String::new(),
+        parent: format!("/subscriptions/{}", sub.to_lowercase()),
+        body: body.clone(),
+    };
+    store.write(|tx| tx.put(&row))?;
+    Ok(Reply::json(200, &body))
+}
+
+pub fn providers_register(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    set_registration(cx, store, "Registered")
+}
+
+pub fn providers_unregister(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    set_registration(cx, store, "Unregistered")
+}
+
+/// `Location` polling: 200 once the operation is done (all emulator operations finish at once).
+pub fn operation_results_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let op = cx.id.extra.get(1).cloned().unwrap_or_default();
+    match store.read(|tx| tx.operation(&op))? {
+        Some(_) => Ok(Reply::empty(200)),
+        None => Err(ArmError::not_found(format!(
+            "The operation '{op}' could not be found."
+        ))),
+    }
+}
+
+/// `Azure-AsyncOperation` polling: the operation status body.
+pub fn operation_statuses_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let op = cx.id.name().unwrap_or_default().to_string();
+    match store.read(|tx| tx.operation(&op))? {
+        Some(body) => Ok(Reply::json(200, &body)),
+        None => Err(ArmError::not_found(format!(
+            "The operation '{op}' could not be found."
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_group_names() {
+        for (n, ok) in [
+            ("rg-web", true),
+            ("a.b_(c)", true),
+            ("ends.", false),
+            ("", false),
+            ("sp ace", false),
+            ("ümlaut", true),
+        ] {
+            assert_eq!(valid_rg_name(n), ok, "{n}");
+        }
+        assert!(!valid_rg_name(&"x".repeat(91)));
+    }
+
+    #[test]
+    fn merge_patch_keeps_untouched_fields_and_replaces_tags() {
+        let mut t = json!({"tags": {"a": "1"}, "properties": {"x": 1, "y": 2}});
+        merge(&mut t["tags"], &json!({"b": "2"}), true);
+        merge(&mut t["properties"], &json!({"y": null, "z": 3}), false);
+        assert_eq!(
+            t,
+            json!({"tags": {"b": "2"}, "properties": {"x": 1, "z": 3}})
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The network edge: TCP listeners, TLS handshakes and hyper connections (HTTP/1.1 and HTTP/2), turning
+//! hyper requests into `Req` values for `dispatch` and `Reply` values back. The only module that
+//! spawns tasks. Bodies are capped before they are buffered.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::arm::error::ArmError;
+use crate::dispatch::{self, App};
+use crate::wire::{Reply, Req};
+
+/// Accept connections forever on `listener`.
+pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Arc<rustls::ServerConfig>) {
+    let acceptor = TlsAcceptor::from(tls);
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    loop {
+        let (tcp, _peer): (tokio::net::TcpStream, SocketAddr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(tcp).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    return;
+                }
+            };
+            let svc = service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(respond(&app, req, port).await) }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+async fn respond(app: &App, req: Request<Incoming>, port: u16) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    // Blob uploads are larger than ARM bodies; ARM's own limit is applied in dispatch.
+    let cap = app.config.max_body.max(64 * 1024 * 1024);
+    let body = match Limited::new(body, cap).collect().await {
+        Ok(b) => b.to_bytes().to_vec(),
+        Err(_) => {
+            let e = ArmError::request_entity_too_large(cap);
+            return to_response(dispatch::error_reply(&e), false);
+        }
+    };
+    let host = parts
+        .headers
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| format!("localhost:{port}"));
+    let raw_query = parts.uri.query().unwrap_or("").to_string();
+    let path = percent_encoding::percent_decode_str(parts.uri.path())
+        .decode_utf8_lossy()
+        .into_owned();
+    let headers = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let r = Req {
+        method: parts.method.as_str().to_string(),
+        path,
+        query: Req::parse_query(&raw_query),
+        raw_query,
+        headers,
+        body,
+        host,
+        port,
+    };
+    let head = r.method == "HEAD";
+    to_response(dispatch::handle(app, &r), head)
+}
+
+fn to_response(reply: Reply, head: bool) -> Response<Full<Bytes>> {
+    let mut b = Response::builder().status(reply.status);
+    for (k, v) in &reply.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from(reply.body)
+    };
+    b.body(Full::new(body)).unwrap_or_else(|_| {
+        let mut r = Response::new(Full::new(Bytes::from_static(b"{\"error\":{\"code\":\"InternalServerError\",\"message\":\"The response could not be built.\"}}")));
+        *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}

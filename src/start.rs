@@ -1,0 +1,170 @@
+//! Start-up: from options to a running server — state dir, TLS material, signing key, store, world,
+//! listeners (main port on loopback v4+v6 or the bound address, plus the user-realm port) — returning
+//! the chosen port. Used by `main` and by the in-process integration tests.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::auth::keys::SigningKey;
+use crate::dispatch::{App, AuthzMode, Config};
+use crate::store::Store;
+use crate::world::{World, DEFAULT_WORLD};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub port: u16,
+    /// `localhost` (both loopbacks) or an IP address.
+    pub bind: String,
+    pub state_dir: PathBuf,
+    pub in_memory: bool,
+    pub fixtures: Option<PathBuf>,
+    pub token_lifetime: i64,
+    pub authz: AuthzMode,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub sans: Vec<String>,
+    pub admin_key: Option<String>,
+    pub userrealm_port: u16,
+}
+
+impl Options {
+    /// Defaults for a throwaway in-memory server on a free port (tests).
+    pub fn ephemeral(state_dir: PathBuf) -> Options {
+        Options {
+            port: 0,
+            bind: "localhost".into(),
+            state_dir,
+            in_memory: true,
+            fixtures: None,
+            token_lifetime: 3600,
+            authz: AuthzMode::Enforce,
+            cert: None,
+            key: None,
+            sans: Vec::new(),
+            admin_key: None,
+            userrealm_port: 0,
+        }
+    }
+}
+
+pub struct Running {
+    pub port: u16,
+    pub app: Arc<App>,
+    pub ca_path: PathBuf,
+    pub ca_pem: String,
+    /// Things the user should know (e.g. the user-realm port could not be bound).
+    pub warnings: Vec<String>,
+}
+
+/// Read the world: the given file or the built-in default.
+pub fn load_world(fixtures: Option<&PathBuf>) -> Result<World, String> {
+    let (text, name) = match fixtures {
+        Some(p) => (
+            std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?,
+            p.display().to_string(),
+        ),
+        None => (DEFAULT_WORLD.to_string(), "the default world".to_string()),
+    };
+    World::parse(&text).map_err(|errs| {
+        errs.iter()
+            .map(|e| format!("{name}:{e}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn is_loopback(bind: &str) -> bool {
+    bind.eq_ignore_ascii_case("localhost")
+        || bind
+            .parse::<IpAddr>()
+            .map(|a| a.is_loopback())
+            .unwrap_or(false)
+}
+
+/// Bind the main port: with `localhost`, 127.0.0.1 first (port 0 picks it) and ::1 on the same port.
+async fn bind(bind: &str, port: u16) -> Result<Vec<TcpListener>, String> {
+    if bind.eq_ignore_ascii_case("localhost") {
+        let v4 = TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+            .await
+            .map_err(|e| format!("binding 127.0.0.1:{port}: {e}"))?;
+        let chosen = v4.local_addr().map_err(|e| e.to_string())?.port();
+        let mut out = vec![v4];
+        if let Ok(v6) =
+            TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), chosen)).await
+        {
+            out.push(v6);
+        }
+        return Ok(out);
+    }
+    let ip: IpAddr = bind
+        .parse()
+        .map_err(|_| format!("--bind '{bind}' is neither 'localhost' nor an IP address"))?;
+    let l = TcpListener::bind(SocketAddr::new(ip, port))
+        .await
+        .map_err(|e| format!("binding {ip}:{port}: {e}"))?;
+    Ok(vec![l])
+}
+
+pub async fn start(opts: Options) -> Result<Running, String> {
+    if !is_loopback(&opts.bind) && opts.admin_key.is_none() {
+        return Err(format!(
+            "--bind {} listens beyond loopback: give --admin-key so learners cannot reset or rewrite the world",
+            opts.bind
+        ));
+    }
+    std::fs::create_dir_all(&opts.state_dir)
+        .map_err(|e| format!("creating {}: {e}", opts.state_dir.display()))?;
+    let world = load_world(opts.fixtures.as_ref())?;
+    let own = match (&opts.cert, &opts.key) {
+        (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+        _ => None,
+    };
+    let tls = crate::tls::material(&opts.state_dir, &opts.sans, own)?;
+    let key =
+        SigningKey::load_or_create(&opts.state_dir).map_err(|e| format!("signing key: {e}"))?;
+    let store = if opts.in_memory {
+        Store::open(None)
+    } else {
+        Store::open(Some(&opts.state_dir.join("state.db")))
+    }
+    .map_err(|e| format!("opening the store: {e}"))?;
+    let config = Config {
+        token_lifetime: opts.token_lifetime,
+        authz: opts.authz,
+        admin_key: opts.admin_key.clone(),
+        max_body: 4 * 1024 * 1024,
+        ca_pem: tls.ca_pem.clone(),
+    };
+    let app = Arc::new(
+        App::new(store, key, world, config).map_err(|e| format!("loading the world: {e}"))?,
+    );
+    let listeners = bind(&opts.bind, opts.port).await?;
+    let port = listeners[0].local_addr().map_err(|e| e.to_string())?.port();
+    let mut warnings = Vec::new();
+    for l in listeners {
+        tokio::spawn(crate::server::serve(app.clone(), l, tls.config.clone()));
+    }
+    if opts.userrealm_port != 0 && opts.userrealm_port != port {
+        match bind(&opts.bind, opts.userrealm_port).await {
+            Ok(ls) => {
+                for l in ls {
+                    tokio::spawn(crate::server::serve(app.clone(), l, tls.config.clone()));
+                }
+            }
+            Err(e) => warnings.push(format!(
+                "warning: could not listen on port {} for MSAL's user-realm lookup ({e}); password sign-in from MSAL Python (UsernamePasswordCredential, az login -u) needs it: run as root, or `sudo setcap cap_net_bind_service=+ep $(which lighthouse-emulator)`",
+                opts.userrealm_port
+            )),
+        }
+    }
+    Ok(Running {
+        port,
+        app,
+        ca_path: tls.ca_path,
+        ca_pem: tls.ca_pem,
+        warnings,
+    })
+}
