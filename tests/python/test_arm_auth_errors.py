@@ -23,7 +23,8 @@ def test_reader_can_read_but_not_write(resource_client):
     assert e.value.error.code == "AuthorizationFailed"
     p = principal("reader@fabrikam")
     assert p.object_id in e.value.error.message
-    assert "Microsoft.Resources/subscriptions/resourcegroups/write" in e.value.error.message
+    # Action names are case-insensitive (real ARM prints 'resourcegroups' in lower case here).
+    assert "microsoft.resources/subscriptions/resourcegroups/write" in e.value.error.message.lower()
 
 
 def test_reader_cannot_delete_a_resource_group(resource_client):

@@ -83,7 +83,7 @@ def test_contributor_cannot_create_role_assignments(authorization_client):
         ac.role_assignments.create(f"/subscriptions/{FABRIKAM_DEV}", str(uuid.uuid4()), params)
     assert e.value.status_code == 403
     assert e.value.error.code == "AuthorizationFailed"
-    assert "Microsoft.Authorization/roleAssignments/write" in e.value.error.message
+    assert "microsoft.authorization/roleassignments/write" in e.value.error.message.lower()
 
 
 def test_role_assignment_for_unknown_principal_is_refused(authorization_client):
