@@ -1,7 +1,7 @@
 """Generic resources (any provider) through ResourceManagementClient.resources.*_by_id."""
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from conftest import FABRIKAM_DEV, FABRIKAM_PROD, unique_name
 
@@ -109,3 +109,33 @@ def test_default_world_resources_are_listed(resource_client):
     assert ("vm-web-01", "Microsoft.Compute/virtualMachines") in web
     dev = resource_client("fabrikam-ci", FABRIKAM_DEV)
     assert {r.name for r in dev.resources.list_by_resource_group("rg-dev")} == {"vnet-dev"}
+
+
+def test_generic_put_answers_201_then_200_and_names_are_case_insensitive(emulator, creds, rg):
+    token = creds.token("fabrikam-ci")
+    path = (f"/subscriptions/{FABRIKAM_DEV}/resourceGroups/{rg}/providers/Microsoft.Network/"
+            f"virtualNetworks/vnet-raw?api-version={VNET_API}")
+    first = emulator.arm("PUT", path, token=token, json=VNET_BODY)
+    assert first.status_code == 201, first.text
+    again = emulator.arm("PUT", path, token=token, json=VNET_BODY)
+    assert again.status_code == 200, again.text
+    upper = emulator.arm("GET", path.replace("vnet-raw", "VNET-RAW").replace("virtualNetworks", "VIRTUALNETWORKS"),
+                         token=token)
+    assert upper.status_code == 200, upper.text
+    assert upper.json()["name"] == "vnet-raw"
+
+
+def test_reader_cannot_create_or_delete_generic_resources(resource_client):
+    rc = resource_client("reader@fabrikam", "20000000-0000-0000-0000-000000002001")
+    vnet = ("/subscriptions/20000000-0000-0000-0000-000000002001/resourceGroups/rg-web/providers/"
+            "Microsoft.Network/virtualNetworks/vnet-web")
+    assert rc.resources.get_by_id(vnet, api_version=VNET_API).name == "vnet-web"
+    for attempt in (
+        lambda: rc.resources.begin_create_or_update_by_id(vnet + "-2", VNET_BODY, api_version=VNET_API).result(),
+        lambda: rc.resources.begin_delete_by_id(vnet, api_version=VNET_API).result(),
+    ):
+        with pytest.raises(HttpResponseError) as e:
+            attempt()
+        assert e.value.status_code == 403
+        assert e.value.error.code == "AuthorizationFailed"
+    assert rc.resources.check_existence_by_id(vnet, api_version=VNET_API) is True

@@ -122,3 +122,16 @@ def test_role_definition_get_reader(authorization_client):
     d = ac.role_definitions.get(f"/subscriptions/{FABRIKAM_PROD}", ROLE_READER)
     assert d.role_name == "Reader"
     assert d.permissions[0].actions == ["*/read"]
+
+
+def test_reader_cannot_delete_role_assignments(authorization_client):
+    admin = authorization_client("admin@fabrikam", FABRIKAM_PROD)
+    reader_own = next(a for a in admin.role_assignments.list_for_subscription()
+                      if a.principal_id == principal("reader@fabrikam").object_id
+                      and a.role_definition_id.endswith(ROLE_READER))
+    reader = authorization_client("reader@fabrikam", FABRIKAM_PROD)
+    with pytest.raises(HttpResponseError) as e:
+        reader.role_assignments.delete_by_id(reader_own.id)
+    assert e.value.status_code == 403
+    assert e.value.error.code == "AuthorizationFailed"
+    assert reader_own.id in {a.id for a in admin.role_assignments.list_for_subscription()}
