@@ -199,11 +199,10 @@ pub fn decide(
     facts: &AccessFacts,
 ) -> Decision {
     let granted = facts.grants_of(subject).find(|g| {
-        let on_path = match (&g.via, path) {
-            (Via::RoleAssignment, Path::Customer) => true,
-            (Via::Delegation { .. }, Path::Delegated) => true,
-            _ => false,
-        };
+        let on_path = matches!(
+            (&g.via, path),
+            (Via::RoleAssignment, Path::Customer) | (Via::Delegation { .. }, Path::Delegated)
+        );
         on_path && is_at_or_above(&g.scope, scope) && g.role.allows(action, data)
     });
     if let Some(d) = deny_for(subject, action, data, scope, facts) {

@@ -85,7 +85,7 @@ impl App {
 
     /// Re-read the access facts after a write that changed them.
     pub fn refresh(&self) -> Result<(), StoreError> {
-        let snap = self.store.read(|tx| Snapshot::load(tx))?;
+        let snap = self.store.read(Snapshot::load)?;
         *self.snap.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
         Ok(())
     }
@@ -564,7 +564,8 @@ fn arm_authenticated(
                         &action,
                         &scope_display,
                     ),
-                });
+                }
+                .with_header("x-ms-emulator-decision", decision_header));
             }
         }
         // Locks stop the customer's own principals, never a delegated caller (ARM-FACTS §6.4).
@@ -574,7 +575,10 @@ fn arm_authenticated(
                 .to_ascii_lowercase()
                 .starts_with("microsoft.authorization/locks/")
         {
-            check_locks(snap, &req.method, &scope_key, &scope_display)?;
+            check_locks(snap, &req.method, &scope_key, &scope_display).map_err(|e| {
+                let why = format!("denied; {}", e.message);
+                e.with_header("x-ms-emulator-decision", why)
+            })?;
         }
     }
 

@@ -70,11 +70,7 @@ impl Route {
         if let Some(last) = id.last() {
             let ns = last.namespace.as_str();
             let first_type = last.types[0].0.as_str();
-            let (leaf_type, leaf_name) = last
-                .types
-                .last()
-                .map(|(t, n)| (t.as_str(), n.as_deref()))
-                .unwrap_or(("", None));
+            let leaf_name = last.types.last().and_then(|(_, n)| n.as_deref());
             let depth = last.types.len();
             if eq(ns, "Microsoft.Authorization") && depth == 1 {
                 return match (first_type.to_ascii_lowercase().as_str(), leaf_name, m) {
@@ -97,17 +93,8 @@ impl Route {
                 };
             }
             if id.providers.len() == 1 && rg.is_none() {
-                if eq(ns, "Microsoft.Resources") || depth == 2 {
-                    if eq(first_type, "operationStatuses") || eq(leaf_type, "operationStatuses") {
-                        return if m == "GET" && leaf_name.is_some() {
-                            Ok(OperationStatusesGet)
-                        } else {
-                            Err(not_allowed())
-                        };
-                    }
-                }
-                if depth == 1 && leaf_name.is_some() && eq(first_type, "operationStatuses") {
-                    return if m == "GET" {
+                if depth == 1 && eq(first_type, "operationStatuses") {
+                    return if m == "GET" && leaf_name.is_some() {
                         Ok(OperationStatusesGet)
                     } else {
                         Err(not_allowed())
