@@ -79,6 +79,14 @@ pub struct Grant {
     pub principal_id: String,
     pub role: Arc<RoleDefinition>,
     pub via: Via,
+    /// Unix seconds after which the grant no longer applies (just-in-time activations).
+    pub expires_at: Option<i64>,
+}
+
+impl Grant {
+    pub fn active(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|e| now < e)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -188,8 +196,10 @@ pub enum Path {
     Delegated,
 }
 
-/// Decide whether `subject` may perform `action` at `scope` (lower-cased canonical id).
-/// Deny assignments first; then the first grant on the right path whose scope covers `scope`.
+/// Decide whether `subject` may perform `action` at `scope` (lower-cased canonical id) at time `now`
+/// (unix seconds; only just-in-time grants expire). Deny assignments first; then the first active grant
+/// on the right path whose scope covers `scope`.
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     subject: &Subject,
     action: &str,
@@ -197,14 +207,14 @@ pub fn decide(
     scope: &str,
     path: Path,
     facts: &AccessFacts,
+    now: i64,
 ) -> Decision {
     let granted = facts.grants_of(subject).find(|g| {
-        let on_path = match (&g.via, path) {
-            (Via::RoleAssignment, Path::Customer) => true,
-            (Via::Delegation { .. }, Path::Delegated) => true,
-            _ => false,
-        };
-        on_path && is_at_or_above(&g.scope, scope) && g.role.allows(action, data)
+        let on_path = matches!(
+            (&g.via, path),
+            (Via::RoleAssignment, Path::Customer) | (Via::Delegation { .. }, Path::Delegated)
+        );
+        on_path && g.active(now) && is_at_or_above(&g.scope, scope) && g.role.allows(action, data)
     });
     if let Some(d) = deny_for(subject, action, data, scope, facts) {
         return Decision::Denied(d);
@@ -292,6 +302,7 @@ mod tests {
             principal_id: principal.into(),
             role,
             via: Via::RoleAssignment,
+            expires_at: None,
         }
     }
 
@@ -371,7 +382,7 @@ mod tests {
             groups: &[],
         };
         let check = |s: &Subject, action: &str, scope: &str| -> &'static str {
-            match decide(s, action, false, scope, Path::Customer, &facts) {
+            match decide(s, action, false, scope, Path::Customer, &facts, 0) {
                 Decision::Allowed(_) => "allow",
                 Decision::Denied(_) => "deny",
                 Decision::NoGrant => "none",
@@ -441,7 +452,8 @@ mod tests {
             false,
             "/subscriptions/s1",
             Path::Delegated,
-            &facts
+            &facts,
+            0
         )
         .is_allowed());
     }

@@ -41,6 +41,8 @@ pub struct Config {
     /// Required on `/_emulator/*` (header `x-emulator-admin-key`) when set.
     pub admin_key: Option<String>,
     pub max_body: usize,
+    /// At most this many authorizations per registration definition (Partner Center's 20).
+    pub max_authorizations: usize,
     /// PEM of the CA that signed the server certificate (served at `/_emulator/ca.pem`).
     pub ca_pem: String,
 }
@@ -85,7 +87,7 @@ impl App {
 
     /// Re-read the access facts after a write that changed them.
     pub fn refresh(&self) -> Result<(), StoreError> {
-        let snap = self.store.read(|tx| Snapshot::load(tx))?;
+        let snap = self.store.read(Snapshot::load)?;
         *self.snap.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
         Ok(())
     }
@@ -140,6 +142,11 @@ impl App {
 /// Handle one request from any surface. Never panics on input; adds ARM's standard headers.
 pub fn handle(app: &App, req: &Req) -> Reply {
     let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let correlation = req
+        .header("x-ms-correlation-request-id")
+        .map(str::to_string)
+        .unwrap_or_else(|| request_id.clone());
     let base = base_url(req);
     let first = req
         .path
@@ -148,8 +155,10 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         .next()
         .unwrap_or("")
         .to_ascii_lowercase();
-    let mut decision_log = String::new();
-    let mut caller_log = String::new();
+    let mut audit = Audit {
+        correlation: correlation.clone(),
+        ..Default::default()
+    };
     let reply = match first.as_str() {
         "_emulator" => crate::admin::handle(app, req),
         "metadata"
@@ -161,9 +170,7 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             providers::metadata::metadata_endpoints(req, &base).unwrap_or_else(|e| error_reply(&e))
         }
         "v1.0" | "beta" => graph(app, req, &base),
-        "subscriptions" | "providers" | "tenants" | "" => {
-            arm(app, req, &base, &mut caller_log, &mut decision_log)
-        }
+        "subscriptions" | "providers" | "tenants" | "" => arm(app, req, &base, &mut audit),
         _ => {
             let snap = app.snapshot();
             let ts = crate::auth::endpoints::TokenService {
@@ -181,12 +188,12 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             })
         }
     };
-    let reply = standard_headers(req, reply, &first);
+    let reply = standard_headers(req, reply, &first, &request_id, &correlation);
     tracing::info!(
         method = %req.method,
         path = %req.path,
-        caller = %caller_log,
-        decision = %decision_log,
+        caller = %audit.caller,
+        decision = %audit.decision,
         status = reply.status,
         latency_us = started.elapsed().as_micros() as u64,
         "request"
@@ -218,17 +225,18 @@ pub fn error_reply(e: &ArmError) -> Reply {
     r
 }
 
-fn standard_headers(req: &Req, mut r: Reply, first: &str) -> Reply {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let correlation = req
-        .header("x-ms-correlation-request-id")
-        .map(str::to_string)
-        .unwrap_or_else(|| request_id.clone());
+fn standard_headers(
+    req: &Req,
+    mut r: Reply,
+    first: &str,
+    request_id: &str,
+    correlation: &str,
+) -> Reply {
     if !matches!(
         first,
         "subscriptions" | "providers" | "tenants" | "metadata" | ""
     ) {
-        return r.header("x-ms-request-id", request_id);
+        return r.header("x-ms-request-id", request_id.to_string());
     }
     let now = time::OffsetDateTime::now_utc();
     let routing = format!(
@@ -251,8 +259,8 @@ fn standard_headers(req: &Req, mut r: Reply, first: &str) -> Reply {
         ("199", "2999")
     };
     r = r
-        .header("x-ms-request-id", request_id.clone())
-        .header("x-ms-correlation-request-id", correlation)
+        .header("x-ms-request-id", request_id.to_string())
+        .header("x-ms-correlation-request-id", correlation.to_string())
         .header("x-ms-routing-request-id", routing)
         .header("cache-control", "no-cache")
         .header("pragma", "no-cache")
@@ -377,13 +385,18 @@ fn graph(app: &App, req: &Req, base: &str) -> Reply {
     )
 }
 
-fn arm(
-    app: &App,
-    req: &Req,
-    base: &str,
-    caller_log: &mut String,
-    decision_log: &mut String,
-) -> Reply {
+/// What the pipeline learned about a request, for the request log and the activity log.
+#[derive(Debug, Default)]
+pub struct Audit {
+    pub caller: String,
+    pub decision: String,
+    pub action: String,
+    pub write: bool,
+    pub grant: Option<authz::Grant>,
+    pub correlation: String,
+}
+
+fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
     let snap = app.snapshot();
     let id = match ResourceId::parse(&req.path) {
         Ok(id) => id,
@@ -408,10 +421,65 @@ fn arm(
         Ok(c) => c,
         Err(e) => return error_reply(&e),
     };
-    *caller_log = caller.client_name.clone();
-    match arm_authenticated(app, &snap, req, base, &id, &caller, decision_log) {
+    audit.caller = caller.client_name.clone();
+    let reply = match arm_authenticated(app, &snap, req, base, &id, &caller, audit) {
         Ok(r) => r,
         Err(e) => error_reply(&e),
+    };
+    record_activity(app, req, base, &id, &caller, audit, &reply);
+    reply
+}
+
+/// Write the activity-log events of a finished write, delete or action on a subscription scope.
+fn record_activity(
+    app: &App,
+    req: &Req,
+    base: &str,
+    id: &ResourceId,
+    caller: &Caller,
+    audit: &Audit,
+    reply: &Reply,
+) {
+    if caller.platform {
+        return;
+    }
+    let snap = app.snapshot();
+    let sub = id
+        .subscription
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| snap.dir.subscription(s));
+    if audit.write && reply.status != 401 {
+        if let Some(sub) = sub {
+            let error = (reply.status >= 400)
+                .then(|| serde_json::from_slice::<Value>(&reply.body).ok())
+                .flatten();
+            let uri = if req.raw_query.is_empty() {
+                format!("{base}{}", req.path)
+            } else {
+                format!("{base}{}?{}", req.path, req.raw_query)
+            };
+            let canonical = id.canonical();
+            let record = crate::activity::Record {
+                caller,
+                method: &req.method,
+                action: &audit.action,
+                resource_id: &canonical,
+                subscription_id: &sub.subscription_id.to_lowercase(),
+                subscription_tenant: &sub.tenant_id,
+                resource_group: id.resource_group.as_deref().filter(|r| !r.is_empty()),
+                status: reply.status,
+                error: error.as_ref(),
+                correlation_id: &audit.correlation,
+                client_request_id: req.header("x-ms-client-request-id"),
+                grant: audit.grant.as_ref(),
+                now: app.clock.now(),
+                uri: &uri,
+            };
+            if let Err(e) = crate::activity::record(&app.store, &record) {
+                tracing::error!(error = %e, "activity log write failed");
+            }
+        }
     }
 }
 
@@ -422,11 +490,69 @@ pub fn arm_as(app: &App, req: &Req, caller: &Caller, base: &str) -> Reply {
         Ok(id) => id,
         Err(e) => return error_reply(&ArmError::bad_request(e.0)),
     };
-    let mut log = String::new();
-    match arm_authenticated(app, &snap, req, base, &id, caller, &mut log) {
+    let mut audit = Audit::default();
+    match arm_authenticated(app, &snap, req, base, &id, caller, &mut audit) {
         Ok(r) => r,
         Err(e) => error_reply(&e),
     }
+}
+
+/// Run another ARM request through the whole pipeline as the same caller (template deployments put each
+/// of their resources this way, so they get the same authorization, validation and activity log).
+fn subrequest(
+    app: &App,
+    parent: &Req,
+    base: &str,
+    caller: &Caller,
+    method: &str,
+    path_and_query: &str,
+    body: Option<&Value>,
+) -> Reply {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let mut headers: Vec<(String, String)> =
+        vec![("content-type".into(), "application/json".into())];
+    if let Some(c) = parent.header("x-ms-correlation-request-id") {
+        headers.push(("x-ms-correlation-request-id".into(), c.to_string()));
+    }
+    let req = Req {
+        method: method.to_ascii_uppercase(),
+        path: percent_encoding::percent_decode_str(path)
+            .decode_utf8_lossy()
+            .into_owned(),
+        raw_query: query.to_string(),
+        query: Req::parse_query(query),
+        headers,
+        body: body
+            .map(|b| serde_json::to_vec(b).unwrap_or_default())
+            .unwrap_or_default(),
+        host: parent.host.clone(),
+        port: parent.port,
+    };
+    let snap = app.snapshot();
+    let id = match ResourceId::parse(&req.path) {
+        Ok(id) => id,
+        Err(e) => {
+            return error_reply(&ArmError::new(
+                "InvalidResourceId",
+                format!("The resource id '{}' is not valid: {}.", req.path, e.0),
+            ))
+        }
+    };
+    let mut audit = Audit {
+        correlation: parent
+            .header("x-ms-correlation-request-id")
+            .unwrap_or_default()
+            .to_string(),
+        ..Default::default()
+    };
+    let reply = match arm_authenticated(app, &snap, &req, base, &id, caller, &mut audit) {
+        Ok(r) => r,
+        Err(e) => error_reply(&e),
+    };
+    record_activity(app, &req, base, &id, caller, &audit, &reply);
+    reply
 }
 
 /// The scope an authorization decision is made at: the resource itself, or the scope a collection or
@@ -464,9 +590,11 @@ fn arm_authenticated(
     base: &str,
     id: &ResourceId,
     caller: &Caller,
-    decision_log: &mut String,
+    audit: &mut Audit,
 ) -> Result<Reply, ArmError> {
     let route = Route::parse(&req.method, id)?;
+    audit.write = route.is_write();
+    audit.action = route.action(&req.method, id);
     let api = api_version::check(route.family(id), req.query("api-version"))?;
 
     // Body: JSON object for writes; size limit; media type.
@@ -541,9 +669,20 @@ fn arm_authenticated(
             object_id: &caller.object_id,
             groups: &caller.groups,
         };
-        let decision = authz::decide(&subject, &action, false, &scope_key, path, &snap.access);
+        let decision = authz::decide(
+            &subject,
+            &action,
+            false,
+            &scope_key,
+            path,
+            &snap.access,
+            app.clock.unix(),
+        );
         decision_header = describe(&decision);
-        *decision_log = decision_header.clone();
+        audit.decision = decision_header.clone();
+        if let Decision::Allowed(g) = &decision {
+            audit.grant = Some(g.clone());
+        }
         if !decision.is_allowed() && app.config.authz != AuthzMode::Off {
             if app.config.authz == AuthzMode::Log {
                 tracing::warn!(caller = %caller.client_name, action = %action, scope = %scope_display, "authz=log: enforce would refuse");
@@ -564,7 +703,8 @@ fn arm_authenticated(
                         &action,
                         &scope_display,
                     ),
-                });
+                }
+                .with_header("x-ms-emulator-decision", decision_header));
             }
         }
         // Locks stop the customer's own principals, never a delegated caller (ARM-FACTS §6.4).
@@ -574,7 +714,10 @@ fn arm_authenticated(
                 .to_ascii_lowercase()
                 .starts_with("microsoft.authorization/locks/")
         {
-            check_locks(snap, &req.method, &scope_key, &scope_display)?;
+            check_locks(snap, &req.method, &scope_key, &scope_display).map_err(|e| {
+                let why = format!("denied; {}", e.message);
+                e.with_header("x-ms-emulator-decision", why)
+            })?;
         }
     }
 
@@ -590,6 +733,10 @@ fn arm_authenticated(
         base_url: base,
         body: body.as_ref(),
         new_id: &new_id,
+        max_authorizations: app.config.max_authorizations,
+        subrequest: &|method: &str, path_and_query: &str, body: Option<&Value>| {
+            subrequest(app, req, base, caller, method, path_and_query, body)
+        },
     };
     let reply = run(&cx, &app.store)?;
     if route.is_write() && reply.status < 300 && touches_facts(&route, id) {
@@ -674,15 +821,23 @@ fn touches_facts(route: &Route, id: &ResourceId) -> bool {
     if matches!(route, Route::ResourceGroupsDelete | Route::ResourcesDelete) {
         return true;
     }
+    if matches!(
+        route,
+        Route::RoleAssignmentScheduleRequestsCreate
+            | Route::RoleAssignmentScheduleRequestsCancel
+            | Route::RoleAssignmentApprovalStepsPut
+    ) {
+        return true;
+    }
     let t = id.full_type().unwrap_or_default().to_ascii_lowercase();
     FACT_TYPES.iter().any(|f| *f == t)
 }
 
 /// The exhaustive route → handler match: the handler is the snake_case of the route.
 fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    use providers::authorization;
     use providers::resources;
     use providers::subscriptions;
+    use providers::{authorization, insights, managedservices, pim};
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
@@ -728,5 +883,66 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::ResourcesDelete => resources::resources_delete(cx, store),
         Route::ResourcesAction => resources::resources_action(cx, store),
         Route::ResourcesListChildren => resources::resources_list_children(cx, store),
+        Route::RoleAssignmentScheduleRequestsCreate => {
+            pim::role_assignment_schedule_requests_create(cx, store)
+        }
+        Route::RoleAssignmentScheduleRequestsGet => {
+            pim::role_assignment_schedule_requests_get(cx, store)
+        }
+        Route::RoleAssignmentScheduleRequestsListForScope => {
+            pim::role_assignment_schedule_requests_list_for_scope(cx, store)
+        }
+        Route::RoleAssignmentScheduleRequestsCancel => {
+            pim::role_assignment_schedule_requests_cancel(cx, store)
+        }
+        Route::RoleAssignmentSchedulesListForScope => {
+            pim::role_assignment_schedules_list_for_scope(cx, store)
+        }
+        Route::RoleAssignmentScheduleInstancesListForScope => {
+            pim::role_assignment_schedule_instances_list_for_scope(cx, store)
+        }
+        Route::RoleEligibilitySchedulesListForScope => {
+            pim::role_eligibility_schedules_list_for_scope(cx, store)
+        }
+        Route::RoleEligibilityScheduleInstancesListForScope => {
+            pim::role_eligibility_schedule_instances_list_for_scope(cx, store)
+        }
+        Route::RoleAssignmentApprovalsList => pim::role_assignment_approvals_list(cx, store),
+        Route::RoleAssignmentApprovalStepsPut => pim::role_assignment_approval_steps_put(cx, store),
+        Route::RegistrationDefinitionsCreateOrUpdate => {
+            managedservices::registration_definitions_create_or_update(cx, store)
+        }
+        Route::RegistrationDefinitionsGet => {
+            managedservices::registration_definitions_get(cx, store)
+        }
+        Route::RegistrationDefinitionsDelete => {
+            managedservices::registration_definitions_delete(cx, store)
+        }
+        Route::RegistrationDefinitionsList => {
+            managedservices::registration_definitions_list(cx, store)
+        }
+        Route::RegistrationAssignmentsCreateOrUpdate => {
+            managedservices::registration_assignments_create_or_update(cx, store)
+        }
+        Route::RegistrationAssignmentsGet => {
+            managedservices::registration_assignments_get(cx, store)
+        }
+        Route::RegistrationAssignmentsDelete => {
+            managedservices::registration_assignments_delete(cx, store)
+        }
+        Route::RegistrationAssignmentsList => {
+            managedservices::registration_assignments_list(cx, store)
+        }
+        Route::MarketplaceRegistrationDefinitionsList => {
+            managedservices::marketplace_registration_definitions_list(cx, store)
+        }
+        Route::MarketplaceRegistrationDefinitionsGet => {
+            managedservices::marketplace_registration_definitions_get(cx, store)
+        }
+        Route::ManagedServicesOperationsList => {
+            managedservices::managed_services_operations_list(cx, store)
+        }
+        Route::ActivityLogsList => insights::activity_logs_list(cx, store),
+        Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),
     }
 }

@@ -186,6 +186,7 @@ impl Snapshot {
                 principal_id: p["principalId"].as_str().unwrap_or_default().to_lowercase(),
                 role,
                 via: Via::RoleAssignment,
+                expires_at: None,
             });
         }
 
@@ -241,6 +242,7 @@ impl Snapshot {
                         managed_by_tenant_id: managed_by.clone(),
                         eligible: false,
                     },
+                    expires_at: None,
                 });
             }
         }

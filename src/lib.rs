@@ -3,6 +3,7 @@
 //! binary (`main.rs`) only reads arguments. See the README's Architecture section for the code map.
 #![forbid(unsafe_code)]
 
+pub mod activity;
 pub mod admin;
 pub mod arm;
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod clock;
 pub mod directory;
 pub mod dispatch;
 pub mod facts;
+pub mod lighthouse;
 pub mod providers;
 pub mod server;
 pub mod start;

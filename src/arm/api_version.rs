@@ -19,6 +19,8 @@ pub enum Family {
     ManagedServices,
     ActivityLog,
     Metadata,
+    /// Privileged Identity Management (role assignment/eligibility schedules, approvals).
+    Pim,
     /// Any provider the emulator does not model: any well-formed version.
     Generic,
 }
@@ -122,6 +124,14 @@ pub const MANAGED_SERVICES: &[&str] = &[
     "2022-10-01",
 ];
 const ACTIVITY_LOG: &[&str] = &["2015-04-01"];
+const PIM: &[&str] = &[
+    "2020-10-01-preview",
+    "2020-10-01",
+    "2021-01-01-preview",
+    "2022-04-01-preview",
+    "2024-02-01-preview",
+    "2024-09-01-preview",
+];
 const METADATA: &[&str] = &[
     "2015-01-01",
     "2018-01-01",
@@ -143,6 +153,7 @@ impl Family {
             Family::ManagedServices => MANAGED_SERVICES,
             Family::ActivityLog => ACTIVITY_LOG,
             Family::Metadata => METADATA,
+            Family::Pim => PIM,
             Family::Generic => &[],
         }
     }

@@ -10,8 +10,8 @@ pub struct ArmError {
     pub status: u16,
     pub code: String,
     pub message: String,
-    pub target: Option<String>,
-    pub details: Vec<Value>,
+    /// `target` and `details`, rarely present (boxed to keep `Result<_, ArmError>` small).
+    pub extra: Option<Box<(Option<String>, Vec<Value>)>>,
     pub headers: Vec<(&'static str, String)>,
     /// Microsoft.Authorization answers some routing failures in ASP.NET style (`{"Message":…}`).
     pub aspnet_style: bool,
@@ -60,8 +60,7 @@ impl ArmError {
             status: status_of(code),
             code: code.to_string(),
             message: message.into(),
-            target: None,
-            details: Vec::new(),
+            extra: None,
             headers: Vec::new(),
             aspnet_style: false,
         }
@@ -73,7 +72,7 @@ impl ArmError {
     }
 
     pub fn with_target(mut self, target: impl Into<String>) -> Self {
-        self.target = Some(target.into());
+        self.extra.get_or_insert_with(Default::default).0 = Some(target.into());
         self
     }
 
@@ -83,7 +82,9 @@ impl ArmError {
     }
 
     pub fn with_detail(mut self, code: &str, message: impl Into<String>) -> Self {
-        self.details
+        self.extra
+            .get_or_insert_with(Default::default)
+            .1
             .push(json!({"code": code, "message": message.into()}));
         self
     }
@@ -94,11 +95,13 @@ impl ArmError {
             return json!({ "Message": self.message });
         }
         let mut e = json!({ "code": self.code, "message": self.message });
-        if let Some(t) = &self.target {
-            e["target"] = json!(t);
-        }
-        if !self.details.is_empty() {
-            e["details"] = Value::Array(self.details.clone());
+        if let Some((target, details)) = self.extra.as_deref() {
+            if let Some(t) = target {
+                e["target"] = json!(t);
+            }
+            if !details.is_empty() {
+                e["details"] = Value::Array(details.clone());
+            }
         }
         json!({ "error": e })
     }

@@ -38,6 +38,32 @@ pub enum Route {
     RoleAssignmentsDelete,
     PermissionsListForScope,
     ProviderOperationsList,
+    // Privileged Identity Management: just-in-time activation of eligible (delegated) roles.
+    RoleAssignmentScheduleRequestsCreate,
+    RoleAssignmentScheduleRequestsGet,
+    RoleAssignmentScheduleRequestsListForScope,
+    RoleAssignmentScheduleRequestsCancel,
+    RoleAssignmentSchedulesListForScope,
+    RoleAssignmentScheduleInstancesListForScope,
+    RoleEligibilitySchedulesListForScope,
+    RoleEligibilityScheduleInstancesListForScope,
+    RoleAssignmentApprovalsList,
+    RoleAssignmentApprovalStepsPut,
+    // Microsoft.ManagedServices (Azure Lighthouse).
+    RegistrationDefinitionsCreateOrUpdate,
+    RegistrationDefinitionsGet,
+    RegistrationDefinitionsDelete,
+    RegistrationDefinitionsList,
+    RegistrationAssignmentsCreateOrUpdate,
+    RegistrationAssignmentsGet,
+    RegistrationAssignmentsDelete,
+    RegistrationAssignmentsList,
+    MarketplaceRegistrationDefinitionsList,
+    MarketplaceRegistrationDefinitionsGet,
+    ManagedServicesOperationsList,
+    // Microsoft.Insights activity log.
+    ActivityLogsList,
+    TenantActivityLogsList,
     /// Any other resource type: stored as sent plus what ARM adds.
     ResourcesCreateOrUpdate,
     ResourcesGet,
@@ -70,12 +96,115 @@ impl Route {
         if let Some(last) = id.last() {
             let ns = last.namespace.as_str();
             let first_type = last.types[0].0.as_str();
-            let (leaf_type, leaf_name) = last
-                .types
-                .last()
-                .map(|(t, n)| (t.as_str(), n.as_deref()))
-                .unwrap_or(("", None));
+            let leaf_name = last.types.last().and_then(|(_, n)| n.as_deref());
             let depth = last.types.len();
+            if eq(ns, "Microsoft.Authorization") {
+                let t = first_type.to_ascii_lowercase();
+                let pim = match (t.as_str(), depth, leaf_name, m) {
+                    ("roleassignmentschedulerequests", 1, Some(_), "PUT") => {
+                        Some(RoleAssignmentScheduleRequestsCreate)
+                    }
+                    ("roleassignmentschedulerequests", 1, Some(_), "GET") => {
+                        Some(RoleAssignmentScheduleRequestsGet)
+                    }
+                    ("roleassignmentschedulerequests", 1, None, "GET") => {
+                        Some(RoleAssignmentScheduleRequestsListForScope)
+                    }
+                    ("roleassignmentschedulerequests", 2, None, "POST")
+                        if eq(&last.types[1].0, "cancel") =>
+                    {
+                        Some(RoleAssignmentScheduleRequestsCancel)
+                    }
+                    ("roleassignmentschedules", 1, None, "GET") => {
+                        Some(RoleAssignmentSchedulesListForScope)
+                    }
+                    ("roleassignmentscheduleinstances", 1, None, "GET") => {
+                        Some(RoleAssignmentScheduleInstancesListForScope)
+                    }
+                    ("roleeligibilityschedules", 1, None, "GET") => {
+                        Some(RoleEligibilitySchedulesListForScope)
+                    }
+                    ("roleeligibilityscheduleinstances", 1, None, "GET") => {
+                        Some(RoleEligibilityScheduleInstancesListForScope)
+                    }
+                    ("roleassignmentapprovals", 1, None, "GET") => {
+                        Some(RoleAssignmentApprovalsList)
+                    }
+                    ("roleassignmentapprovals", 2, Some(_), "PUT" | "PATCH") => {
+                        Some(RoleAssignmentApprovalStepsPut)
+                    }
+                    _ => None,
+                };
+                if let Some(r) = pim {
+                    return Ok(r);
+                }
+            }
+            if eq(ns, "Microsoft.ManagedServices") && id.providers.len() == 1 {
+                let t = first_type.to_ascii_lowercase();
+                let ms = match (t.as_str(), depth, leaf_name, m) {
+                    ("registrationdefinitions", 1, Some(_), "PUT") => {
+                        Some(RegistrationDefinitionsCreateOrUpdate)
+                    }
+                    ("registrationdefinitions", 1, Some(_), "GET") => {
+                        Some(RegistrationDefinitionsGet)
+                    }
+                    ("registrationdefinitions", 1, Some(_), "DELETE") => {
+                        Some(RegistrationDefinitionsDelete)
+                    }
+                    ("registrationdefinitions", 1, None, "GET") => {
+                        Some(RegistrationDefinitionsList)
+                    }
+                    ("registrationassignments", 1, Some(_), "PUT") => {
+                        Some(RegistrationAssignmentsCreateOrUpdate)
+                    }
+                    ("registrationassignments", 1, Some(_), "GET") => {
+                        Some(RegistrationAssignmentsGet)
+                    }
+                    ("registrationassignments", 1, Some(_), "DELETE") => {
+                        Some(RegistrationAssignmentsDelete)
+                    }
+                    ("registrationassignments", 1, None, "GET") => {
+                        Some(RegistrationAssignmentsList)
+                    }
+                    ("marketplaceregistrationdefinitions", 1, None, "GET") => {
+                        Some(MarketplaceRegistrationDefinitionsList)
+                    }
+                    ("marketplaceregistrationdefinitions", 1, Some(_), "GET") => {
+                        Some(MarketplaceRegistrationDefinitionsGet)
+                    }
+                    ("operations", 1, None, "GET") => Some(ManagedServicesOperationsList),
+                    (
+                        "registrationdefinitions"
+                        | "registrationassignments"
+                        | "marketplaceregistrationdefinitions"
+                        | "operations",
+                        _,
+                        _,
+                        _,
+                    ) => return Err(not_allowed()),
+                    _ => None,
+                };
+                if let Some(r) = ms {
+                    return Ok(r);
+                }
+            }
+            if eq(ns, "Microsoft.Insights")
+                && id.providers.len() == 1
+                && rg.is_none()
+                && depth == 2
+                && eq(first_type, "eventtypes")
+                && eq(&last.types[1].0, "values")
+                && last.types[0]
+                    .1
+                    .as_deref()
+                    .is_some_and(|n| eq(n, "management"))
+            {
+                return match (m, sub) {
+                    ("GET", Some(_)) => Ok(ActivityLogsList),
+                    ("GET", None) => Ok(TenantActivityLogsList),
+                    _ => Err(not_allowed()),
+                };
+            }
             if eq(ns, "Microsoft.Authorization") && depth == 1 {
                 return match (first_type.to_ascii_lowercase().as_str(), leaf_name, m) {
                     ("roleassignments", None, "GET") => Ok(RoleAssignmentsListForScope),
@@ -97,17 +226,8 @@ impl Route {
                 };
             }
             if id.providers.len() == 1 && rg.is_none() {
-                if eq(ns, "Microsoft.Resources") || depth == 2 {
-                    if eq(first_type, "operationStatuses") || eq(leaf_type, "operationStatuses") {
-                        return if m == "GET" && leaf_name.is_some() {
-                            Ok(OperationStatusesGet)
-                        } else {
-                            Err(not_allowed())
-                        };
-                    }
-                }
-                if depth == 1 && leaf_name.is_some() && eq(first_type, "operationStatuses") {
-                    return if m == "GET" {
+                if depth == 1 && eq(first_type, "operationStatuses") {
+                    return if m == "GET" && leaf_name.is_some() {
                         Ok(OperationStatusesGet)
                     } else {
                         Err(not_allowed())
@@ -216,6 +336,28 @@ impl Route {
             | RoleAssignmentsGet
             | RoleAssignmentsDelete => Family::RoleAssignments,
             PermissionsListForScope => Family::Permissions,
+            RoleAssignmentScheduleRequestsCreate
+            | RoleAssignmentScheduleRequestsGet
+            | RoleAssignmentScheduleRequestsListForScope
+            | RoleAssignmentScheduleRequestsCancel
+            | RoleAssignmentSchedulesListForScope
+            | RoleAssignmentScheduleInstancesListForScope
+            | RoleEligibilitySchedulesListForScope
+            | RoleEligibilityScheduleInstancesListForScope
+            | RoleAssignmentApprovalsList
+            | RoleAssignmentApprovalStepsPut => Family::Pim,
+            RegistrationDefinitionsCreateOrUpdate
+            | RegistrationDefinitionsGet
+            | RegistrationDefinitionsDelete
+            | RegistrationDefinitionsList
+            | RegistrationAssignmentsCreateOrUpdate
+            | RegistrationAssignmentsGet
+            | RegistrationAssignmentsDelete
+            | RegistrationAssignmentsList
+            | MarketplaceRegistrationDefinitionsList
+            | MarketplaceRegistrationDefinitionsGet
+            | ManagedServicesOperationsList => Family::ManagedServices,
+            ActivityLogsList | TenantActivityLogsList => Family::ActivityLog,
             ProviderOperationsList => Family::Generic,
             OperationResultsGet | OperationStatusesGet => Family::Generic,
             ResourcesCreateOrUpdate
@@ -255,6 +397,10 @@ impl Route {
             }
             ResourcesCheckExistence => id.action("GET"),
             OperationResultsGet => "Microsoft.Resources/subscriptions/operationresults/read".into(),
+            ActivityLogsList | TenantActivityLogsList => {
+                "Microsoft.Insights/eventtypes/values/read".into()
+            }
+            ManagedServicesOperationsList => "Microsoft.ManagedServices/operations/read".into(),
             ResourcesAction => {
                 // POST …/{type}/{name}/{verb}: the verb is the last name-less segment
                 let mut parent = id.clone();
@@ -287,6 +433,13 @@ impl Route {
                 | RoleDefinitionsDelete
                 | RoleAssignmentsCreate
                 | RoleAssignmentsDelete
+                | RoleAssignmentScheduleRequestsCreate
+                | RoleAssignmentScheduleRequestsCancel
+                | RoleAssignmentApprovalStepsPut
+                | RegistrationDefinitionsCreateOrUpdate
+                | RegistrationDefinitionsDelete
+                | RegistrationAssignmentsCreateOrUpdate
+                | RegistrationAssignmentsDelete
                 | ResourcesCreateOrUpdate
                 | ResourcesUpdate
                 | ResourcesDelete
@@ -304,6 +457,21 @@ impl Route {
                 | ProviderOperationsList
                 | OperationResultsGet
                 | OperationStatusesGet
+                | ManagedServicesOperationsList
+                | MarketplaceRegistrationDefinitionsList
+                | MarketplaceRegistrationDefinitionsGet
+                // PIM requests are authorized by eligibility, inside the handler
+                | RoleAssignmentScheduleRequestsCreate
+                | RoleAssignmentScheduleRequestsGet
+                | RoleAssignmentScheduleRequestsListForScope
+                | RoleAssignmentScheduleRequestsCancel
+                | RoleAssignmentSchedulesListForScope
+                | RoleAssignmentScheduleInstancesListForScope
+                | RoleEligibilitySchedulesListForScope
+                | RoleEligibilityScheduleInstancesListForScope
+                | RoleAssignmentApprovalsList
+                | RoleAssignmentApprovalStepsPut
+                | TenantActivityLogsList
         )
     }
 }

@@ -3,7 +3,10 @@
 //! `ArmError`. Providers never see hyper, TLS or token bytes, and share state only through the store.
 
 pub mod authorization;
+pub mod insights;
+pub mod managedservices;
 pub mod metadata;
+pub mod pim;
 pub mod resources;
 pub mod subscriptions;
 
@@ -71,6 +74,11 @@ pub struct Cx<'a> {
     pub body: Option<&'a Value>,
     /// A fresh GUID for this request (operation ids, new names).
     pub new_id: &'a str,
+    /// Settings the providers read.
+    pub max_authorizations: usize,
+    /// Run another ARM request (method, path with query, JSON body) through the whole pipeline as the
+    /// same caller: how template deployments create their resources.
+    pub subrequest: &'a dyn Fn(&str, &str, Option<&Value>) -> Reply,
 }
 
 impl Cx<'_> {

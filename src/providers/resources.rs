@@ -364,6 +364,7 @@ pub fn resources_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmEr
     let body = cx.object_body()?.clone();
     check_name(cx.id)?;
     require_parents(store, cx.id)?;
+    refuse_databricks_in_managed_subscription(cx, store)?;
     let key = cx.id.key();
     let existing = store.read(|tx| tx.get(&key))?;
     let out = build_resource(cx, body, existing.as_ref().map(|e| &e.body));
@@ -419,7 +420,59 @@ fn build_resource(cx: &Cx, mut body: Map<String, Value>, existing: Option<&Value
         cx.system_data(existing.map(|e| &e["systemData"])),
     );
     add_endpoints(cx, &mut body);
+    add_identities(cx, &mut body, existing);
     Value::Object(body)
+}
+
+/// Managed identities get their service principal ids, as Azure makes them: a system-assigned identity
+/// on any resource (`identity.type` containing SystemAssigned) and user-assigned identity resources.
+/// Ids are kept across updates.
+fn add_identities(cx: &Cx, body: &mut Map<String, Value>, existing: Option<&Value>) {
+    let tenant = cx
+        .id
+        .subscription
+        .as_deref()
+        .and_then(|s| cx.snap.dir.subscription(s))
+        .map(|s| s.tenant_id.to_lowercase())
+        .unwrap_or_default();
+    let wants_system = body
+        .get("identity")
+        .and_then(|i| i.get("type"))
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.to_ascii_lowercase().contains("systemassigned"));
+    if wants_system {
+        let pid = existing
+            .and_then(|e| e["identity"]["principalId"].as_str().map(String::from))
+            .unwrap_or_else(|| cx.new_id.to_string());
+        if let Some(Value::Object(i)) = body.get_mut("identity") {
+            i.insert("principalId".into(), json!(pid));
+            i.insert("tenantId".into(), json!(tenant));
+        }
+    }
+    let is_uai = cx.id.full_type().is_some_and(|t| {
+        t.eq_ignore_ascii_case("Microsoft.ManagedIdentity/userAssignedIdentities")
+    });
+    if is_uai {
+        let keep = |k: &str| existing.and_then(|e| e["properties"][k].as_str().map(String::from));
+        let pid = keep("principalId").unwrap_or_else(|| cx.new_id.to_string());
+        // the client id: a second stable id derived from the principal id
+        let client = keep("clientId").unwrap_or_else(|| {
+            let hex: String = pid.chars().rev().filter(|c| *c != '-').collect();
+            format!(
+                "{}-{}-{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32]
+            )
+        });
+        if let Some(Value::Object(p)) = body.get_mut("properties") {
+            p.insert("principalId".into(), json!(pid));
+            p.insert("clientId".into(), json!(client));
+            p.insert("tenantId".into(), json!(tenant));
+        }
+    }
 }
 
 /// Storage accounts and vaults point at the emulator's own data-plane endpoints.
@@ -598,9 +651,53 @@ fn provider_state(store: &Store, sub: &str, ns: &str) -> Result<String, ArmError
             .as_str()
             .unwrap_or("Registered")
             .to_string(),
-        None if ns.eq_ignore_ascii_case("Microsoft.ManagedServices") => "NotRegistered".into(),
+        None if ns.eq_ignore_ascii_case("Microsoft.ManagedServices") => {
+            if managed_services_in_use(store, sub)? {
+                "Registered".into()
+            } else {
+                "NotRegistered".into()
+            }
+        }
         None => "Registered".into(),
     })
+}
+
+/// Does the subscription hold registration definitions or assignments (onboarding registers the RP)?
+fn managed_services_in_use(store: &Store, sub: &str) -> Result<bool, ArmError> {
+    let sub = sub.to_lowercase();
+    let defs = store.read(|tx| {
+        tx.by_type(
+            "microsoft.managedservices/registrationdefinitions",
+            Some(&sub),
+            None,
+        )
+    })?;
+    let assigns = store.read(|tx| {
+        tx.by_type(
+            "microsoft.managedservices/registrationassignments",
+            Some(&sub),
+            None,
+        )
+    })?;
+    Ok(!defs.is_empty() || !assigns.is_empty())
+}
+
+/// A subscription registered for Microsoft.ManagedServices cannot get Databricks workspaces (the seeds'
+/// rule from the 2019–2020 documentation).
+fn refuse_databricks_in_managed_subscription(cx: &Cx, store: &Store) -> Result<(), ArmError> {
+    let t = cx.id.full_type().unwrap_or_default();
+    if cx.caller.platform || !t.eq_ignore_ascii_case("Microsoft.Databricks/workspaces") {
+        return Ok(());
+    }
+    let sub = cx.id.subscription.clone().unwrap_or_default();
+    if provider_state(store, &sub, "Microsoft.ManagedServices")? == "Registered" {
+        return Err(ArmError::new(
+            "DatabricksNotSupportedOnDelegatedSubscription",
+            format!("The subscription '{}' is registered for Azure delegated resource management (Microsoft.ManagedServices); Azure Databricks workspaces cannot be created in it.", sub.to_lowercase()),
+        )
+        .with_status(409));
+    }
+    Ok(())
 }
 
 fn provider_body(sub: &str, ns: &str, state: &str) -> Value {

@@ -1,0 +1,326 @@
+//! Every refusal code of the foundation: authentication, api-version, body, ids, RBAC, locks.
+
+use crate::*;
+use base64::Engine;
+use serde_json::json;
+
+fn rg_path(sub: &str, rg: &str) -> String {
+    format!("/subscriptions/{sub}/resourcegroups/{rg}?api-version=2024-11-01")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authentication_refusals() {
+    let e = emu().await;
+    let path = rg_path(FABRIKAM_PROD, "rg-web");
+    let r = e.call("GET", &path, None, None).await;
+    assert_eq!((r.status, r.code()), (401, "AuthenticationFailed"));
+    assert!(
+        r.header("www-authenticate")
+            .contains(&format!("/{FABRIKAM}\"")),
+        "{}",
+        r.header("www-authenticate")
+    );
+
+    let r = e
+        .raw("GET", &path, &[("authorization", "Basic abc")], vec![])
+        .await;
+    assert_eq!((r.status, r.code()), (401, "AuthenticationFailed"));
+
+    let r = e.call("GET", &path, Some("garbage"), None).await;
+    assert_eq!((r.status, r.code()), (401, "InvalidAuthenticationToken"));
+
+    // alg: none with the claims of a real token
+    let real = e.token("admin@fabrikam").await;
+    let payload = real.split('.').nth(1).unwrap();
+    let none = format!(
+        "{}.{payload}.",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#)
+    );
+    let r = e.call("GET", &path, Some(&none), None).await;
+    assert_eq!((r.status, r.code()), (401, "InvalidAuthenticationToken"));
+
+    // forged: signed by another key
+    let other = lighthouse_emulator::auth::keys::SigningKey::generate().unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let forged = lighthouse_emulator::auth::token::sign(&other, &claims);
+    let r = e.call("GET", &path, Some(&forged), None).await;
+    assert_eq!((r.status, r.code()), (401, "InvalidAuthenticationToken"));
+
+    // tampered payload
+    let mut parts: Vec<&str> = real.split('.').collect();
+    let mut c2 = claims.clone();
+    c2["oid"] = json!("30000000-0000-0000-0000-000000002112");
+    let p2 =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c2).unwrap());
+    parts[1] = &p2;
+    let r = e.call("GET", &path, Some(&parts.join(".")), None).await;
+    assert_eq!((r.status, r.code()), (401, "InvalidAuthenticationToken"));
+
+    // wrong audience
+    let storage = e
+        .token_for("admin@fabrikam", "https://storage.azure.com/.default")
+        .await;
+    let r = e.call("GET", &path, Some(&storage), None).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (401, "InvalidAuthenticationTokenAudience")
+    );
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("https://storage.azure.com"));
+
+    // az's audience and our own base URL are accepted
+    let az = e
+        .token_for(
+            "admin@fabrikam",
+            "https://management.core.windows.net//.default",
+        )
+        .await;
+    assert_eq!(e.call("GET", &path, Some(&az), None).await.status, 200);
+    let own = e
+        .token_for("admin@fabrikam", &format!("{}/.default", e.base))
+        .await;
+    assert_eq!(e.call("GET", &path, Some(&own), None).await.status, 200);
+
+    // expired, on the emulator's clock
+    e.app.clock.advance(time::Duration::hours(2));
+    let r = e.call("GET", &path, Some(&real), None).await;
+    assert_eq!((r.status, r.code()), (401, "ExpiredAuthenticationToken"));
+    e.app.clock.reset();
+    assert_eq!(e.call("GET", &path, Some(&real), None).await.status, 200);
+
+    // a tenant with no standing on the subscription
+    let msp = e.token("msp-reporting").await;
+    let r = e
+        .call("GET", &rg_path(FABRIKAM_DEV, "rg-dev"), Some(&msp), None)
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (401, "InvalidAuthenticationTokenTenant")
+    );
+    assert!(r.header("www-authenticate").contains(FABRIKAM));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_shape_refusals() {
+    let e = emu().await;
+    let t = e.token("admin@fabrikam").await;
+    let r = e
+        .call(
+            "GET",
+            &format!("/subscriptions/{FABRIKAM_PROD}/resourcegroups"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "MissingApiVersionParameter"));
+    let r = e
+        .call(
+            "GET",
+            &format!("/subscriptions/{FABRIKAM_PROD}/resourcegroups?api-version=yesterday"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "InvalidApiVersionParameter"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("2024-11-01"));
+    // a newer well-formed version is served
+    let r = e
+        .call(
+            "GET",
+            &format!("/subscriptions/{FABRIKAM_PROD}/resourcegroups?api-version=2031-01-01"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = e
+        .call(
+            "GET",
+            "/subscriptions/not-a-guid/resourcegroups?api-version=2024-11-01",
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "InvalidSubscriptionId"));
+    let r = e
+        .call(
+            "GET",
+            "/subscriptions/20000000-0000-0000-0000-00000000dead?api-version=2022-12-01",
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "SubscriptionNotFound"));
+    let r = e
+        .call("GET", &rg_path(FABRIKAM_PROD, "nope"), Some(&t), None)
+        .await;
+    assert_eq!((r.status, r.code()), (404, "ResourceGroupNotFound"));
+    let r = e
+        .call("GET", &format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.Network/virtualNetworks/nope?api-version=2023-09-01"), Some(&t), None)
+        .await;
+    assert_eq!((r.status, r.code()), (404, "ResourceNotFound"));
+    let auth = format!("Bearer {t}");
+    let h = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let r = e
+        .raw(
+            "PUT",
+            &rg_path(FABRIKAM_PROD, "rg-new"),
+            &h,
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "InvalidRequestContent"));
+    let r = e
+        .raw(
+            "PUT",
+            &rg_path(FABRIKAM_PROD, "rg-new"),
+            &h,
+            b"[1,2]".to_vec(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "InvalidRequestContent"));
+    let r = e
+        .raw(
+            "PUT",
+            &rg_path(FABRIKAM_PROD, "rg-new"),
+            &h,
+            br#"{"location": 5}"#.to_vec(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "InvalidRequestContent"));
+    let r = e
+        .raw(
+            "PUT",
+            &rg_path(FABRIKAM_PROD, "rg-new"),
+            &h,
+            br#"{"tags": {}}"#.to_vec(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "LocationRequired"));
+    let r = e
+        .raw(
+            "PUT",
+            &rg_path(FABRIKAM_PROD, "bad%20name."),
+            &h,
+            br#"{"location":"westeurope"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "InvalidResourceGroupName"));
+    let ct = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/xml"),
+    ];
+    let r = e
+        .raw(
+            "PUT",
+            &rg_path(FABRIKAM_PROD, "rg-new"),
+            &ct,
+            b"<x/>".to_vec(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (415, "UnsupportedMediaType"));
+    let big = format!(
+        "{{\"location\":\"westeurope\",\"tags\":{{\"x\":\"{}\"}}}}",
+        "a".repeat(5 * 1024 * 1024)
+    );
+    let r = e
+        .raw(
+            "PUT",
+            &rg_path(FABRIKAM_PROD, "rg-new"),
+            &h,
+            big.into_bytes(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (413, "RequestEntityTooLarge"));
+    // nothing was half-written by any of the refusals
+    let r = e
+        .call("GET", &rg_path(FABRIKAM_PROD, "rg-new"), Some(&t), None)
+        .await;
+    assert_eq!(r.status, 404);
+    let r = e
+        .call(
+            "PATCH",
+            "/subscriptions?api-version=2022-12-01",
+            Some(&t),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 405);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rbac_refusals_name_the_action_and_scope() {
+    let e = emu().await;
+    let reader = e.token("reader@fabrikam").await;
+    let r = e
+        .call(
+            "PUT",
+            &rg_path(FABRIKAM_PROD, "rg-reader"),
+            Some(&reader),
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
+    let msg = r.body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("'reader@fabrikam.onmicrosoft.com' with object id '30000000-0000-0000-0000-000000002112'"), "{msg}");
+    assert!(
+        msg.contains("'Microsoft.Resources/subscriptions/resourceGroups/write'"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!(
+            "'/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-reader'"
+        )),
+        "{msg}"
+    );
+    assert!(r.header("x-ms-emulator-decision").starts_with("denied"));
+    // reads are fine for the reader, not for someone without any role on fabrikam-dev
+    assert_eq!(
+        e.call(
+            "GET",
+            &rg_path(FABRIKAM_PROD, "rg-web"),
+            Some(&reader),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    let r = e
+        .call("GET", &rg_path(FABRIKAM_DEV, "rg-dev"), Some(&reader), None)
+        .await;
+    assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
+    // Contributor cannot write role assignments
+    let ci = e.token("fabrikam-ci").await;
+    let ra = format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.Authorization/roleAssignments/11111111-2222-3333-4444-555555555555?api-version=2022-04-01");
+    let body = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"), "principalId": "30000000-0000-0000-0000-000000002112"}});
+    let r = e.call("PUT", &ra, Some(&ci), Some(body)).await;
+    assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_lock_stops_the_customer() {
+    let e = emu().await;
+    let t = e.token("admin@northwind").await;
+    let vm = format!("/subscriptions/{NORTHWIND_MAIN}/resourceGroups/rg-managed/providers/Microsoft.Compute/virtualMachines/vm-app-01?api-version=2024-03-01");
+    let r = e.call("DELETE", &vm, Some(&t), None).await;
+    assert_eq!((r.status, r.code()), (409, "ScopeLocked"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("rg-managed"));
+    assert_eq!(e.call("GET", &vm, Some(&t), None).await.status, 200);
+}
