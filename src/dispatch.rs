@@ -627,9 +627,13 @@ fn arm_authenticated(
             .dir
             .subscription(s)
             .ok_or_else(|| ArmError::subscription_not_found(s))?;
+        // The caller that started a long-running operation may poll it even if it just removed its own
+        // standing (a provider deleting its delegation); the handler checks who started it.
+        let polling = matches!(route, Route::OperationStatusesGet | Route::OperationResultsGet);
         match standing(snap, caller, sub) {
             Standing::Home => {}
             Standing::Delegated => path = Path::Delegated,
+            Standing::None if polling => {}
             Standing::None => {
                 return Err(ArmError::invalid_authentication_token_tenant(
                     base,

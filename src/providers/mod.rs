@@ -30,6 +30,23 @@ impl From<StoreError> for ArmError {
     }
 }
 
+/// The field of a stored operation record naming who started it (never returned to clients).
+pub const OPERATION_OWNER: &str = "_startedBy";
+
+/// The stored operation `op` if `caller` may poll it: the caller who started it, or anyone with standing
+/// on its subscription (dispatch has already checked that standing unless the caller started it).
+pub fn operation_for(store: &Store, op: &str, caller: &Caller, standing_checked: bool) -> Result<Option<Value>, ArmError> {
+    let Some(mut body) = store.read(|tx| tx.operation(op))? else { return Ok(None) };
+    let started_by_caller = body[OPERATION_OWNER].as_str().is_some_and(|o| o.eq_ignore_ascii_case(&caller.object_id));
+    if !started_by_caller && !standing_checked {
+        return Ok(None);
+    }
+    if let Some(o) = body.as_object_mut() {
+        o.remove(OPERATION_OWNER);
+    }
+    Ok(Some(body))
+}
+
 /// The authenticated caller of a request (or the platform replaying the world).
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -143,6 +160,7 @@ impl Cx<'_> {
         if let Some(e) = error {
             body["error"] = json!({"code": e.code, "message": e.message});
         }
+        body[OPERATION_OWNER] = json!(self.caller.object_id);
         store.write(|tx| tx.put_operation(self.new_id, &body))?;
         Ok(format!(
             "{}{path}?api-version={}",
@@ -154,7 +172,8 @@ impl Cx<'_> {
     pub fn location_operation(&self, store: &Store) -> Result<String, ArmError> {
         let sub = self.id.subscription.clone().unwrap_or_default();
         let path = format!("/subscriptions/{sub}/operationresults/{}", self.new_id);
-        let body = json!({"id": path, "name": self.new_id, "status": "Succeeded", "startTime": self.now_str(), "endTime": self.now_str()});
+        let body = json!({"id": path, "name": self.new_id, "status": "Succeeded", "startTime": self.now_str(),
+                          "endTime": self.now_str(), OPERATION_OWNER: self.caller.object_id});
         store.write(|tx| tx.put_operation(self.new_id, &body))?;
         Ok(format!(
             "{}{path}?api-version={}",

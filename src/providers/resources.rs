@@ -887,10 +887,20 @@ pub fn providers_unregister(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     set_registration(cx, store, "Unregistered")
 }
 
+/// Does the caller's tenant own or manage the subscription in the path (tenant-level paths: yes)?
+fn has_standing(cx: &Cx) -> bool {
+    let Some(sub) = cx.id.subscription.as_deref().filter(|s| !s.is_empty()).and_then(|s| cx.snap.dir.subscription(s)) else {
+        return true;
+    };
+    cx.caller.platform
+        || sub.tenant_id.eq_ignore_ascii_case(&cx.caller.tenant_id)
+        || cx.snap.managed_by.get(&sub.subscription_id.to_lowercase()).is_some_and(|t| t.iter().any(|t| t.eq_ignore_ascii_case(&cx.caller.tenant_id)))
+}
+
 /// `Location` polling: 200 once the operation is done (all emulator operations finish at once).
 pub fn operation_results_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let op = cx.id.extra.get(1).cloned().unwrap_or_default();
-    match store.read(|tx| tx.operation(&op))? {
+    match super::operation_for(store, &op, cx.caller, has_standing(cx))? {
         Some(_) => Ok(Reply::empty(200)),
         None => Err(ArmError::not_found(format!(
             "The operation '{op}' could not be found."
@@ -901,7 +911,7 @@ pub fn operation_results_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> 
 /// `Azure-AsyncOperation` polling: the operation status body.
 pub fn operation_statuses_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let op = cx.id.name().unwrap_or_default().to_string();
-    match store.read(|tx| tx.operation(&op))? {
+    match super::operation_for(store, &op, cx.caller, has_standing(cx))? {
         Some(body) => Ok(Reply::json(200, &body)),
         None => Err(ArmError::not_found(format!(
             "The operation '{op}' could not be found."

@@ -33,11 +33,16 @@ def definition(role: str = ROLE_READER, managed_by: str = CONTOSO) -> dict:
                                                "role_definition_id": role}]}}
 
 
-def test_the_managing_tenant_lists_its_customers_subscriptions(subscription_client):
-    subs = {s.subscription_id: s.tenant_id for s in subscription_client("msp-automation").subscriptions.list()}
-    assert subs == {MSP_TOOLS: CONTOSO, FABRIKAM_PROD: FABRIKAM, NORTHWIND_MAIN: NORTHWIND, TAILSPIN_PROD: TAILSPIN}
-    fab = subscription_client("msp-automation").subscriptions.get(FABRIKAM_PROD)
-    assert [t.tenant_id for t in fab.managed_by_tenants] == [CONTOSO]
+def test_the_managing_tenant_lists_its_customers_subscriptions(subscription_client, emulator, creds):
+    # azure-mgmt-subscription 3.x speaks 2016-06-01, whose model has no tenantId: ids through the SDK…
+    subs = [s.subscription_id for s in subscription_client("msp-automation").subscriptions.list()]
+    assert subs == [MSP_TOOLS, FABRIKAM_PROD, NORTHWIND_MAIN, TAILSPIN_PROD]
+    # …and the tenants through the 2022-12-01 shape az and the JS SDK read
+    r = emulator.arm("GET", "/subscriptions?api-version=2022-12-01", creds.token("msp-automation"))
+    got = {s["subscriptionId"]: (s["tenantId"], s["managedByTenants"]) for s in r.json()["value"]}
+    assert got[FABRIKAM_PROD] == (FABRIKAM, [{"tenantId": CONTOSO}])
+    assert got[NORTHWIND_MAIN][0] == NORTHWIND and got[TAILSPIN_PROD][0] == TAILSPIN
+    assert got[MSP_TOOLS] == (CONTOSO, [])
 
 
 def test_delegated_writes_and_the_wrong_tenant(resource_client):
@@ -67,7 +72,7 @@ def test_onboarding_a_new_scope_with_the_sdk_poller(managed_services, resource_c
     ms = managed_services("admin@fabrikam")
     def_id = str(uuid.uuid4())
     scope = f"subscriptions/{FABRIKAM_DEV}"
-    d = ms.registration_definitions.begin_create_or_update(scope, def_id, definition()).result()
+    d = ms.registration_definitions.begin_create_or_update(registration_definition_id=def_id, scope=scope, request_body=definition()).result()
     assert d.properties.provisioning_state == "Succeeded"
     assert d.properties.managee_tenant_id == FABRIKAM
     assign_id = str(uuid.uuid4())
@@ -89,7 +94,7 @@ def test_onboarding_a_new_scope_with_the_sdk_poller(managed_services, resource_c
     with pytest.raises(HttpResponseError) as e:
         resource_client("msp-automation", FABRIKAM_DEV).resource_groups.get("rg-dev")
     assert e.value.error.code == "InvalidAuthenticationTokenTenant"
-    ms.registration_definitions.delete(scope, def_id)
+    ms.registration_definitions.delete(registration_definition_id=def_id, scope=scope)
 
 
 @pytest.mark.parametrize("role,needle", [
@@ -101,7 +106,8 @@ def test_onboarding_a_new_scope_with_the_sdk_poller(managed_services, resource_c
 def test_each_role_rule_is_refused(managed_services, role, needle):
     with pytest.raises(HttpResponseError) as e:
         managed_services("admin@fabrikam").registration_definitions.begin_create_or_update(
-            f"subscriptions/{FABRIKAM_DEV}", str(uuid.uuid4()), definition(role)).result()
+            registration_definition_id=str(uuid.uuid4()), scope=f"subscriptions/{FABRIKAM_DEV}",
+            request_body=definition(role)).result()
     assert (e.value.status_code, e.value.error.code) == (400, "InvalidRegistrationDefinitionCreateRequest")
     assert needle in e.value.error.message
 
@@ -109,19 +115,19 @@ def test_each_role_rule_is_refused(managed_services, role, needle):
 def test_tenant_cloud_and_databricks_rules(managed_services):
     with pytest.raises(HttpResponseError) as e:
         managed_services("admin@fabrikam").registration_definitions.begin_create_or_update(
-            f"subscriptions/{FABRIKAM_DEV}", str(uuid.uuid4()), definition(managed_by=FABRIKAM)).result()
+            registration_definition_id=str(uuid.uuid4()), scope=f"subscriptions/{FABRIKAM_DEV}", request_body=definition(managed_by=FABRIKAM)).result()
     assert "as ManagedByTenantId" in e.value.error.message
     with pytest.raises(HttpResponseError) as e:
         managed_services("admin@woodgrove").registration_definitions.begin_create_or_update(
-            f"subscriptions/{WOODGROVE_GOV}", str(uuid.uuid4()), definition()).result()
+            registration_definition_id=str(uuid.uuid4()), scope=f"subscriptions/{WOODGROVE_GOV}", request_body=definition()).result()
     assert e.value.error.code == "InvalidRegistrationDefinitionCreateRequest" and "national cloud" in e.value.error.message
     with pytest.raises(HttpResponseError) as e:
         managed_services("admin@tailspin").registration_definitions.begin_create_or_update(
-            f"subscriptions/{TAILSPIN_ANALYTICS}", str(uuid.uuid4()), definition()).result()
+            registration_definition_id=str(uuid.uuid4()), scope=f"subscriptions/{TAILSPIN_ANALYTICS}", request_body=definition()).result()
     assert "Databricks" in e.value.error.message
     with pytest.raises(HttpResponseError) as e:
         managed_services("fabrikam-ci").registration_definitions.begin_create_or_update(
-            f"subscriptions/{FABRIKAM_DEV}", str(uuid.uuid4()), definition()).result()
+            registration_definition_id=str(uuid.uuid4()), scope=f"subscriptions/{FABRIKAM_DEV}", request_body=definition()).result()
     assert (e.value.status_code, e.value.error.code) == (403, "AuthorizationFailed")
 
 
@@ -141,6 +147,6 @@ def test_revocation_by_the_provider_needs_the_delete_role(managed_services, reso
 def test_revocation_by_the_customer(managed_services, subscription_client, emulator):
     managed_services("admin@fabrikam").registration_assignments.begin_delete(
         f"subscriptions/{FABRIKAM_PROD}", "60000000-0000-0000-0000-000000002001").result()
-    tenants = {s.tenant_id for s in subscription_client("msp-automation").subscriptions.list()}
-    assert FABRIKAM not in tenants
+    subs = {s.subscription_id for s in subscription_client("msp-automation").subscriptions.list()}
+    assert FABRIKAM_PROD not in subs
     emulator.reset()
