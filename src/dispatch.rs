@@ -420,6 +420,9 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
         Err(e) => return error_reply(&e),
     };
     audit.caller = caller.client_name.clone();
+    // Read before the request runs: a DELETE of a registration assignment leaves nothing to read after.
+    let managed_by_tenant =
+        crate::activity::delegation_tenant(&app.store, &req.method, &id.key(), &req.body);
     let reply = match arm_authenticated(app, &snap, req, base, &id, &caller, audit) {
         Ok(r) => r,
         Err(e) => error_reply(&e),
@@ -450,6 +453,7 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
                 grant: audit.grant.as_ref(),
                 now: app.clock.now(),
                 uri: &uri,
+                managed_by_tenant: managed_by_tenant.as_deref(),
             };
             if let Err(e) = crate::activity::record(&app.store, &record) {
                 tracing::error!(error = %e, "activity log write failed");
