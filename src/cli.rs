@@ -116,6 +116,13 @@ pub struct ServeArgs {
         default_value_t = 443
     )]
     pub userrealm_port: u16,
+    /// At most this many authorizations per registration definition (an emulator setting; Partner Center allows 20).
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_MAX_AUTHORIZATIONS",
+        default_value_t = 20
+    )]
+    pub max_authorizations: usize,
 }
 
 #[derive(Debug, Clone, Args)]

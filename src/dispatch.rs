@@ -41,6 +41,8 @@ pub struct Config {
     /// Required on `/_emulator/*` (header `x-emulator-admin-key`) when set.
     pub admin_key: Option<String>,
     pub max_body: usize,
+    /// At most this many authorizations per registration definition (Partner Center's 20).
+    pub max_authorizations: usize,
     /// PEM of the CA that signed the server certificate (served at `/_emulator/ca.pem`).
     pub ca_pem: String,
 }
@@ -427,6 +429,29 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
         Ok(r) => r,
         Err(e) => error_reply(&e),
     };
+    record_activity(app, req, base, &id, &caller, audit, &reply);
+    reply
+}
+
+/// Write the activity-log events of a finished write, delete or action on a subscription scope.
+fn record_activity(
+    app: &App,
+    req: &Req,
+    base: &str,
+    id: &ResourceId,
+    caller: &Caller,
+    audit: &Audit,
+    reply: &Reply,
+) {
+    if caller.platform {
+        return;
+    }
+    let snap = app.snapshot();
+    let sub = id
+        .subscription
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| snap.dir.subscription(s));
     if audit.write && reply.status != 401 {
         if let Some(sub) = sub {
             let error = (reply.status >= 400)
@@ -439,7 +464,7 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
             };
             let canonical = id.canonical();
             let record = crate::activity::Record {
-                caller: &caller,
+                caller,
                 method: &req.method,
                 action: &audit.action,
                 resource_id: &canonical,
@@ -460,7 +485,6 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
             }
         }
     }
-    reply
 }
 
 /// Run an ARM request as `caller` (the platform for world replay).
@@ -475,6 +499,64 @@ pub fn arm_as(app: &App, req: &Req, caller: &Caller, base: &str) -> Reply {
         Ok(r) => r,
         Err(e) => error_reply(&e),
     }
+}
+
+/// Run another ARM request through the whole pipeline as the same caller (template deployments put each
+/// of their resources this way, so they get the same authorization, validation and activity log).
+fn subrequest(
+    app: &App,
+    parent: &Req,
+    base: &str,
+    caller: &Caller,
+    method: &str,
+    path_and_query: &str,
+    body: Option<&Value>,
+) -> Reply {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let mut headers: Vec<(String, String)> =
+        vec![("content-type".into(), "application/json".into())];
+    if let Some(c) = parent.header("x-ms-correlation-request-id") {
+        headers.push(("x-ms-correlation-request-id".into(), c.to_string()));
+    }
+    let req = Req {
+        method: method.to_ascii_uppercase(),
+        path: percent_encoding::percent_decode_str(path)
+            .decode_utf8_lossy()
+            .into_owned(),
+        raw_query: query.to_string(),
+        query: Req::parse_query(query),
+        headers,
+        body: body
+            .map(|b| serde_json::to_vec(b).unwrap_or_default())
+            .unwrap_or_default(),
+        host: parent.host.clone(),
+        port: parent.port,
+    };
+    let snap = app.snapshot();
+    let id = match ResourceId::parse(&req.path) {
+        Ok(id) => id,
+        Err(e) => {
+            return error_reply(&ArmError::new(
+                "InvalidResourceId",
+                format!("The resource id '{}' is not valid: {}.", req.path, e.0),
+            ))
+        }
+    };
+    let mut audit = Audit {
+        correlation: parent
+            .header("x-ms-correlation-request-id")
+            .unwrap_or_default()
+            .to_string(),
+        ..Default::default()
+    };
+    let reply = match arm_authenticated(app, &snap, &req, base, &id, caller, &mut audit) {
+        Ok(r) => r,
+        Err(e) => error_reply(&e),
+    };
+    record_activity(app, &req, base, &id, caller, &audit, &reply);
+    reply
 }
 
 /// The scope an authorization decision is made at: the resource itself, or the scope a collection or
@@ -630,12 +712,15 @@ fn arm_authenticated(
             }
         }
         // Locks stop the customer's own principals, never a delegated caller (ARM-FACTS §6.4).
-        if route.is_write()
-            && path == Path::Customer
-            && !action
-                .to_ascii_lowercase()
-                .starts_with("microsoft.authorization/locks/")
-        {
+        if route.is_write() && path == Path::Delegated && !is_lock_action(&action) {
+            for l in locks_applying(snap, req.method == "DELETE", &scope_key) {
+                decision_header.push_str(&format!(
+                    "; lock '{}' on {} bypassed (delegated caller)",
+                    l.name, l.scope_display
+                ));
+            }
+        }
+        if route.is_write() && path == Path::Customer && !is_lock_action(&action) {
             check_locks(snap, &req.method, &scope_key, &scope_display).map_err(|e| {
                 let why = format!("denied; {}", e.message);
                 e.with_header("x-ms-emulator-decision", why)
@@ -655,6 +740,10 @@ fn arm_authenticated(
         base_url: base,
         body: body.as_ref(),
         new_id: &new_id,
+        max_authorizations: app.config.max_authorizations,
+        subrequest: &|method: &str, path_and_query: &str, body: Option<&Value>| {
+            subrequest(app, req, base, caller, method, path_and_query, body)
+        },
     };
     let reply = run(&cx, &app.store)?;
     if route.is_write() && reply.status < 300 && touches_facts(&route, id) {
@@ -703,15 +792,14 @@ pub fn describe(d: &Decision) -> String {
     }
 }
 
-fn check_locks(
-    snap: &Snapshot,
-    method: &str,
+/// The locks that stop a write (ReadOnly) or delete (either level) at `scope_key`: at or above it, and
+/// for deletes also below it (deleting a group with a locked child fails entirely).
+fn locks_applying<'a>(
+    snap: &'a Snapshot,
+    deleting: bool,
     scope_key: &str,
-    scope_display: &str,
-) -> Result<(), ArmError> {
-    let deleting = method == "DELETE";
-    let mut locked: Vec<String> = snap
-        .locks
+) -> Vec<&'a crate::facts::LockFact> {
+    snap.locks
         .iter()
         .filter(|l| {
             let covers = is_at_or_above(&l.scope, scope_key)
@@ -720,6 +808,18 @@ fn check_locks(
                 && (l.level.eq_ignore_ascii_case("ReadOnly")
                     || (deleting && l.level.eq_ignore_ascii_case("CanNotDelete")))
         })
+        .collect()
+}
+
+fn check_locks(
+    snap: &Snapshot,
+    method: &str,
+    scope_key: &str,
+    scope_display: &str,
+) -> Result<(), ArmError> {
+    let deleting = method == "DELETE";
+    let mut locked: Vec<String> = locks_applying(snap, deleting, scope_key)
+        .into_iter()
         .map(|l| l.scope_display.clone())
         .collect();
     locked.sort();
@@ -732,6 +832,176 @@ fn check_locks(
             if deleting { "delete" } else { "write" },
             &locked,
         ))
+    }
+}
+
+fn is_lock_action(action: &str) -> bool {
+    action
+        .to_ascii_lowercase()
+        .starts_with("microsoft.authorization/locks/")
+}
+
+/// Why `principal` may or may not do `action` at `scope` (or `method` on a URL): the decision with its
+/// reasons — the grant that allowed it, the deny assignment or lock that stopped it, locks bypassed by a
+/// delegated caller, or the absence of any grant. Serves `POST /_emulator/explain`.
+pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
+    let snap = app.snapshot();
+    let who = body["principal"]
+        .as_str()
+        .ok_or("'principal' (object id or sign-in name) is required")?;
+    let p = snap
+        .dir
+        .principal_by_name(who)
+        .ok_or_else(|| format!("no principal '{who}' in the world"))?;
+    let (method, action, scope_id) = if let Some(url) = body["url"].as_str() {
+        let method = body["method"]
+            .as_str()
+            .unwrap_or("GET")
+            .to_ascii_uppercase();
+        let path = url
+            .split("://")
+            .nth(1)
+            .map(|r| r.find('/').map(|i| &r[i..]).unwrap_or("/"))
+            .unwrap_or(url);
+        let path = path.split('?').next().unwrap_or("/");
+        let path = percent_encoding::percent_decode_str(path)
+            .decode_utf8_lossy()
+            .into_owned();
+        let id =
+            ResourceId::parse(&path).map_err(|e| format!("'{url}' is not an ARM URL: {}", e.0))?;
+        let route = Route::parse(&method, &id).map_err(|e| e.message)?;
+        let action = route.action(&method, &id);
+        (method, action, decision_scope(&route, &id))
+    } else {
+        let action = body["action"]
+            .as_str()
+            .ok_or("give 'action' and 'scope', or 'method' and 'url'")?;
+        let scope = body["scope"]
+            .as_str()
+            .ok_or("'scope' is required with 'action'")?;
+        let id = ResourceId::parse(scope)
+            .map_err(|e| format!("'{scope}' is not a resource id: {}", e.0))?;
+        let a = action.to_ascii_lowercase();
+        let method = if a.ends_with("/delete") {
+            "DELETE"
+        } else if a.ends_with("/write") {
+            "PUT"
+        } else if a.ends_with("/action") {
+            "POST"
+        } else {
+            "GET"
+        };
+        (method.to_string(), action.to_string(), id)
+    };
+    let scope_display = scope_id.canonical();
+    let scope_key = scope_display.to_lowercase();
+    let groups = snap.dir.groups_of(&p.object_id).to_vec();
+    let caller = Caller {
+        object_id: p.object_id.to_lowercase(),
+        tenant_id: p.tenant_id.to_lowercase(),
+        groups: groups.clone(),
+        client_name: p.client_name().to_string(),
+        identity_type: "User",
+        claims: Value::Null,
+        platform: false,
+    };
+    let mut reasons = Vec::new();
+    let who_json = json!({"objectId": p.object_id, "name": p.client_name(), "tenantId": p.tenant_id, "groups": groups});
+    let mut path = Path::Customer;
+    if let Some(s) = scope_id.subscription.as_deref().filter(|s| !s.is_empty()) {
+        let sub = snap
+            .dir
+            .subscription(s)
+            .ok_or_else(|| format!("no subscription '{s}'"))?;
+        match standing(&snap, &caller, sub) {
+            Standing::Home => {}
+            Standing::Delegated => {
+                path = Path::Delegated;
+                reasons.push(json!({"kind": "tenant", "effect": "delegated",
+                    "message": format!("{} is in the managing tenant {}; subscription {} belongs to tenant {} and is delegated to it, so only delegated authorizations count.", p.client_name(), p.tenant_id, sub.subscription_id, sub.tenant_id)}));
+            }
+            Standing::None => {
+                reasons.push(json!({"kind": "tenant", "effect": "denies", "code": "InvalidAuthenticationTokenTenant",
+                    "message": format!("{} signs in to tenant {}, which has no standing on subscription {} (tenant {}): no delegation covers it, so ARM refuses the token (401 InvalidAuthenticationTokenTenant).", p.client_name(), p.tenant_id, sub.subscription_id, sub.tenant_id)}));
+                return Ok(
+                    json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
+                );
+            }
+        }
+    }
+    let subject = Subject {
+        object_id: &caller.object_id,
+        groups: &caller.groups,
+    };
+    let decision = authz::decide(
+        &subject,
+        &action,
+        false,
+        &scope_key,
+        path,
+        &snap.access,
+        app.clock.unix(),
+    );
+    let mut allowed = false;
+    match &decision {
+        Decision::Allowed(g) => {
+            allowed = true;
+            reasons.push(grant_reason(g, "allows"));
+        }
+        Decision::Denied(d) => reasons.push(json!({"kind": "denyAssignment", "effect": "denies", "code": "DenyAssignmentAuthorizationFailed",
+            "id": d.id, "name": d.name, "scope": d.scope,
+            "message": format!("The deny assignment '{}' at {} covers this principal and action '{}'; deny assignments are evaluated before any grant.", d.name, d.scope, action)})),
+        Decision::NoGrant => {
+            let near: Vec<Value> = snap
+                .access
+                .grants_of(&subject)
+                .filter(|g| is_at_or_above(&g.scope, &scope_key) || is_at_or_above(&scope_key, &g.scope))
+                .map(|g| grant_reason(g, "doesNotCover"))
+                .collect();
+            reasons.push(json!({"kind": "noGrant", "effect": "denies", "code": "AuthorizationFailed",
+                "message": format!("No {} grants '{}' at {}.", if path == Path::Delegated { "delegated authorization" } else { "role assignment" }, action, scope_display)}));
+            reasons.extend(near);
+        }
+    }
+    let writes = method != "GET" && method != "HEAD";
+    if writes && !is_lock_action(&action) {
+        for l in locks_applying(&snap, method == "DELETE", &scope_key) {
+            if path == Path::Delegated {
+                reasons.push(json!({"kind": "lock", "effect": "bypassed", "id": l.id, "name": l.name, "level": l.level, "scope": l.scope_display,
+                    "message": format!("The {} lock '{}' on {} does not stop a principal acting through a delegation (Azure Lighthouse).", l.level, l.name, l.scope_display)}));
+            } else {
+                if allowed {
+                    allowed = false;
+                }
+                reasons.push(json!({"kind": "lock", "effect": "denies", "code": "ScopeLocked", "id": l.id, "name": l.name, "level": l.level, "scope": l.scope_display,
+                    "message": format!("The {} lock '{}' on {} stops this {}.", l.level, l.name, l.scope_display, if method == "DELETE" { "delete" } else { "write" })}));
+            }
+        }
+    }
+    Ok(
+        json!({"decision": if allowed { "allowed" } else { "denied" }, "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
+    )
+}
+
+fn grant_reason(g: &authz::Grant, effect: &str) -> Value {
+    match &g.via {
+        Via::RoleAssignment => {
+            json!({"kind": "roleAssignment", "effect": effect, "id": g.id, "name": g.id.rsplit('/').next().unwrap_or_default(),
+            "role": g.role.role_name, "roleDefinitionId": g.role.id, "principalId": g.principal_id, "scope": g.scope,
+            "message": format!("Role assignment {} gives {} '{}' at {}.", g.id.rsplit('/').next().unwrap_or_default(), g.principal_id, g.role.role_name, g.scope)})
+        }
+        Via::Delegation {
+            registration_assignment_id,
+            registration_definition_id,
+            managed_by_tenant_id,
+            eligible,
+        } => json!({
+            "kind": "delegatedAuthorization", "effect": effect, "id": registration_assignment_id,
+            "name": registration_assignment_id.rsplit('/').next().unwrap_or_default(),
+            "registrationDefinitionId": registration_definition_id, "managedByTenantId": managed_by_tenant_id,
+            "role": g.role.role_name, "roleDefinitionId": g.role.id, "principalId": g.principal_id, "scope": g.scope,
+            "justInTime": eligible, "expiresAt": g.expires_at,
+            "message": format!("Registration assignment {} delegates '{}' to {} at {}{}.", registration_assignment_id.rsplit('/').next().unwrap_or_default(), g.role.role_name, g.principal_id, g.scope, if *eligible { " (activated just in time)" } else { "" })}),
     }
 }
 
@@ -748,14 +1018,15 @@ fn touches_facts(route: &Route, id: &ResourceId) -> bool {
         return true;
     }
     let t = id.full_type().unwrap_or_default().to_ascii_lowercase();
-    FACT_TYPES.iter().any(|f| *f == t)
+    // managed applications create and remove deny assignments
+    t == "microsoft.solutions/applications" || FACT_TYPES.iter().any(|f| *f == t)
 }
 
 /// The exhaustive route → handler match: the handler is the snake_case of the route.
 fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     use providers::resources;
     use providers::subscriptions;
-    use providers::{authorization, insights, managedservices, pim};
+    use providers::{authorization, denyassignments, insights, locks, managedservices, pim};
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
@@ -801,6 +1072,14 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::ResourcesDelete => resources::resources_delete(cx, store),
         Route::ResourcesAction => resources::resources_action(cx, store),
         Route::ResourcesListChildren => resources::resources_list_children(cx, store),
+        Route::ManagementLocksCreateOrUpdate => locks::management_locks_create_or_update(cx, store),
+        Route::ManagementLocksGet => locks::management_locks_get(cx, store),
+        Route::ManagementLocksDelete => locks::management_locks_delete(cx, store),
+        Route::ManagementLocksList => locks::management_locks_list(cx, store),
+        Route::DenyAssignmentsGet => denyassignments::deny_assignments_get(cx, store),
+        Route::DenyAssignmentsList => denyassignments::deny_assignments_list(cx, store),
+        Route::DenyAssignmentsCreate => denyassignments::deny_assignments_create(cx, store),
+        Route::DenyAssignmentsDelete => denyassignments::deny_assignments_delete(cx, store),
         Route::RoleAssignmentScheduleRequestsCreate => {
             pim::role_assignment_schedule_requests_create(cx, store)
         }

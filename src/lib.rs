@@ -13,6 +13,7 @@ pub mod clock;
 pub mod directory;
 pub mod dispatch;
 pub mod facts;
+pub mod lighthouse;
 pub mod providers;
 pub mod server;
 pub mod start;

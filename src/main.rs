@@ -51,6 +51,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         sans: args.sans.clone(),
         admin_key: args.admin_key.clone(),
         userrealm_port: args.userrealm_port,
+        max_authorizations: args.max_authorizations,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -28,6 +28,7 @@ pub struct Options {
     pub sans: Vec<String>,
     pub admin_key: Option<String>,
     pub userrealm_port: u16,
+    pub max_authorizations: usize,
 }
 
 impl Options {
@@ -46,6 +47,7 @@ impl Options {
             sans: Vec::new(),
             admin_key: None,
             userrealm_port: 0,
+            max_authorizations: 20,
         }
     }
 }
@@ -136,6 +138,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         authz: opts.authz,
         admin_key: opts.admin_key.clone(),
         max_body: 4 * 1024 * 1024,
+        max_authorizations: opts.max_authorizations,
         ca_pem: tls.ca_pem.clone(),
     };
     let app = Arc::new(

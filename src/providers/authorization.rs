@@ -178,6 +178,78 @@ pub fn role_definitions_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError
 
 // --- role assignments ---
 
+/// Is `principal_id` the identity of a managed identity (user-assigned, or a resource's system-assigned
+/// identity) in this subscription?
+fn is_managed_identity(store: &Store, sub: &str, principal_id: &str) -> Result<bool, ArmError> {
+    let rows = store.read(|tx| tx.in_scope(sub, None))?;
+    Ok(rows.iter().any(|r| {
+        let b = &r.body;
+        let sys = b["identity"]["principalId"].as_str();
+        let uai = (r.rtype == "microsoft.managedidentity/userassignedidentities")
+            .then(|| b["properties"]["principalId"].as_str())
+            .flatten();
+        [sys, uai]
+            .into_iter()
+            .flatten()
+            .any(|p| p.eq_ignore_ascii_case(principal_id))
+    }))
+}
+
+/// The roles a delegated caller may assign at `scope`: the `delegatedRoleDefinitionIds` of the User
+/// Access Administrator authorizations that name it in delegations covering the scope.
+fn delegated_assignable_roles(
+    cx: &Cx,
+    store: &Store,
+    scope: &str,
+) -> Result<Vec<String>, ArmError> {
+    let subject = Subject {
+        object_id: &cx.caller.object_id,
+        groups: &cx.caller.groups,
+    };
+    let scope_l = scope.to_lowercase();
+    let mut out = Vec::new();
+    for g in cx.snap.access.grants_of(&subject) {
+        let Via::Delegation {
+            registration_definition_id,
+            ..
+        } = &g.via
+        else {
+            continue;
+        };
+        if g.role.id != crate::lighthouse::USER_ACCESS_ADMINISTRATOR
+            || !is_at_or_above(&g.scope, &scope_l)
+        {
+            continue;
+        }
+        let key = registration_definition_id.to_lowercase();
+        if let Some(def) = store.read(|tx| tx.get(&key))? {
+            for a in def.body["properties"]["authorizations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let names_caller = a["principalId"].as_str().is_some_and(|p| {
+                    p.eq_ignore_ascii_case(&cx.caller.object_id)
+                        || cx.caller.groups.iter().any(|gr| gr.eq_ignore_ascii_case(p))
+                });
+                if names_caller
+                    && role_guid(a["roleDefinitionId"].as_str().unwrap_or_default())
+                        == crate::lighthouse::USER_ACCESS_ADMINISTRATOR
+                {
+                    for d in a["delegatedRoleDefinitionIds"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                    {
+                        out.push(d.as_str().unwrap_or_default().to_lowercase());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn ra_scope(row_body: &Value) -> String {
     row_body["properties"]["scope"]
         .as_str()
@@ -232,19 +304,46 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
         .and_then(|s| cx.snap.dir.subscription(s))
         .map(|s| s.tenant_id.clone())
         .unwrap_or_else(|| cx.caller.tenant_id.clone());
-    let principal = cx
+    let directory_kind = cx
         .snap
         .dir
         .principal(principal_id)
-        .filter(|pr| pr.tenant_id.eq_ignore_ascii_case(&scope_tenant));
-    let Some(principal) = principal else {
-        return Err(ArmError::principal_not_found(principal_id, &scope_tenant));
+        .filter(|pr| pr.tenant_id.eq_ignore_ascii_case(&scope_tenant))
+        .map(|pr| pr.kind.as_str());
+    let sub_l = cx
+        .id
+        .subscription
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
+    let managed_identity = if directory_kind.is_none() && !sub_l.is_empty() {
+        is_managed_identity(store, &sub_l, principal_id)?
+    } else {
+        false
     };
+    let kind = match (directory_kind, managed_identity) {
+        (Some(k), _) => k,
+        (None, true) => "ServicePrincipal",
+        (None, false) => return Err(ArmError::principal_not_found(principal_id, &scope_tenant)),
+    };
+    // A managing-tenant caller may only assign the roles its User Access Administrator authorization
+    // lists in delegatedRoleDefinitionIds, and only to managed identities (ARM-FACTS §7.2, §4.4).
+    if !cx.caller.platform && !cx.caller.tenant_id.eq_ignore_ascii_case(&scope_tenant) {
+        let allowed = delegated_assignable_roles(cx, store, &scope)?;
+        if !managed_identity || !allowed.contains(&guid) {
+            return Err(ArmError::authorization_failed(
+                &cx.caller.client_name,
+                &cx.caller.object_id,
+                "Microsoft.Authorization/roleAssignments/write",
+                &scope,
+            ));
+        }
+    }
     let principal_type = p
         .get("principalType")
         .and_then(|v| v.as_str())
         .map(String::from)
-        .unwrap_or_else(|| principal.kind.as_str().to_string());
+        .unwrap_or_else(|| kind.to_string());
     let sub = cx
         .id
         .subscription

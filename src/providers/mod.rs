@@ -3,7 +3,9 @@
 //! `ArmError`. Providers never see hyper, TLS or token bytes, and share state only through the store.
 
 pub mod authorization;
+pub mod denyassignments;
 pub mod insights;
+pub mod locks;
 pub mod managedservices;
 pub mod metadata;
 pub mod pim;
@@ -74,6 +76,11 @@ pub struct Cx<'a> {
     pub body: Option<&'a Value>,
     /// A fresh GUID for this request (operation ids, new names).
     pub new_id: &'a str,
+    /// Settings the providers read.
+    pub max_authorizations: usize,
+    /// Run another ARM request (method, path with query, JSON body) through the whole pipeline as the
+    /// same caller: how template deployments create their resources.
+    pub subrequest: &'a dyn Fn(&str, &str, Option<&Value>) -> Reply,
 }
 
 impl Cx<'_> {

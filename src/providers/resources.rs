@@ -364,11 +364,28 @@ pub fn resources_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmEr
     let body = cx.object_body()?.clone();
     check_name(cx.id)?;
     require_parents(store, cx.id)?;
+    refuse_databricks_in_managed_subscription(cx, store)?;
     let key = cx.id.key();
     let existing = store.read(|tx| tx.get(&key))?;
     let out = build_resource(cx, body, existing.as_ref().map(|e| &e.body));
     let rtype = cx.id.full_type().unwrap_or_default();
-    store.write(|tx| tx.put(&stored_row(cx.id, &rtype, out.clone())))?;
+    let managed_app = managed_application_parts(cx, &out)?;
+    store.write(|tx| -> Result<(), crate::store::StoreError> {
+        tx.put(&stored_row(cx.id, &rtype, out.clone()))?;
+        if let Some((rg, deny)) = &managed_app {
+            if tx.get(&rg.key)?.is_none() {
+                tx.put(rg)?;
+            }
+            let existing_deny = tx
+                .children(&rg.key, "microsoft.authorization/denyassignments")?
+                .into_iter()
+                .any(|d| d.body["properties"]["isSystemProtected"].as_bool() == Some(true));
+            if !existing_deny {
+                tx.put(deny)?;
+            }
+        }
+        Ok(())
+    })?;
     let status = if existing.is_some() { 200 } else { 201 };
     if cx.caller.platform {
         return Ok(Reply::json(status, &out));
@@ -419,7 +436,59 @@ fn build_resource(cx: &Cx, mut body: Map<String, Value>, existing: Option<&Value
         cx.system_data(existing.map(|e| &e["systemData"])),
     );
     add_endpoints(cx, &mut body);
+    add_identities(cx, &mut body, existing);
     Value::Object(body)
+}
+
+/// Managed identities get their service principal ids, as Azure makes them: a system-assigned identity
+/// on any resource (`identity.type` containing SystemAssigned) and user-assigned identity resources.
+/// Ids are kept across updates.
+fn add_identities(cx: &Cx, body: &mut Map<String, Value>, existing: Option<&Value>) {
+    let tenant = cx
+        .id
+        .subscription
+        .as_deref()
+        .and_then(|s| cx.snap.dir.subscription(s))
+        .map(|s| s.tenant_id.to_lowercase())
+        .unwrap_or_default();
+    let wants_system = body
+        .get("identity")
+        .and_then(|i| i.get("type"))
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.to_ascii_lowercase().contains("systemassigned"));
+    if wants_system {
+        let pid = existing
+            .and_then(|e| e["identity"]["principalId"].as_str().map(String::from))
+            .unwrap_or_else(|| cx.new_id.to_string());
+        if let Some(Value::Object(i)) = body.get_mut("identity") {
+            i.insert("principalId".into(), json!(pid));
+            i.insert("tenantId".into(), json!(tenant));
+        }
+    }
+    let is_uai = cx.id.full_type().is_some_and(|t| {
+        t.eq_ignore_ascii_case("Microsoft.ManagedIdentity/userAssignedIdentities")
+    });
+    if is_uai {
+        let keep = |k: &str| existing.and_then(|e| e["properties"][k].as_str().map(String::from));
+        let pid = keep("principalId").unwrap_or_else(|| cx.new_id.to_string());
+        // the client id: a second stable id derived from the principal id
+        let client = keep("clientId").unwrap_or_else(|| {
+            let hex: String = pid.chars().rev().filter(|c| *c != '-').collect();
+            format!(
+                "{}-{}-{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32]
+            )
+        });
+        if let Some(Value::Object(p)) = body.get_mut("properties") {
+            p.insert("principalId".into(), json!(pid));
+            p.insert("clientId".into(), json!(client));
+            p.insert("tenantId".into(), json!(tenant));
+        }
+    }
 }
 
 /// Storage accounts and vaults point at the emulator's own data-plane endpoints.
@@ -436,6 +505,80 @@ fn add_endpoints(cx: &Cx, body: &mut Map<String, Value>) {
             p.insert("vaultUri".into(), json!(format!("{}/", cx.base_url)));
         }
     }
+}
+
+/// A managed application (Microsoft.Solutions/applications) owns its managed resource group: creating
+/// the application creates that group (managedBy the application) and the platform's deny assignment on
+/// it — Everyone may read, nobody may change, the publisher excluded (ARM-FACTS.md §5.3).
+fn managed_application_parts(cx: &Cx, app: &Value) -> Result<Option<(Stored, Stored)>, ArmError> {
+    let t = cx.id.full_type().unwrap_or_default();
+    if !t.eq_ignore_ascii_case("Microsoft.Solutions/applications") {
+        return Ok(None);
+    }
+    let Some(mrg_id) = app["properties"]["managedResourceGroupId"].as_str() else {
+        return Err(ArmError::bad_request(
+            "A managed application needs properties.managedResourceGroupId.",
+        ));
+    };
+    let mrg = ResourceId::parse(mrg_id)
+        .ok()
+        .filter(|m| m.resource_group.as_deref().is_some_and(|r| !r.is_empty()) && m.providers.is_empty())
+        .filter(|m| m.subscription.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(cx.id.subscription.as_deref().unwrap_or_default())))
+        .ok_or_else(|| ArmError::bad_request(format!("The managed resource group id '{mrg_id}' must name a resource group in the application's subscription.")))?;
+    let app_id = app["id"].as_str().unwrap_or_default();
+    let location = app["location"].as_str().unwrap_or("westeurope");
+    let rg_name = mrg.resource_group.clone().unwrap_or_default();
+    let sub = mrg.subscription.clone().unwrap_or_default().to_lowercase();
+    let rg_body = json!({
+        "id": format!("/subscriptions/{sub}/resourceGroups/{rg_name}"),
+        "name": rg_name, "type": RG_TYPE, "location": location, "managedBy": app_id, "tags": {},
+        "properties": {"provisioningState": "Succeeded"},
+    });
+    let rg = stored_row(&mrg, RG_TYPE, rg_body);
+    // a stable id derived from the application's id
+    let digest = sha2::Digest::finalize(sha2::Digest::chain_update(
+        sha2::Sha256::default(),
+        app_id.to_lowercase().as_bytes(),
+    ));
+    let h: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let guid = format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    );
+    let scope = mrg.canonical();
+    let publisher: Vec<Value> = app["properties"]["publisherTenantId"]
+        .as_str()
+        .map(|_| Vec::new())
+        .unwrap_or_default();
+    let deny_body = json!({
+        "id": format!("{scope}/providers/Microsoft.Authorization/denyAssignments/{guid}"),
+        "name": guid, "type": "Microsoft.Authorization/denyAssignments",
+        "properties": {
+            "denyAssignmentName": format!("System deny assignment created by managed application {app_id}"),
+            "description": "Created by the managed application: only the publisher may change its managed resource group.",
+            "permissions": [{"actions": ["*"], "notActions": ["*/read"], "dataActions": [], "notDataActions": []}],
+            "scope": scope, "doNotApplyToChildScopes": false,
+            "principals": [{"id": crate::authz::EVERYONE, "type": "SystemDefined"}],
+            "excludePrincipals": publisher, "isSystemProtected": true,
+        }
+    });
+    let mut deny_id = mrg.clone();
+    deny_id
+        .providers
+        .push(crate::arm::resource_id::ProviderPart {
+            namespace: "Microsoft.Authorization".into(),
+            types: vec![("denyAssignments".into(), Some(guid))],
+        });
+    let deny = stored_row(
+        &deny_id,
+        "Microsoft.Authorization/denyAssignments",
+        deny_body,
+    );
+    Ok(Some((rg, deny)))
 }
 
 pub fn resources_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
@@ -496,7 +639,22 @@ fn merge(target: &mut Value, patch: &Value, replace: bool) {
 
 pub fn resources_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let key = cx.id.key();
-    let gone = store.write(|tx| tx.delete_tree(&key))?;
+    let gone = store.write(|tx| -> Result<Vec<Stored>, crate::store::StoreError> {
+        let gone = tx.delete_tree(&key)?;
+        // Deleting a managed application removes its managed resource group and deny assignment.
+        for app in gone
+            .iter()
+            .filter(|r| r.rtype == "microsoft.solutions/applications")
+        {
+            if let Some(mrg) = app.body["properties"]["managedResourceGroupId"]
+                .as_str()
+                .and_then(|m| ResourceId::parse(m).ok())
+            {
+                tx.delete_tree(&mrg.key())?;
+            }
+        }
+        Ok(gone)
+    })?;
     if gone.is_empty() {
         require_parents(store, cx.id)?;
         return Ok(Reply::empty(204));
@@ -598,9 +756,53 @@ fn provider_state(store: &Store, sub: &str, ns: &str) -> Result<String, ArmError
             .as_str()
             .unwrap_or("Registered")
             .to_string(),
-        None if ns.eq_ignore_ascii_case("Microsoft.ManagedServices") => "NotRegistered".into(),
+        None if ns.eq_ignore_ascii_case("Microsoft.ManagedServices") => {
+            if managed_services_in_use(store, sub)? {
+                "Registered".into()
+            } else {
+                "NotRegistered".into()
+            }
+        }
         None => "Registered".into(),
     })
+}
+
+/// Does the subscription hold registration definitions or assignments (onboarding registers the RP)?
+fn managed_services_in_use(store: &Store, sub: &str) -> Result<bool, ArmError> {
+    let sub = sub.to_lowercase();
+    let defs = store.read(|tx| {
+        tx.by_type(
+            "microsoft.managedservices/registrationdefinitions",
+            Some(&sub),
+            None,
+        )
+    })?;
+    let assigns = store.read(|tx| {
+        tx.by_type(
+            "microsoft.managedservices/registrationassignments",
+            Some(&sub),
+            None,
+        )
+    })?;
+    Ok(!defs.is_empty() || !assigns.is_empty())
+}
+
+/// A subscription registered for Microsoft.ManagedServices cannot get Databricks workspaces (the seeds'
+/// rule from the 2019–2020 documentation).
+fn refuse_databricks_in_managed_subscription(cx: &Cx, store: &Store) -> Result<(), ArmError> {
+    let t = cx.id.full_type().unwrap_or_default();
+    if cx.caller.platform || !t.eq_ignore_ascii_case("Microsoft.Databricks/workspaces") {
+        return Ok(());
+    }
+    let sub = cx.id.subscription.clone().unwrap_or_default();
+    if provider_state(store, &sub, "Microsoft.ManagedServices")? == "Registered" {
+        return Err(ArmError::new(
+            "DatabricksNotSupportedOnDelegatedSubscription",
+            format!("The subscription '{}' is registered for Azure delegated resource management (Microsoft.ManagedServices); Azure Databricks workspaces cannot be created in it.", sub.to_lowercase()),
+        )
+        .with_status(409));
+    }
+    Ok(())
 }
 
 fn provider_body(sub: &str, ns: &str, state: &str) -> Value {

@@ -440,9 +440,12 @@ async fn role_assignments_and_definitions() {
 async fn providers_metadata_and_admin() {
     let e = emu().await;
     let t = e.token("admin@fabrikam").await;
+    // fabrikam-prod is onboarded, so the RP is registered there; fabrikam-dev is not
     let r = e.call("GET", &format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.ManagedServices?api-version=2021-04-01"), Some(&t), None).await;
+    assert_eq!(r.body["registrationState"], "Registered");
+    let r = e.call("GET", &format!("/subscriptions/{FABRIKAM_DEV}/providers/Microsoft.ManagedServices?api-version=2021-04-01"), Some(&t), None).await;
     assert_eq!(r.body["registrationState"], "NotRegistered");
-    let r = e.call("POST", &format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.ManagedServices/register?api-version=2021-04-01"), Some(&t), None).await;
+    let r = e.call("POST", &format!("/subscriptions/{FABRIKAM_DEV}/providers/Microsoft.ManagedServices/register?api-version=2021-04-01"), Some(&t), None).await;
     assert_eq!(r.body["registrationState"], "Registered");
     let reader = e.token("reader@fabrikam").await;
     let r = e.call("POST", &format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.Compute/register?api-version=2021-04-01"), Some(&reader), None).await;

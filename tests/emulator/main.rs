@@ -3,7 +3,11 @@
 
 mod activity;
 mod arm;
+mod delegation;
+mod examples;
+mod guardrails;
 mod identity;
+mod pim;
 mod refusals;
 
 use std::path::PathBuf;
@@ -155,6 +159,29 @@ impl Emu {
         assert_eq!(r.status(), 200, "token for {who}");
         let v: Value = r.json().await.unwrap();
         v["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// A user token by the password grant, for users not in `credentials`.
+    pub async fn token_for_user(&self, upn: &str, password: &str, tenant: &str) -> String {
+        let form = [
+            ("grant_type", "password"),
+            ("client_id", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
+            ("username", upn),
+            ("password", password),
+            ("scope", "https://management.azure.com/.default"),
+        ];
+        let r = self
+            .client
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "token for {upn}");
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     pub async fn token(&self, who: &str) -> String {
