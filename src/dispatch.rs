@@ -394,6 +394,9 @@ pub struct Audit {
     pub write: bool,
     pub grant: Option<authz::Grant>,
     pub correlation: String,
+    /// For a PUT/DELETE of a registration assignment: its definition's managing tenant, read before
+    /// the request ran (the activity log's tenant-level delegation event goes to that tenant).
+    pub managed_by_tenant: Option<String>,
 }
 
 fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
@@ -422,6 +425,9 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
         Err(e) => return error_reply(&e),
     };
     audit.caller = caller.client_name.clone();
+    // Read before the request runs: a DELETE of a registration assignment leaves nothing to read after.
+    audit.managed_by_tenant =
+        crate::activity::delegation_tenant(&app.store, &req.method, &id.key(), &req.body);
     let reply = match arm_authenticated(app, &snap, req, base, &id, &caller, audit) {
         Ok(r) => r,
         Err(e) => error_reply(&e),
@@ -475,6 +481,7 @@ fn record_activity(
                 grant: audit.grant.as_ref(),
                 now: app.clock.now(),
                 uri: &uri,
+                managed_by_tenant: audit.managed_by_tenant.as_deref(),
             };
             if let Err(e) = crate::activity::record(&app.store, &record) {
                 tracing::error!(error = %e, "activity log write failed");
@@ -547,6 +554,8 @@ fn subrequest(
             .to_string(),
         ..Default::default()
     };
+    audit.managed_by_tenant =
+        crate::activity::delegation_tenant(&app.store, &req.method, &id.key(), &req.body);
     let reply = match arm_authenticated(app, &snap, &req, base, &id, caller, &mut audit) {
         Ok(r) => r,
         Err(e) => error_reply(&e),
