@@ -3,6 +3,7 @@
 //! access facts → decide → run the provider's handler against the store → respond with ARM's headers.
 //! Also owns `App` (the shared state) and world loading/reset. Never spawns tasks; never panics on input.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -47,10 +48,20 @@ pub struct Config {
     pub ca_pem: String,
 }
 
+/// A token whose signature checked out: its claims, typed and as JSON (for the activity log).
+#[derive(Clone)]
+pub struct Verified {
+    pub claims: Arc<token::AccessClaims>,
+    pub json: Arc<Value>,
+}
+
 /// Everything a request can touch.
 pub struct App {
     pub store: Store,
     snap: RwLock<Arc<Snapshot>>,
+    /// Tokens whose signature has been verified, with their claims: the signature check is the most
+    /// expensive step of a request and a token is reused for an hour. Times are checked on every use.
+    verified: RwLock<HashMap<String, Verified>>,
     pub clock: Clock,
     pub key: SigningKey,
     pub config: Config,
@@ -67,6 +78,7 @@ impl App {
         let app = App {
             store,
             snap: RwLock::new(Arc::new(Snapshot::default())),
+            verified: RwLock::new(HashMap::new()),
             clock: Clock::default(),
             key,
             config,
@@ -79,6 +91,32 @@ impl App {
             app.refresh()?;
         }
         Ok(app)
+    }
+
+    /// Verify an access token, remembering tokens whose signature checked out.
+    pub fn verify_token(&self, tok: &str, now: i64) -> Result<Verified, TokenError> {
+        let hit = self
+            .verified
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tok)
+            .cloned();
+        if let Some(v) = hit {
+            token::check_times(v.claims.exp, v.claims.nbf, now)?;
+            return Ok(v);
+        }
+        let claims = token::verify_access_token(&self.key, tok, now)?;
+        let json = Arc::new(serde_json::to_value(&claims).unwrap_or(Value::Null));
+        let v = Verified {
+            claims: Arc::new(claims),
+            json,
+        };
+        let mut m = self.verified.write().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= 50_000 {
+            m.clear();
+        }
+        m.insert(tok.to_string(), v.clone());
+        Ok(v)
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -142,7 +180,7 @@ impl App {
 /// Handle one request from any surface. Never panics on input; adds ARM's standard headers.
 pub fn handle(app: &App, req: &Req) -> Reply {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = fast_uuid();
     let correlation = req
         .header("x-ms-correlation-request-id")
         .map(str::to_string)
@@ -199,6 +237,13 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         "request"
     );
     reply
+}
+
+/// A random (v4) GUID from the thread's CSPRNG: `Uuid::new_v4` makes a getrandom system call per id.
+pub fn fast_uuid() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
 }
 
 /// `https://{host}` as the client addressed us.
@@ -310,7 +355,7 @@ pub fn authenticate(
         return Err(ArmError::authentication_failed_format(authority));
     }
     let now = app.clock.unix();
-    let claims = token::verify_access_token(&app.key, tok.trim(), now).map_err(|e| match e {
+    let verified = app.verify_token(tok.trim(), now).map_err(|e| match e {
         TokenError::Expired { exp, now } => {
             ArmError::expired_authentication_token(authority, &arm_us_time(exp), &arm_us_time(now))
         }
@@ -328,6 +373,7 @@ pub fn authenticate(
         ),
         TokenError::Malformed => ArmError::invalid_authentication_token(authority, ""),
     })?;
+    let claims = &verified.claims;
     if !token::audience_matches(&claims.aud, audiences) {
         return Err(ArmError::invalid_authentication_token_audience(
             authority,
@@ -346,7 +392,7 @@ pub fn authenticate(
         ));
     };
     let _ = base;
-    let claims_json = serde_json::to_value(&claims).unwrap_or(Value::Null);
+    let claims_json = verified.json.clone();
     Ok(Caller {
         object_id: principal.object_id.to_lowercase(),
         tenant_id: principal.tenant_id.to_lowercase(),
@@ -638,7 +684,10 @@ fn arm_authenticated(
             .ok_or_else(|| ArmError::subscription_not_found(s))?;
         // The caller that started a long-running operation may poll it even if it just removed its own
         // standing (a provider deleting its delegation); the handler checks who started it.
-        let polling = matches!(route, Route::OperationStatusesGet | Route::OperationResultsGet);
+        let polling = matches!(
+            route,
+            Route::OperationStatusesGet | Route::OperationResultsGet
+        );
         match standing(snap, caller, sub) {
             Standing::Home => {}
             Standing::Delegated => path = Path::Delegated,
@@ -737,7 +786,7 @@ fn arm_authenticated(
         }
     }
 
-    let new_id = uuid::Uuid::new_v4().to_string();
+    let new_id = fast_uuid();
     let cx = Cx {
         req,
         id,
@@ -911,7 +960,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
         groups: groups.clone(),
         client_name: p.client_name().to_string(),
         identity_type: "User",
-        claims: Value::Null,
+        claims: Arc::new(Value::Null),
         platform: false,
     };
     let mut reasons = Vec::new();

@@ -889,12 +889,25 @@ pub fn providers_unregister(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 
 /// Does the caller's tenant own or manage the subscription in the path (tenant-level paths: yes)?
 fn has_standing(cx: &Cx) -> bool {
-    let Some(sub) = cx.id.subscription.as_deref().filter(|s| !s.is_empty()).and_then(|s| cx.snap.dir.subscription(s)) else {
+    let Some(sub) = cx
+        .id
+        .subscription
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| cx.snap.dir.subscription(s))
+    else {
         return true;
     };
     cx.caller.platform
         || sub.tenant_id.eq_ignore_ascii_case(&cx.caller.tenant_id)
-        || cx.snap.managed_by.get(&sub.subscription_id.to_lowercase()).is_some_and(|t| t.iter().any(|t| t.eq_ignore_ascii_case(&cx.caller.tenant_id)))
+        || cx
+            .snap
+            .managed_by
+            .get(&sub.subscription_id.to_lowercase())
+            .is_some_and(|t| {
+                t.iter()
+                    .any(|t| t.eq_ignore_ascii_case(&cx.caller.tenant_id))
+            })
 }
 
 /// `Location` polling: 200 once the operation is done (all emulator operations finish at once).
