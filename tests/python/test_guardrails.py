@@ -162,8 +162,9 @@ def test_deny_assignment_stops_writes_in_mrg_not_reads(emulator, resource_client
     x = explain(login, "DELETE", f"{VM_APPLIANCE}?api-version={VM_API}")
     assert x["decision"] == "denied"
     deny = [r for r in x["reasons"] if r["kind"] == "denyAssignment"]
-    assert len(deny) == 1 and deny[0]["name"] == SYSTEM_DENY
-    assert deny[0]["id"].lower().startswith(MRG.lower())
+    assert len(deny) == 1, x
+    assert deny[0]["id"].lower() == f"{MRG}/providers/Microsoft.Authorization/denyAssignments/{SYSTEM_DENY}".lower()
+    assert deny[0]["name"].startswith("System deny assignment created by managed application")
     x = explain(login, "GET", f"{VM_APPLIANCE}?api-version={VM_API}")
     assert x["decision"] == "allowed"
     assert kinds(x)[-1] == ("delegatedAuthorization" if who == "alice" else "roleAssignment", "allows")
