@@ -102,7 +102,11 @@ impl Vars {
 
     pub fn names(&self) -> Vec<String> {
         let mut n: Vec<String> = self.raw.keys().cloned().collect();
-        n.extend(self.copies.values().filter_map(|c| c["name"].as_str().map(String::from)));
+        n.extend(
+            self.copies
+                .values()
+                .filter_map(|c| c["name"].as_str().map(String::from)),
+        );
         n
     }
 
@@ -214,8 +218,9 @@ fn eval_key(k: &str, sc: &Scope) -> Result<String, EvalError> {
 pub fn is_property_copy(v: &Value) -> bool {
     v.as_array().is_some_and(|a| {
         !a.is_empty()
-            && a.iter()
-                .all(|c| c.get("name").is_some() && c.get("count").is_some() && c.get("input").is_some())
+            && a.iter().all(|c| {
+                c.get("name").is_some() && c.get("count").is_some() && c.get("input").is_some()
+            })
     })
 }
 
@@ -224,7 +229,10 @@ fn eval_copy_array(c: &Value, sc: &Scope) -> Result<Value, EvalError> {
     let name = c["name"].as_str().unwrap_or_default().to_string();
     let count = eval_value(&c["count"], sc).map_err(|e| e.at(Seg::Key("count".into())))?;
     let count = as_int(&count).ok_or_else(|| {
-        EvalError::new(format!("The copy count of '{name}' must be a non-negative integer.")).at(Seg::Key("count".into()))
+        EvalError::new(format!(
+            "The copy count of '{name}' must be a non-negative integer."
+        ))
+        .at(Seg::Key("count".into()))
     })?;
     if !(0..=800).contains(&count) {
         return Err(EvalError::new(format!("The copy count of '{name}' must be between 0 and 800; it is '{count}'. Please see https://aka.ms/arm-copy for usage details.")).at(Seg::Key("count".into())));
@@ -254,6 +262,109 @@ pub fn eval_str(s: &str, sc: &Scope) -> Result<Value, EvalError> {
     })
 }
 
+/// Every function the evaluator knows (lower-case); `list*` functions are known too.
+pub const FUNCTIONS: &[&str] = &[
+    "if",
+    "coalesce",
+    "parameters",
+    "variables",
+    "copyindex",
+    "subscription",
+    "resourcegroup",
+    "deployment",
+    "tenant",
+    "environment",
+    "reference",
+    "utcnow",
+    "newguid",
+    "resourceid",
+    "subscriptionresourceid",
+    "tenantresourceid",
+    "extensionresourceid",
+    "managementgroupresourceid",
+    "concat",
+    "format",
+    "string",
+    "tolower",
+    "toupper",
+    "trim",
+    "replace",
+    "split",
+    "substring",
+    "startswith",
+    "endswith",
+    "indexof",
+    "lastindexof",
+    "padleft",
+    "base64",
+    "base64tostring",
+    "base64tojson",
+    "uri",
+    "uricomponent",
+    "uricomponenttostring",
+    "guid",
+    "uniquestring",
+    "json",
+    "join",
+    "length",
+    "empty",
+    "contains",
+    "first",
+    "last",
+    "take",
+    "skip",
+    "union",
+    "intersection",
+    "createarray",
+    "createobject",
+    "array",
+    "items",
+    "objectkeys",
+    "range",
+    "min",
+    "max",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "mod",
+    "int",
+    "float",
+    "bool",
+    "true",
+    "false",
+    "null",
+    "equals",
+    "not",
+    "and",
+    "or",
+    "greater",
+    "greaterorequals",
+    "less",
+    "lessorequals",
+];
+
+/// The functions an expression calls that the evaluator does not know.
+pub fn unknown_functions(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::Call(name, args) => {
+            let l = name.to_ascii_lowercase();
+            if !FUNCTIONS.contains(&l.as_str()) && !l.starts_with("list") {
+                out.push(name.clone());
+            }
+            for a in args {
+                unknown_functions(a, out);
+            }
+        }
+        Expr::Member(b, _) => unknown_functions(b, out),
+        Expr::Index(b, i) => {
+            unknown_functions(b, out);
+            unknown_functions(i, out);
+        }
+        _ => {}
+    }
+}
+
 /// Marks an error as "this function cannot run at this stage" (a nested template's own loop, say).
 const DEFERRED: &str = "\u{1}";
 
@@ -271,7 +382,9 @@ pub fn type_name(v: &Value) -> &'static str {
 
 pub fn as_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         _ => None,
     }
 }
@@ -311,7 +424,9 @@ fn bad_type(name: &str, i: usize, want: &str, got: &Value) -> String {
 }
 
 fn str_arg<'v>(name: &str, args: &'v [Value], i: usize) -> Result<&'v str, String> {
-    args[i].as_str().ok_or_else(|| bad_type(name, i, "String", &args[i]))
+    args[i]
+        .as_str()
+        .ok_or_else(|| bad_type(name, i, "String", &args[i]))
 }
 
 fn int_arg(name: &str, args: &[Value], i: usize) -> Result<i64, String> {
@@ -319,7 +434,9 @@ fn int_arg(name: &str, args: &[Value], i: usize) -> Result<i64, String> {
 }
 
 fn bool_arg(name: &str, args: &[Value], i: usize) -> Result<bool, String> {
-    args[i].as_bool().ok_or_else(|| bad_type(name, i, "Boolean", &args[i]))
+    args[i]
+        .as_bool()
+        .ok_or_else(|| bad_type(name, i, "Boolean", &args[i]))
 }
 
 fn eval(e: &Expr, sc: &Scope) -> Result<Value, String> {
@@ -383,7 +500,9 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
                 return arity(name, &vec![Value::Null; raw.len()], 3, 3).map(|_| Value::Null);
             }
             let c = eval(&raw[0], sc)?;
-            let c = c.as_bool().ok_or_else(|| bad_type(name, 0, "Boolean", &c))?;
+            let c = c
+                .as_bool()
+                .ok_or_else(|| bad_type(name, 0, "Boolean", &c))?;
             return eval(if c { &raw[1] } else { &raw[2] }, sc);
         }
         "coalesce" => {
@@ -424,13 +543,20 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
                 0 => (None, 0),
                 1 => match &a[0] {
                     Value::String(s) => (Some(s.clone()), 0),
-                    v => (None, as_int(v).ok_or_else(|| bad_type(name, 0, "Integer", v))?),
+                    v => (
+                        None,
+                        as_int(v).ok_or_else(|| bad_type(name, 0, "Integer", v))?,
+                    ),
                 },
                 _ => (Some(str_arg(name, a, 0)?.to_string()), int_arg(name, a, 1)?),
             };
             let found = match &loop_name {
                 None => sc.copies.last(),
-                Some(n) => sc.copies.iter().rev().find(|(c, _)| c.eq_ignore_ascii_case(n)),
+                Some(n) => sc
+                    .copies
+                    .iter()
+                    .rev()
+                    .find(|(c, _)| c.eq_ignore_ascii_case(n)),
             };
             match found {
                 Some((_, i)) => Ok(json!(i + offset)),
@@ -477,7 +603,11 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
                 return Err(format!("{DEFERRED}The template function 'reference' is not expected at this location. Please see https://aka.ms/arm-functions for usage details."));
             }
             let target = str_arg(name, a, 0)?;
-            let api = if a.len() > 1 { Some(str_arg(name, a, 1)?) } else { None };
+            let api = if a.len() > 1 {
+                Some(str_arg(name, a, 1)?)
+            } else {
+                None
+            };
             let full = a.len() > 2 && str_arg(name, a, 2)?.eq_ignore_ascii_case("full");
             let id = if target.starts_with('/') {
                 target.to_string()
@@ -486,13 +616,19 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             };
             sc.env.reference(&id, api, full)
         }
-        n if n.starts_with("list") && n != "last" && n != "lastindexof" => Err(format!("{DEFERRED}The template function '{name}' is not supported by the emulator.")),
+        n if n.starts_with("list") && n != "last" && n != "lastindexof" => Err(format!(
+            "{DEFERRED}The template function '{name}' is not supported by the emulator."
+        )),
         "utcnow" => {
             arity(name, a, 0, 1)?;
             if !sc.in_default {
                 return Err("The template function 'utcNow' is not expected at this location. It can only be used with parameter default values. Please see https://aka.ms/arm-functions for usage details.".into());
             }
-            let fmt = if a.is_empty() { "yyyyMMddTHHmmssZ" } else { str_arg(name, a, 0)? };
+            let fmt = if a.is_empty() {
+                "yyyyMMddTHHmmssZ"
+            } else {
+                str_arg(name, a, 0)?
+            };
             Ok(Value::String(format_time(sc.ctx.utc_now, fmt)))
         }
         "newguid" => {
@@ -508,11 +644,17 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             arity(name, a, 2, usize::MAX)?;
             let strs = all_strings(name, a)?;
             let (sub, rest) = match type_position(&strs) {
-                Some(0) => (sc.ctx.subscription_id.clone().unwrap_or_default(), &strs[..]),
+                Some(0) => (
+                    sc.ctx.subscription_id.clone().unwrap_or_default(),
+                    &strs[..],
+                ),
                 Some(1) => (strs[0].clone(), &strs[1..]),
                 _ => return Err(bad_resource_type(name)),
             };
-            Ok(Value::String(format!("/subscriptions/{sub}{}", provider_path(name, rest)?)))
+            Ok(Value::String(format!(
+                "/subscriptions/{sub}{}",
+                provider_path(name, rest)?
+            )))
         }
         "tenantresourceid" => {
             arity(name, a, 2, usize::MAX)?;
@@ -522,7 +664,11 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
         "extensionresourceid" => {
             arity(name, a, 3, usize::MAX)?;
             let strs = all_strings(name, a)?;
-            Ok(Value::String(format!("{}{}", strs[0].trim_end_matches('/'), provider_path(name, &strs[1..])?)))
+            Ok(Value::String(format!(
+                "{}{}",
+                strs[0].trim_end_matches('/'),
+                provider_path(name, &strs[1..])?
+            )))
         }
         "managementgroupresourceid" => {
             arity(name, a, 2, usize::MAX)?;
@@ -546,7 +692,9 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             let mut s = String::new();
             for (i, v) in a.iter().enumerate() {
                 match v {
-                    Value::Array(_) | Value::Object(_) => return Err(bad_type(name, i, "String", v)),
+                    Value::Array(_) | Value::Object(_) => {
+                        return Err(bad_type(name, i, "String", v))
+                    }
                     _ => s.push_str(&to_text(v)),
                 }
             }
@@ -575,7 +723,11 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
         }
         "replace" => {
             arity(name, a, 3, 3)?;
-            let (s, old, new) = (str_arg(name, a, 0)?, str_arg(name, a, 1)?, str_arg(name, a, 2)?);
+            let (s, old, new) = (
+                str_arg(name, a, 0)?,
+                str_arg(name, a, 1)?,
+                str_arg(name, a, 2)?,
+            );
             if old.is_empty() {
                 return Err(format!("Unable to evaluate template language function '{name}': the string to replace must not be empty."));
             }
@@ -591,7 +743,10 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             };
             let mut parts = vec![s.to_string()];
             for d in delims.iter().filter(|d| !d.is_empty()) {
-                parts = parts.iter().flat_map(|p| p.split(d.as_str()).map(String::from).collect::<Vec<_>>()).collect();
+                parts = parts
+                    .iter()
+                    .flat_map(|p| p.split(d.as_str()).map(String::from).collect::<Vec<_>>())
+                    .collect();
             }
             Ok(json!(parts))
         }
@@ -599,25 +754,42 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             arity(name, a, 1, 3)?;
             let s: Vec<char> = str_arg(name, a, 0)?.chars().collect();
             let start = if a.len() > 1 { int_arg(name, a, 1)? } else { 0 };
-            let len = if a.len() > 2 { int_arg(name, a, 2)? } else { s.len() as i64 - start };
-            if start < 0 || len < 0 || start as usize > s.len() || (start + len) as usize > s.len() {
+            let len = if a.len() > 2 {
+                int_arg(name, a, 2)?
+            } else {
+                s.len() as i64 - start
+            };
+            if start < 0 || len < 0 || start as usize > s.len() || (start + len) as usize > s.len()
+            {
                 return Err(format!("The index and length parameters must refer to a location within the string. The index parameter: '{start}', the length parameter: '{len}', the length of the string parameter: '{}'. Please see https://aka.ms/arm-functions for usage details.", s.len()));
             }
-            Ok(Value::String(s[start as usize..(start + len) as usize].iter().collect()))
+            Ok(Value::String(
+                s[start as usize..(start + len) as usize].iter().collect(),
+            ))
         }
-        "startswith" | "endswith" | "indexof" | "lastindexof" if a.len() == 2 && a[0].is_string() => {
+        "startswith" | "endswith" | "indexof" | "lastindexof"
+            if a.len() == 2 && a[0].is_string() =>
+        {
             let s = str_arg(name, a, 0)?.to_lowercase();
             let t = str_arg(name, a, 1)?.to_lowercase();
             Ok(match lname.as_str() {
                 "startswith" => json!(s.starts_with(&t)),
                 "endswith" => json!(s.ends_with(&t)),
-                "indexof" => json!(s.find(&t).map(|i| s[..i].chars().count() as i64).unwrap_or(-1)),
-                _ => json!(s.rfind(&t).map(|i| s[..i].chars().count() as i64).unwrap_or(-1)),
+                "indexof" => json!(s
+                    .find(&t)
+                    .map(|i| s[..i].chars().count() as i64)
+                    .unwrap_or(-1)),
+                _ => json!(s
+                    .rfind(&t)
+                    .map(|i| s[..i].chars().count() as i64)
+                    .unwrap_or(-1)),
             })
         }
         "indexof" | "lastindexof" => {
             arity(name, a, 2, 2)?;
-            let arr = a[0].as_array().ok_or_else(|| bad_type(name, 0, "Array", &a[0]))?;
+            let arr = a[0]
+                .as_array()
+                .ok_or_else(|| bad_type(name, 0, "Array", &a[0]))?;
             let pos = if lname == "indexof" {
                 arr.iter().position(|x| x == &a[1])
             } else {
@@ -633,14 +805,24 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             arity(name, a, 2, 3)?;
             let s = to_text(&a[0]);
             let total = int_arg(name, a, 1)?.max(0) as usize;
-            let pad = if a.len() > 2 { str_arg(name, a, 2)?.chars().next().unwrap_or(' ') } else { ' ' };
+            let pad = if a.len() > 2 {
+                str_arg(name, a, 2)?.chars().next().unwrap_or(' ')
+            } else {
+                ' '
+            };
             let n = s.chars().count();
-            Ok(Value::String(if n >= total { s } else { format!("{}{s}", pad.to_string().repeat(total - n)) }))
+            Ok(Value::String(if n >= total {
+                s
+            } else {
+                format!("{}{s}", pad.to_string().repeat(total - n))
+            }))
         }
         "base64" => {
             arity(name, a, 1, 1)?;
             use base64::Engine;
-            Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(str_arg(name, a, 0)?)))
+            Ok(Value::String(
+                base64::engine::general_purpose::STANDARD.encode(str_arg(name, a, 0)?),
+            ))
         }
         "base64tostring" => {
             arity(name, a, 1, 1)?;
@@ -656,7 +838,11 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             let b = base64::engine::general_purpose::STANDARD
                 .decode(str_arg(name, a, 0)?)
                 .map_err(|_| format!("The template language function '{name}' got a value that is not valid base64."))?;
-            serde_json::from_slice(&b).map_err(|e| format!("The template language function '{name}' got text that is not valid JSON: {e}."))
+            serde_json::from_slice(&b).map_err(|e| {
+                format!(
+                    "The template language function '{name}' got text that is not valid JSON: {e}."
+                )
+            })
         }
         "uri" => {
             arity(name, a, 2, 2)?;
@@ -666,11 +852,21 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
         }
         "uricomponent" => {
             arity(name, a, 1, 1)?;
-            Ok(Value::String(percent_encoding::utf8_percent_encode(str_arg(name, a, 0)?, percent_encoding::NON_ALPHANUMERIC).to_string()))
+            Ok(Value::String(
+                percent_encoding::utf8_percent_encode(
+                    str_arg(name, a, 0)?,
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string(),
+            ))
         }
         "uricomponenttostring" => {
             arity(name, a, 1, 1)?;
-            Ok(Value::String(percent_encoding::percent_decode_str(str_arg(name, a, 0)?).decode_utf8_lossy().into_owned()))
+            Ok(Value::String(
+                percent_encoding::percent_decode_str(str_arg(name, a, 0)?)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            ))
         }
         "guid" => {
             arity(name, a, 1, usize::MAX)?;
@@ -687,9 +883,13 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
         }
         "join" => {
             arity(name, a, 2, 2)?;
-            let arr = a[0].as_array().ok_or_else(|| bad_type(name, 0, "Array", &a[0]))?;
+            let arr = a[0]
+                .as_array()
+                .ok_or_else(|| bad_type(name, 0, "Array", &a[0]))?;
             let d = str_arg(name, a, 1)?;
-            Ok(Value::String(arr.iter().map(to_text).collect::<Vec<_>>().join(d)))
+            Ok(Value::String(
+                arr.iter().map(to_text).collect::<Vec<_>>().join(d),
+            ))
         }
         // --- arrays and objects ---
         "length" => {
@@ -728,9 +928,17 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             let first = lname == "first";
             match &a[0] {
                 Value::String(s) => Ok(Value::String(
-                    if first { s.chars().next() } else { s.chars().last() }.map(String::from).unwrap_or_default(),
+                    if first {
+                        s.chars().next()
+                    } else {
+                        s.chars().last()
+                    }
+                    .map(String::from)
+                    .unwrap_or_default(),
                 )),
-                Value::Array(x) => Ok(if first { x.first() } else { x.last() }.cloned().unwrap_or(Value::Null)),
+                Value::Array(x) => Ok(if first { x.first() } else { x.last() }
+                    .cloned()
+                    .unwrap_or(Value::Null)),
                 other => Err(bad_type(name, 0, "Array", other)),
             }
         }
@@ -739,8 +947,16 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             let n = int_arg(name, a, 1)?.max(0) as usize;
             let take = lname == "take";
             match &a[0] {
-                Value::String(s) => Ok(Value::String(if take { s.chars().take(n).collect() } else { s.chars().skip(n).collect() })),
-                Value::Array(x) => Ok(Value::Array(if take { x.iter().take(n).cloned().collect() } else { x.iter().skip(n).cloned().collect() })),
+                Value::String(s) => Ok(Value::String(if take {
+                    s.chars().take(n).collect()
+                } else {
+                    s.chars().skip(n).collect()
+                })),
+                Value::Array(x) => Ok(Value::Array(if take {
+                    x.iter().take(n).cloned().collect()
+                } else {
+                    x.iter().skip(n).cloned().collect()
+                })),
                 other => Err(bad_type(name, 0, "Array", other)),
             }
         }
@@ -776,7 +992,11 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             } else if a.iter().all(Value::is_array) {
                 let mut out: Vec<Value> = Vec::new();
                 for v in a[0].as_array().into_iter().flatten() {
-                    if a[1..].iter().all(|o| o.as_array().is_some_and(|x| x.contains(v))) && !out.contains(v) {
+                    if a[1..]
+                        .iter()
+                        .all(|o| o.as_array().is_some_and(|x| x.contains(v)))
+                        && !out.contains(v)
+                    {
                         out.push(v.clone());
                     }
                 }
@@ -792,7 +1012,9 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             }
             let mut m = Map::new();
             for pair in a.chunks(2) {
-                let k = pair[0].as_str().ok_or_else(|| bad_type(name, 0, "String", &pair[0]))?;
+                let k = pair[0]
+                    .as_str()
+                    .ok_or_else(|| bad_type(name, 0, "String", &pair[0]))?;
                 m.insert(k.to_string(), pair[1].clone());
             }
             Ok(Value::Object(m))
@@ -806,14 +1028,22 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
         }
         "items" => {
             arity(name, a, 1, 1)?;
-            let m = a[0].as_object().ok_or_else(|| bad_type(name, 0, "Object", &a[0]))?;
+            let m = a[0]
+                .as_object()
+                .ok_or_else(|| bad_type(name, 0, "Object", &a[0]))?;
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort_by_key(|k| k.to_lowercase());
-            Ok(Value::Array(keys.into_iter().map(|k| json!({"key": k, "value": m[k]})).collect()))
+            Ok(Value::Array(
+                keys.into_iter()
+                    .map(|k| json!({"key": k, "value": m[k]}))
+                    .collect(),
+            ))
         }
         "objectkeys" => {
             arity(name, a, 1, 1)?;
-            let m = a[0].as_object().ok_or_else(|| bad_type(name, 0, "Object", &a[0]))?;
+            let m = a[0]
+                .as_object()
+                .ok_or_else(|| bad_type(name, 0, "Object", &a[0]))?;
             Ok(json!(m.keys().collect::<Vec<_>>()))
         }
         "range" => {
@@ -822,17 +1052,29 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             if !(0..=10000).contains(&count) {
                 return Err(format!("The template language function '{name}' expects a count between 0 and 10000; it is '{count}'."));
             }
-            Ok(Value::Array((start..start + count).map(|i| json!(i)).collect()))
+            Ok(Value::Array(
+                (start..start + count).map(|i| json!(i)).collect(),
+            ))
         }
         "min" | "max" => {
             arity(name, a, 1, usize::MAX)?;
-            let items: Vec<Value> = if a.len() == 1 && a[0].is_array() { a[0].as_array().cloned().unwrap_or_default() } else { a.clone() };
+            let items: Vec<Value> = if a.len() == 1 && a[0].is_array() {
+                a[0].as_array().cloned().unwrap_or_default()
+            } else {
+                a.clone()
+            };
             let mut ints = Vec::new();
             for (i, v) in items.iter().enumerate() {
                 ints.push(as_int(v).ok_or_else(|| bad_type(name, i, "Integer", v))?);
             }
-            let r = if lname == "min" { ints.iter().min() } else { ints.iter().max() };
-            r.map(|x| json!(x)).ok_or_else(|| format!("The template language function '{name}' needs at least one value."))
+            let r = if lname == "min" {
+                ints.iter().min()
+            } else {
+                ints.iter().max()
+            };
+            r.map(|x| json!(x)).ok_or_else(|| {
+                format!("The template language function '{name}' needs at least one value.")
+            })
         }
         // --- numbers ---
         "add" | "sub" | "mul" | "div" | "mod" => {
@@ -855,7 +1097,8 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
                     x.checked_rem(y)
                 }
             };
-            r.map(|v| json!(v)).ok_or_else(|| format!("The template language function '{name}' overflowed."))
+            r.map(|v| json!(v))
+                .ok_or_else(|| format!("The template language function '{name}' overflowed."))
         }
         "int" => {
             arity(name, a, 1, 1)?;
@@ -867,7 +1110,11 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
         "float" => {
             arity(name, a, 1, 1)?;
             match &a[0] {
-                Value::String(s) => s.trim().parse::<f64>().map(|f| json!(f)).map_err(|_| format!("The template language function 'float' cannot convert the value '{s}'.")),
+                Value::String(s) => s.trim().parse::<f64>().map(|f| json!(f)).map_err(|_| {
+                    format!(
+                        "The template language function 'float' cannot convert the value '{s}'."
+                    )
+                }),
                 Value::Number(n) => Ok(json!(n.as_f64().unwrap_or(0.0))),
                 v => Err(bad_type(name, 0, "Float", v)),
             }
@@ -900,7 +1147,11 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             for i in 0..a.len() {
                 bs.push(bool_arg(name, a, i)?);
             }
-            Ok(json!(if lname == "and" { bs.iter().all(|b| *b) } else { bs.iter().any(|b| *b) }))
+            Ok(json!(if lname == "and" {
+                bs.iter().all(|b| *b)
+            } else {
+                bs.iter().any(|b| *b)
+            }))
         }
         "greater" | "greaterorequals" | "less" | "lessorequals" => {
             arity(name, a, 2, 2)?;
@@ -931,19 +1182,28 @@ fn json_equal(x: &Value, y: &Value) -> bool {
             (Some(a), Some(b)) => a == b,
             _ => x.as_f64() == y.as_f64(),
         },
-        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(p, q)| json_equal(p, q)),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(p, q)| json_equal(p, q))
+        }
         (Value::Object(a), Value::Object(b)) => {
-            a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| json_equal(v, w)))
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => x == y,
     }
 }
 
 /// `union` of objects: later values win; nested objects merge.
-fn merge_objects<'a>(out: &mut Map<String, Value>, from: impl Iterator<Item = (&'a String, &'a Value)>) {
+fn merge_objects<'a>(
+    out: &mut Map<String, Value>,
+    from: impl Iterator<Item = (&'a String, &'a Value)>,
+) {
     for (k, v) in from {
         match (out.get_mut(k), v) {
-            (Some(Value::Object(existing)), Value::Object(new)) => merge_objects(existing, new.iter()),
+            (Some(Value::Object(existing)), Value::Object(new)) => {
+                merge_objects(existing, new.iter())
+            }
             _ => {
                 out.insert(k.clone(), v.clone());
             }
@@ -968,7 +1228,9 @@ fn bad_resource_type(name: &str) -> String {
 
 /// Where the fully qualified type sits among the leading arguments (it contains a '/').
 fn type_position(strs: &[String]) -> Option<usize> {
-    strs.iter().take(3).position(|s| s.trim_end_matches('/').contains('/'))
+    strs.iter()
+        .take(3)
+        .position(|s| s.trim_end_matches('/').contains('/'))
 }
 
 /// `type, name1, name2…` → `/providers/{ns}/{t1}/{n1}/{t2}/{n2}`.
@@ -976,7 +1238,11 @@ fn provider_path(fname: &str, rest: &[String]) -> Result<String, String> {
     let Some(t) = rest.first() else {
         return Err(bad_resource_type(fname));
     };
-    let segs: Vec<&str> = t.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = t
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     if segs.len() < 2 {
         return Err(bad_resource_type(fname));
     }
@@ -996,7 +1262,10 @@ fn resource_id(name: &str, a: &[Value], sc: &Scope) -> Result<Value, String> {
     let strs = all_strings(name, a)?;
     let pos = type_position(&strs).ok_or_else(|| bad_resource_type(name))?;
     let (sub, rg) = match pos {
-        0 => (sc.ctx.subscription_id.clone(), sc.ctx.resource_group_name.clone()),
+        0 => (
+            sc.ctx.subscription_id.clone(),
+            sc.ctx.resource_group_name.clone(),
+        ),
         1 => (sc.ctx.subscription_id.clone(), Some(strs[0].clone())),
         _ => (Some(strs[0].clone()), Some(strs[1].clone())),
     };
@@ -1005,7 +1274,11 @@ fn resource_id(name: &str, a: &[Value], sc: &Scope) -> Result<Value, String> {
     let t = strs[pos].trim_matches('/').to_ascii_lowercase();
     let names: Vec<&str> = strs[pos + 1..].iter().map(String::as_str).collect();
     if t == "microsoft.resources/resourcegroups" && names.len() == 1 {
-        return Ok(Value::String(format!("/subscriptions/{}/resourceGroups/{}", sub.unwrap_or_default(), names[0])));
+        return Ok(Value::String(format!(
+            "/subscriptions/{}/resourceGroups/{}",
+            sub.unwrap_or_default(),
+            names[0]
+        )));
     }
     if t == "microsoft.resources/subscriptions" && names.len() == 1 {
         return Ok(Value::String(format!("/subscriptions/{}", names[0])));
@@ -1027,11 +1300,16 @@ fn join_uri(base: &str, rel: &str) -> String {
     }
     if let Some(r) = rel.strip_prefix('/') {
         let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-        let host_end = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+        let host_end = base[scheme_end..]
+            .find('/')
+            .map(|i| i + scheme_end)
+            .unwrap_or(base.len());
         return format!("{}/{r}", &base[..host_end]);
     }
     match base.rfind('/') {
-        Some(i) if i + 1 > base.find("://").map(|j| j + 2).unwrap_or(0) => format!("{}{rel}", &base[..=i]),
+        Some(i) if i + 1 > base.find("://").map(|j| j + 2).unwrap_or(0) => {
+            format!("{}{rel}", &base[..=i])
+        }
         _ => format!("{base}/{rel}"),
     }
 }
@@ -1052,10 +1330,19 @@ fn format_net(f: &str, args: &[Value]) -> Result<String, String> {
                 i += 2;
             }
             '{' => {
-                let end = chars[i..].iter().position(|c| *c == '}').map(|p| p + i).ok_or("The template language function 'format' got an invalid format string.")?;
+                let end = chars[i..]
+                    .iter()
+                    .position(|c| *c == '}')
+                    .map(|p| p + i)
+                    .ok_or(
+                        "The template language function 'format' got an invalid format string.",
+                    )?;
                 let spec: String = chars[i + 1..end].iter().collect();
                 let (idx, fmt) = spec.split_once(':').unwrap_or((&spec, ""));
-                let idx: usize = idx.trim().parse().map_err(|_| "The template language function 'format' got an invalid format string.".to_string())?;
+                let idx: usize = idx.trim().parse().map_err(|_| {
+                    "The template language function 'format' got an invalid format string."
+                        .to_string()
+                })?;
                 let v = args.get(idx).ok_or_else(|| format!("The template language function 'format' refers to argument {idx}, but only {} were provided.", args.len()))?;
                 out.push_str(&format_one(v, fmt));
                 i = end + 1;
@@ -1087,7 +1374,11 @@ fn format_one(v: &Value, fmt: &str) -> String {
                 grouped.push(c);
             }
             let sign = if n < 0 { "-" } else { "" };
-            return if decimals > 0 { format!("{sign}{grouped}.{}", "0".repeat(decimals)) } else { format!("{sign}{grouped}") };
+            return if decimals > 0 {
+                format!("{sign}{grouped}.{}", "0".repeat(decimals))
+            } else {
+                format!("{sign}{grouped}")
+            };
         }
         if f == "X" || f == "x" {
             return format!("{n:X}");
@@ -1157,8 +1448,12 @@ mod tests {
 
     fn ctx() -> Context {
         Context {
-            subscription: Some(json!({"id": "/subscriptions/s1", "subscriptionId": "s1", "tenantId": "t1"})),
-            resource_group: Some(json!({"id": "/subscriptions/s1/resourceGroups/rg1", "name": "rg1", "location": "westeurope"})),
+            subscription: Some(
+                json!({"id": "/subscriptions/s1", "subscriptionId": "s1", "tenantId": "t1"}),
+            ),
+            resource_group: Some(
+                json!({"id": "/subscriptions/s1/resourceGroups/rg1", "name": "rg1", "location": "westeurope"}),
+            ),
             deployment: json!({"name": "d1"}),
             tenant: json!({"tenantId": "t1"}),
             subscription_id: Some("s1".into()),
@@ -1169,10 +1464,11 @@ mod tests {
 
     fn ev(s: &str) -> Result<Value, EvalError> {
         let c = ctx();
-        let params = json!({"name": "Relecloud", "rgs": [{"rgName": "a"}, {"rgName": "b"}], "n": 3})
-            .as_object()
-            .cloned()
-            .unwrap();
+        let params =
+            json!({"name": "Relecloud", "rgs": [{"rgName": "a"}, {"rgName": "b"}], "n": 3})
+                .as_object()
+                .cloned()
+                .unwrap();
         let vars = Vars::new(json!({"v1": "[concat(variables('v2'), '!')]", "v2": "[parameters('name')]", "copy": [{"name": "list", "count": 2, "input": "[concat('x', copyIndex('list'))]"}]}).as_object().unwrap());
         let sc = Scope {
             ctx: &c,
@@ -1238,18 +1534,37 @@ mod tests {
             ("plain", json!("plain")),
         ];
         for (src, want) in cases {
-            assert_eq!(ev(src).unwrap_or_else(|e| panic!("{src}: {}", e.message)), want, "{src}");
+            assert_eq!(
+                ev(src).unwrap_or_else(|e| panic!("{src}: {}", e.message)),
+                want,
+                "{src}"
+            );
         }
     }
 
     #[test]
     fn errors_name_the_function() {
-        assert!(ev("[nope(1)]").unwrap_err().message.contains("'nope' is not found"));
+        assert!(ev("[nope(1)]")
+            .unwrap_err()
+            .message
+            .contains("'nope' is not found"));
         assert!(ev("[length(1)]").unwrap_err().message.contains("'length'"));
-        assert!(ev("[parameters('missing')]").unwrap_err().message.contains("'missing' is not found"));
-        assert!(ev("[utcNow()]").unwrap_err().message.contains("parameter default"));
-        assert!(ev("[createArray(1)[5]]").unwrap_err().message.contains("out of bounds"));
-        assert!(ev("[div(1, 0)]").unwrap_err().message.contains("divide by zero"));
+        assert!(ev("[parameters('missing')]")
+            .unwrap_err()
+            .message
+            .contains("'missing' is not found"));
+        assert!(ev("[utcNow()]")
+            .unwrap_err()
+            .message
+            .contains("parameter default"));
+        assert!(ev("[createArray(1)[5]]")
+            .unwrap_err()
+            .message
+            .contains("out of bounds"));
+        assert!(ev("[div(1, 0)]")
+            .unwrap_err()
+            .message
+            .contains("divide by zero"));
     }
 
     #[test]

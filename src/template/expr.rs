@@ -47,7 +47,10 @@ pub fn parse(src: &str) -> Result<Expr, String> {
     let e = p.expr()?;
     p.ws();
     if p.i < p.s.len() {
-        return Err(p.err(&format!("unexpected '{}'", p.src[p.i..].chars().next().unwrap_or(' '))));
+        return Err(p.err(&format!(
+            "unexpected '{}'",
+            p.src[p.i..].chars().next().unwrap_or(' ')
+        )));
     }
     Ok(e)
 }

@@ -169,10 +169,7 @@ mod tests {
             hex(&sha1(b"abc")),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
-        assert_eq!(
-            hex(&sha1(b"")),
-            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
-        );
+        assert_eq!(hex(&sha1(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
     }
 
     #[test]
@@ -181,10 +178,21 @@ mod tests {
         // repositories); no value observed from live ARM is available offline to pin it further.
         let u = unique_string(&["/subscriptions/s/resourceGroups/rg".into()]);
         assert_eq!(u.len(), 13);
-        assert!(u.chars().all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c)));
-        assert_eq!(u, unique_string(&["/subscriptions/s/resourceGroups/rg".into()]));
-        assert_ne!(u, unique_string(&["/subscriptions/s/resourceGroups/RG".into()]));
-        assert_eq!(unique_string(&["a".into(), "b".into()]), unique_string(&["a-b".into()]));
+        assert!(u
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c)));
+        assert_eq!(
+            u,
+            unique_string(&["/subscriptions/s/resourceGroups/rg".into()])
+        );
+        assert_ne!(
+            u,
+            unique_string(&["/subscriptions/s/resourceGroups/RG".into()])
+        );
+        assert_eq!(
+            unique_string(&["a".into(), "b".into()]),
+            unique_string(&["a-b".into()])
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{json, Map, Value};
 
-use super::eval::{self, as_int, eval_str, eval_value, type_name, Context, Env, EvalError, Scope, Vars};
+use super::eval::{
+    self, as_int, eval_str, eval_value, type_name, Context, Env, EvalError, Scope, Vars,
+};
 use super::expr;
 use super::locate::Seg;
 
@@ -91,7 +93,8 @@ pub struct Instance {
 
 impl Instance {
     pub fn is_deployment(&self) -> bool {
-        self.rtype.eq_ignore_ascii_case("Microsoft.Resources/deployments")
+        self.rtype
+            .eq_ignore_ascii_case("Microsoft.Resources/deployments")
     }
 }
 
@@ -172,13 +175,18 @@ pub fn prepare(
             ))
         }
     };
+    static_check(t)?;
     let empty = Map::new();
     let decls = t
         .get("parameters")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
     let (params, param_types) = bind_parameters(decls, input, ctx, env)?;
-    let vars = Vars::new(t.get("variables").and_then(Value::as_object).unwrap_or(&empty));
+    let vars = Vars::new(
+        t.get("variables")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty),
+    );
     let mut plan = Plan {
         template: template.clone(),
         params,
@@ -204,6 +212,73 @@ pub fn prepare(
     resolve_dependencies(&mut plan, ctx, env)?;
     plan.order = order(&plan)?;
     Ok(plan)
+}
+
+/// Every expression of the template parses and calls only known functions (ARM checks this before
+/// deploying anything). Nested inner-scope templates are checked when they run.
+fn static_check(t: &Map<String, Value>) -> Result<(), TemplateError> {
+    fn walk(v: &Value, path: &mut Vec<Seg>, out: &mut Option<(Vec<Seg>, String)>) {
+        if out.is_some() {
+            return;
+        }
+        match v {
+            Value::String(s) if expr::is_expression(s) => match expr::parse(s) {
+                Err(m) => *out = Some((path.clone(), m)),
+                Ok(e) => {
+                    let mut unknown = Vec::new();
+                    eval::unknown_functions(&e, &mut unknown);
+                    if let Some(f) = unknown.first() {
+                        *out = Some((path.clone(), format!("The template function '{f}' is not found. Please see https://aka.ms/arm-functions for usage details.")));
+                    }
+                }
+            },
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    path.push(Seg::Idx(i));
+                    walk(x, path, out);
+                    path.pop();
+                }
+            }
+            Value::Object(m) => {
+                let inner_scope = m
+                    .get("expressionEvaluationOptions")
+                    .and_then(|o| o.get("scope"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("inner"));
+                for (k, x) in m {
+                    if inner_scope && k == "template" {
+                        continue;
+                    }
+                    path.push(Seg::Key(k.clone()));
+                    walk(x, path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    for section in ["parameters", "variables", "resources", "outputs"] {
+        let Some(v) = t.get(section) else { continue };
+        let mut found = None;
+        walk(v, &mut vec![seg(section)], &mut found);
+        if let Some((path, msg)) = found {
+            let subject = match (section, path.get(1)) {
+                ("resources", Some(Seg::Idx(i))) => format!(
+                    "The template resource '{}'",
+                    t["resources"][*i]["name"].as_str().unwrap_or_default()
+                ),
+                (_, Some(Seg::Key(k))) => {
+                    format!("The template {} '{k}'", section.trim_end_matches('s'))
+                }
+                _ => format!("The template {section}"),
+            };
+            return Err(TemplateError::validation(
+                format!("{subject}{{loc}} is not valid: {msg}"),
+                path,
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_schema(schema: &str) -> Result<(), TemplateError> {
@@ -266,7 +341,10 @@ fn bind_parameters(
     let mut types = Vec::new();
     for (name, decl) in decls {
         let path = vec![seg("parameters"), seg(name)];
-        let ty = decl["type"].as_str().unwrap_or_default().to_ascii_lowercase();
+        let ty = decl["type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if !matches!(
             ty.as_str(),
             "string" | "securestring" | "int" | "bool" | "object" | "secureobject" | "array"
@@ -314,8 +392,10 @@ fn bind_parameters(
                 }
             },
         };
-        let value = coerce(name, &ty, value).map_err(|m| TemplateError::validation(m, path.clone()))?;
-        check_constraints(name, decl, &value).map_err(|m| TemplateError::validation(m, path.clone()))?;
+        let value =
+            coerce(name, &ty, value).map_err(|m| TemplateError::validation(m, path.clone()))?;
+        check_constraints(name, decl, &value)
+            .map_err(|m| TemplateError::validation(m, path.clone()))?;
         params.insert(name.clone(), value);
         types.push((name.clone(), arm_type(&ty).to_string()));
     }
@@ -333,7 +413,9 @@ fn coerce(name: &str, ty: &str, v: Value) -> Result<Value, String> {
         },
         "int" => match &v {
             Value::Number(_) if as_int(&v).is_some() => Ok(json!(as_int(&v))),
-            Value::String(s) if s.trim().parse::<i64>().is_ok() => Ok(json!(s.trim().parse::<i64>().unwrap_or(0))),
+            Value::String(s) if s.trim().parse::<i64>().is_ok() => {
+                Ok(json!(s.trim().parse::<i64>().unwrap_or(0)))
+            }
             other => Err(bad("Integer", other)),
         },
         "bool" => match &v {
@@ -368,19 +450,27 @@ fn check_constraints(name: &str, decl: &Value, v: &Value) -> Result<(), String> 
         if !ok {
             return Err(invalid(format!(
                 "The parameter value is not part of the allowed value(s): '{}'.",
-                allowed.iter().map(eval::to_text).collect::<Vec<_>>().join(",")
+                allowed
+                    .iter()
+                    .map(eval::to_text)
+                    .collect::<Vec<_>>()
+                    .join(",")
             )));
         }
     }
     if let Some(n) = as_int(v) {
         if let Some(min) = decl.get("minValue").and_then(as_int) {
             if n < min {
-                return Err(invalid(format!("The provided value '{n}' is less than the minimum value '{min}'.")));
+                return Err(invalid(format!(
+                    "The provided value '{n}' is less than the minimum value '{min}'."
+                )));
             }
         }
         if let Some(max) = decl.get("maxValue").and_then(as_int) {
             if n > max {
-                return Err(invalid(format!("The provided value '{n}' is greater than the maximum value '{max}'.")));
+                return Err(invalid(format!(
+                    "The provided value '{n}' is greater than the maximum value '{max}'."
+                )));
             }
         }
     }
@@ -392,12 +482,16 @@ fn check_constraints(name: &str, decl: &Value, v: &Value) -> Result<(), String> 
     if let Some(len) = len {
         if let Some(min) = decl.get("minLength").and_then(as_int) {
             if len < min {
-                return Err(invalid(format!("The length of the value '{len}' is less than the minimum length '{min}'.")));
+                return Err(invalid(format!(
+                    "The length of the value '{len}' is less than the minimum length '{min}'."
+                )));
             }
         }
         if let Some(max) = decl.get("maxLength").and_then(as_int) {
             if len > max {
-                return Err(invalid(format!("The length of the value '{len}' is greater than the maximum length '{max}'.")));
+                return Err(invalid(format!(
+                    "The length of the value '{len}' is greater than the maximum length '{max}'."
+                )));
             }
         }
     }
@@ -506,7 +600,10 @@ impl Plan {
             ..sc.clone()
         };
         for n in self.vars.names() {
-            if let Ok(v) = eval_str(&format!("[variables('{}')]", n.replace('\'', "''")), &var_scope) {
+            if let Ok(v) = eval_str(
+                &format!("[variables('{}')]", n.replace('\'', "''")),
+                &var_scope,
+            ) {
                 vars.insert(n, escape(v));
             }
         }
@@ -539,7 +636,10 @@ impl Plan {
             let path = vec![seg("outputs"), seg(name)];
             let err = |e: EvalError, key: &str| {
                 TemplateError::validation(
-                    format!("The template output '{name}'{{loc}} is not valid: {}", e.message),
+                    format!(
+                        "The template output '{name}'{{loc}} is not valid: {}",
+                        e.message
+                    ),
                     [path.clone(), vec![seg(key)], e.path].concat(),
                 )
             };
@@ -559,7 +659,8 @@ impl Plan {
                 }
                 Value::Array(items)
             } else {
-                eval_value(o.get("value").unwrap_or(&Value::Null), &sc).map_err(|e| err(e, "value"))?
+                eval_value(o.get("value").unwrap_or(&Value::Null), &sc)
+                    .map_err(|e| err(e, "value"))?
             };
             let ty = o["type"].as_str().unwrap_or("string").to_ascii_lowercase();
             out.insert(name.clone(), json!({"type": arm_type(&ty), "value": value}));
@@ -576,7 +677,9 @@ fn lenient(v: &Value, sc: &Scope) -> Value {
             Err(_) => v.clone(),
         },
         Value::Array(a) => Value::Array(a.iter().map(|x| lenient(x, sc)).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), lenient(x, sc))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| (k.clone(), lenient(x, sc))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -605,7 +708,10 @@ fn expand(
     let display = r["name"].as_str().unwrap_or_default().to_string();
     let err = |e: EvalError, key: &str, name: &str| {
         TemplateError::validation(
-            format!("The template resource '{name}'{{loc}} is not valid: {}", e.message),
+            format!(
+                "The template resource '{name}'{{loc}} is not valid: {}",
+                e.message
+            ),
             [path.clone(), vec![seg(key)], e.path].concat(),
         )
     };
@@ -639,7 +745,9 @@ fn expand(
         let sc = plan.scope(ctx, env, &copies, false);
         let field = |key: &str| -> Result<Option<Value>, TemplateError> {
             match get_ci(r, key) {
-                Some(v) => eval_value(v, &sc).map(Some).map_err(|e| err(e, key, &display)),
+                Some(v) => eval_value(v, &sc)
+                    .map(Some)
+                    .map_err(|e| err(e, key, &display)),
                 None => Ok(None),
             }
         };
@@ -687,8 +795,20 @@ fn expand(
         let rg = text("resourceGroup")?;
         let sub = text("subscriptionId")?;
         let scope_prop = text("scope")?;
-        let id = instance_id(ctx, &rtype, &name, rg.as_deref(), sub.as_deref(), scope_prop.as_deref())
-            .map_err(|m| TemplateError::validation(format!("The template resource '{name}'{{loc}} {m}"), path.clone()))?;
+        let id = instance_id(
+            ctx,
+            &rtype,
+            &name,
+            rg.as_deref(),
+            sub.as_deref(),
+            scope_prop.as_deref(),
+        )
+        .map_err(|m| {
+            TemplateError::validation(
+                format!("The template resource '{name}'{{loc}} {m}"),
+                path.clone(),
+            )
+        })?;
         let inst_index = out.len();
         out.push(Instance {
             path: path.clone(),
@@ -755,7 +875,11 @@ fn instance_id(
         if sc.starts_with('/') {
             sc.trim_end_matches('/').to_string()
         } else {
-            format!("{}/providers/{}", scope_base(ctx, None, None), sc.trim_matches('/'))
+            format!(
+                "{}/providers/{}",
+                scope_base(ctx, None, None),
+                sc.trim_matches('/')
+            )
         }
     } else if is_deployment {
         match (sub, rg) {
@@ -778,13 +902,20 @@ fn scope_base(ctx: &Context, sub: Option<&str>, rg: Option<&str>) -> String {
         .map(String::from)
         .or_else(|| ctx.subscription_id.clone())
         .unwrap_or_default();
-    match rg.map(String::from).or_else(|| ctx.resource_group_name.clone()) {
+    match rg
+        .map(String::from)
+        .or_else(|| ctx.resource_group_name.clone())
+    {
         Some(r) => format!("/subscriptions/{s}/resourceGroups/{r}"),
         None => format!("/subscriptions/{s}"),
     }
 }
 
-fn resolve_dependencies(plan: &mut Plan, ctx: &Context, env: &dyn Env) -> Result<(), TemplateError> {
+fn resolve_dependencies(
+    plan: &mut Plan,
+    ctx: &Context,
+    env: &dyn Env,
+) -> Result<(), TemplateError> {
     let mut all = Vec::new();
     for (i, inst) in plan.instances.iter().enumerate() {
         let mut deps: BTreeSet<usize> = inst.depends_on.iter().copied().collect();
@@ -792,7 +923,10 @@ fn resolve_dependencies(plan: &mut Plan, ctx: &Context, env: &dyn Env) -> Result
             let sc = plan.scope(ctx, env, &inst.copies, false);
             let list = eval_value(list, &sc).map_err(|e| {
                 TemplateError::validation(
-                    format!("The template resource '{}'{{loc}} is not valid: {}", inst.name, e.message),
+                    format!(
+                        "The template resource '{}'{{loc}} is not valid: {}",
+                        inst.name, e.message
+                    ),
                     [inst.path.clone(), vec![seg("dependsOn")], e.path].concat(),
                 )
             })?;
@@ -808,7 +942,9 @@ fn resolve_dependencies(plan: &mut Plan, ctx: &Context, env: &dyn Env) -> Result
                             && (o.id.to_ascii_lowercase() == dl
                                 || o.name.to_ascii_lowercase() == dl
                                 || format!("{}/{}", o.rtype, o.name).to_ascii_lowercase() == dl
-                                || o.copy_name.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(&dl)))
+                                || o.copy_name
+                                    .as_deref()
+                                    .is_some_and(|c| c.eq_ignore_ascii_case(&dl)))
                     })
                     .map(|(k, _)| k)
                     .collect();
@@ -910,28 +1046,68 @@ mod tests {
             json!({"n": {"type": "int", "defaultValue": 2, "minValue": 1}}),
         );
         let p = prepare(&t, None, &sub_ctx(), &NoEnv).unwrap();
-        let names: Vec<&str> = p.order.iter().map(|i| p.instances[*i].name.as_str()).collect();
+        let names: Vec<&str> = p
+            .order
+            .iter()
+            .map(|i| p.instances[*i].name.as_str())
+            .collect();
         assert_eq!(names, ["a", "b0", "b1", "c"]);
-        assert_eq!(p.instances[0].id, "/subscriptions/s1/providers/Microsoft.X/b/b0");
+        assert_eq!(
+            p.instances[0].id,
+            "/subscriptions/s1/providers/Microsoft.X/b/b0"
+        );
         let bad = prepare(&t, Some(&json!({"n": {"value": 0}})), &sub_ctx(), &NoEnv).unwrap_err();
-        assert!(bad.message.contains("less than the minimum value '1'"), "{}", bad.message);
+        assert!(
+            bad.message.contains("less than the minimum value '1'"),
+            "{}",
+            bad.message
+        );
     }
 
     #[test]
     fn shape_and_parameter_errors() {
-        let e = prepare(&json!({"contentVersion": "1.0.0.0"}), None, &sub_ctx(), &NoEnv).unwrap_err();
+        let e = prepare(
+            &json!({"contentVersion": "1.0.0.0"}),
+            None,
+            &sub_ctx(),
+            &NoEnv,
+        )
+        .unwrap_err();
         assert!(e.parse && e.message.contains("$schema"));
-        let t = tpl(json!([]), json!({"x": {"type": "string", "allowedValues": ["a"]}}));
+        let t = tpl(
+            json!([]),
+            json!({"x": {"type": "string", "allowedValues": ["a"]}}),
+        );
         let e = prepare(&t, None, &sub_ctx(), &NoEnv).unwrap_err();
         assert!(e.message.contains("is not provided"));
         let e = prepare(&t, Some(&json!({"x": {"value": "b"}})), &sub_ctx(), &NoEnv).unwrap_err();
         assert!(e.message.contains("allowed value(s)"));
         let e = prepare(&t, Some(&json!({"y": {"value": "b"}})), &sub_ctx(), &NoEnv).unwrap_err();
         assert!(e.message.contains("not present in the original template"));
-        let t = tpl(json!([{"type": "Microsoft.X/a", "apiVersion": "1", "name": "a", "dependsOn": ["ghost"]}]), json!({}));
+        let t = tpl(
+            json!([{"type": "Microsoft.X/a", "apiVersion": "1", "name": "a", "dependsOn": ["ghost"]}]),
+            json!({}),
+        );
         let e = prepare(&t, None, &sub_ctx(), &NoEnv).unwrap_err();
         assert!(e.message.contains("'ghost' is not defined"));
-        assert_eq!(e.path, vec![seg("resources"), Seg::Idx(0), seg("dependsOn"), Seg::Idx(0)]);
+        assert_eq!(
+            e.path,
+            vec![seg("resources"), Seg::Idx(0), seg("dependsOn"), Seg::Idx(0)]
+        );
+    }
+
+    #[test]
+    fn unknown_functions_are_found_before_deploying() {
+        let t = tpl(
+            json!([{"type": "Microsoft.X/a", "apiVersion": "1", "name": "a", "properties": {"x": ["ok", "[toLowr('A')]"]}}]),
+            json!({}),
+        );
+        let e = prepare(&t, None, &sub_ctx(), &NoEnv).unwrap_err();
+        assert_eq!(e.message, "The template resource 'a'{loc} is not valid: The template function 'toLowr' is not found. Please see https://aka.ms/arm-functions for usage details.");
+        assert_eq!(
+            super::super::locate::path_string(&e.path),
+            "resources[0].properties.x[1]"
+        );
     }
 
     #[test]
@@ -950,13 +1126,34 @@ mod tests {
             }]),
             json!({"rgs": {"type": "array"}}),
         );
-        let p = prepare(&t, Some(&json!({"rgs": {"value": ["x", "y"]}})), &sub_ctx(), &NoEnv).unwrap();
-        assert_eq!(p.instances[1].id, "/subscriptions/s1/resourceGroups/y/providers/Microsoft.Resources/deployments/rg1");
+        let p = prepare(
+            &t,
+            Some(&json!({"rgs": {"value": ["x", "y"]}})),
+            &sub_ctx(),
+            &NoEnv,
+        )
+        .unwrap();
+        assert_eq!(
+            p.instances[1].id,
+            "/subscriptions/s1/resourceGroups/y/providers/Microsoft.Resources/deployments/rg1"
+        );
         let body = p.body(1, &sub_ctx(), &NoEnv).unwrap();
         let inner = &body["properties"]["template"]["resources"][0];
-        assert_eq!(inner["name"], json!(super::super::hash::guid(&["y".into()])));
-        assert_eq!(inner["properties"]["def"], "/subscriptions/s1/providers/Microsoft.X/defs/d");
-        assert_eq!(body["properties"]["expressionEvaluationOptions"]["scope"], "inner");
-        assert_eq!(body["properties"]["parameters"]["rgs"]["value"], json!(["x", "y"]));
+        assert_eq!(
+            inner["name"],
+            json!(super::super::hash::guid(&["y".into()]))
+        );
+        assert_eq!(
+            inner["properties"]["def"],
+            "/subscriptions/s1/providers/Microsoft.X/defs/d"
+        );
+        assert_eq!(
+            body["properties"]["expressionEvaluationOptions"]["scope"],
+            "inner"
+        );
+        assert_eq!(
+            body["properties"]["parameters"]["rgs"]["value"],
+            json!(["x", "y"])
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 mod arm;
 mod delegation;
+mod deployments;
 mod examples;
 mod identity;
 mod refusals;
