@@ -534,7 +534,7 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             let v = str_arg(name, a, 0)?;
             match sc.vars {
                 Some(vars) if !sc.in_default => vars.get(v, sc),
-                _ => Err(format!("The template function 'variables' is not expected at this location. Please see https://aka.ms/arm-functions for usage details.")),
+                _ => Err("The template function 'variables' is not expected at this location. Please see https://aka.ms/arm-functions for usage details.".to_string()),
             }
         }
         "copyindex" => {

@@ -315,12 +315,15 @@ fn arm_type(t: &str) -> &'static str {
     }
 }
 
+/// Parameter values and their declared types.
+type Bound = (Map<String, Value>, Vec<(String, String)>);
+
 fn bind_parameters(
     decls: &Map<String, Value>,
     input: Option<&Value>,
     ctx: &Context,
     env: &dyn Env,
-) -> Result<(Map<String, Value>, Vec<(String, String)>), TemplateError> {
+) -> Result<Bound, TemplateError> {
     let empty = Map::new();
     let given = input.and_then(Value::as_object).unwrap_or(&empty);
     let unknown: Vec<&String> = given
