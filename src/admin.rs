@@ -53,6 +53,22 @@ pub fn handle(app: &App, req: &Req) -> Reply {
                 }
             }
         }
+        ("POST", "/_emulator/explain") => {
+            let body: Value = match serde_json::from_slice(&req.body) {
+                Ok(v) => v,
+                Err(e) => {
+                    return admin_error(
+                        400,
+                        "InvalidRequestContent",
+                        &format!("The body is not JSON: {e}"),
+                    )
+                }
+            };
+            match crate::dispatch::explain(app, &body) {
+                Ok(v) => Reply::json(200, &v),
+                Err(m) => admin_error(400, "BadRequest", &m),
+            }
+        }
         ("GET", "/_emulator/clock") => clock_reply(app),
         ("POST", "/_emulator/clock") => {
             let body: Value = match serde_json::from_slice(&req.body) {

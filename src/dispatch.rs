@@ -3,6 +3,7 @@
 //! access facts → decide → run the provider's handler against the store → respond with ARM's headers.
 //! Also owns `App` (the shared state) and world loading/reset. Never spawns tasks; never panics on input.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -47,10 +48,20 @@ pub struct Config {
     pub ca_pem: String,
 }
 
+/// A token whose signature checked out: its claims, typed and as JSON (for the activity log).
+#[derive(Clone)]
+pub struct Verified {
+    pub claims: Arc<token::AccessClaims>,
+    pub json: Arc<Value>,
+}
+
 /// Everything a request can touch.
 pub struct App {
     pub store: Store,
     snap: RwLock<Arc<Snapshot>>,
+    /// Tokens whose signature has been verified, with their claims: the signature check is the most
+    /// expensive step of a request and a token is reused for an hour. Times are checked on every use.
+    verified: RwLock<HashMap<String, Verified>>,
     pub clock: Clock,
     pub key: SigningKey,
     pub config: Config,
@@ -67,6 +78,7 @@ impl App {
         let app = App {
             store,
             snap: RwLock::new(Arc::new(Snapshot::default())),
+            verified: RwLock::new(HashMap::new()),
             clock: Clock::default(),
             key,
             config,
@@ -79,6 +91,32 @@ impl App {
             app.refresh()?;
         }
         Ok(app)
+    }
+
+    /// Verify an access token, remembering tokens whose signature checked out.
+    pub fn verify_token(&self, tok: &str, now: i64) -> Result<Verified, TokenError> {
+        let hit = self
+            .verified
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tok)
+            .cloned();
+        if let Some(v) = hit {
+            token::check_times(v.claims.exp, v.claims.nbf, now)?;
+            return Ok(v);
+        }
+        let claims = token::verify_access_token(&self.key, tok, now)?;
+        let json = Arc::new(serde_json::to_value(&claims).unwrap_or(Value::Null));
+        let v = Verified {
+            claims: Arc::new(claims),
+            json,
+        };
+        let mut m = self.verified.write().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= 50_000 {
+            m.clear();
+        }
+        m.insert(tok.to_string(), v.clone());
+        Ok(v)
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -142,7 +180,7 @@ impl App {
 /// Handle one request from any surface. Never panics on input; adds ARM's standard headers.
 pub fn handle(app: &App, req: &Req) -> Reply {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = fast_uuid();
     let correlation = req
         .header("x-ms-correlation-request-id")
         .map(str::to_string)
@@ -199,6 +237,13 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         "request"
     );
     reply
+}
+
+/// A random (v4) GUID from the thread's CSPRNG: `Uuid::new_v4` makes a getrandom system call per id.
+pub fn fast_uuid() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
 }
 
 /// `https://{host}` as the client addressed us.
@@ -310,7 +355,7 @@ pub fn authenticate(
         return Err(ArmError::authentication_failed_format(authority));
     }
     let now = app.clock.unix();
-    let claims = token::verify_access_token(&app.key, tok.trim(), now).map_err(|e| match e {
+    let verified = app.verify_token(tok.trim(), now).map_err(|e| match e {
         TokenError::Expired { exp, now } => {
             ArmError::expired_authentication_token(authority, &arm_us_time(exp), &arm_us_time(now))
         }
@@ -328,6 +373,7 @@ pub fn authenticate(
         ),
         TokenError::Malformed => ArmError::invalid_authentication_token(authority, ""),
     })?;
+    let claims = &verified.claims;
     if !token::audience_matches(&claims.aud, audiences) {
         return Err(ArmError::invalid_authentication_token_audience(
             authority,
@@ -346,7 +392,7 @@ pub fn authenticate(
         ));
     };
     let _ = base;
-    let claims_json = serde_json::to_value(&claims).unwrap_or(Value::Null);
+    let claims_json = verified.json.clone();
     Ok(Caller {
         object_id: principal.object_id.to_lowercase(),
         tenant_id: principal.tenant_id.to_lowercase(),
@@ -394,6 +440,9 @@ pub struct Audit {
     pub write: bool,
     pub grant: Option<authz::Grant>,
     pub correlation: String,
+    /// For a PUT/DELETE of a registration assignment: its definition's managing tenant, read before
+    /// the request ran (the activity log's tenant-level delegation event goes to that tenant).
+    pub managed_by_tenant: Option<String>,
 }
 
 fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
@@ -422,6 +471,9 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
         Err(e) => return error_reply(&e),
     };
     audit.caller = caller.client_name.clone();
+    // Read before the request runs: a DELETE of a registration assignment leaves nothing to read after.
+    audit.managed_by_tenant =
+        crate::activity::delegation_tenant(&app.store, &req.method, &id.key(), &req.body);
     let reply = match arm_authenticated(app, &snap, req, base, &id, &caller, audit) {
         Ok(r) => r,
         Err(e) => error_reply(&e),
@@ -475,6 +527,7 @@ fn record_activity(
                 grant: audit.grant.as_ref(),
                 now: app.clock.now(),
                 uri: &uri,
+                managed_by_tenant: audit.managed_by_tenant.as_deref(),
             };
             if let Err(e) = crate::activity::record(&app.store, &record) {
                 tracing::error!(error = %e, "activity log write failed");
@@ -547,6 +600,8 @@ fn subrequest(
             .to_string(),
         ..Default::default()
     };
+    audit.managed_by_tenant =
+        crate::activity::delegation_tenant(&app.store, &req.method, &id.key(), &req.body);
     let reply = match arm_authenticated(app, &snap, &req, base, &id, caller, &mut audit) {
         Ok(r) => r,
         Err(e) => error_reply(&e),
@@ -627,9 +682,16 @@ fn arm_authenticated(
             .dir
             .subscription(s)
             .ok_or_else(|| ArmError::subscription_not_found(s))?;
+        // The caller that started a long-running operation may poll it even if it just removed its own
+        // standing (a provider deleting its delegation); the handler checks who started it.
+        let polling = matches!(
+            route,
+            Route::OperationStatusesGet | Route::OperationResultsGet
+        );
         match standing(snap, caller, sub) {
             Standing::Home => {}
             Standing::Delegated => path = Path::Delegated,
+            Standing::None if polling => {}
             Standing::None => {
                 return Err(ArmError::invalid_authentication_token_tenant(
                     base,
@@ -708,12 +770,15 @@ fn arm_authenticated(
             }
         }
         // Locks stop the customer's own principals, never a delegated caller (ARM-FACTS §6.4).
-        if route.is_write()
-            && path == Path::Customer
-            && !action
-                .to_ascii_lowercase()
-                .starts_with("microsoft.authorization/locks/")
-        {
+        if route.is_write() && path == Path::Delegated && !is_lock_action(&action) {
+            for l in locks_applying(snap, req.method == "DELETE", &scope_key) {
+                decision_header.push_str(&format!(
+                    "; lock '{}' on {} bypassed (delegated caller)",
+                    l.name, l.scope_display
+                ));
+            }
+        }
+        if route.is_write() && path == Path::Customer && !is_lock_action(&action) {
             check_locks(snap, &req.method, &scope_key, &scope_display).map_err(|e| {
                 let why = format!("denied; {}", e.message);
                 e.with_header("x-ms-emulator-decision", why)
@@ -721,7 +786,7 @@ fn arm_authenticated(
         }
     }
 
-    let new_id = uuid::Uuid::new_v4().to_string();
+    let new_id = fast_uuid();
     let cx = Cx {
         req,
         id,
@@ -785,15 +850,14 @@ pub fn describe(d: &Decision) -> String {
     }
 }
 
-fn check_locks(
-    snap: &Snapshot,
-    method: &str,
+/// The locks that stop a write (ReadOnly) or delete (either level) at `scope_key`: at or above it, and
+/// for deletes also below it (deleting a group with a locked child fails entirely).
+fn locks_applying<'a>(
+    snap: &'a Snapshot,
+    deleting: bool,
     scope_key: &str,
-    scope_display: &str,
-) -> Result<(), ArmError> {
-    let deleting = method == "DELETE";
-    let mut locked: Vec<String> = snap
-        .locks
+) -> Vec<&'a crate::facts::LockFact> {
+    snap.locks
         .iter()
         .filter(|l| {
             let covers = is_at_or_above(&l.scope, scope_key)
@@ -802,6 +866,18 @@ fn check_locks(
                 && (l.level.eq_ignore_ascii_case("ReadOnly")
                     || (deleting && l.level.eq_ignore_ascii_case("CanNotDelete")))
         })
+        .collect()
+}
+
+fn check_locks(
+    snap: &Snapshot,
+    method: &str,
+    scope_key: &str,
+    scope_display: &str,
+) -> Result<(), ArmError> {
+    let deleting = method == "DELETE";
+    let mut locked: Vec<String> = locks_applying(snap, deleting, scope_key)
+        .into_iter()
         .map(|l| l.scope_display.clone())
         .collect();
     locked.sort();
@@ -814,6 +890,176 @@ fn check_locks(
             if deleting { "delete" } else { "write" },
             &locked,
         ))
+    }
+}
+
+fn is_lock_action(action: &str) -> bool {
+    action
+        .to_ascii_lowercase()
+        .starts_with("microsoft.authorization/locks/")
+}
+
+/// Why `principal` may or may not do `action` at `scope` (or `method` on a URL): the decision with its
+/// reasons — the grant that allowed it, the deny assignment or lock that stopped it, locks bypassed by a
+/// delegated caller, or the absence of any grant. Serves `POST /_emulator/explain`.
+pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
+    let snap = app.snapshot();
+    let who = body["principal"]
+        .as_str()
+        .ok_or("'principal' (object id or sign-in name) is required")?;
+    let p = snap
+        .dir
+        .principal_by_name(who)
+        .ok_or_else(|| format!("no principal '{who}' in the world"))?;
+    let (method, action, scope_id) = if let Some(url) = body["url"].as_str() {
+        let method = body["method"]
+            .as_str()
+            .unwrap_or("GET")
+            .to_ascii_uppercase();
+        let path = url
+            .split("://")
+            .nth(1)
+            .map(|r| r.find('/').map(|i| &r[i..]).unwrap_or("/"))
+            .unwrap_or(url);
+        let path = path.split('?').next().unwrap_or("/");
+        let path = percent_encoding::percent_decode_str(path)
+            .decode_utf8_lossy()
+            .into_owned();
+        let id =
+            ResourceId::parse(&path).map_err(|e| format!("'{url}' is not an ARM URL: {}", e.0))?;
+        let route = Route::parse(&method, &id).map_err(|e| e.message)?;
+        let action = route.action(&method, &id);
+        (method, action, decision_scope(&route, &id))
+    } else {
+        let action = body["action"]
+            .as_str()
+            .ok_or("give 'action' and 'scope', or 'method' and 'url'")?;
+        let scope = body["scope"]
+            .as_str()
+            .ok_or("'scope' is required with 'action'")?;
+        let id = ResourceId::parse(scope)
+            .map_err(|e| format!("'{scope}' is not a resource id: {}", e.0))?;
+        let a = action.to_ascii_lowercase();
+        let method = if a.ends_with("/delete") {
+            "DELETE"
+        } else if a.ends_with("/write") {
+            "PUT"
+        } else if a.ends_with("/action") {
+            "POST"
+        } else {
+            "GET"
+        };
+        (method.to_string(), action.to_string(), id)
+    };
+    let scope_display = scope_id.canonical();
+    let scope_key = scope_display.to_lowercase();
+    let groups = snap.dir.groups_of(&p.object_id).to_vec();
+    let caller = Caller {
+        object_id: p.object_id.to_lowercase(),
+        tenant_id: p.tenant_id.to_lowercase(),
+        groups: groups.clone(),
+        client_name: p.client_name().to_string(),
+        identity_type: "User",
+        claims: Arc::new(Value::Null),
+        platform: false,
+    };
+    let mut reasons = Vec::new();
+    let who_json = json!({"objectId": p.object_id, "name": p.client_name(), "tenantId": p.tenant_id, "groups": groups});
+    let mut path = Path::Customer;
+    if let Some(s) = scope_id.subscription.as_deref().filter(|s| !s.is_empty()) {
+        let sub = snap
+            .dir
+            .subscription(s)
+            .ok_or_else(|| format!("no subscription '{s}'"))?;
+        match standing(&snap, &caller, sub) {
+            Standing::Home => {}
+            Standing::Delegated => {
+                path = Path::Delegated;
+                reasons.push(json!({"kind": "tenant", "effect": "delegated",
+                    "message": format!("{} is in the managing tenant {}; subscription {} belongs to tenant {} and is delegated to it, so only delegated authorizations count.", p.client_name(), p.tenant_id, sub.subscription_id, sub.tenant_id)}));
+            }
+            Standing::None => {
+                reasons.push(json!({"kind": "tenant", "effect": "denies", "code": "InvalidAuthenticationTokenTenant",
+                    "message": format!("{} signs in to tenant {}, which has no standing on subscription {} (tenant {}): no delegation covers it, so ARM refuses the token (401 InvalidAuthenticationTokenTenant).", p.client_name(), p.tenant_id, sub.subscription_id, sub.tenant_id)}));
+                return Ok(
+                    json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
+                );
+            }
+        }
+    }
+    let subject = Subject {
+        object_id: &caller.object_id,
+        groups: &caller.groups,
+    };
+    let decision = authz::decide(
+        &subject,
+        &action,
+        false,
+        &scope_key,
+        path,
+        &snap.access,
+        app.clock.unix(),
+    );
+    let mut allowed = false;
+    match &decision {
+        Decision::Allowed(g) => {
+            allowed = true;
+            reasons.push(grant_reason(g, "allows"));
+        }
+        Decision::Denied(d) => reasons.push(json!({"kind": "denyAssignment", "effect": "denies", "code": "DenyAssignmentAuthorizationFailed",
+            "id": d.id, "name": d.name, "scope": d.scope,
+            "message": format!("The deny assignment '{}' at {} covers this principal and action '{}'; deny assignments are evaluated before any grant.", d.name, d.scope, action)})),
+        Decision::NoGrant => {
+            let near: Vec<Value> = snap
+                .access
+                .grants_of(&subject)
+                .filter(|g| is_at_or_above(&g.scope, &scope_key) || is_at_or_above(&scope_key, &g.scope))
+                .map(|g| grant_reason(g, "doesNotCover"))
+                .collect();
+            reasons.push(json!({"kind": "noGrant", "effect": "denies", "code": "AuthorizationFailed",
+                "message": format!("No {} grants '{}' at {}.", if path == Path::Delegated { "delegated authorization" } else { "role assignment" }, action, scope_display)}));
+            reasons.extend(near);
+        }
+    }
+    let writes = method != "GET" && method != "HEAD";
+    if writes && !is_lock_action(&action) {
+        for l in locks_applying(&snap, method == "DELETE", &scope_key) {
+            if path == Path::Delegated {
+                reasons.push(json!({"kind": "lock", "effect": "bypassed", "id": l.id, "name": l.name, "level": l.level, "scope": l.scope_display,
+                    "message": format!("The {} lock '{}' on {} does not stop a principal acting through a delegation (Azure Lighthouse).", l.level, l.name, l.scope_display)}));
+            } else {
+                if allowed {
+                    allowed = false;
+                }
+                reasons.push(json!({"kind": "lock", "effect": "denies", "code": "ScopeLocked", "id": l.id, "name": l.name, "level": l.level, "scope": l.scope_display,
+                    "message": format!("The {} lock '{}' on {} stops this {}.", l.level, l.name, l.scope_display, if method == "DELETE" { "delete" } else { "write" })}));
+            }
+        }
+    }
+    Ok(
+        json!({"decision": if allowed { "allowed" } else { "denied" }, "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
+    )
+}
+
+fn grant_reason(g: &authz::Grant, effect: &str) -> Value {
+    match &g.via {
+        Via::RoleAssignment => {
+            json!({"kind": "roleAssignment", "effect": effect, "id": g.id, "name": g.id.rsplit('/').next().unwrap_or_default(),
+            "role": g.role.role_name, "roleDefinitionId": g.role.id, "principalId": g.principal_id, "scope": g.scope,
+            "message": format!("Role assignment {} gives {} '{}' at {}.", g.id.rsplit('/').next().unwrap_or_default(), g.principal_id, g.role.role_name, g.scope)})
+        }
+        Via::Delegation {
+            registration_assignment_id,
+            registration_definition_id,
+            managed_by_tenant_id,
+            eligible,
+        } => json!({
+            "kind": "delegatedAuthorization", "effect": effect, "id": registration_assignment_id,
+            "name": registration_assignment_id.rsplit('/').next().unwrap_or_default(),
+            "registrationDefinitionId": registration_definition_id, "managedByTenantId": managed_by_tenant_id,
+            "role": g.role.role_name, "roleDefinitionId": g.role.id, "principalId": g.principal_id, "scope": g.scope,
+            "justInTime": eligible, "expiresAt": g.expires_at,
+            "message": format!("Registration assignment {} delegates '{}' to {} at {}{}.", registration_assignment_id.rsplit('/').next().unwrap_or_default(), g.role.role_name, g.principal_id, g.scope, if *eligible { " (activated just in time)" } else { "" })}),
     }
 }
 
@@ -830,14 +1076,17 @@ fn touches_facts(route: &Route, id: &ResourceId) -> bool {
         return true;
     }
     let t = id.full_type().unwrap_or_default().to_ascii_lowercase();
-    FACT_TYPES.iter().any(|f| *f == t)
+    // managed applications create and remove deny assignments
+    t == "microsoft.solutions/applications" || FACT_TYPES.iter().any(|f| *f == t)
 }
 
 /// The exhaustive route → handler match: the handler is the snake_case of the route.
 fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     use providers::resources;
     use providers::subscriptions;
-    use providers::{authorization, deployments, insights, managedservices, pim};
+    use providers::{
+        authorization, denyassignments, deployments, insights, locks, managedservices, pim,
+    };
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
@@ -883,6 +1132,14 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::ResourcesDelete => resources::resources_delete(cx, store),
         Route::ResourcesAction => resources::resources_action(cx, store),
         Route::ResourcesListChildren => resources::resources_list_children(cx, store),
+        Route::ManagementLocksCreateOrUpdate => locks::management_locks_create_or_update(cx, store),
+        Route::ManagementLocksGet => locks::management_locks_get(cx, store),
+        Route::ManagementLocksDelete => locks::management_locks_delete(cx, store),
+        Route::ManagementLocksList => locks::management_locks_list(cx, store),
+        Route::DenyAssignmentsGet => denyassignments::deny_assignments_get(cx, store),
+        Route::DenyAssignmentsList => denyassignments::deny_assignments_list(cx, store),
+        Route::DenyAssignmentsCreate => denyassignments::deny_assignments_create(cx, store),
+        Route::DenyAssignmentsDelete => denyassignments::deny_assignments_delete(cx, store),
         Route::RoleAssignmentScheduleRequestsCreate => {
             pim::role_assignment_schedule_requests_create(cx, store)
         }

@@ -1,14 +1,21 @@
 //! The access facts snapshot: the directory, role definitions, grants (role assignments and delegated
 //! authorizations), deny assignments and locks, read from the store into one immutable value that every
 //! request shares. Rebuilt after a write that touches one of those types, never on the read path.
+//! Eligible (just-in-time) authorizations grant nothing by themselves: they are listed as
+//! `Eligibility` values, and only an active activation (a PIM role assignment schedule) becomes a
+//! `Grant`, with `expires_at` at the activation's end (ARM-FACTS.md §7.1, §7.3).
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use crate::authz::{AccessFacts, DenyRule, Grant, Permission, RoleDefinition, Via};
+use crate::clock::parse_duration;
 use crate::directory::Directory;
 use crate::store::{StoreError, Tx};
 use crate::world::{Principal, Subscription, Tenant};
@@ -115,6 +122,64 @@ pub struct LockFact {
     pub level: String,
 }
 
+/// `maximumActivationDuration` when a just-in-time policy does not say (ARM-FACTS §7.3).
+pub const DEFAULT_MAX_ACTIVATION_SECS: i64 = 8 * 3600;
+
+/// The store type of an activation: a PIM role assignment schedule (written by the PIM provider).
+pub const ACTIVATION_TYPE: &str = "microsoft.authorization/roleassignmentschedules";
+
+/// One eligible authorization of a registration definition, projected onto the scope of a
+/// registration assignment that uses the definition. Grants nothing until activated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Eligibility {
+    /// Lower-case GUID, stable for (assignment, principal, role): the role eligibility schedule name.
+    pub id: String,
+    /// The role eligibility schedule instance name (also stable).
+    pub instance_id: String,
+    /// Lower-cased canonical scope of the registration assignment.
+    pub scope: String,
+    /// The same scope as ARM writes it (`/subscriptions/{sub}[/resourceGroups/{rg}]`).
+    pub scope_display: String,
+    /// Lower-cased object id of the eligible user or group (managing tenant).
+    pub principal_id: String,
+    pub principal_display_name: String,
+    /// Bare lower-case role GUID.
+    pub role: String,
+    pub max_activation_secs: i64,
+    /// `maximumActivationDuration` as written in the definition (or `PT8H`).
+    pub max_activation: String,
+    /// `Azure` or `None`.
+    pub multi_factor_auth_provider: String,
+    /// Lower-cased object ids of `managedByTenantApprovers`; empty = no approval needed.
+    pub approvers: Vec<String>,
+    pub registration_assignment_id: String,
+    pub registration_definition_id: String,
+    pub managed_by_tenant_id: String,
+    /// When the registration assignment was created (`systemData.createdAt`), if known.
+    pub created_on: Option<String>,
+}
+
+/// A GUID derived from `seed` (SHA-256), so derived names are stable across reloads.
+pub fn derived_guid(seed: &str) -> String {
+    let h = Sha256::digest(seed.as_bytes());
+    let x: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
+}
+
+/// Unix seconds of an RFC 3339 time, if it parses.
+pub fn unix_of(t: &str) -> Option<i64> {
+    OffsetDateTime::parse(t, &Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
 /// Everything a decision needs, as one immutable value.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -124,6 +189,8 @@ pub struct Snapshot {
     pub locks: Vec<LockFact>,
     /// Subscription (lower-case) → managing tenants with a delegation on it or one of its groups.
     pub managed_by: HashMap<String, Vec<String>>,
+    /// Eligible (just-in-time) authorizations of every delegation, in assignment order.
+    pub eligible: Vec<Eligibility>,
 }
 
 impl Snapshot {
@@ -245,10 +312,69 @@ impl Snapshot {
                     expires_at: None,
                 });
             }
+            let assignment_id = a.body["id"].as_str().unwrap_or_default().to_string();
+            for e in dp["eligibleAuthorizations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let principal = e["principalId"].as_str().unwrap_or_default().to_lowercase();
+                let role = role_guid(e["roleDefinitionId"].as_str().unwrap_or_default());
+                let policy = &e["justInTimeAccessPolicy"];
+                let max_activation = policy["maximumActivationDuration"]
+                    .as_str()
+                    .unwrap_or("PT8H")
+                    .to_string();
+                let seed = format!("{}|{principal}|{role}", a.key);
+                snap.eligible.push(Eligibility {
+                    id: derived_guid(&format!("eligibility|{seed}")),
+                    instance_id: derived_guid(&format!("eligibility-instance|{seed}")),
+                    scope: a.parent.clone(),
+                    scope_display: assignment_id
+                        .rsplit_once("/providers/")
+                        .map(|(s, _)| s.to_string())
+                        .unwrap_or_default(),
+                    principal_id: principal,
+                    principal_display_name: e["principalIdDisplayName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    role,
+                    max_activation_secs: parse_duration(&max_activation)
+                        .map(|d| d.whole_seconds())
+                        .unwrap_or(DEFAULT_MAX_ACTIVATION_SECS),
+                    max_activation,
+                    multi_factor_auth_provider: policy["multiFactorAuthProvider"]
+                        .as_str()
+                        .unwrap_or("None")
+                        .to_string(),
+                    approvers: policy["managedByTenantApprovers"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| x["principalId"].as_str().map(|s| s.to_lowercase()))
+                        .collect(),
+                    registration_assignment_id: assignment_id.clone(),
+                    registration_definition_id: def.body["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    managed_by_tenant_id: managed_by.clone(),
+                    created_on: a.body["systemData"]["createdAt"].as_str().map(String::from),
+                });
+            }
         }
         for v in snap.managed_by.values_mut() {
             v.sort();
             v.dedup();
+        }
+
+        // Activations: each PIM role assignment schedule whose eligibility still exists (and still
+        // covers the user, directly or through a group) is a delegated grant until its end.
+        for r in tx.by_type(ACTIVATION_TYPE, None, None)? {
+            if let Some(g) = activation_grant(&snap, &r.parent, &r.body) {
+                grants.push(g);
+            }
         }
 
         let mut denies = Vec::new();
@@ -298,6 +424,41 @@ impl Snapshot {
     }
 }
 
+/// The grant an activation (a stored role assignment schedule at `scope`) gives, if its eligibility
+/// still holds.
+fn activation_grant(snap: &Snapshot, scope: &str, body: &Value) -> Option<Grant> {
+    let p = &body["properties"];
+    if !p["assignmentType"]
+        .as_str()
+        .is_some_and(|t| t.eq_ignore_ascii_case("Activated"))
+    {
+        return None;
+    }
+    let user = p["principalId"].as_str()?.to_lowercase();
+    let linked = role_guid(p["linkedRoleEligibilityScheduleId"].as_str()?);
+    let end = unix_of(p["endDateTime"].as_str()?)?;
+    let groups = snap.dir.groups_of(&user);
+    let e = snap.eligible.iter().find(|e| {
+        e.id == linked
+            && e.scope == scope
+            && (e.principal_id == user || groups.contains(&e.principal_id))
+    })?;
+    let role = snap.role(&e.role)?.clone();
+    Some(Grant {
+        id: e.registration_assignment_id.clone(),
+        scope: scope.to_string(),
+        principal_id: user,
+        role,
+        via: Via::Delegation {
+            registration_assignment_id: e.registration_assignment_id.clone(),
+            registration_definition_id: e.registration_definition_id.clone(),
+            managed_by_tenant_id: e.managed_by_tenant_id.clone(),
+            eligible: true,
+        },
+        expires_at: Some(end),
+    })
+}
+
 fn parse_all<T: serde::de::DeserializeOwned>(v: Vec<Value>) -> Result<Vec<T>, StoreError> {
     v.into_iter()
         .map(|x| serde_json::from_value(x).map_err(StoreError::from))
@@ -318,5 +479,13 @@ mod tests {
         let contributor = &roles["b24988ac-6180-42a0-ab88-20f7382dd24c"];
         assert!(!contributor.allows("Microsoft.Authorization/roleAssignments/write", false));
         assert!(roles["2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"].has_data_actions());
+    }
+
+    #[test]
+    fn derived_guids_are_stable_guids() {
+        let a = derived_guid("x");
+        assert_eq!(a, derived_guid("x"));
+        assert_ne!(a, derived_guid("y"));
+        assert!(crate::arm::resource_id::is_guid(&a), "{a}");
     }
 }

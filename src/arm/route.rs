@@ -38,6 +38,15 @@ pub enum Route {
     RoleAssignmentsDelete,
     PermissionsListForScope,
     ProviderOperationsList,
+    ManagementLocksCreateOrUpdate,
+    ManagementLocksGet,
+    ManagementLocksDelete,
+    ManagementLocksList,
+    DenyAssignmentsGet,
+    DenyAssignmentsList,
+    /// Only the platform: users are refused (405 on GA versions).
+    DenyAssignmentsCreate,
+    DenyAssignmentsDelete,
     // Privileged Identity Management: just-in-time activation of eligible (delegated) roles.
     RoleAssignmentScheduleRequestsCreate,
     RoleAssignmentScheduleRequestsGet,
@@ -122,6 +131,13 @@ impl Route {
             }
             if eq(ns, "Microsoft.Authorization") {
                 let t = first_type.to_ascii_lowercase();
+                let step = || {
+                    last.types.len() == 2
+                        && (eq(&last.types[1].0, "steps") || eq(&last.types[1].0, "stages"))
+                };
+                // The read-only PIM collections answer GET by name with the same handler as the
+                // list (it looks at the name); the spec's approval steps are `steps`, some of its
+                // examples say `stages`: both are accepted.
                 let pim = match (t.as_str(), depth, leaf_name, m) {
                     ("roleassignmentschedulerequests", 1, Some(_), "PUT") => {
                         Some(RoleAssignmentScheduleRequestsCreate)
@@ -137,26 +153,41 @@ impl Route {
                     {
                         Some(RoleAssignmentScheduleRequestsCancel)
                     }
-                    ("roleassignmentschedules", 1, None, "GET") => {
+                    ("roleassignmentschedules", 1, _, "GET") => {
                         Some(RoleAssignmentSchedulesListForScope)
                     }
-                    ("roleassignmentscheduleinstances", 1, None, "GET") => {
+                    ("roleassignmentscheduleinstances", 1, _, "GET") => {
                         Some(RoleAssignmentScheduleInstancesListForScope)
                     }
-                    ("roleeligibilityschedules", 1, None, "GET") => {
+                    ("roleeligibilityschedules", 1, _, "GET") => {
                         Some(RoleEligibilitySchedulesListForScope)
                     }
-                    ("roleeligibilityscheduleinstances", 1, None, "GET") => {
+                    ("roleeligibilityscheduleinstances", 1, _, "GET") => {
                         Some(RoleEligibilityScheduleInstancesListForScope)
                     }
-                    ("roleassignmentapprovals", 1, None, "GET") => {
+                    ("roleassignmentapprovals", 1, _, "GET") => Some(RoleAssignmentApprovalsList),
+                    ("roleassignmentapprovals", 2, _, "GET") if step() => {
                         Some(RoleAssignmentApprovalsList)
                     }
-                    ("roleassignmentapprovals", 2, Some(_), "PUT" | "PATCH") => {
+                    ("roleassignmentapprovals", 2, Some(_), "PUT" | "PATCH") if step() => {
                         Some(RoleAssignmentApprovalStepsPut)
                     }
                     _ => None,
                 };
+                if pim.is_none()
+                    && matches!(
+                        t.as_str(),
+                        "roleassignmentschedulerequests"
+                            | "roleassignmentschedules"
+                            | "roleassignmentscheduleinstances"
+                            | "roleeligibilityschedules"
+                            | "roleeligibilityscheduleinstances"
+                            | "roleassignmentapprovals"
+                    )
+                {
+                    // PIM state is written only through its own operations, never as a generic resource.
+                    return Err(not_allowed());
+                }
                 if let Some(r) = pim {
                     return Ok(r);
                 }
@@ -239,6 +270,16 @@ impl Route {
                     ("roledefinitions", Some(_), "PUT") => Ok(RoleDefinitionsCreateOrUpdate),
                     ("roledefinitions", Some(_), "DELETE") => Ok(RoleDefinitionsDelete),
                     ("roledefinitions", _, _) => Err(not_allowed()),
+                    ("locks", Some(_), "PUT") => Ok(ManagementLocksCreateOrUpdate),
+                    ("locks", Some(_), "GET") => Ok(ManagementLocksGet),
+                    ("locks", Some(_), "DELETE") => Ok(ManagementLocksDelete),
+                    ("locks", None, "GET") => Ok(ManagementLocksList),
+                    ("locks", _, _) => Err(not_allowed()),
+                    ("denyassignments", Some(_), "GET") => Ok(DenyAssignmentsGet),
+                    ("denyassignments", None, "GET") => Ok(DenyAssignmentsList),
+                    ("denyassignments", Some(_), "PUT") => Ok(DenyAssignmentsCreate),
+                    ("denyassignments", Some(_), "DELETE") => Ok(DenyAssignmentsDelete),
+                    ("denyassignments", _, _) => Err(not_allowed()),
                     ("permissions", None, "GET") => Ok(PermissionsListForScope),
                     ("permissions", _, _) => Err(not_allowed()),
                     ("operations", None, "GET") if id.providers.len() == 1 && sub.is_none() => {
@@ -358,6 +399,14 @@ impl Route {
             | RoleAssignmentsGet
             | RoleAssignmentsDelete => Family::RoleAssignments,
             PermissionsListForScope => Family::Permissions,
+            ManagementLocksCreateOrUpdate
+            | ManagementLocksGet
+            | ManagementLocksDelete
+            | ManagementLocksList => Family::Locks,
+            DenyAssignmentsGet
+            | DenyAssignmentsList
+            | DenyAssignmentsCreate
+            | DenyAssignmentsDelete => Family::DenyAssignments,
             RoleAssignmentScheduleRequestsCreate
             | RoleAssignmentScheduleRequestsGet
             | RoleAssignmentScheduleRequestsListForScope
@@ -484,6 +533,10 @@ impl Route {
                 | RoleDefinitionsDelete
                 | RoleAssignmentsCreate
                 | RoleAssignmentsDelete
+                | ManagementLocksCreateOrUpdate
+                | ManagementLocksDelete
+                | DenyAssignmentsCreate
+                | DenyAssignmentsDelete
                 | RoleAssignmentScheduleRequestsCreate
                 | RoleAssignmentScheduleRequestsCancel
                 | RoleAssignmentApprovalStepsPut
@@ -526,6 +579,9 @@ impl Route {
                 | RoleAssignmentApprovalsList
                 | RoleAssignmentApprovalStepsPut
                 | TenantActivityLogsList
+                // answered 405 by the handler whatever the caller holds
+                | DenyAssignmentsCreate
+                | DenyAssignmentsDelete
         )
     }
 }
@@ -704,5 +760,91 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Route::parse("PATCH", &id).unwrap_err().status, 405);
+    }
+
+    #[test]
+    fn pim_routes() {
+        use Route::*;
+        let s =
+            "/subscriptions/20000000-0000-0000-0000-000000004001/providers/Microsoft.Authorization";
+        let a = "/providers/Microsoft.Authorization/roleAssignmentApprovals/a1";
+        for (m, path, route) in [
+            (
+                "PUT",
+                format!("{s}/roleAssignmentScheduleRequests/r1"),
+                RoleAssignmentScheduleRequestsCreate,
+            ),
+            (
+                "GET",
+                format!("{s}/roleAssignmentScheduleRequests/r1"),
+                RoleAssignmentScheduleRequestsGet,
+            ),
+            (
+                "GET",
+                format!("{s}/roleAssignmentScheduleRequests"),
+                RoleAssignmentScheduleRequestsListForScope,
+            ),
+            (
+                "POST",
+                format!("{s}/roleAssignmentScheduleRequests/r1/cancel"),
+                RoleAssignmentScheduleRequestsCancel,
+            ),
+            (
+                "GET",
+                format!("{s}/roleAssignmentSchedules"),
+                RoleAssignmentSchedulesListForScope,
+            ),
+            (
+                "GET",
+                format!("{s}/roleAssignmentSchedules/x"),
+                RoleAssignmentSchedulesListForScope,
+            ),
+            (
+                "GET",
+                format!("{s}/roleAssignmentScheduleInstances"),
+                RoleAssignmentScheduleInstancesListForScope,
+            ),
+            (
+                "GET",
+                format!("{s}/roleEligibilitySchedules"),
+                RoleEligibilitySchedulesListForScope,
+            ),
+            (
+                "GET",
+                format!("{s}/roleEligibilityScheduleInstances/x"),
+                RoleEligibilityScheduleInstancesListForScope,
+            ),
+            (
+                "GET",
+                "/providers/Microsoft.Authorization/roleAssignmentApprovals".into(),
+                RoleAssignmentApprovalsList,
+            ),
+            ("GET", a.into(), RoleAssignmentApprovalsList),
+            ("GET", format!("{a}/steps"), RoleAssignmentApprovalsList),
+            (
+                "PUT",
+                format!("{a}/steps/s1"),
+                RoleAssignmentApprovalStepsPut,
+            ),
+            (
+                "PATCH",
+                format!("{a}/stages/s1"),
+                RoleAssignmentApprovalStepsPut,
+            ),
+        ] {
+            let id = ResourceId::parse(&path).unwrap();
+            assert_eq!(Route::parse(m, &id).unwrap(), route, "{m} {path}");
+            assert_eq!(route.family(&id), Family::Pim);
+        }
+        // PIM state is never a generic resource
+        for (m, path) in [
+            ("PUT", format!("{s}/roleAssignmentSchedules/x")),
+            ("DELETE", format!("{s}/roleAssignmentScheduleRequests/r1")),
+            ("PUT", format!("{s}/roleEligibilitySchedules/x")),
+            ("PUT", format!("{a}/other/s1")),
+        ] {
+            let id = ResourceId::parse(&path).unwrap();
+            assert_eq!(Route::parse(m, &id).unwrap_err().status, 405, "{m} {path}");
+        }
     }
 }

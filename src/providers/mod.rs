@@ -3,8 +3,10 @@
 //! `ArmError`. Providers never see hyper, TLS or token bytes, and share state only through the store.
 
 pub mod authorization;
+pub mod denyassignments;
 pub mod deployments;
 pub mod insights;
+pub mod locks;
 pub mod managedservices;
 pub mod metadata;
 pub mod pim;
@@ -29,6 +31,32 @@ impl From<StoreError> for ArmError {
     }
 }
 
+/// The field of a stored operation record naming who started it (never returned to clients).
+pub const OPERATION_OWNER: &str = "_startedBy";
+
+/// The stored operation `op` if `caller` may poll it: the caller who started it, or anyone with standing
+/// on its subscription (dispatch has already checked that standing unless the caller started it).
+pub fn operation_for(
+    store: &Store,
+    op: &str,
+    caller: &Caller,
+    standing_checked: bool,
+) -> Result<Option<Value>, ArmError> {
+    let Some(mut body) = store.read(|tx| tx.operation(op))? else {
+        return Ok(None);
+    };
+    let started_by_caller = body[OPERATION_OWNER]
+        .as_str()
+        .is_some_and(|o| o.eq_ignore_ascii_case(&caller.object_id));
+    if !started_by_caller && !standing_checked {
+        return Ok(None);
+    }
+    if let Some(o) = body.as_object_mut() {
+        o.remove(OPERATION_OWNER);
+    }
+    Ok(Some(body))
+}
+
 /// The authenticated caller of a request (or the platform replaying the world).
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -41,7 +69,7 @@ pub struct Caller {
     /// `User`, `Application` or `ManagedIdentity` (systemData's createdByType).
     pub identity_type: &'static str,
     /// The token's claims, for the activity log.
-    pub claims: Value,
+    pub claims: std::sync::Arc<Value>,
     /// The platform itself (world replay, managed applications): no checks, no activity.
     pub platform: bool,
 }
@@ -54,7 +82,7 @@ impl Caller {
             groups: Vec::new(),
             client_name: "Microsoft.Azure.ResourceManager".into(),
             identity_type: "Application",
-            claims: Value::Null,
+            claims: std::sync::Arc::new(Value::Null),
             platform: true,
         }
     }
@@ -142,6 +170,7 @@ impl Cx<'_> {
         if let Some(e) = error {
             body["error"] = json!({"code": e.code, "message": e.message});
         }
+        body[OPERATION_OWNER] = json!(self.caller.object_id);
         store.write(|tx| tx.put_operation(self.new_id, &body))?;
         Ok(format!(
             "{}{path}?api-version={}",
@@ -153,7 +182,8 @@ impl Cx<'_> {
     pub fn location_operation(&self, store: &Store) -> Result<String, ArmError> {
         let sub = self.id.subscription.clone().unwrap_or_default();
         let path = format!("/subscriptions/{sub}/operationresults/{}", self.new_id);
-        let body = json!({"id": path, "name": self.new_id, "status": "Succeeded", "startTime": self.now_str(), "endTime": self.now_str()});
+        let body = json!({"id": path, "name": self.new_id, "status": "Succeeded", "startTime": self.now_str(),
+                          "endTime": self.now_str(), OPERATION_OWNER: self.caller.object_id});
         store.write(|tx| tx.put_operation(self.new_id, &body))?;
         Ok(format!(
             "{}{path}?api-version={}",

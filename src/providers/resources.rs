@@ -370,7 +370,23 @@ pub fn resources_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmEr
     let existing = store.read(|tx| tx.get(&key))?;
     let out = build_resource(cx, body, existing.as_ref().map(|e| &e.body));
     let rtype = cx.id.full_type().unwrap_or_default();
-    store.write(|tx| tx.put(&stored_row(cx.id, &rtype, out.clone())))?;
+    let managed_app = managed_application_parts(cx, &out)?;
+    store.write(|tx| -> Result<(), crate::store::StoreError> {
+        tx.put(&stored_row(cx.id, &rtype, out.clone()))?;
+        if let Some((rg, deny)) = &managed_app {
+            if tx.get(&rg.key)?.is_none() {
+                tx.put(rg)?;
+            }
+            let existing_deny = tx
+                .children(&rg.key, "microsoft.authorization/denyassignments")?
+                .into_iter()
+                .any(|d| d.body["properties"]["isSystemProtected"].as_bool() == Some(true));
+            if !existing_deny {
+                tx.put(deny)?;
+            }
+        }
+        Ok(())
+    })?;
     let status = if existing.is_some() { 200 } else { 201 };
     if cx.caller.platform {
         return Ok(Reply::json(status, &out));
@@ -492,6 +508,80 @@ fn add_endpoints(cx: &Cx, body: &mut Map<String, Value>) {
     }
 }
 
+/// A managed application (Microsoft.Solutions/applications) owns its managed resource group: creating
+/// the application creates that group (managedBy the application) and the platform's deny assignment on
+/// it — Everyone may read, nobody may change, the publisher excluded (ARM-FACTS.md §5.3).
+fn managed_application_parts(cx: &Cx, app: &Value) -> Result<Option<(Stored, Stored)>, ArmError> {
+    let t = cx.id.full_type().unwrap_or_default();
+    if !t.eq_ignore_ascii_case("Microsoft.Solutions/applications") {
+        return Ok(None);
+    }
+    let Some(mrg_id) = app["properties"]["managedResourceGroupId"].as_str() else {
+        return Err(ArmError::bad_request(
+            "A managed application needs properties.managedResourceGroupId.",
+        ));
+    };
+    let mrg = ResourceId::parse(mrg_id)
+        .ok()
+        .filter(|m| m.resource_group.as_deref().is_some_and(|r| !r.is_empty()) && m.providers.is_empty())
+        .filter(|m| m.subscription.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(cx.id.subscription.as_deref().unwrap_or_default())))
+        .ok_or_else(|| ArmError::bad_request(format!("The managed resource group id '{mrg_id}' must name a resource group in the application's subscription.")))?;
+    let app_id = app["id"].as_str().unwrap_or_default();
+    let location = app["location"].as_str().unwrap_or("westeurope");
+    let rg_name = mrg.resource_group.clone().unwrap_or_default();
+    let sub = mrg.subscription.clone().unwrap_or_default().to_lowercase();
+    let rg_body = json!({
+        "id": format!("/subscriptions/{sub}/resourceGroups/{rg_name}"),
+        "name": rg_name, "type": RG_TYPE, "location": location, "managedBy": app_id, "tags": {},
+        "properties": {"provisioningState": "Succeeded"},
+    });
+    let rg = stored_row(&mrg, RG_TYPE, rg_body);
+    // a stable id derived from the application's id
+    let digest = sha2::Digest::finalize(sha2::Digest::chain_update(
+        sha2::Sha256::default(),
+        app_id.to_lowercase().as_bytes(),
+    ));
+    let h: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let guid = format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    );
+    let scope = mrg.canonical();
+    let publisher: Vec<Value> = app["properties"]["publisherTenantId"]
+        .as_str()
+        .map(|_| Vec::new())
+        .unwrap_or_default();
+    let deny_body = json!({
+        "id": format!("{scope}/providers/Microsoft.Authorization/denyAssignments/{guid}"),
+        "name": guid, "type": "Microsoft.Authorization/denyAssignments",
+        "properties": {
+            "denyAssignmentName": format!("System deny assignment created by managed application {app_id}"),
+            "description": "Created by the managed application: only the publisher may change its managed resource group.",
+            "permissions": [{"actions": ["*"], "notActions": ["*/read"], "dataActions": [], "notDataActions": []}],
+            "scope": scope, "doNotApplyToChildScopes": false,
+            "principals": [{"id": crate::authz::EVERYONE, "type": "SystemDefined"}],
+            "excludePrincipals": publisher, "isSystemProtected": true,
+        }
+    });
+    let mut deny_id = mrg.clone();
+    deny_id
+        .providers
+        .push(crate::arm::resource_id::ProviderPart {
+            namespace: "Microsoft.Authorization".into(),
+            types: vec![("denyAssignments".into(), Some(guid))],
+        });
+    let deny = stored_row(
+        &deny_id,
+        "Microsoft.Authorization/denyAssignments",
+        deny_body,
+    );
+    Ok(Some((rg, deny)))
+}
+
 pub fn resources_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let key = cx.id.key();
     match store.read(|tx| tx.get(&key))? {
@@ -550,7 +640,22 @@ fn merge(target: &mut Value, patch: &Value, replace: bool) {
 
 pub fn resources_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let key = cx.id.key();
-    let gone = store.write(|tx| tx.delete_tree(&key))?;
+    let gone = store.write(|tx| -> Result<Vec<Stored>, crate::store::StoreError> {
+        let gone = tx.delete_tree(&key)?;
+        // Deleting a managed application removes its managed resource group and deny assignment.
+        for app in gone
+            .iter()
+            .filter(|r| r.rtype == "microsoft.solutions/applications")
+        {
+            if let Some(mrg) = app.body["properties"]["managedResourceGroupId"]
+                .as_str()
+                .and_then(|m| ResourceId::parse(m).ok())
+            {
+                tx.delete_tree(&mrg.key())?;
+            }
+        }
+        Ok(gone)
+    })?;
     if gone.is_empty() {
         require_parents(store, cx.id)?;
         return Ok(Reply::empty(204));
@@ -783,10 +888,33 @@ pub fn providers_unregister(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     set_registration(cx, store, "Unregistered")
 }
 
+/// Does the caller's tenant own or manage the subscription in the path (tenant-level paths: yes)?
+fn has_standing(cx: &Cx) -> bool {
+    let Some(sub) = cx
+        .id
+        .subscription
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| cx.snap.dir.subscription(s))
+    else {
+        return true;
+    };
+    cx.caller.platform
+        || sub.tenant_id.eq_ignore_ascii_case(&cx.caller.tenant_id)
+        || cx
+            .snap
+            .managed_by
+            .get(&sub.subscription_id.to_lowercase())
+            .is_some_and(|t| {
+                t.iter()
+                    .any(|t| t.eq_ignore_ascii_case(&cx.caller.tenant_id))
+            })
+}
+
 /// `Location` polling: 200 once the operation is done (all emulator operations finish at once).
 pub fn operation_results_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let op = cx.id.extra.get(1).cloned().unwrap_or_default();
-    match store.read(|tx| tx.operation(&op))? {
+    match super::operation_for(store, &op, cx.caller, has_standing(cx))? {
         Some(_) => Ok(Reply::empty(200)),
         None => Err(ArmError::not_found(format!(
             "The operation '{op}' could not be found."
@@ -797,7 +925,7 @@ pub fn operation_results_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> 
 /// `Azure-AsyncOperation` polling: the operation status body.
 pub fn operation_statuses_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let op = cx.id.name().unwrap_or_default().to_string();
-    match store.read(|tx| tx.operation(&op))? {
+    match super::operation_for(store, &op, cx.caller, has_standing(cx))? {
         Some(body) => Ok(Reply::json(200, &body)),
         None => Err(ArmError::not_found(format!(
             "The operation '{op}' could not be found."

@@ -1,11 +1,14 @@
 //! Integration tests: the real server started in-process on 127.0.0.1:0 over TLS with an in-memory
 //! store, driven over HTTPS as named principals of the default world. One binary, linked once.
 
+mod activity;
 mod arm;
 mod delegation;
 mod deployments;
 mod examples;
+mod guardrails;
 mod identity;
+mod pim;
 mod refusals;
 
 use std::path::PathBuf;

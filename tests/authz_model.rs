@@ -1,0 +1,866 @@
+//! Property test of the authorization decision: `authz::decide` against a slow, obvious reference model
+//! of ARM-FACTS §4.3 (action globs, scope inheritance, union of grants), §5.4 (deny assignments first)
+//! and §7.1 (customer callers see role assignments, managing-tenant callers only delegations), over
+//! random worlds of tenants, scopes, nested groups, roles, grants and denies. Also unit properties of the
+//! glob and of scope coverage. The model shares no code with `src/authz.rs` or `is_at_or_above`.
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use lighthouse_emulator::arm::resource_id::is_at_or_above;
+use lighthouse_emulator::authz::{
+    self, glob, AccessFacts, Decision, DenyRule, Grant, Path, Permission, RoleDefinition, Subject,
+    Via, EVERYONE,
+};
+use lighthouse_emulator::directory::Directory;
+use lighthouse_emulator::world::{Principal, PrincipalKind, Subscription, Tenant};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::{select, subsequence, Index};
+use proptest::test_runner::{FileFailurePersistence, TestRunner};
+
+// ---------------------------------------------------------------------------------------------------
+// Vocabulary
+
+/// Control-plane operations a request may ask for. `Microsoft.ComputeSchedule` is a trap for a pattern
+/// like `Microsoft.Compute*`; the blob action checks that a data action in `actions` grants nothing.
+const ACTIONS: &[&str] = &[
+    "Microsoft.Compute/virtualMachines/read",
+    "Microsoft.Compute/virtualMachines/write",
+    "Microsoft.Compute/virtualMachines/delete",
+    "Microsoft.Compute/virtualMachines/start/action",
+    "Microsoft.Compute/virtualMachines/extensions/write",
+    "Microsoft.ComputeSchedule/scheduledActions/write",
+    "Microsoft.Network/virtualNetworks/read",
+    "Microsoft.Network/virtualNetworks/subnets/join/action",
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/write",
+    "Microsoft.Authorization/roleAssignments/read",
+    "Microsoft.Authorization/roleAssignments/write",
+    "Microsoft.Authorization/locks/delete",
+    "Microsoft.Storage/storageAccounts/read",
+];
+
+const DATA_ACTIONS: &[&str] = &[
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+    "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+];
+
+/// Wildcard patterns for `actions`/`notActions` (the exact ACTIONS are added to these).
+const PATTERNS: &[&str] = &[
+    "*",
+    "*/read",
+    "*/write",
+    "*/delete",
+    "*/action",
+    "*/start/action",
+    "Microsoft.Compute/*",
+    "Microsoft.Compute*",
+    "microsoft.compute/virtualmachines/*",
+    "Microsoft.Compute/virtualMachines",
+    "Microsoft.Authorization/*",
+    "Microsoft.Authorization/*/Write",
+    "Microsoft.Authorization/*/Delete",
+    "Microsoft.Network/*/read",
+    "Microsoft.*/*/read",
+    "Microsoft.Storage/*",
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+];
+
+/// Wildcard patterns for `dataActions`/`notDataActions` (the exact DATA_ACTIONS are added to these).
+const DATA_PATTERNS: &[&str] = &[
+    "*",
+    "*/read",
+    "*/write",
+    "Microsoft.Storage/*",
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*",
+    "*/blobs/write",
+    "Microsoft.KeyVault/vaults/secrets/*",
+];
+
+/// Names chosen so that a string prefix is not a segment prefix (`s1`/`s10`, `rg1`/`rg10`, `vm1`/`vm10`).
+const SUB_NAMES: &[&str] = &["s1", "s10", "s2"];
+const RG_NAMES: &[&str] = &["rg1", "rg10", "rg2"];
+const RESOURCES: &[&str] = &[
+    "providers/microsoft.compute/virtualmachines/vm1",
+    "providers/microsoft.compute/virtualmachines/vm1/extensions/ext1",
+    "providers/microsoft.compute/virtualmachines/vm10",
+    "providers/microsoft.network/virtualnetworks/vnet1/subnets/sn1",
+    "providers/microsoft.storage/storageaccounts/st1",
+];
+
+const USERS: usize = 3;
+const GROUPS: usize = 3;
+const SERVICE_PRINCIPALS: usize = 1;
+const PRINCIPALS: usize = USERS + GROUPS + SERVICE_PRINCIPALS;
+const NOW: i64 = 1_700_000_000;
+const EXPIRY_OFFSETS: &[i64] = &[-100, -1, 0, 1, 100];
+
+// ---------------------------------------------------------------------------------------------------
+// The world and the request
+
+/// Everything the decision may depend on. A lock dimension (guardrails) goes here as another field and
+/// as another step in `model_decide`.
+#[derive(Debug, Clone)]
+struct World {
+    tenants: Vec<String>,
+    /// (subscription id, owning tenant id)
+    subscriptions: Vec<(String, String)>,
+    /// Users, groups and service principals with their direct `member_of`.
+    principals: Vec<Principal>,
+    grants: Vec<Grant>,
+    denies: Vec<DenyRule>,
+}
+
+#[derive(Debug, Clone)]
+struct Request {
+    /// The caller's object id as the token spells it (random case).
+    object_id: String,
+    action: String,
+    data: bool,
+    scope: String,
+    path: Path,
+    now: i64,
+}
+
+impl World {
+    /// The directory the pipeline builds the token's `groups` claim from.
+    fn directory(&self) -> Directory {
+        Directory::new(
+            self.tenants
+                .iter()
+                .map(|t| Tenant {
+                    id: t.clone(),
+                    display_name: t.clone(),
+                    default_domain: format!("{t}.example"),
+                    domains: vec![],
+                    cloud: "AzureCloud".into(),
+                    country_code: "US".into(),
+                })
+                .collect(),
+            self.principals.clone(),
+            self.subscriptions
+                .iter()
+                .map(|(s, t)| Subscription {
+                    subscription_id: s.clone(),
+                    tenant_id: t.clone(),
+                    display_name: s.clone(),
+                    state: "Enabled".into(),
+                })
+                .collect(),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The reference model: plain, slow, obvious
+
+/// What the model finds: every applicable deny and every grant that would allow.
+#[derive(Debug, Clone, PartialEq)]
+struct Verdict {
+    denied_by: Vec<String>,
+    granted_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Allowed,
+    Denied,
+    NoGrant,
+}
+
+impl Verdict {
+    fn outcome(&self) -> Outcome {
+        if !self.denied_by.is_empty() {
+            Outcome::Denied
+        } else if !self.granted_by.is_empty() {
+            Outcome::Allowed
+        } else {
+            Outcome::NoGrant
+        }
+    }
+}
+
+/// Anchored, case-insensitive glob by its recursive definition: `*` is "any run of characters".
+fn model_glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).any(|k| go(rest, &t[k..])),
+            Some((c, rest)) => match t.split_first() {
+                Some((d, more)) => c == d && go(rest, more),
+                None => false,
+            },
+        }
+    }
+    let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
+    let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
+    go(&p, &t)
+}
+
+fn segments(id: &str) -> Vec<String> {
+    id.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_ascii_lowercase())
+        .collect()
+}
+
+/// A scope covers a target when its segments are the first segments of the target's.
+fn model_covers(scope: &str, target: &str) -> bool {
+    let (s, t) = (segments(scope), segments(target));
+    s.len() <= t.len() && s.iter().zip(&t).all(|(a, b)| a == b)
+}
+
+fn model_same_scope(a: &str, b: &str) -> bool {
+    segments(a) == segments(b)
+}
+
+/// One permission block: some action matches and no notAction of the same block does.
+fn model_block_allows(p: &Permission, action: &str, data: bool) -> bool {
+    let (yes, no) = if data {
+        (&p.data_actions, &p.not_data_actions)
+    } else {
+        (&p.actions, &p.not_actions)
+    };
+    yes.iter().any(|x| model_glob(x, action)) && !no.iter().any(|x| model_glob(x, action))
+}
+
+/// The caller and every group it is in, directly or through other groups: grow the set until it stops.
+fn model_identities(principals: &[Principal], object_id: &str) -> BTreeSet<String> {
+    let mut me = BTreeSet::from([object_id.to_ascii_lowercase()]);
+    loop {
+        let before = me.len();
+        for p in principals {
+            if me.contains(&p.object_id.to_ascii_lowercase()) {
+                for g in &p.member_of {
+                    me.insert(g.to_ascii_lowercase());
+                }
+            }
+        }
+        if me.len() == before {
+            return me;
+        }
+    }
+}
+
+fn model_decide(world: &World, req: &Request) -> Verdict {
+    let me = model_identities(&world.principals, &req.object_id);
+    let names_me = |p: &String| me.contains(&p.to_ascii_lowercase());
+
+    let mut denied_by = Vec::new();
+    for d in &world.denies {
+        let covered = d.principals.iter().any(|p| p == EVERYONE || names_me(p));
+        let excluded = d.exclude_principals.iter().any(names_me);
+        let here = if d.do_not_apply_to_child_scopes {
+            model_same_scope(&d.scope, &req.scope)
+        } else {
+            model_covers(&d.scope, &req.scope)
+        };
+        let op = d
+            .permissions
+            .iter()
+            .any(|p| model_block_allows(p, &req.action, req.data));
+        if covered && !excluded && here && op {
+            denied_by.push(d.id.clone());
+        }
+    }
+
+    let mut granted_by = Vec::new();
+    for g in &world.grants {
+        let on_path = match (&g.via, req.path) {
+            (Via::RoleAssignment, Path::Customer) => true,
+            (Via::Delegation { .. }, Path::Delegated) => true,
+            (Via::RoleAssignment, Path::Delegated) => false,
+            (Via::Delegation { .. }, Path::Customer) => false,
+        };
+        let active = match g.expires_at {
+            None => true,
+            Some(end) => req.now < end,
+        };
+        let op = g
+            .role
+            .permissions
+            .iter()
+            .any(|p| model_block_allows(p, &req.action, req.data));
+        if names_me(&g.principal_id)
+            && on_path
+            && active
+            && model_covers(&g.scope, &req.scope)
+            && op
+        {
+            granted_by.push(g.id.clone());
+        }
+    }
+    Verdict {
+        denied_by,
+        granted_by,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Generators
+
+/// 0: as written, 1: lower, 2: upper, 3: flip the case of the characters `mask` selects.
+fn recase(s: &str, mode: u8, mask: u64) -> String {
+    match mode % 4 {
+        0 => s.to_string(),
+        1 => s.to_ascii_lowercase(),
+        2 => s.to_ascii_uppercase(),
+        _ => s
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if (mask >> (i % 64)) & 1 == 1 {
+                    if c.is_ascii_lowercase() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                } else {
+                    c
+                }
+            })
+            .collect(),
+    }
+}
+
+fn recased(list: Vec<&'static str>) -> impl Strategy<Value = String> {
+    (select(list), any::<u8>(), any::<u64>()).prop_map(|(s, m, k)| recase(s, m, k))
+}
+
+/// Wildcards as often as exact actions, so that grants match often enough to matter.
+fn pattern(data: bool) -> impl Strategy<Value = String> {
+    let (wild, exact) = if data {
+        (DATA_PATTERNS, DATA_ACTIONS)
+    } else {
+        (PATTERNS, ACTIONS)
+    };
+    prop_oneof![recased(wild.to_vec()), recased(exact.to_vec())]
+}
+
+fn permission(min_actions: usize) -> impl Strategy<Value = Permission> {
+    (
+        vec(pattern(false), min_actions..=3),
+        vec(pattern(false), 0..=2),
+        vec(pattern(true), 0..=2),
+        vec(pattern(true), 0..=1),
+    )
+        .prop_map(
+            |(actions, not_actions, data_actions, not_data_actions)| Permission {
+                actions,
+                not_actions,
+                data_actions,
+                not_data_actions,
+            },
+        )
+}
+
+fn expiry() -> impl Strategy<Value = Option<i64>> {
+    prop_oneof![
+        2 => Just(None),
+        1 => select(EXPIRY_OFFSETS).prop_map(|o| Some(NOW + o)),
+    ]
+}
+
+/// (principal, scope, role, delegated?, expires_at)
+type GrantSpec = (Index, Index, Index, bool, Option<i64>);
+/// (principals: None = Everyone, excludes, permissions, scope, doNotApplyToChildScopes)
+type DenySpec = (Vec<Option<Index>>, Vec<Index>, Vec<Permission>, Index, bool);
+/// Per subscription name, if present: (owning tenant, resource groups, resources in each group).
+type SubSpec = Option<(Index, Vec<&'static str>, Vec<&'static str>)>;
+/// (subject, case mode, case mask, data?, action, scope, delegated path?, focus). A focus picks one grant
+/// and aims the request at it (its principal or a member, a scope at or below it, its path), so that
+/// allows and denies are common rather than rare.
+type RequestSpec = (Index, u8, u64, bool, Index, Index, bool, Option<Index>);
+
+fn sub_spec() -> impl Strategy<Value = SubSpec> {
+    prop::option::weighted(
+        0.8,
+        (
+            any::<Index>(),
+            subsequence(RG_NAMES.to_vec(), 0..=2),
+            subsequence(RESOURCES.to_vec(), 0..=3),
+        ),
+    )
+}
+
+fn deny_spec() -> impl Strategy<Value = DenySpec> {
+    (
+        vec(
+            prop_oneof![Just(None), any::<Index>().prop_map(Some)],
+            1..=2,
+        ),
+        vec(any::<Index>(), 0..=2),
+        vec(permission(1), 1..=2),
+        any::<Index>(),
+        any::<bool>(),
+    )
+}
+
+fn case() -> impl Strategy<Value = (World, Request)> {
+    (
+        1..=3usize,
+        [sub_spec(), sub_spec(), sub_spec()],
+        vec(any::<Index>(), PRINCIPALS),
+        vec((any::<Index>(), any::<Index>()), 0..=5),
+        vec(vec(permission(0), 1..=2), 1..=4),
+        vec(
+            (
+                any::<Index>(),
+                any::<Index>(),
+                any::<Index>(),
+                any::<bool>(),
+                expiry(),
+            ),
+            0..=8,
+        ),
+        vec(deny_spec(), 0..=3),
+        (
+            any::<Index>(),
+            any::<u8>(),
+            any::<u64>(),
+            prop::bool::weighted(0.25),
+            any::<Index>(),
+            any::<Index>(),
+            any::<bool>(),
+            prop::option::weighted(0.75, any::<Index>()),
+        ),
+    )
+        .prop_map(
+            |(n_tenants, subs, homes, edges, roles, grants, denies, request)| {
+                build(
+                    n_tenants, subs, homes, edges, roles, grants, denies, request,
+                )
+            },
+        )
+}
+
+fn principal_id(i: usize) -> String {
+    let (tag, n) = if i < USERS {
+        ("aa", i)
+    } else if i < USERS + GROUPS {
+        ("bb", i - USERS)
+    } else {
+        ("cc", i - USERS - GROUPS)
+    };
+    format!("{tag}{n:06x}-dead-4bee-8fee-{n:012x}")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    n_tenants: usize,
+    subs: [SubSpec; 3],
+    homes: Vec<Index>,
+    edges: Vec<(Index, Index)>,
+    roles: Vec<Vec<Permission>>,
+    grants: Vec<GrantSpec>,
+    denies: Vec<DenySpec>,
+    request: RequestSpec,
+) -> (World, Request) {
+    let tenants: Vec<String> = (0..n_tenants)
+        .map(|i| format!("{i:08x}-7e7e-4a7e-8a7e-000000000000"))
+        .collect();
+
+    let mut subscriptions = Vec::new();
+    let mut scopes = vec!["/".to_string()];
+    let mut delegable = Vec::new();
+    for (name, spec) in SUB_NAMES.iter().zip(subs) {
+        let Some((tenant, rgs, resources)) = spec else {
+            continue;
+        };
+        let sub = format!("/subscriptions/{name}");
+        subscriptions.push((name.to_string(), tenant.get(&tenants).clone()));
+        scopes.push(sub.clone());
+        delegable.push(sub.clone());
+        for rg in rgs {
+            let rg = format!("{sub}/resourcegroups/{rg}");
+            scopes.push(rg.clone());
+            delegable.push(rg.clone());
+            for r in &resources {
+                scopes.push(format!("{rg}/{r}"));
+            }
+        }
+    }
+    if subscriptions.is_empty() {
+        subscriptions.push(("s1".into(), tenants[0].clone()));
+        scopes.push("/subscriptions/s1".into());
+        delegable.push("/subscriptions/s1".into());
+    }
+
+    let groups: Vec<String> = (USERS..USERS + GROUPS).map(principal_id).collect();
+    let mut principals: Vec<Principal> = (0..PRINCIPALS)
+        .map(|i| Principal {
+            tenant_id: homes[i].get(&tenants).clone(),
+            object_id: principal_id(i),
+            kind: if i < USERS {
+                PrincipalKind::User
+            } else if i < USERS + GROUPS {
+                PrincipalKind::Group
+            } else {
+                PrincipalKind::ServicePrincipal
+            },
+            display_name: format!("principal {i}"),
+            user_principal_name: None,
+            password: None,
+            app_id: None,
+            secret: None,
+            member_of: vec![],
+        })
+        .collect();
+    for (member, group) in edges {
+        let g = group.get(&groups).clone();
+        let m = member.index(PRINCIPALS);
+        if !principals[m].member_of.contains(&g) {
+            principals[m].member_of.push(g);
+        }
+    }
+
+    let roles: Vec<Arc<RoleDefinition>> = roles
+        .into_iter()
+        .enumerate()
+        .map(|(i, permissions)| {
+            Arc::new(RoleDefinition {
+                id: format!("{i:08x}-0000-4000-8000-0000000001e0"),
+                role_name: format!("Role {i}"),
+                description: String::new(),
+                role_type: "CustomRole".into(),
+                permissions,
+                assignable_scopes: vec!["/".into()],
+            })
+        })
+        .collect();
+
+    let grants: Vec<Grant> = grants
+        .into_iter()
+        .enumerate()
+        .map(|(i, (who, at, role, delegated, expires_at))| {
+            let who = who.get(&principals);
+            let principal_id = who.object_id.clone();
+            if delegated {
+                // Lighthouse delegations sit on subscriptions and resource groups only.
+                let scope = at.get(&delegable).clone();
+                let id = format!("{scope}/providers/microsoft.managedservices/registrationassignments/ra{i}");
+                Grant {
+                    id: id.clone(),
+                    scope: scope.clone(),
+                    principal_id,
+                    role: role.get(&roles).clone(),
+                    via: Via::Delegation {
+                        registration_assignment_id: id,
+                        registration_definition_id: format!(
+                            "{scope}/providers/microsoft.managedservices/registrationdefinitions/rd{i}"
+                        ),
+                        managed_by_tenant_id: who.tenant_id.clone(),
+                        // a just-in-time activation of an eligible authorization carries an end
+                        eligible: expires_at.is_some(),
+                    },
+                    expires_at,
+                }
+            } else {
+                let scope = at.get(&scopes).clone();
+                Grant {
+                    id: format!(
+                        "{}/providers/microsoft.authorization/roleassignments/ra{i}",
+                        scope.trim_end_matches('/')
+                    ),
+                    scope,
+                    principal_id,
+                    role: role.get(&roles).clone(),
+                    via: Via::RoleAssignment,
+                    expires_at,
+                }
+            }
+        })
+        .collect();
+
+    let denies: Vec<DenyRule> = denies
+        .into_iter()
+        .enumerate()
+        .map(|(i, (who, excludes, permissions, at, only_here))| {
+            let scope = at.get(&scopes).clone();
+            DenyRule {
+                id: format!(
+                    "{}/providers/microsoft.authorization/denyassignments/da{i}",
+                    scope.trim_end_matches('/')
+                ),
+                name: format!("deny {i}"),
+                scope,
+                principals: who
+                    .into_iter()
+                    .map(|p| match p {
+                        None => EVERYONE.to_string(),
+                        Some(p) => p.get(&principals).object_id.clone(),
+                    })
+                    .collect(),
+                exclude_principals: excludes
+                    .into_iter()
+                    .map(|p| p.get(&principals).object_id.clone())
+                    .collect(),
+                permissions,
+                do_not_apply_to_child_scopes: only_here,
+            }
+        })
+        .collect();
+
+    let (subject, mode, mask, data, what, at, delegated, focus) = request;
+    // callers are users and service principals, never groups
+    let callers: Vec<&Principal> = principals
+        .iter()
+        .filter(|p| p.kind != PrincipalKind::Group)
+        .collect();
+    let mut caller = subject.get(&callers);
+    let mut scope = at.get(&scopes).clone();
+    let mut path = if delegated {
+        Path::Delegated
+    } else {
+        Path::Customer
+    };
+    if let Some(g) = focus.filter(|_| !grants.is_empty()).map(|i| i.get(&grants)) {
+        if let Some(c) = callers
+            .iter()
+            .find(|c| model_identities(&principals, &c.object_id).contains(&g.principal_id))
+        {
+            caller = c;
+        }
+        let below: Vec<&String> = scopes
+            .iter()
+            .filter(|s| s.starts_with(g.scope.trim_end_matches('/')))
+            .collect();
+        // string prefixes on purpose: `/subscriptions/s1` also picks `/subscriptions/s10`
+        scope = at.get(&below).to_string();
+        path = match g.via {
+            Via::RoleAssignment => Path::Customer,
+            Via::Delegation { .. } => Path::Delegated,
+        };
+    }
+    let vocabulary = if data { DATA_ACTIONS } else { ACTIONS };
+    let mut action = what.get(vocabulary).to_string();
+    if let Some(g) = focus
+        .filter(|_| !grants.is_empty() && (delegated || mode % 3 != 0))
+        .map(|i| i.get(&grants))
+    {
+        // most focused requests ask for something the grant's role names (its notActions aside)
+        let named: Vec<&&str> = vocabulary
+            .iter()
+            .filter(|a| {
+                g.role.permissions.iter().any(|p| {
+                    let yes = if data { &p.data_actions } else { &p.actions };
+                    yes.iter().any(|x| model_glob(x, a))
+                })
+            })
+            .collect();
+        if !named.is_empty() {
+            action = what.get(&named).to_string();
+        }
+    }
+    let request = Request {
+        object_id: recase(&caller.object_id, mode, mask),
+        action,
+        data,
+        scope,
+        path,
+        now: NOW,
+    };
+    let world = World {
+        tenants,
+        subscriptions,
+        principals,
+        grants,
+        denies,
+    };
+    (world, request)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The property
+
+/// Run `decide` on the world and compare with the model; returns the model's outcome (and whether the
+/// allowing grant was a delegation) for the tally.
+fn check(world: &World, req: &Request) -> Result<(Outcome, bool), TestCaseError> {
+    let directory = world.directory();
+    let groups = directory.groups_of(&req.object_id).to_vec();
+
+    // the groups claim (Directory's closure) is the model's closure, less the caller itself
+    let mut mine = model_identities(&world.principals, &req.object_id);
+    mine.remove(&req.object_id.to_ascii_lowercase());
+    let claimed: BTreeSet<String> = groups.iter().cloned().collect();
+    prop_assert_eq!(&claimed, &mine, "transitive groups of {}", req.object_id);
+
+    let model = model_decide(world, req);
+    let subject = Subject {
+        object_id: &req.object_id,
+        groups: &groups,
+    };
+    let facts = AccessFacts::new(world.grants.clone(), world.denies.clone());
+    let got = authz::decide(
+        &subject,
+        &req.action,
+        req.data,
+        &req.scope,
+        req.path,
+        &facts,
+        req.now,
+    );
+    match &got {
+        Decision::Allowed(g) => {
+            prop_assert!(
+                model.denied_by.is_empty() && model.granted_by.contains(&g.id),
+                "decide allowed through {}; model {:?}",
+                g.id,
+                model
+            );
+            prop_assert!(world.grants.contains(g));
+        }
+        Decision::Denied(d) => prop_assert!(
+            model.denied_by.contains(&d.id),
+            "decide denied by {}; model {:?}",
+            d.id,
+            model
+        ),
+        Decision::NoGrant => prop_assert!(
+            model.denied_by.is_empty() && model.granted_by.is_empty(),
+            "decide found no grant; model {:?}",
+            model
+        ),
+    }
+    Ok((model.outcome(), req.path == Path::Delegated))
+}
+
+#[test]
+fn decide_agrees_with_the_model() {
+    const CASES: u32 = 2000;
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: CASES,
+        source_file: Some(file!()),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
+    });
+    // allowed (customer path), allowed (delegated path), denied, no grant
+    let tally = Cell::new([0usize; 4]);
+    let result = runner.run(&case(), |(world, req)| {
+        let (outcome, delegated) = check(&world, &req)?;
+        let mut t = tally.get();
+        t[match (outcome, delegated) {
+            (Outcome::Allowed, false) => 0,
+            (Outcome::Allowed, true) => 1,
+            (Outcome::Denied, _) => 2,
+            (Outcome::NoGrant, _) => 3,
+        }] += 1;
+        tally.set(t);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let t = tally.get();
+    eprintln!(
+        "{CASES} cases: allowed {} (customer) + {} (delegated), denied {}, no grant {}",
+        t[0], t[1], t[2], t[3]
+    );
+    // the generator must keep exercising every outcome, or the agreement above means little
+    for (n, what) in t
+        .iter()
+        .zip(["customer allow", "delegated allow", "deny", "no grant"])
+    {
+        assert!(*n >= CASES as usize / 50, "too few {what} cases: {t:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Unit properties: glob and scope coverage
+
+/// Ids built from segments that are string prefixes of one another, in random case.
+fn scope_id() -> impl Strategy<Value = String> {
+    (
+        vec(
+            select(vec![
+                "subscriptions",
+                "a",
+                "ab",
+                "resourcegroups",
+                "rg",
+                "rg1",
+                "providers",
+                "microsoft.compute",
+            ]),
+            0..=5,
+        ),
+        any::<u8>(),
+        any::<u64>(),
+    )
+        .prop_map(|(segs, m, k)| recase(&format!("/{}", segs.join("/")), m, k))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 500,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn glob_agrees_with_the_model_on_small_strings(p in "[aB/*.]{0,8}", t in "[aAbB/.]{0,10}") {
+        prop_assert_eq!(glob(&p, &t), model_glob(&p, &t));
+    }
+
+    #[test]
+    fn glob_agrees_with_the_model_on_the_vocabulary(
+        p in pattern(false),
+        q in pattern(true),
+        a in recased(ACTIONS.to_vec()),
+        d in recased(DATA_ACTIONS.to_vec()),
+    ) {
+        prop_assert_eq!(glob(&p, &a), model_glob(&p, &a), "{} ~ {}", p, a);
+        prop_assert_eq!(glob(&q, &d), model_glob(&q, &d), "{} ~ {}", q, d);
+    }
+
+    #[test]
+    fn glob_is_case_insensitive(
+        p in select(PATTERNS.iter().chain(ACTIONS).copied().collect::<Vec<_>>()),
+        a in select(ACTIONS.to_vec()),
+        (m1, k1, m2, k2) in (any::<u8>(), any::<u64>(), any::<u8>(), any::<u64>()),
+    ) {
+        prop_assert_eq!(glob(&recase(p, m1, k1), &recase(a, m2, k2)), glob(p, a));
+    }
+
+    #[test]
+    fn star_alone_matches_every_action(a in any::<String>(), b in recased(ACTIONS.to_vec())) {
+        prop_assert!(glob("*", &a));
+        prop_assert!(glob("*", &b));
+    }
+
+    #[test]
+    fn scope_coverage_is_a_segment_prefix(scope in scope_id(), target in scope_id()) {
+        prop_assert_eq!(is_at_or_above(&scope, &target), model_covers(&scope, &target));
+    }
+
+    #[test]
+    fn scope_coverage_respects_segment_boundaries(target in scope_id(), cut in any::<Index>()) {
+        prop_assert!(is_at_or_above(&target, &target));
+        let cut = cut.index(target.len() + 1);
+        let scope = &target[..cut];
+        // cut inside a segment: `/subscriptions/a` does not cover `/subscriptions/ab`
+        if cut < target.len() && !target[cut..].starts_with('/') && !scope.ends_with('/') {
+            prop_assert!(!is_at_or_above(scope, &target), "{} over {}", scope, target);
+        } else {
+            prop_assert!(is_at_or_above(scope, &target), "{} over {}", scope, target);
+        }
+    }
+}
+
+#[test]
+fn scope_coverage_examples() {
+    assert!(!is_at_or_above("/subscriptions/a", "/subscriptions/ab"));
+    assert!(!model_covers("/subscriptions/a", "/subscriptions/ab"));
+    assert!(is_at_or_above(
+        "/subscriptions/A",
+        "/subscriptions/a/resourcegroups/x"
+    ));
+    assert!(is_at_or_above("/", "/subscriptions/ab"));
+    assert!(!is_at_or_above(
+        "/subscriptions/s1/resourcegroups/rg1",
+        "/subscriptions/s1/resourcegroups/rg10"
+    ));
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Runs the real Azure CLI against a running lighthouse-emulator.
+#
+#   LIGHTHOUSE_EMULATOR_URL=https://localhost:PORT \
+#   LIGHTHOUSE_EMULATOR_CA=<state-dir>/ca.pem \
+#   [AZ=/path/to/az] tests/cli/az.sh
+#
+# Everything az writes goes to a throw-away AZURE_CONFIG_DIR. scripts/test starts the emulator
+# and sets the variables. Exits non-zero at the first failed command, naming it.
+set -Eeuo pipefail
+
+URL="${LIGHTHOUSE_EMULATOR_URL:?set LIGHTHOUSE_EMULATOR_URL to https://localhost:PORT}"
+URL="${URL%/}"
+CA="${LIGHTHOUSE_EMULATOR_CA:?set LIGHTHOUSE_EMULATOR_CA to the emulator CA certificate file}"
+AZ="${AZ:-az}"
+PYTHON="${PYTHON:-python3}"
+
+FABRIKAM=10000000-0000-0000-0000-000000000002
+FABRIKAM_PROD=20000000-0000-0000-0000-000000002001
+FABRIKAM_DEV=20000000-0000-0000-0000-000000002002
+FABRIKAM_CI_APP=40000000-0000-0000-0000-000000002121
+FABRIKAM_CI_OID=30000000-0000-0000-0000-000000002121
+FABRIKAM_ADMIN_OID=30000000-0000-0000-0000-000000002111
+FABRIKAM_READER_OID=30000000-0000-0000-0000-000000002112
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/lighthouse-az.XXXXXX")"
+PASSED=0
+SKIPPED=0
+CURRENT="(setup)"
+
+cleanup() { rm -rf "$WORK"; }
+on_err() {
+  local rc=$? cmd=$BASH_COMMAND
+  if [[ $BASHPID != "$$" ]]; then # inside $(...): name the command, let the caller fail the step
+    echo "az.sh: command failed (exit $rc): ${LAST_AZ:-$cmd}" >&2
+    exit "$rc"
+  fi
+  echo "az.sh: FAILED in step '$CURRENT' (exit $rc): ${LAST_AZ:-$cmd}" >&2
+  [[ -n ${LAST_AZ:-} && $cmd != *'"$AZ"'* ]] && echo "az.sh: (last az command: $LAST_AZ; failing command: $cmd)" >&2
+  echo "az: $PASSED passed, 1 failed, $SKIPPED skipped"
+  exit 1
+}
+trap cleanup EXIT
+trap on_err ERR
+
+# Isolate az completely from the user's ~/.azure and from the machine's CA settings.
+export AZURE_CONFIG_DIR="$WORK/azure"
+export AZURE_CORE_COLLECT_TELEMETRY=false
+export AZURE_CORE_INSTANCE_DISCOVERY=false
+export AZURE_CORE_NO_COLOR=true
+export AZURE_CORE_SURVEY_MESSAGE=false
+export AZURE_CORE_ONLY_SHOW_ERRORS=true
+export REQUESTS_CA_BUNDLE="$CA" CURL_CA_BUNDLE="$CA" SSL_CERT_FILE="$CA"
+unset AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_TENANT_ID AZURE_USERNAME AZURE_PASSWORD \
+      AZURE_AUTHORITY_HOST ARM_CLOUD_METADATA_URL AZURE_CLI_DISABLE_CONNECTION_VERIFICATION || true
+
+step() { CURRENT="$*"; echo "--- $*"; }
+ok() { PASSED=$((PASSED + 1)); echo "ok   $CURRENT"; }
+skip() { SKIPPED=$((SKIPPED + 1)); echo "skip $CURRENT: $*"; }
+az_() { LAST_AZ="az $*"; echo "+ $LAST_AZ" >&2; "$AZ" "$@"; }
+expect_eq() { # expected actual what
+  if [[ "$1" != "$2" ]]; then echo "expected $3 to be [$1], got [$2]" >&2; return 1; fi
+}
+expect_line() { # needle haystack what
+  if ! grep -qxF -- "$1" <<<"$2"; then echo "expected $3 to contain the line [$1], got:"$'\n'"$2" >&2; return 1; fi
+}
+expect_no_line() {
+  if grep -qxF -- "$1" <<<"$2"; then echo "expected $3 NOT to contain [$1], got:"$'\n'"$2" >&2; return 1; fi
+}
+
+RG="rg-az-$(date +%s)-$$"
+
+step "az cloud register --endpoint-resource-manager $URL (GET /metadata/endpoints)"
+az_ cloud register -n LighthouseEmulator --endpoint-resource-manager "$URL" -o none
+az_ cloud set -n LighthouseEmulator -o none
+got="$(az_ cloud show -n LighthouseEmulator --query endpoints.activeDirectory -o tsv)"
+expect_eq "$URL" "${got%/}" "the cloud's activeDirectory endpoint"
+ok
+
+step "az login --service-principal as fabrikam-ci"
+az_ login --service-principal -u "$FABRIKAM_CI_APP" -p fabrikam-ci-secret --tenant "$FABRIKAM" -o none
+subs="$(az_ account list --query "[].id" -o tsv)"
+expect_line "$FABRIKAM_PROD" "$subs" "az account list"
+expect_line "$FABRIKAM_DEV" "$subs" "az account list"
+tenants="$(az_ account list --query "[].tenantId" -o tsv | sort -u)"
+expect_eq "$FABRIKAM" "$tenants" "the subscriptions' tenant ids"
+ok
+
+step "az rest relative URL goes to the emulator"
+got="$(az_ rest --method get --url "/subscriptions?api-version=2022-12-01" --query "length(value)" -o tsv)"
+expect_eq 2 "$got" "the number of fabrikam-ci's subscriptions via az rest"
+ok
+
+step "az group create/list/show/update in fabrikam-dev"
+az_ account set -s "$FABRIKAM_DEV"
+got="$(az_ group create -n "$RG" -l westeurope --tags env=az --query properties.provisioningState -o tsv)"
+expect_eq Succeeded "$got" "provisioningState of the new group"
+groups="$(az_ group list --query "[].name" -o tsv)"
+expect_line "$RG" "$groups" "az group list"
+expect_line rg-dev "$groups" "az group list"
+expect_eq westeurope "$(az_ group show -n "$RG" --query location -o tsv)" "location of $RG"
+expect_eq true "$(az_ group exists -n "$RG" -o tsv)" "az group exists"
+expect_eq az2 "$(az_ group update -n "$RG" --set tags.env=az2 --query tags.env -o tsv)" "the updated tag"
+ok
+
+step "az role assignment list --scope /subscriptions/fabrikam-prod (with Graph principal names)"
+ras="$(az_ role assignment list --scope "/subscriptions/$FABRIKAM_PROD" --query "[].principalId" -o tsv)"
+expect_line "$FABRIKAM_ADMIN_OID" "$ras" "role assignments on fabrikam-prod"
+expect_line "$FABRIKAM_CI_OID" "$ras" "role assignments on fabrikam-prod"
+expect_line "$FABRIKAM_READER_OID" "$ras" "role assignments on fabrikam-prod"
+got="$(az_ role assignment list --scope "/subscriptions/$FABRIKAM_PROD" \
+  --query "[?principalId=='$FABRIKAM_READER_OID' && roleDefinitionName=='Reader'].principalName" -o tsv)"
+expect_eq reader@fabrikam.onmicrosoft.com "$got" "principalName of reader@fabrikam's Reader assignment"
+ok
+
+step "az role assignment list --all in fabrikam-dev"
+az_ account set -s "$FABRIKAM_DEV"
+got="$(az_ role assignment list --all --query "[?principalId=='$FABRIKAM_CI_OID'].roleDefinitionName" -o tsv)"
+expect_line Contributor "$got" "fabrikam-ci's roles in fabrikam-dev"
+ok
+
+step "az group delete (long-running) in fabrikam-dev"
+az_ group delete -n "$RG" --yes
+expect_eq false "$(az_ group exists -n "$RG" -o tsv)" "az group exists after delete"
+expect_no_line "$RG" "$(az_ group list --query "[].name" -o tsv)" "az group list after delete"
+ok
+
+step "az logout and az account clear"
+az_ logout
+az_ account clear
+expect_eq 0 "$(az_ account list --query "length(@)" -o tsv)" "the number of accounts after clear"
+ok
+
+step "az login -u admin@fabrikam.onmicrosoft.com (password; MSAL needs the user-realm lookup on :443)"
+if ! "$PYTHON" - "$CA" <<'EOF'
+import ssl, sys, urllib.request, urllib.error
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+try:
+    urllib.request.urlopen("https://localhost/common/userrealm/admin@fabrikam.onmicrosoft.com?api-version=1.0",
+                           context=ctx, timeout=5)
+except urllib.error.HTTPError as e:
+    sys.exit(0 if e.code == 404 else 1)
+except Exception as e:
+    print(f"localhost:443: {e}", file=sys.stderr)
+    sys.exit(1)
+EOF
+then
+  skip "localhost:443 does not answer the user-realm lookup with this emulator's certificate (another process holds :443, or the emulator could not bind it: run as root)"
+else
+  az_ login -u admin@fabrikam.onmicrosoft.com -p 'Fabrikam-Pa55!' -o none
+  subs="$(az_ account list --query "[].id" -o tsv)"
+  expect_line "$FABRIKAM_PROD" "$subs" "admin@fabrikam's az account list"
+  expect_line "$FABRIKAM_DEV" "$subs" "admin@fabrikam's az account list"
+  expect_eq user "$(az_ account show --query user.type -o tsv)" "the signed-in account type"
+  expect_eq admin@fabrikam.onmicrosoft.com "$(az_ account show --query user.name -o tsv)" "the signed-in user"
+  expect_eq "$FABRIKAM" "$(az_ account show --query tenantId -o tsv)" "the signed-in tenant"
+  az_ account set -s "$FABRIKAM_PROD"
+  expect_line rg-web "$(az_ group list --query "[].name" -o tsv)" "admin@fabrikam's groups in fabrikam-prod"
+  az_ account get-access-token --query accessToken -o tsv >/dev/null
+  az_ logout
+  ok
+fi
+
+trap - ERR
+echo "az: $PASSED passed, 0 failed, $SKIPPED skipped"
