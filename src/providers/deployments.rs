@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::resources::require_rg;
 use super::{list_reply, parse_eq_filter, stored_row, Cx};
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::ResourceId;
@@ -26,6 +25,15 @@ const DEP_TYPE: &str = "Microsoft.Resources/deployments";
 const DEP_TYPE_L: &str = "microsoft.resources/deployments";
 const OP_TYPE_L: &str = "microsoft.resources/deployments/operations";
 const FAILED_MESSAGE: &str = "At least one resource deployment operation failed. Please list deployment operations for details. Please see https://aka.ms/arm-deployment-operations for usage details.";
+
+/// The stored resource group `rg` of `sub`, or ResourceGroupNotFound.
+fn require_group(store: &Store, sub: &str, rg: &str) -> Result<Value, ArmError> {
+    let key = format!("/subscriptions/{sub}/resourcegroups/{rg}").to_lowercase();
+    store
+        .read(|tx| tx.get(&key))?
+        .map(|r| r.body)
+        .ok_or_else(|| ArmError::resource_group_not_found(rg))
+}
 
 /// Where a deployment runs.
 #[derive(Debug, Clone)]
@@ -200,12 +208,7 @@ fn context(
         "displayName": sub.map(|s| s.display_name.clone()).unwrap_or_default(),
     });
     let resource_group = match &scope.rg {
-        Some(r) => {
-            let rid =
-                ResourceId::parse(&format!("/subscriptions/{}/resourceGroups/{r}", scope.sub))
-                    .unwrap_or_default();
-            Some(require_rg(store, &rid)?.body)
-        }
+        Some(r) => Some(require_group(store, &scope.sub, r)?),
         None => None,
     };
     let mut deployment = json!({
@@ -807,8 +810,8 @@ pub fn deployments_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 
 pub fn deployments_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let scope = scope_of(cx)?;
-    if scope.rg.is_some() {
-        require_rg(store, cx.id)?;
+    if let Some(r) = &scope.rg {
+        require_group(store, &scope.sub, r)?;
     }
     let rg_l = scope.rg.clone().unwrap_or_default().to_lowercase();
     let rows = store.read(|tx| tx.by_type(DEP_TYPE_L, Some(&scope.sub), Some(&rg_l)))?;

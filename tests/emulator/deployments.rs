@@ -300,6 +300,30 @@ async fn deployment_history_operations_validate_what_if_export_cancel_delete() {
     ] {
         assert!(!p[k].is_null(), "missing {k}: {}", got.body);
     }
+    // the activity log shows the deployment and each resource it wrote, by the deploying principal
+    let now = e.app.clock.now();
+    let filter = format!(
+        "eventTimestamp ge '{}' and eventTimestamp le '{}'",
+        lighthouse_emulator::clock::arm_time(now - time::Duration::hours(1)),
+        lighthouse_emulator::clock::arm_time(now + time::Duration::hours(1))
+    );
+    let q = form_urlencoded::Serializer::new(String::new())
+        .append_pair("api-version", "2015-04-01")
+        .append_pair("$filter", &filter)
+        .finish();
+    let log = e
+        .call("GET", &format!("/subscriptions/{FABRIKAM_DEV}/providers/Microsoft.Insights/eventtypes/management/values?{q}"), Some(&admin), None)
+        .await;
+    assert_eq!(log.status, 200, "{}", log.body);
+    let ops: Vec<String> = log.body["value"].as_array().unwrap().iter().map(|v| v["operationName"]["value"].as_str().unwrap_or_default().to_string()).collect();
+    for action in [
+        "Microsoft.Resources/deployments/write",
+        "Microsoft.ManagedServices/registrationDefinitions/write",
+        "Microsoft.ManagedServices/registrationAssignments/write",
+    ] {
+        assert!(ops.iter().any(|o| o.eq_ignore_ascii_case(action)), "{action} not in {ops:?}");
+    }
+    assert!(log.body["value"].as_array().unwrap().iter().all(|v| v["caller"] == "admin@fabrikam.onmicrosoft.com"), "{}", log.body);
     // the nested deployment is in the resource group's history
     let nested = e
         .call("GET", &format!("/subscriptions/{FABRIKAM_DEV}/resourcegroups/rg-dev/providers/Microsoft.Resources/deployments/rgAssignment?{API}"), Some(&admin), None)
