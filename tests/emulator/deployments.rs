@@ -315,15 +315,36 @@ async fn deployment_history_operations_validate_what_if_export_cancel_delete() {
         .call("GET", &format!("/subscriptions/{FABRIKAM_DEV}/providers/Microsoft.Insights/eventtypes/management/values?{q}"), Some(&admin), None)
         .await;
     assert_eq!(log.status, 200, "{}", log.body);
-    let ops: Vec<String> = log.body["value"].as_array().unwrap().iter().map(|v| v["operationName"]["value"].as_str().unwrap_or_default().to_string()).collect();
+    let ops: Vec<String> = log.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v["operationName"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
     for action in [
         "Microsoft.Resources/deployments/write",
         "Microsoft.ManagedServices/registrationDefinitions/write",
         "Microsoft.ManagedServices/registrationAssignments/write",
     ] {
-        assert!(ops.iter().any(|o| o.eq_ignore_ascii_case(action)), "{action} not in {ops:?}");
+        assert!(
+            ops.iter().any(|o| o.eq_ignore_ascii_case(action)),
+            "{action} not in {ops:?}"
+        );
     }
-    assert!(log.body["value"].as_array().unwrap().iter().all(|v| v["caller"] == "admin@fabrikam.onmicrosoft.com"), "{}", log.body);
+    assert!(
+        log.body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["caller"] == "admin@fabrikam.onmicrosoft.com"),
+        "{}",
+        log.body
+    );
     // the nested deployment is in the resource group's history
     let nested = e
         .call("GET", &format!("/subscriptions/{FABRIKAM_DEV}/resourcegroups/rg-dev/providers/Microsoft.Resources/deployments/rgAssignment?{API}"), Some(&admin), None)
