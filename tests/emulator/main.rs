@@ -4,6 +4,7 @@
 mod activity;
 mod arm;
 mod delegation;
+mod deployments;
 mod examples;
 mod guardrails;
 mod identity;
