@@ -34,14 +34,6 @@ fn fill(params: &Value) -> Value {
         if let Some(list) = p.get_mut(key).and_then(|a| a["value"].as_array_mut()) {
             for a in list {
                 a["principalId"] = json!(group);
-                // Log Analytics Contributor carries a data action in today's built-in role data, so
-                // the onboarding rules refuse it (see `the_samples_log_analytics_contributor_…`).
-                if let Some(ids) = a
-                    .get_mut("delegatedRoleDefinitionIds")
-                    .and_then(Value::as_array_mut)
-                {
-                    ids.retain(|r| r != LOG_ANALYTICS_CONTRIBUTOR);
-                }
                 if let Some(approvers) = a
                     .get_mut("justInTimeAccessPolicy")
                     .and_then(|j| j.get_mut("managedByTenantApprovers"))
@@ -557,19 +549,16 @@ async fn templates_the_delegation_rules_forbid_fail_with_the_inner_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_samples_log_analytics_contributor_is_refused_as_a_data_action_role() {
-    // The sample parameter files let User Access Administrator assign Log Analytics Contributor; the
-    // built-in role data now gives that role a data action, which the onboarding rules refuse.
+async fn a_data_action_role_is_refused_in_authorizations_but_not_as_a_delegated_role() {
+    // The samples let User Access Administrator assign Log Analytics Contributor (which carries a data
+    // action today) to managed identities: accepted there, refused as a role of its own.
     let e = emu().await;
     let admin = e.token("admin@fabrikam").await;
     let template = load("delegated-resource-management/subscription/subscription.json");
     let mut parameters = fill(&load(
         "delegated-resource-management/subscription/subscription.parameters.json",
     ));
-    parameters["authorizations"]["value"][2]["delegatedRoleDefinitionIds"] = json!([
-        "b24988ac-6180-42a0-ab88-20f7382dd24c",
-        LOG_ANALYTICS_CONTRIBUTOR
-    ]);
+    parameters["authorizations"]["value"][0]["roleDefinitionId"] = json!(LOG_ANALYTICS_CONTRIBUTOR);
     let (got, _) = deploy(
         &e,
         &admin,
