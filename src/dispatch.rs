@@ -1084,7 +1084,9 @@ fn touches_facts(route: &Route, id: &ResourceId) -> bool {
 fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     use providers::resources;
     use providers::subscriptions;
-    use providers::{authorization, denyassignments, insights, locks, managedservices, pim};
+    use providers::{
+        authorization, denyassignments, deployments, insights, locks, managedservices, pim,
+    };
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
@@ -1196,6 +1198,20 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         }
         Route::ManagedServicesOperationsList => {
             managedservices::managed_services_operations_list(cx, store)
+        }
+        Route::DeploymentsCreateOrUpdate => deployments::deployments_create_or_update(cx, store),
+        Route::DeploymentsGet => deployments::deployments_get(cx, store),
+        Route::DeploymentsCheckExistence => deployments::deployments_check_existence(cx, store),
+        Route::DeploymentsDelete => deployments::deployments_delete(cx, store),
+        Route::DeploymentsList => deployments::deployments_list(cx, store),
+        Route::DeploymentsValidate => deployments::deployments_validate(cx, store),
+        Route::DeploymentsWhatIf => deployments::deployments_what_if(cx, store),
+        Route::DeploymentsCancel => deployments::deployments_cancel(cx, store),
+        Route::DeploymentsExportTemplate => deployments::deployments_export_template(cx, store),
+        Route::DeploymentOperationsList => deployments::deployment_operations_list(cx, store),
+        Route::DeploymentOperationsGet => deployments::deployment_operations_get(cx, store),
+        Route::DeploymentOperationStatusesGet => {
+            deployments::deployment_operation_statuses_get(cx, store)
         }
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),
