@@ -147,7 +147,10 @@ def test_deny_assignment_stops_writes_in_mrg_not_reads(emulator, resource_client
 
     err = refused(lambda: rc.resources.begin_delete_by_id(VM_APPLIANCE, api_version=VM_API).result(),
                   403, "DenyAssignmentAuthorizationFailed")
-    assert SYSTEM_DENY in err.error.message or "deny assignment" in err.error.message.lower()
+    assert "has permission to perform action 'Microsoft.Compute/virtualMachines/delete'" in err.error.message
+    assert f"because of the deny assignment with name 'System deny assignment created by managed application " \
+        f"/subscriptions/{TAILSPIN_PROD}/resourceGroups/rg-apps/providers/Microsoft.Solutions/applications/tailspin-app' " \
+        f"and Id '{SYSTEM_DENY}' at scope '{MRG}'".lower() in err.error.message.lower()
     new_vnet = f"{MRG}/providers/Microsoft.Network/virtualNetworks/{unique_name('vnet')}"
     refused(lambda: rc.resources.begin_create_or_update_by_id(
         new_vnet, api_version=NET_API, parameters={"location": "westeurope"}).result(),
