@@ -757,7 +757,7 @@ fn arm_authenticated(
                         &scope_display,
                         &d.name,
                         d.id.rsplit('/').next().unwrap_or_default(),
-                        &d.scope,
+                        deny_scope(&d),
                     ),
                     _ => ArmError::authorization_failed(
                         &caller.client_name,
@@ -814,6 +814,13 @@ fn arm_authenticated(
     })
 }
 
+/// The scope of a deny assignment as written in its id (the rule keeps a lower-cased key).
+fn deny_scope(d: &authz::DenyRule) -> &str {
+    d.id.rsplit_once("/providers/Microsoft.Authorization/denyAssignments/")
+        .map(|(s, _)| s)
+        .unwrap_or(&d.scope)
+}
+
 /// The short form of a decision for the `x-ms-emulator-decision` header and the request log.
 pub fn describe(d: &Decision) -> String {
     match d {
@@ -842,7 +849,7 @@ pub fn describe(d: &Decision) -> String {
             "denied; deny assignment {} ({}) at {}",
             d.id.rsplit('/').next().unwrap_or_default(),
             d.name,
-            d.scope
+            deny_scope(d)
         ),
         Decision::NoGrant => {
             "denied; no role assignment or delegated authorization grants this action".into()
@@ -1007,8 +1014,8 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
             reasons.push(grant_reason(g, "allows"));
         }
         Decision::Denied(d) => reasons.push(json!({"kind": "denyAssignment", "effect": "denies", "code": "DenyAssignmentAuthorizationFailed",
-            "id": d.id, "name": d.name, "scope": d.scope,
-            "message": format!("The deny assignment '{}' at {} covers this principal and action '{}'; deny assignments are evaluated before any grant.", d.name, d.scope, action)})),
+            "id": d.id, "name": d.name, "scope": deny_scope(d),
+            "message": format!("The deny assignment '{}' at {} covers this principal and action '{}'; deny assignments are evaluated before any grant.", d.name, deny_scope(d), action)})),
         Decision::NoGrant => {
             let near: Vec<Value> = snap
                 .access
