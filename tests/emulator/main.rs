@@ -3,6 +3,7 @@
 
 mod activity;
 mod arm;
+mod dataplane;
 mod delegation;
 mod examples;
 mod guardrails;
