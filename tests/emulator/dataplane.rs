@@ -309,7 +309,7 @@ async fn key_vault_challenge_and_the_refusals() {
     assert_eq!(r.status, 401);
     assert_eq!(
         r.json()["error"]["message"],
-        "AKV10022: Invalid audience. Expected https://vault.azure.net, found: https://management.azure.com/."
+        "AKV10022: Invalid audience. Expected https://vault.azure.net, found: https://management.azure.com."
     );
 
     // right tenant, no Key Vault role (the vault uses RBAC)
