@@ -202,7 +202,15 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             })
         }
     };
-    finish(req, reply, &first, &request_id, &correlation, started, &audit)
+    finish(
+        req,
+        reply,
+        &first,
+        &request_id,
+        &correlation,
+        started,
+        &audit,
+    )
 }
 
 /// Standard headers and the request log line.
@@ -217,7 +225,9 @@ fn finish(
 ) -> Reply {
     let reply = standard_headers(req, reply, first, request_id, correlation);
     let decision = if audit.decision.is_empty() {
-        reply.get_header("x-ms-emulator-decision").unwrap_or_default()
+        reply
+            .get_header("x-ms-emulator-decision")
+            .unwrap_or_default()
     } else {
         audit.decision.as_str()
     };
@@ -673,7 +683,10 @@ fn arm_authenticated(
             .ok_or_else(|| ArmError::subscription_not_found(s))?;
         // The caller that started a long-running operation may poll it even if it just removed its own
         // standing (a provider deleting its delegation); the handler checks who started it.
-        let polling = matches!(route, Route::OperationStatusesGet | Route::OperationResultsGet);
+        let polling = matches!(
+            route,
+            Route::OperationStatusesGet | Route::OperationResultsGet
+        );
         match standing(snap, caller, sub) {
             Standing::Home => {}
             Standing::Delegated => path = Path::Delegated,

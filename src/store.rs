@@ -369,7 +369,6 @@ impl Tx<'_> {
         rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
     }
 
-
     // --- data plane: containers, blobs, blocks ---
 
     pub fn container(&self, account: &str, name: &str) -> Result<Option<Value>, StoreError> {
@@ -442,7 +441,9 @@ impl Tx<'_> {
         };
         let row: Option<(String, Option<Vec<u8>>)> = self
             .tx
-            .query_row(sql, [account, container, name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(sql, [account, container, name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         Ok(match row {
             Some((b, c)) => Some(BlobRow {
@@ -465,13 +466,24 @@ impl Tx<'_> {
         self.tx.execute(
             "INSERT INTO blobs(account, container, name, content, body) VALUES(?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(account, container, name) DO UPDATE SET content = ?4, body = ?5",
-            params![account, container, name, content, serde_json::to_string(body)?],
+            params![
+                account,
+                container,
+                name,
+                content,
+                serde_json::to_string(body)?
+            ],
         )?;
         Ok(())
     }
 
     /// Delete a blob (and its uncommitted blocks); true when it existed.
-    pub fn delete_blob(&self, account: &str, container: &str, name: &str) -> Result<bool, StoreError> {
+    pub fn delete_blob(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<bool, StoreError> {
         self.clear_blocks(account, container, name)?;
         Ok(self.tx.execute(
             "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3",
@@ -480,7 +492,12 @@ impl Tx<'_> {
     }
 
     /// Blobs of a container whose names start with `prefix`, in name order, without content.
-    pub fn blobs(&self, account: &str, container: &str, prefix: &str) -> Result<Vec<BlobRow>, StoreError> {
+    pub fn blobs(
+        &self,
+        account: &str,
+        container: &str,
+        prefix: &str,
+    ) -> Result<Vec<BlobRow>, StoreError> {
         let mut st = self.tx.prepare_cached(
             "SELECT name, body FROM blobs WHERE account = ?1 AND container = ?2 AND substr(name, 1, length(?3)) = ?3 ORDER BY name",
         )?;
@@ -530,7 +547,12 @@ impl Tx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn clear_blocks(&self, account: &str, container: &str, blob: &str) -> Result<(), StoreError> {
+    pub fn clear_blocks(
+        &self,
+        account: &str,
+        container: &str,
+        blob: &str,
+    ) -> Result<(), StoreError> {
         self.tx.execute(
             "DELETE FROM blocks WHERE account = ?1 AND container = ?2 AND blob = ?3",
             [account, container, blob],
@@ -549,7 +571,12 @@ impl Tx<'_> {
     ) -> Result<(), StoreError> {
         self.tx.execute(
             "INSERT INTO secrets(vault, name, version, body, deleted) VALUES(?1, ?2, ?3, ?4, NULL)",
-            params![vault, name.to_lowercase(), version, serde_json::to_string(body)?],
+            params![
+                vault,
+                name.to_lowercase(),
+                version,
+                serde_json::to_string(body)?
+            ],
         )?;
         Ok(())
     }
@@ -564,7 +591,12 @@ impl Tx<'_> {
     ) -> Result<(), StoreError> {
         self.tx.execute(
             "UPDATE secrets SET body = ?4 WHERE vault = ?1 AND name = ?2 AND version = ?3",
-            params![vault, name.to_lowercase(), version, serde_json::to_string(body)?],
+            params![
+                vault,
+                name.to_lowercase(),
+                version,
+                serde_json::to_string(body)?
+            ],
         )?;
         Ok(())
     }
@@ -733,7 +765,10 @@ mod tests {
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
         assert_eq!(v, 2);
-        assert!(st.read(|tx| tx.get("/k")).unwrap().is_some(), "v1 rows survive");
+        assert!(
+            st.read(|tx| tx.get("/k")).unwrap().is_some(),
+            "v1 rows survive"
+        );
         st.write(|tx| -> Result<(), StoreError> {
             tx.put_container("/acct", "c", &json!({"etag": "e"}))?;
             tx.put_blob("/acct", "c", "b.txt", b"hello", &json!({"size": 5}))?;

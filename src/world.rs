@@ -357,21 +357,36 @@ impl World {
         }
         for c in &self.data.containers {
             if !is_storage_account_name(&c.account) {
-                err(&c.account, format!("'{}' is not a storage account name", c.account));
+                err(
+                    &c.account,
+                    format!("'{}' is not a storage account name", c.account),
+                );
             }
             if !is_container_name(&c.name) {
-                err(&c.name, format!("'{}' is not a blob container name", c.name));
+                err(
+                    &c.name,
+                    format!("'{}' is not a blob container name", c.name),
+                );
             }
         }
         for b in &self.data.blobs {
             if !is_storage_account_name(&b.account) {
-                err(&b.account, format!("'{}' is not a storage account name", b.account));
+                err(
+                    &b.account,
+                    format!("'{}' is not a storage account name", b.account),
+                );
             }
             if !is_container_name(&b.container) {
-                err(&b.container, format!("'{}' is not a blob container name", b.container));
+                err(
+                    &b.container,
+                    format!("'{}' is not a blob container name", b.container),
+                );
             }
             if b.name.is_empty() || b.name.len() > 1024 {
-                err(&b.name, format!("blob name '{}' must have 1 to 1024 characters", b.name));
+                err(
+                    &b.name,
+                    format!("blob name '{}' must have 1 to 1024 characters", b.name),
+                );
             }
         }
         for s in &self.data.secrets {
@@ -379,7 +394,13 @@ impl World {
                 err(&s.vault, format!("'{}' is not a key vault name", s.vault));
             }
             if !is_secret_name(&s.name) {
-                err(&s.name, format!("'{}' is not a secret name (letters, digits, hyphens)", s.name));
+                err(
+                    &s.name,
+                    format!(
+                        "'{}' is not a secret name (letters, digits, hyphens)",
+                        s.name
+                    ),
+                );
             }
         }
         errs
@@ -418,11 +439,9 @@ mod tests {
     #[test]
     fn the_default_world_has_its_data() {
         let w = World::parse(DEFAULT_WORLD).unwrap();
-        assert!(w
-            .data
-            .blobs
-            .iter()
-            .any(|b| b.account == "fabrikamdata" && b.container == "reports" && b.name == "q3.csv"));
+        assert!(w.data.blobs.iter().any(|b| b.account == "fabrikamdata"
+            && b.container == "reports"
+            && b.name == "q3.csv"));
         assert!(w
             .data
             .secrets

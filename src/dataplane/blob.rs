@@ -15,7 +15,9 @@ use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
-use super::{authenticate, decide, display_id, fresh_hex, resource_tenant, rfc1123, AuthFailure, DataCx};
+use super::{
+    authenticate, decide, display_id, fresh_hex, resource_tenant, rfc1123, AuthFailure, DataCx,
+};
 use crate::auth::token::TokenError;
 use crate::store::{StoreError, Stored};
 use crate::wire::{Reply, Req};
@@ -29,10 +31,13 @@ pub const STORAGE_AUDIENCE: &str = "https://storage.azure.com/";
 
 const ACT_CONTAINER_READ: &str = "Microsoft.Storage/storageAccounts/blobServices/containers/read";
 const ACT_CONTAINER_WRITE: &str = "Microsoft.Storage/storageAccounts/blobServices/containers/write";
-const ACT_CONTAINER_DELETE: &str = "Microsoft.Storage/storageAccounts/blobServices/containers/delete";
+const ACT_CONTAINER_DELETE: &str =
+    "Microsoft.Storage/storageAccounts/blobServices/containers/delete";
 const ACT_BLOB_READ: &str = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read";
-const ACT_BLOB_WRITE: &str = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write";
-const ACT_BLOB_DELETE: &str = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete";
+const ACT_BLOB_WRITE: &str =
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write";
+const ACT_BLOB_DELETE: &str =
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete";
 
 /// The properties of a new container.
 pub fn new_container(now: OffsetDateTime, metadata: &BTreeMap<String, String>) -> Value {
@@ -122,7 +127,12 @@ fn error(cx: &DataCx, status: u16, code: &str, message: &str, detail: Option<&st
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let detail = detail
-        .map(|d| format!("<AuthenticationErrorDetail>{}</AuthenticationErrorDetail>", xml_escape(d)))
+        .map(|d| {
+            format!(
+                "<AuthenticationErrorDetail>{}</AuthenticationErrorDetail>",
+                xml_escape(d)
+            )
+        })
         .unwrap_or_default();
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>{}\nRequestId:{}\nTime:{time}</Message>{detail}</Error>",
@@ -161,8 +171,14 @@ fn serve(cx: &DataCx, req: &Req, account: &Stored) -> Reply {
         || scheme.eq_ignore_ascii_case("SharedKey")
         || scheme.eq_ignore_ascii_case("SharedKeyLite")
     {
-        return error(cx, 403, "KeyBasedAuthenticationNotPermitted", KEY_AUTH, None)
-            .header("x-ms-emulator-decision", SHARED_KEY_NOTE);
+        return error(
+            cx,
+            403,
+            "KeyBasedAuthenticationNotPermitted",
+            KEY_AUTH,
+            None,
+        )
+        .header("x-ms-emulator-decision", SHARED_KEY_NOTE);
     }
     if scheme.eq_ignore_ascii_case("bearer") {
         let v = req.header("x-ms-version").unwrap_or("");
@@ -187,13 +203,44 @@ fn serve(cx: &DataCx, req: &Req, account: &Stored) -> Reply {
         Err(f) => {
             let (status, code, detail) = match f {
                 AuthFailure::Missing => (401, "NoAuthenticationInformation", None),
-                AuthFailure::NotBearer => (401, "InvalidAuthenticationInfo", Some("Authentication scheme is not supported.".to_string())),
-                AuthFailure::Invalid(TokenError::Expired { .. }) => (401, "InvalidAuthenticationInfo", Some("Lifetime validation failed. The token is expired.".into())),
-                AuthFailure::Invalid(TokenError::BadSignature) => (401, "InvalidAuthenticationInfo", Some("Signature validation failed. The token's signature could not be verified.".into())),
-                AuthFailure::Invalid(_) => (401, "InvalidAuthenticationInfo", Some("Failed to validate the access token.".into())),
-                AuthFailure::Audience(_) => (401, "InvalidAuthenticationInfo", Some("Audience validation failed. Audience did not match.".into())),
-                AuthFailure::Issuer(..) => (401, "InvalidAuthenticationInfo", Some("Issuer validation failed. Issuer did not match.".into())),
-                AuthFailure::UnknownPrincipal => (401, "InvalidAuthenticationInfo", Some("The token's principal does not exist in its tenant.".into())),
+                AuthFailure::NotBearer => (
+                    401,
+                    "InvalidAuthenticationInfo",
+                    Some("Authentication scheme is not supported.".to_string()),
+                ),
+                AuthFailure::Invalid(TokenError::Expired { .. }) => (
+                    401,
+                    "InvalidAuthenticationInfo",
+                    Some("Lifetime validation failed. The token is expired.".into()),
+                ),
+                AuthFailure::Invalid(TokenError::BadSignature) => (
+                    401,
+                    "InvalidAuthenticationInfo",
+                    Some(
+                        "Signature validation failed. The token's signature could not be verified."
+                            .into(),
+                    ),
+                ),
+                AuthFailure::Invalid(_) => (
+                    401,
+                    "InvalidAuthenticationInfo",
+                    Some("Failed to validate the access token.".into()),
+                ),
+                AuthFailure::Audience(_) => (
+                    401,
+                    "InvalidAuthenticationInfo",
+                    Some("Audience validation failed. Audience did not match.".into()),
+                ),
+                AuthFailure::Issuer(..) => (
+                    401,
+                    "InvalidAuthenticationInfo",
+                    Some("Issuer validation failed. Issuer did not match.".into()),
+                ),
+                AuthFailure::UnknownPrincipal => (
+                    401,
+                    "InvalidAuthenticationInfo",
+                    Some("The token's principal does not exist in its tenant.".into()),
+                ),
             };
             let message = if code == "NoAuthenticationInformation" {
                 "Server failed to authenticate the request. Please refer to the information in the www-authenticate header."
@@ -261,7 +308,13 @@ fn serve(cx: &DataCx, req: &Req, account: &Stored) -> Reply {
         (Some(c), None) => {
             let scope = format!("{svc_scope}/containers/{c}");
             if restype != "container" {
-                Err(error(cx, 400, "InvalidUri", "The requested URI does not represent any resource on the server.", None))
+                Err(error(
+                    cx,
+                    400,
+                    "InvalidUri",
+                    "The requested URI does not represent any resource on the server.",
+                    None,
+                ))
             } else {
                 match (m, comp) {
                     ("PUT", "") => check(ACT_CONTAINER_WRITE, false, &scope)
@@ -282,19 +335,19 @@ fn serve(cx: &DataCx, req: &Req, account: &Stored) -> Reply {
             let scope = format!("{svc_scope}/containers/{c}/blobs/{b}");
             match (m, comp) {
                 ("PUT", "" | "block" | "blocklist" | "metadata" | "properties") => {
-                    check(ACT_BLOB_WRITE, true, &scope).and_then(|_| {
-                        match comp {
-                            "" => put_blob(cx, req, &addr, c, b),
-                            "block" => put_block(cx, req, &addr, c, b),
-                            "blocklist" => put_block_list(cx, req, &addr, c, b),
-                            _ => set_blob_properties(cx, req, &addr, c, b, comp),
-                        }
+                    check(ACT_BLOB_WRITE, true, &scope).and_then(|_| match comp {
+                        "" => put_blob(cx, req, &addr, c, b),
+                        "block" => put_block(cx, req, &addr, c, b),
+                        "blocklist" => put_block_list(cx, req, &addr, c, b),
+                        _ => set_blob_properties(cx, req, &addr, c, b, comp),
                     })
                 }
-                ("GET" | "HEAD", "" | "metadata") => check(ACT_BLOB_READ, true, &scope)
-                    .and_then(|_| get_blob(cx, req, &addr, c, b)),
-                ("DELETE", "") => check(ACT_BLOB_DELETE, true, &scope)
-                    .and_then(|_| delete_blob(cx, &addr, c, b)),
+                ("GET" | "HEAD", "" | "metadata") => {
+                    check(ACT_BLOB_READ, true, &scope).and_then(|_| get_blob(cx, req, &addr, c, b))
+                }
+                ("DELETE", "") => {
+                    check(ACT_BLOB_DELETE, true, &scope).and_then(|_| delete_blob(cx, &addr, c, b))
+                }
                 _ => Err(unsupported(cx)),
             }
         }
@@ -313,11 +366,23 @@ fn unsupported(cx: &DataCx) -> Reply {
 }
 
 fn container_not_found(cx: &DataCx) -> Reply {
-    error(cx, 404, "ContainerNotFound", "The specified container does not exist.", None)
+    error(
+        cx,
+        404,
+        "ContainerNotFound",
+        "The specified container does not exist.",
+        None,
+    )
 }
 
 fn blob_not_found(cx: &DataCx) -> Reply {
-    error(cx, 404, "BlobNotFound", "The specified blob does not exist.", None)
+    error(
+        cx,
+        404,
+        "BlobNotFound",
+        "The specified blob does not exist.",
+        None,
+    )
 }
 
 /// The ARM id key of a container created through the management plane.
@@ -359,7 +424,10 @@ fn metadata_from(req: &Req) -> BTreeMap<String, String> {
 fn with_metadata(mut r: Reply, props: &Value) -> Reply {
     if let Some(m) = props["metadata"].as_object() {
         for (k, v) in m {
-            r = r.header(&format!("x-ms-meta-{k}"), v.as_str().unwrap_or_default().to_string());
+            r = r.header(
+                &format!("x-ms-meta-{k}"),
+                v.as_str().unwrap_or_default().to_string(),
+            );
         }
     }
     r
@@ -373,17 +441,32 @@ fn time_of(v: &Value) -> String {
 
 fn create_container(cx: &DataCx, req: &Req, addr: &Addr, c: &str) -> Result<Reply, Reply> {
     if !is_container_name(c) {
-        return Err(error(cx, 400, "InvalidResourceName", "The specifed resource name contains invalid characters.", None));
+        return Err(error(
+            cx,
+            400,
+            "InvalidResourceName",
+            "The specifed resource name contains invalid characters.",
+            None,
+        ));
     }
     if container(cx, addr, c)?.is_some() {
-        return Err(error(cx, 409, "ContainerAlreadyExists", "The specified container already exists.", None));
+        return Err(error(
+            cx,
+            409,
+            "ContainerAlreadyExists",
+            "The specified container already exists.",
+            None,
+        ));
     }
     let props = new_container(cx.now, &metadata_from(req));
     cx.store
         .write(|tx| tx.put_container(&addr.account.key, c, &props))
         .map_err(|e| store_error(cx, e))?;
     Ok(Reply::empty(201)
-        .header("etag", props["etag"].as_str().unwrap_or_default().to_string())
+        .header(
+            "etag",
+            props["etag"].as_str().unwrap_or_default().to_string(),
+        )
         .header("last-modified", time_of(&props["lastModified"]))
         .header("x-ms-request-server-encrypted", "true"))
 }
@@ -397,14 +480,20 @@ fn set_container_metadata(cx: &DataCx, req: &Req, addr: &Addr, c: &str) -> Resul
         .write(|tx| tx.put_container(&addr.account.key, c, &props))
         .map_err(|e| store_error(cx, e))?;
     Ok(Reply::empty(200)
-        .header("etag", props["etag"].as_str().unwrap_or_default().to_string())
+        .header(
+            "etag",
+            props["etag"].as_str().unwrap_or_default().to_string(),
+        )
         .header("last-modified", time_of(&props["lastModified"])))
 }
 
 fn container_properties(cx: &DataCx, addr: &Addr, c: &str) -> Result<Reply, Reply> {
     let props = container(cx, addr, c)?.ok_or_else(|| container_not_found(cx))?;
     let r = Reply::empty(200)
-        .header("etag", props["etag"].as_str().unwrap_or_default().to_string())
+        .header(
+            "etag",
+            props["etag"].as_str().unwrap_or_default().to_string(),
+        )
         .header("last-modified", time_of(&props["lastModified"]))
         .header("x-ms-lease-status", "unlocked")
         .header("x-ms-lease-state", "available")
@@ -436,7 +525,10 @@ fn metadata_xml(props: &Value) -> String {
     let mut s = String::from("<Metadata>");
     if let Some(m) = props["metadata"].as_object() {
         for (k, v) in m {
-            s.push_str(&format!("<{k}>{}</{k}>", xml_escape(v.as_str().unwrap_or_default())));
+            s.push_str(&format!(
+                "<{k}>{}</{k}>",
+                xml_escape(v.as_str().unwrap_or_default())
+            ));
         }
     }
     s.push_str("</Metadata>");
@@ -499,7 +591,9 @@ fn list_containers(cx: &DataCx, req: &Req, addr: &Addr) -> Result<Reply, Reply> 
     let meta = includes(req, "metadata");
     let matching: Vec<&(String, Value)> = rows
         .iter()
-        .filter(|(n, _)| n.starts_with(&prefix) && (marker.is_empty() || n.as_str() >= marker.as_str()))
+        .filter(|(n, _)| {
+            n.starts_with(&prefix) && (marker.is_empty() || n.as_str() >= marker.as_str())
+        })
         .collect();
     let mut items = String::new();
     for (n, p) in matching.iter().take(max) {
@@ -551,7 +645,10 @@ fn list_blobs(cx: &DataCx, req: &Req, addr: &Addr, c: &str) -> Result<Reply, Rep
     let (prefix, marker, max, mut echo) = paging(req);
     let delimiter = req.query("delimiter").unwrap_or("").to_string();
     if !delimiter.is_empty() {
-        echo.push_str(&format!("<Delimiter>{}</Delimiter>", xml_escape(&delimiter)));
+        echo.push_str(&format!(
+            "<Delimiter>{}</Delimiter>",
+            xml_escape(&delimiter)
+        ));
     }
     let rows = cx
         .store
@@ -585,7 +682,10 @@ fn list_blobs(cx: &DataCx, req: &Req, addr: &Addr, c: &str) -> Result<Reply, Rep
                 blob_properties_xml(p),
                 if meta { metadata_xml(p) } else { String::new() }
             )),
-            None => items.push_str(&format!("<BlobPrefix><Name>{}</Name></BlobPrefix>", xml_escape(n))),
+            None => items.push_str(&format!(
+                "<BlobPrefix><Name>{}</Name></BlobPrefix>",
+                xml_escape(n)
+            )),
         }
     }
     let next = entries
@@ -615,7 +715,10 @@ fn content_headers(req: &Req) -> Value {
         }
     }
     if !h.contains_key("contentType") {
-        if let Some(ct) = req.header("content-type").filter(|_| req.query("comp").is_none()) {
+        if let Some(ct) = req
+            .header("content-type")
+            .filter(|_| req.query("comp").is_none())
+        {
             h.insert("contentType".into(), json!(ct));
         }
     }
@@ -628,21 +731,46 @@ fn preconditions(cx: &DataCx, req: &Req, current: Option<&Value>) -> Result<(), 
     if let Some(m) = req.header("if-none-match") {
         if (m.trim() == "*" && current.is_some()) || (tag.is_some() && Some(m.trim()) == tag) {
             return Err(if m.trim() == "*" {
-                error(cx, 409, "BlobAlreadyExists", "The specified blob already exists.", None)
+                error(
+                    cx,
+                    409,
+                    "BlobAlreadyExists",
+                    "The specified blob already exists.",
+                    None,
+                )
             } else {
-                error(cx, 412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.", None)
+                error(
+                    cx,
+                    412,
+                    "ConditionNotMet",
+                    "The condition specified using HTTP conditional header(s) is not met.",
+                    None,
+                )
             });
         }
     }
     if let Some(m) = req.header("if-match") {
         if m.trim() != "*" && Some(m.trim()) != tag || (m.trim() == "*" && current.is_none()) {
-            return Err(error(cx, 412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.", None));
+            return Err(error(
+                cx,
+                412,
+                "ConditionNotMet",
+                "The condition specified using HTTP conditional header(s) is not met.",
+                None,
+            ));
         }
     }
     Ok(())
 }
 
-fn write_blob(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str, content: &[u8]) -> Result<Reply, Reply> {
+fn write_blob(
+    cx: &DataCx,
+    req: &Req,
+    addr: &Addr,
+    c: &str,
+    b: &str,
+    content: &[u8],
+) -> Result<Reply, Reply> {
     container(cx, addr, c)?.ok_or_else(|| container_not_found(cx))?;
     let acct = &addr.account.key;
     let current = cx
@@ -650,7 +778,13 @@ fn write_blob(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str, content: &[
         .read(|tx| tx.blob(acct, c, b, false))
         .map_err(|e| store_error(cx, e))?;
     preconditions(cx, req, current.as_ref().map(|r| &r.body))?;
-    let mut props = new_blob_props(cx.now, None, content, content_headers(req), &metadata_from(req));
+    let mut props = new_blob_props(
+        cx.now,
+        None,
+        content,
+        content_headers(req),
+        &metadata_from(req),
+    );
     if let Some(md5) = req.header("x-ms-blob-content-md5") {
         props["contentMd5"] = json!(md5);
     }
@@ -661,7 +795,10 @@ fn write_blob(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str, content: &[
         })
         .map_err(|e| store_error(cx, e))?;
     Ok(Reply::empty(201)
-        .header("etag", props["etag"].as_str().unwrap_or_default().to_string())
+        .header(
+            "etag",
+            props["etag"].as_str().unwrap_or_default().to_string(),
+        )
         .header("last-modified", time_of(&props["lastModified"]))
         .header("content-md5", md5_b64(content))
         .header("x-ms-request-server-encrypted", "true"))
@@ -679,11 +816,23 @@ fn check_transactional_md5(cx: &DataCx, req: &Req) -> Result<(), Reply> {
 fn put_blob(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str) -> Result<Reply, Reply> {
     match req.header("x-ms-blob-type") {
         None => {
-            return Err(error(cx, 400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified.", None)
-                .header("x-ms-emulator-note", "x-ms-blob-type"))
+            return Err(error(
+                cx,
+                400,
+                "MissingRequiredHeader",
+                "An HTTP header that's mandatory for this request is not specified.",
+                None,
+            )
+            .header("x-ms-emulator-note", "x-ms-blob-type"))
         }
         Some(t) if !t.eq_ignore_ascii_case("BlockBlob") => {
-            return Err(error(cx, 400, "InvalidHeaderValue", "lighthouse-emulator stores block blobs only (x-ms-blob-type: BlockBlob).", None))
+            return Err(error(
+                cx,
+                400,
+                "InvalidHeaderValue",
+                "lighthouse-emulator stores block blobs only (x-ms-blob-type: BlockBlob).",
+                None,
+            ))
         }
         _ => {}
     }
@@ -693,7 +842,13 @@ fn put_blob(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str) -> Result<Rep
 
 fn put_block(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str) -> Result<Reply, Reply> {
     let Some(id) = req.query("blockid").filter(|i| !i.is_empty()) else {
-        return Err(error(cx, 400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.", None));
+        return Err(error(
+            cx,
+            400,
+            "InvalidQueryParameterValue",
+            "Value for one of the query parameters specified in the request URI is invalid.",
+            None,
+        ));
     };
     container(cx, addr, c)?.ok_or_else(|| container_not_found(cx))?;
     check_transactional_md5(cx, req)?;
@@ -735,13 +890,28 @@ fn put_block_list(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str) -> Resu
     for id in &ids {
         match blocks.get(id) {
             Some(bytes) => content.extend_from_slice(bytes),
-            None => return Err(error(cx, 400, "InvalidBlockList", "The specified block list is invalid.", None)),
+            None => {
+                return Err(error(
+                    cx,
+                    400,
+                    "InvalidBlockList",
+                    "The specified block list is invalid.",
+                    None,
+                ))
+            }
         }
     }
     write_blob(cx, req, addr, c, b, &content)
 }
 
-fn set_blob_properties(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str, comp: &str) -> Result<Reply, Reply> {
+fn set_blob_properties(
+    cx: &DataCx,
+    req: &Req,
+    addr: &Addr,
+    c: &str,
+    b: &str,
+    comp: &str,
+) -> Result<Reply, Reply> {
     container(cx, addr, c)?.ok_or_else(|| container_not_found(cx))?;
     let acct = &addr.account.key;
     let cur = cx
@@ -765,7 +935,10 @@ fn set_blob_properties(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str, co
         .write(|tx| tx.put_blob(acct, c, b, &content, &props))
         .map_err(|e| store_error(cx, e))?;
     Ok(Reply::empty(200)
-        .header("etag", props["etag"].as_str().unwrap_or_default().to_string())
+        .header(
+            "etag",
+            props["etag"].as_str().unwrap_or_default().to_string(),
+        )
         .header("last-modified", time_of(&props["lastModified"])))
 }
 
@@ -798,7 +971,13 @@ fn get_blob(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str) -> Result<Rep
     let mut r = Reply::empty(200)
         .header("last-modified", time_of(&p["lastModified"]))
         .header("etag", p["etag"].as_str().unwrap_or_default().to_string())
-        .header("content-type", p["contentType"].as_str().unwrap_or("application/octet-stream").to_string())
+        .header(
+            "content-type",
+            p["contentType"]
+                .as_str()
+                .unwrap_or("application/octet-stream")
+                .to_string(),
+        )
         .header("accept-ranges", "bytes")
         .header("x-ms-blob-type", "BlockBlob")
         .header("x-ms-creation-time", time_of(&p["creationTime"]))
@@ -834,13 +1013,25 @@ fn get_blob(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str) -> Result<Rep
     match range {
         Some((start, end)) => {
             if start >= size {
-                return Err(error(cx, 416, "InvalidRange", "The range specified is invalid for the current size of the resource.", None)
-                    .header("content-range", format!("bytes */{size}")));
+                return Err(error(
+                    cx,
+                    416,
+                    "InvalidRange",
+                    "The range specified is invalid for the current size of the resource.",
+                    None,
+                )
+                .header("content-range", format!("bytes */{size}")));
             }
             let last = end.unwrap_or(size - 1).min(size - 1);
             if last < start {
-                return Err(error(cx, 416, "InvalidRange", "The range specified is invalid for the current size of the resource.", None)
-                    .header("content-range", format!("bytes */{size}")));
+                return Err(error(
+                    cx,
+                    416,
+                    "InvalidRange",
+                    "The range specified is invalid for the current size of the resource.",
+                    None,
+                )
+                .header("content-range", format!("bytes */{size}")));
             }
             let part = content[start as usize..=last as usize].to_vec();
             r.status = 206;

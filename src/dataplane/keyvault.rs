@@ -60,7 +60,10 @@ pub fn put_version(
 }
 
 fn kv_error(status: u16, code: &str, message: &str) -> Reply {
-    Reply::json(status, &json!({"error": {"code": code, "message": message}}))
+    Reply::json(
+        status,
+        &json!({"error": {"code": code, "message": message}}),
+    )
 }
 
 fn kv_error_inner(status: u16, code: &str, message: &str, inner: &str) -> Reply {
@@ -75,7 +78,10 @@ fn not_found(name: &str) -> Reply {
 }
 
 pub fn handle(cx: &DataCx, req: &Req, vault: &Stored) -> Reply {
-    let location = vault.body["location"].as_str().unwrap_or("westeurope").to_string();
+    let location = vault.body["location"]
+        .as_str()
+        .unwrap_or("westeurope")
+        .to_string();
     let r = serve(cx, req, vault);
     let mut r = r
         .header("x-ms-request-id", cx.request_id.to_string())
@@ -87,7 +93,10 @@ pub fn handle(cx: &DataCx, req: &Req, vault: &Stored) -> Reply {
         )
         .header("cache-control", "no-cache")
         .header("x-content-type-options", "nosniff")
-        .header("strict-transport-security", "max-age=31536000;includeSubDomains");
+        .header(
+            "strict-transport-security",
+            "max-age=31536000;includeSubDomains",
+        );
     if let Some(c) = req.header("x-ms-client-request-id") {
         r = r.header("x-ms-client-request-id", c.to_string());
     }
@@ -114,7 +123,9 @@ fn serve(cx: &DataCx, req: &Req, vault: &Stored) -> Reply {
         "Bearer authorization=\"{}/{tenant}\", resource=\"{VAULT_AUDIENCE}\"",
         cx.base_url
     );
-    let unauthorized = |msg: String| kv_error(401, "Unauthorized", &msg).header("www-authenticate", challenge.clone());
+    let unauthorized = |msg: String| {
+        kv_error(401, "Unauthorized", &msg).header("www-authenticate", challenge.clone())
+    };
     let caller = match authenticate(cx, req, &[VAULT_AUDIENCE.to_string()], &tenant) {
         Ok(c) => c,
         Err(AuthFailure::Missing | AuthFailure::NotBearer) => {
@@ -142,17 +153,25 @@ fn serve(cx: &DataCx, req: &Req, vault: &Stored) -> Reply {
         }
     };
     if req.query("api-version").is_none_or(str::is_empty) {
-        return kv_error(400, "BadParameter", "The 'api-version' query parameter is missing.");
+        return kv_error(
+            400,
+            "BadParameter",
+            "The 'api-version' query parameter is missing.",
+        );
     }
 
     // Path: [/{vault}]/{collection}[/{name}[/{version}|/versions|/recover]]
     let vname = vault.key.rsplit('/').next().unwrap_or_default();
     let mut segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
-    let is_collection = |s: &str| s.eq_ignore_ascii_case("secrets") || s.eq_ignore_ascii_case("deletedsecrets");
+    let is_collection =
+        |s: &str| s.eq_ignore_ascii_case("secrets") || s.eq_ignore_ascii_case("deletedsecrets");
     if segs.len() > 1 && segs[0].eq_ignore_ascii_case(vname) && is_collection(segs[1]) {
         segs.remove(0);
     }
-    let collection = segs.first().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+    let collection = segs
+        .first()
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
     let name = segs.get(1).copied().filter(|s| !s.is_empty());
     let third = segs.get(2).copied().filter(|s| !s.is_empty());
     if segs.len() > 3 {
@@ -160,22 +179,60 @@ fn serve(cx: &DataCx, req: &Req, vault: &Stored) -> Reply {
     }
     if let Some(n) = name {
         if !is_secret_name(n) {
-            return kv_error(400, "BadParameter", &format!("The request URI contains an invalid name: {n}"));
+            return kv_error(
+                400,
+                "BadParameter",
+                &format!("The request URI contains an invalid name: {n}"),
+            );
         }
     }
     let m = req.method.as_str();
     let op = match (collection.as_str(), m, name, third) {
-        ("secrets", "GET", None, _) => Op { action: ACT_META, policy: "list" },
-        ("secrets", "GET", Some(_), Some(v)) if v.eq_ignore_ascii_case("versions") => Op { action: ACT_META, policy: "list" },
-        ("secrets", "GET", Some(_), _) => Op { action: ACT_GET, policy: "get" },
-        ("secrets", "PUT", Some(_), None) => Op { action: ACT_SET, policy: "set" },
-        ("secrets", "PATCH", Some(_), _) => Op { action: ACT_SET, policy: "set" },
-        ("secrets", "DELETE", Some(_), None) => Op { action: ACT_DELETE, policy: "delete" },
-        ("deletedsecrets", "GET", _, None) => Op { action: ACT_META, policy: "list" },
-        ("deletedsecrets", "DELETE", Some(_), None) => Op { action: ACT_PURGE, policy: "purge" },
-        ("deletedsecrets", "POST", Some(_), Some(r)) if r.eq_ignore_ascii_case("recover") => Op { action: ACT_RECOVER, policy: "recover" },
+        ("secrets", "GET", None, _) => Op {
+            action: ACT_META,
+            policy: "list",
+        },
+        ("secrets", "GET", Some(_), Some(v)) if v.eq_ignore_ascii_case("versions") => Op {
+            action: ACT_META,
+            policy: "list",
+        },
+        ("secrets", "GET", Some(_), _) => Op {
+            action: ACT_GET,
+            policy: "get",
+        },
+        ("secrets", "PUT", Some(_), None) => Op {
+            action: ACT_SET,
+            policy: "set",
+        },
+        ("secrets", "PATCH", Some(_), _) => Op {
+            action: ACT_SET,
+            policy: "set",
+        },
+        ("secrets", "DELETE", Some(_), None) => Op {
+            action: ACT_DELETE,
+            policy: "delete",
+        },
+        ("deletedsecrets", "GET", _, None) => Op {
+            action: ACT_META,
+            policy: "list",
+        },
+        ("deletedsecrets", "DELETE", Some(_), None) => Op {
+            action: ACT_PURGE,
+            policy: "purge",
+        },
+        ("deletedsecrets", "POST", Some(_), Some(r)) if r.eq_ignore_ascii_case("recover") => Op {
+            action: ACT_RECOVER,
+            policy: "recover",
+        },
         _ => {
-            return kv_error(405, "MethodNotAllowed", &format!("The method {m} is not allowed on {}; lighthouse-emulator models secrets only.", req.path))
+            return kv_error(
+                405,
+                "MethodNotAllowed",
+                &format!(
+                    "The method {m} is not allowed on {}; lighthouse-emulator models secrets only.",
+                    req.path
+                ),
+            )
         }
     };
     let vault_id = display_id(vault);
@@ -192,12 +249,17 @@ fn serve(cx: &DataCx, req: &Req, vault: &Stored) -> Reply {
         let (ok, why) = decide(cx, &caller, op.action, true, &scope);
         if !ok {
             let msg = format!("Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: {who}\r\nAction: '{}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: {vname};location={location}\r\n", op.action, scope.to_lowercase());
-            return kv_error_inner(403, "Forbidden", &msg, "ForbiddenByRbac").header("x-ms-emulator-decision", why);
+            return kv_error_inner(403, "Forbidden", &msg, "ForbiddenByRbac")
+                .header("x-ms-emulator-decision", why);
         }
-    } else if cx.authz == AuthzMode::Enforce && !policy_allows(&vault.body, &caller.object_id, &caller.groups, op.policy) {
+    } else if cx.authz == AuthzMode::Enforce
+        && !policy_allows(&vault.body, &caller.object_id, &caller.groups, op.policy)
+    {
         let msg = format!("The user, group or application '{who}' does not have secrets {} permission on key vault '{vname};location={location}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287", op.policy);
-        return kv_error_inner(403, "Forbidden", &msg, "AccessDenied")
-            .header("x-ms-emulator-decision", "denied; no access policy of the vault grants this permission");
+        return kv_error_inner(403, "Forbidden", &msg, "AccessDenied").header(
+            "x-ms-emulator-decision",
+            "denied; no access policy of the vault grants this permission",
+        );
     }
 
     let key = &vault.key;
@@ -219,7 +281,11 @@ fn serve(cx: &DataCx, req: &Req, vault: &Stored) -> Reply {
     };
     result.unwrap_or_else(|e| {
         tracing::error!(error = %e, "data-plane store error");
-        kv_error(500, "InternalServerError", "The service encountered an internal error.")
+        kv_error(
+            500,
+            "InternalServerError",
+            "The service encountered an internal error.",
+        )
     })
 }
 
@@ -230,10 +296,13 @@ fn policy_allows(vault: &Value, oid: &str, groups: &[String], perm: &str) -> boo
         .map(|ps| {
             ps.iter().any(|p| {
                 let who = p["objectId"].as_str().unwrap_or_default();
-                let names_caller = who.eq_ignore_ascii_case(oid) || groups.iter().any(|g| g.eq_ignore_ascii_case(who));
+                let names_caller = who.eq_ignore_ascii_case(oid)
+                    || groups.iter().any(|g| g.eq_ignore_ascii_case(who));
                 names_caller
                     && p["permissions"]["secrets"].as_array().is_some_and(|s| {
-                        s.iter().filter_map(Value::as_str).any(|x| x.eq_ignore_ascii_case(perm) || x.eq_ignore_ascii_case("all"))
+                        s.iter()
+                            .filter_map(Value::as_str)
+                            .any(|x| x.eq_ignore_ascii_case(perm) || x.eq_ignore_ascii_case("all"))
                     })
             })
         })
@@ -303,14 +372,21 @@ fn latest_live(cx: &DataCx, vault: &str, name: &str) -> Result<Option<SecretRow>
 fn get(cx: &DataCx, vault: &str, name: &str, version: Option<&str>) -> Result<Reply, StoreError> {
     let versions = cx.store.read(|tx| tx.secret_versions(vault, name))?;
     let row = match version {
-        Some(v) => versions.into_iter().find(|r| r.version.eq_ignore_ascii_case(v) && r.deleted.is_none()),
+        Some(v) => versions
+            .into_iter()
+            .find(|r| r.version.eq_ignore_ascii_case(v) && r.deleted.is_none()),
         None => versions.into_iter().rev().find(|r| r.deleted.is_none()),
     };
     let Some(row) = row else {
         return Ok(not_found(name));
     };
     if row.body["attributes"]["enabled"].as_bool() == Some(false) {
-        return Ok(kv_error_inner(403, "Forbidden", "Operation get is not allowed on a disabled secret.", "SecretDisabled"));
+        return Ok(kv_error_inner(
+            403,
+            "Forbidden",
+            "Operation get is not allowed on a disabled secret.",
+            "SecretDisabled",
+        ));
     }
     Ok(Reply::json(200, &bundle(cx, &row, true, true)))
 }
@@ -329,7 +405,10 @@ fn list(cx: &DataCx, vault: &str, name: Option<&str>) -> Result<Reply, StoreErro
             if !rows.iter().any(|r| r.deleted.is_none()) {
                 return Ok(not_found(n));
             }
-            rows.iter().filter(|r| r.deleted.is_none()).map(|r| bundle(cx, r, false, true)).collect()
+            rows.iter()
+                .filter(|r| r.deleted.is_none())
+                .map(|r| bundle(cx, r, false, true))
+                .collect()
         }
     };
     Ok(Reply::json(200, &json!({"value": items, "nextLink": null})))
@@ -338,10 +417,20 @@ fn list(cx: &DataCx, vault: &str, name: Option<&str>) -> Result<Reply, StoreErro
 fn set(cx: &DataCx, req: &Req, vault: &str, name: &str) -> Result<Reply, StoreError> {
     let body: Value = match serde_json::from_slice(&req.body) {
         Ok(Value::Object(o)) => Value::Object(o),
-        _ => return Ok(kv_error(400, "BadParameter", "The request body is not a valid JSON object.")),
+        _ => {
+            return Ok(kv_error(
+                400,
+                "BadParameter",
+                "The request body is not a valid JSON object.",
+            ))
+        }
     };
     if !body["value"].is_string() {
-        return Ok(kv_error(400, "BadParameter", "Property 'value' is required and must be a string."));
+        return Ok(kv_error(
+            400,
+            "BadParameter",
+            "Property 'value' is required and must be a string.",
+        ));
     }
     let versions = cx.store.read(|tx| tx.secret_versions(vault, name))?;
     if versions.iter().any(|r| r.deleted.is_some()) {
@@ -362,11 +451,19 @@ fn set(cx: &DataCx, req: &Req, vault: &str, name: &str) -> Result<Reply, StoreEr
     Ok(Reply::json(200, &bundle(cx, &row, true, true)))
 }
 
-fn update(cx: &DataCx, req: &Req, vault: &str, name: &str, version: Option<&str>) -> Result<Reply, StoreError> {
+fn update(
+    cx: &DataCx,
+    req: &Req,
+    vault: &str,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Reply, StoreError> {
     let patch: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
     let versions = cx.store.read(|tx| tx.secret_versions(vault, name))?;
     let row = match version {
-        Some(v) => versions.into_iter().find(|r| r.version.eq_ignore_ascii_case(v) && r.deleted.is_none()),
+        Some(v) => versions
+            .into_iter()
+            .find(|r| r.version.eq_ignore_ascii_case(v) && r.deleted.is_none()),
         None => versions.into_iter().rev().find(|r| r.deleted.is_none()),
     };
     let Some(mut row) = row else {
@@ -396,7 +493,8 @@ fn delete(cx: &DataCx, vault: &str, name: &str) -> Result<Reply, StoreError> {
     };
     let t = cx.now.unix_timestamp();
     let d = json!({"deletedDate": t, "scheduledPurgeDate": t + RECOVERABLE_DAYS * 24 * 3600});
-    cx.store.write(|tx| tx.set_secret_deleted(vault, name, Some(&d)))?;
+    cx.store
+        .write(|tx| tx.set_secret_deleted(vault, name, Some(&d)))?;
     row.deleted = Some(d);
     Ok(Reply::json(200, &deleted_bundle(cx, &row)))
 }
@@ -411,7 +509,11 @@ fn deleted_latest(cx: &DataCx, vault: &str, name: &str) -> Result<Option<SecretR
 }
 
 fn deleted_not_found(name: &str) -> Reply {
-    kv_error(404, "SecretNotFound", &format!("Deleted Secret not found: {name}"))
+    kv_error(
+        404,
+        "SecretNotFound",
+        &format!("Deleted Secret not found: {name}"),
+    )
 }
 
 fn get_deleted(cx: &DataCx, vault: &str, name: &str) -> Result<Reply, StoreError> {
@@ -448,7 +550,8 @@ fn recover(cx: &DataCx, vault: &str, name: &str) -> Result<Reply, StoreError> {
     let Some(mut row) = deleted_latest(cx, vault, name)? else {
         return Ok(deleted_not_found(name));
     };
-    cx.store.write(|tx| tx.set_secret_deleted(vault, name, None))?;
+    cx.store
+        .write(|tx| tx.set_secret_deleted(vault, name, None))?;
     row.deleted = None;
     Ok(Reply::json(200, &bundle(cx, &row, false, true)))
 }

@@ -64,9 +64,7 @@ pub fn resolve(store: &Store, path: &str) -> Option<Target> {
         if let Ok(Some(a)) = find_by_name(store, STORAGE_ACCOUNT_TYPE, &first_l) {
             return Some(Target::Account(a));
         }
-        let vaults = store
-            .read(|tx| tx.by_type(VAULT_TYPE, None, None))
-            .ok()?;
+        let vaults = store.read(|tx| tx.by_type(VAULT_TYPE, None, None)).ok()?;
         return match vaults.len() {
             1 => vaults.into_iter().next().map(Target::Vault),
             _ => None,
@@ -159,7 +157,13 @@ pub fn authenticate(
 
 /// The RBAC decision for a same-tenant caller: `(allowed, x-ms-emulator-decision text)`. Control
 /// actions (`data` false) are checked for container operations, whose role entries are Actions.
-pub fn decide(cx: &DataCx, caller: &DataCaller, action: &str, data: bool, scope: &str) -> (bool, String) {
+pub fn decide(
+    cx: &DataCx,
+    caller: &DataCaller,
+    action: &str,
+    data: bool,
+    scope: &str,
+) -> (bool, String) {
     let subject = Subject {
         object_id: &caller.object_id,
         groups: &caller.groups,
@@ -213,21 +217,33 @@ pub fn rfc1123(t: OffsetDateTime) -> String {
 }
 
 /// Load the world's data section into the store (after its ARM requests made the accounts and vaults).
-pub fn load_world_data(store: &Store, data: &WorldData, now: OffsetDateTime) -> Result<(), StoreError> {
+pub fn load_world_data(
+    store: &Store,
+    data: &WorldData,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     let account = |name: &str| -> Result<Stored, StoreError> {
         find_by_name(store, STORAGE_ACCOUNT_TYPE, name)?.ok_or_else(|| {
-            StoreError(format!("world data: no storage account named '{name}' in the world's requests"))
+            StoreError(format!(
+                "world data: no storage account named '{name}' in the world's requests"
+            ))
         })
     };
     for c in &data.containers {
         let a = account(&c.account)?;
-        store.write(|tx| tx.put_container(&a.key, &c.name, &blob::new_container(now, &c.metadata)))?;
+        store.write(|tx| {
+            tx.put_container(&a.key, &c.name, &blob::new_container(now, &c.metadata))
+        })?;
     }
     for b in &data.blobs {
         let a = account(&b.account)?;
         store.write(|tx| -> Result<(), StoreError> {
             if tx.container(&a.key, &b.container)?.is_none() {
-                tx.put_container(&a.key, &b.container, &blob::new_container(now, &Default::default()))?;
+                tx.put_container(
+                    &a.key,
+                    &b.container,
+                    &blob::new_container(now, &Default::default()),
+                )?;
             }
             let props = blob::new_blob_props(
                 now,
@@ -241,7 +257,10 @@ pub fn load_world_data(store: &Store, data: &WorldData, now: OffsetDateTime) -> 
     }
     for s in &data.secrets {
         let v = find_by_name(store, VAULT_TYPE, &s.vault)?.ok_or_else(|| {
-            StoreError(format!("world data: no key vault named '{}' in the world's requests", s.vault))
+            StoreError(format!(
+                "world data: no key vault named '{}' in the world's requests",
+                s.vault
+            ))
         })?;
         let mut body = json!({"value": s.value});
         if let Some(ct) = &s.content_type {
@@ -264,4 +283,3 @@ pub fn fresh_hex() -> String {
 pub fn display_id(r: &Stored) -> String {
     r.body["id"].as_str().unwrap_or(&r.key).to_string()
 }
-

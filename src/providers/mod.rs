@@ -35,9 +35,18 @@ pub const OPERATION_OWNER: &str = "_startedBy";
 
 /// The stored operation `op` if `caller` may poll it: the caller who started it, or anyone with standing
 /// on its subscription (dispatch has already checked that standing unless the caller started it).
-pub fn operation_for(store: &Store, op: &str, caller: &Caller, standing_checked: bool) -> Result<Option<Value>, ArmError> {
-    let Some(mut body) = store.read(|tx| tx.operation(op))? else { return Ok(None) };
-    let started_by_caller = body[OPERATION_OWNER].as_str().is_some_and(|o| o.eq_ignore_ascii_case(&caller.object_id));
+pub fn operation_for(
+    store: &Store,
+    op: &str,
+    caller: &Caller,
+    standing_checked: bool,
+) -> Result<Option<Value>, ArmError> {
+    let Some(mut body) = store.read(|tx| tx.operation(op))? else {
+        return Ok(None);
+    };
+    let started_by_caller = body[OPERATION_OWNER]
+        .as_str()
+        .is_some_and(|o| o.eq_ignore_ascii_case(&caller.object_id));
     if !started_by_caller && !standing_checked {
         return Ok(None);
     }

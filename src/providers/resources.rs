@@ -496,7 +496,7 @@ fn add_endpoints(cx: &Cx, body: &mut Map<String, Value>) {
     let t = cx.id.full_type().unwrap_or_default().to_ascii_lowercase();
     let name = cx.id.name().unwrap_or_default();
     if let Some(Value::Object(p)) = body.get_mut("properties") {
-        set_endpoints(cx.base_url, &t, &name, p);
+        set_endpoints(cx.base_url, &t, name, p);
     }
 }
 
@@ -515,7 +515,10 @@ fn set_endpoints(base: &str, rtype: &str, name: &str, p: &mut Map<String, Value>
 
 /// Endpoints follow the URL the client used (the world is loaded before any client connects).
 fn with_endpoints(base: &str, mut body: Value) -> Value {
-    let t = body["type"].as_str().unwrap_or_default().to_ascii_lowercase();
+    let t = body["type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let name = body["name"].as_str().unwrap_or_default().to_string();
     if let Some(Value::Object(p)) = body.get_mut("properties") {
         set_endpoints(base, &t, &name, p);
@@ -907,12 +910,25 @@ pub fn providers_unregister(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 
 /// Does the caller's tenant own or manage the subscription in the path (tenant-level paths: yes)?
 fn has_standing(cx: &Cx) -> bool {
-    let Some(sub) = cx.id.subscription.as_deref().filter(|s| !s.is_empty()).and_then(|s| cx.snap.dir.subscription(s)) else {
+    let Some(sub) = cx
+        .id
+        .subscription
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| cx.snap.dir.subscription(s))
+    else {
         return true;
     };
     cx.caller.platform
         || sub.tenant_id.eq_ignore_ascii_case(&cx.caller.tenant_id)
-        || cx.snap.managed_by.get(&sub.subscription_id.to_lowercase()).is_some_and(|t| t.iter().any(|t| t.eq_ignore_ascii_case(&cx.caller.tenant_id)))
+        || cx
+            .snap
+            .managed_by
+            .get(&sub.subscription_id.to_lowercase())
+            .is_some_and(|t| {
+                t.iter()
+                    .any(|t| t.eq_ignore_ascii_case(&cx.caller.tenant_id))
+            })
 }
 
 /// `Location` polling: 200 once the operation is done (all emulator operations finish at once).
