@@ -3,6 +3,7 @@
 //! access facts → decide → run the provider's handler against the store → respond with ARM's headers.
 //! Also owns `App` (the shared state) and world loading/reset. Never spawns tasks; never panics on input.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -47,10 +48,20 @@ pub struct Config {
     pub ca_pem: String,
 }
 
+/// A token whose signature checked out: its claims, typed and as JSON (for the activity log).
+#[derive(Clone)]
+pub struct Verified {
+    pub claims: Arc<token::AccessClaims>,
+    pub json: Arc<Value>,
+}
+
 /// Everything a request can touch.
 pub struct App {
     pub store: Store,
     snap: RwLock<Arc<Snapshot>>,
+    /// Tokens whose signature has been verified, with their claims: the signature check is the most
+    /// expensive step of a request and a token is reused for an hour. Times are checked on every use.
+    verified: RwLock<HashMap<String, Verified>>,
     pub clock: Clock,
     pub key: SigningKey,
     pub config: Config,
@@ -67,6 +78,7 @@ impl App {
         let app = App {
             store,
             snap: RwLock::new(Arc::new(Snapshot::default())),
+            verified: RwLock::new(HashMap::new()),
             clock: Clock::default(),
             key,
             config,
@@ -79,6 +91,32 @@ impl App {
             app.refresh()?;
         }
         Ok(app)
+    }
+
+    /// Verify an access token, remembering tokens whose signature checked out.
+    pub fn verify_token(&self, tok: &str, now: i64) -> Result<Verified, TokenError> {
+        let hit = self
+            .verified
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tok)
+            .cloned();
+        if let Some(v) = hit {
+            token::check_times(v.claims.exp, v.claims.nbf, now)?;
+            return Ok(v);
+        }
+        let claims = token::verify_access_token(&self.key, tok, now)?;
+        let json = Arc::new(serde_json::to_value(&claims).unwrap_or(Value::Null));
+        let v = Verified {
+            claims: Arc::new(claims),
+            json,
+        };
+        let mut m = self.verified.write().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= 50_000 {
+            m.clear();
+        }
+        m.insert(tok.to_string(), v.clone());
+        Ok(v)
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -143,7 +181,7 @@ impl App {
 /// Handle one request from any surface. Never panics on input; adds ARM's standard headers.
 pub fn handle(app: &App, req: &Req) -> Reply {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = fast_uuid();
     let correlation = req
         .header("x-ms-correlation-request-id")
         .map(str::to_string)
@@ -241,6 +279,13 @@ fn finish(
         "request"
     );
     reply
+}
+
+/// A random (v4) GUID from the thread's CSPRNG: `Uuid::new_v4` makes a getrandom system call per id.
+pub fn fast_uuid() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
 }
 
 /// `https://{host}` as the client addressed us.
@@ -355,7 +400,7 @@ pub fn authenticate(
         return Err(ArmError::authentication_failed_format(authority));
     }
     let now = app.clock.unix();
-    let claims = token::verify_access_token(&app.key, tok.trim(), now).map_err(|e| match e {
+    let verified = app.verify_token(tok.trim(), now).map_err(|e| match e {
         TokenError::Expired { exp, now } => {
             ArmError::expired_authentication_token(authority, &arm_us_time(exp), &arm_us_time(now))
         }
@@ -373,6 +418,7 @@ pub fn authenticate(
         ),
         TokenError::Malformed => ArmError::invalid_authentication_token(authority, ""),
     })?;
+    let claims = &verified.claims;
     if !token::audience_matches(&claims.aud, audiences) {
         return Err(ArmError::invalid_authentication_token_audience(
             authority,
@@ -391,7 +437,7 @@ pub fn authenticate(
         ));
     };
     let _ = base;
-    let claims_json = serde_json::to_value(&claims).unwrap_or(Value::Null);
+    let claims_json = verified.json.clone();
     Ok(Caller {
         object_id: principal.object_id.to_lowercase(),
         tenant_id: principal.tenant_id.to_lowercase(),
@@ -785,7 +831,7 @@ fn arm_authenticated(
         }
     }
 
-    let new_id = uuid::Uuid::new_v4().to_string();
+    let new_id = fast_uuid();
     let cx = Cx {
         req,
         id,
@@ -959,7 +1005,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
         groups: groups.clone(),
         client_name: p.client_name().to_string(),
         identity_type: "User",
-        claims: Value::Null,
+        claims: Arc::new(Value::Null),
         platform: false,
     };
     let mut reasons = Vec::new();
@@ -1083,7 +1129,9 @@ fn touches_facts(route: &Route, id: &ResourceId) -> bool {
 fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     use providers::resources;
     use providers::subscriptions;
-    use providers::{authorization, denyassignments, insights, locks, managedservices, pim};
+    use providers::{
+        authorization, denyassignments, deployments, insights, locks, managedservices, pim,
+    };
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
@@ -1195,6 +1243,20 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         }
         Route::ManagedServicesOperationsList => {
             managedservices::managed_services_operations_list(cx, store)
+        }
+        Route::DeploymentsCreateOrUpdate => deployments::deployments_create_or_update(cx, store),
+        Route::DeploymentsGet => deployments::deployments_get(cx, store),
+        Route::DeploymentsCheckExistence => deployments::deployments_check_existence(cx, store),
+        Route::DeploymentsDelete => deployments::deployments_delete(cx, store),
+        Route::DeploymentsList => deployments::deployments_list(cx, store),
+        Route::DeploymentsValidate => deployments::deployments_validate(cx, store),
+        Route::DeploymentsWhatIf => deployments::deployments_what_if(cx, store),
+        Route::DeploymentsCancel => deployments::deployments_cancel(cx, store),
+        Route::DeploymentsExportTemplate => deployments::deployments_export_template(cx, store),
+        Route::DeploymentOperationsList => deployments::deployment_operations_list(cx, store),
+        Route::DeploymentOperationsGet => deployments::deployment_operations_get(cx, store),
+        Route::DeploymentOperationStatusesGet => {
+            deployments::deployment_operation_statuses_get(cx, store)
         }
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),

@@ -19,6 +19,7 @@ pub mod providers;
 pub mod server;
 pub mod start;
 pub mod store;
+pub mod template;
 pub mod tls;
 pub mod wire;
 pub mod world;

@@ -149,15 +149,16 @@ impl Store {
         &self,
         f: impl FnOnce(&Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction().map_err(StoreError::from)?;
-        f(&Tx { tx: &tx })
+        // Every write is one transaction under the same lock, so a read never sees half of one; a read
+        // needs no BEGIN/ROLLBACK of its own (two statements saved on the hot GET path).
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&Tx { tx: &conn })
     }
 }
 
 /// A transaction: the only way to touch the state.
 pub struct Tx<'a> {
-    tx: &'a rusqlite::Transaction<'a>,
+    tx: &'a Connection,
 }
 
 fn row_to_stored(

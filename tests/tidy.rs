@@ -55,6 +55,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/wire.rs",
             "src/directory.rs",
             "src/world.rs",
+            "src/template/",
         ],
         &[
             "crate::store",

@@ -432,7 +432,8 @@ fn verify_signed(key: &SigningKey, token: &str) -> Result<Value, TokenError> {
         })
 }
 
-fn check_times(exp: i64, nbf: i64, now: i64) -> Result<(), TokenError> {
+/// The time checks of every token kind: expired at `exp`, not valid before `nbf` (with leeway).
+pub fn check_times(exp: i64, nbf: i64, now: i64) -> Result<(), TokenError> {
     if now >= exp {
         return Err(TokenError::Expired { exp, now });
     }

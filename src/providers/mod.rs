@@ -4,6 +4,7 @@
 
 pub mod authorization;
 pub mod denyassignments;
+pub mod deployments;
 pub mod insights;
 pub mod locks;
 pub mod managedservices;
@@ -68,7 +69,7 @@ pub struct Caller {
     /// `User`, `Application` or `ManagedIdentity` (systemData's createdByType).
     pub identity_type: &'static str,
     /// The token's claims, for the activity log.
-    pub claims: Value,
+    pub claims: std::sync::Arc<Value>,
     /// The platform itself (world replay, managed applications): no checks, no activity.
     pub platform: bool,
 }
@@ -81,7 +82,7 @@ impl Caller {
             groups: Vec::new(),
             client_name: "Microsoft.Azure.ResourceManager".into(),
             identity_type: "Application",
-            claims: Value::Null,
+            claims: std::sync::Arc::new(Value::Null),
             platform: true,
         }
     }

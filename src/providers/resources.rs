@@ -249,6 +249,7 @@ fn is_tracked_listing(r: &Stored) -> bool {
     // Resource lists show top-level tracked resources, not groups, extension resources or children.
     r.rtype != "microsoft.resources/resourcegroups"
         && r.rtype != "microsoft.resources/providers"
+        && r.rtype != "microsoft.resources/deployments"
         && !r.rtype.starts_with("microsoft.authorization/")
         && !r.rtype.starts_with("microsoft.managedservices/")
         && r.rtype.matches('/').count() == 1
