@@ -172,6 +172,7 @@ impl App {
                 )));
             }
         }
+        crate::dataplane::load_world_data(&self.store, &self.world.data, self.clock.now())?;
         self.store.write(|tx| tx.set_meta("world_loaded", "1"))?;
         self.refresh()
     }
@@ -211,6 +212,19 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         "subscriptions" | "providers" | "tenants" | "" => arm(app, req, &base, &mut audit),
         _ => {
             let snap = app.snapshot();
+            // the data plane: /{storage account}/… and /{vault}/secrets/… of accounts and vaults in the store
+            let dcx = crate::dataplane::DataCx {
+                store: &app.store,
+                snap: &snap,
+                key: &app.key,
+                now: app.clock.now(),
+                base_url: &base,
+                request_id: &request_id,
+                authz: app.config.authz,
+            };
+            if let Some(r) = crate::dataplane::handle(&dcx, req) {
+                return finish(req, r, &first, &request_id, &correlation, started, &audit);
+            }
             let ts = crate::auth::endpoints::TokenService {
                 dir: &snap.dir,
                 key: &app.key,
@@ -226,12 +240,40 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             })
         }
     };
-    let reply = standard_headers(req, reply, &first, &request_id, &correlation);
+    finish(
+        req,
+        reply,
+        &first,
+        &request_id,
+        &correlation,
+        started,
+        &audit,
+    )
+}
+
+/// Standard headers and the request log line.
+fn finish(
+    req: &Req,
+    reply: Reply,
+    first: &str,
+    request_id: &str,
+    correlation: &str,
+    started: Instant,
+    audit: &Audit,
+) -> Reply {
+    let reply = standard_headers(req, reply, first, request_id, correlation);
+    let decision = if audit.decision.is_empty() {
+        reply
+            .get_header("x-ms-emulator-decision")
+            .unwrap_or_default()
+    } else {
+        audit.decision.as_str()
+    };
     tracing::info!(
         method = %req.method,
         path = %req.path,
         caller = %audit.caller,
-        decision = %audit.decision,
+        decision = %decision,
         status = reply.status,
         latency_us = started.elapsed().as_micros() as u64,
         "request"
@@ -281,6 +323,9 @@ fn standard_headers(
         first,
         "subscriptions" | "providers" | "tenants" | "metadata" | ""
     ) {
+        if r.get_header("x-ms-request-id").is_some() {
+            return r; // the data plane sets its own
+        }
         return r.header("x-ms-request-id", request_id.to_string());
     }
     let now = time::OffsetDateTime::now_utc();

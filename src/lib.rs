@@ -10,6 +10,7 @@ pub mod auth;
 pub mod authz;
 pub mod cli;
 pub mod clock;
+pub mod dataplane;
 pub mod directory;
 pub mod dispatch;
 pub mod facts;

@@ -85,6 +85,7 @@ const RULES: &[(&[&str], &[&str])] = &[
     (
         &[
             "src/providers/",
+            "src/dataplane/",
             "src/auth/",
             "src/admin.rs",
             "src/facts.rs",

@@ -3,6 +3,7 @@
 
 mod activity;
 mod arm;
+mod dataplane;
 mod delegation;
 mod deployments;
 mod examples;
