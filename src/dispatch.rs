@@ -1039,6 +1039,23 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
             }
         }
     }
+    // Data actions (blob reads, secret reads…) are judged on the data plane: never through a delegation.
+    let data = body["data"]
+        .as_bool()
+        .unwrap_or_else(|| is_data_action(&action));
+    if data && path == Path::Delegated {
+        let storage = action
+            .to_ascii_lowercase()
+            .starts_with("microsoft.storage/");
+        reasons.push(json!({"kind": "dataPlane", "effect": "denies",
+            "code": if storage { "InvalidAuthenticationInfo" } else { "Unauthorized" },
+            "message": format!("'{action}' is a data action: data-plane requests are never delegated (Azure Lighthouse). The {} accepts only tokens issued by its own tenant, so a token from {} is refused ({}) whatever the delegation grants.",
+                if storage { "storage account" } else { "key vault" }, p.tenant_id,
+                if storage { "401 InvalidAuthenticationInfo: Issuer validation failed" } else { "401 AKV10032: Invalid issuer" })}));
+        return Ok(
+            json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
+        );
+    }
     let subject = Subject {
         object_id: &caller.object_id,
         groups: &caller.groups,
@@ -1046,7 +1063,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
     let decision = authz::decide(
         &subject,
         &action,
-        false,
+        data,
         &scope_key,
         path,
         &snap.access,
@@ -1068,7 +1085,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
                 .filter(|g| is_at_or_above(&g.scope, &scope_key) || is_at_or_above(&scope_key, &g.scope))
                 .map(|g| grant_reason(g, "doesNotCover"))
                 .collect();
-            reasons.push(json!({"kind": "noGrant", "effect": "denies", "code": "AuthorizationFailed",
+            reasons.push(json!({"kind": "noGrant", "effect": "denies", "code": if data { "AuthorizationPermissionMismatch" } else { "AuthorizationFailed" },
                 "message": format!("No {} grants '{}' at {}.", if path == Path::Delegated { "delegated authorization" } else { "role assignment" }, action, scope_display)}));
             reasons.extend(near);
         }
@@ -1091,6 +1108,17 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
     Ok(
         json!({"decision": if allowed { "allowed" } else { "denied" }, "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
     )
+}
+
+/// Is `action` one that built-in roles list under dataActions (blob reads, secret gets, …)?
+fn is_data_action(action: &str) -> bool {
+    crate::facts::builtin_roles().values().any(|r| {
+        r.permissions.iter().any(|p| {
+            p.data_actions
+                .iter()
+                .any(|d| !d.contains('*') && d.eq_ignore_ascii_case(action))
+        })
+    })
 }
 
 fn grant_reason(g: &authz::Grant, effect: &str) -> Value {
