@@ -172,6 +172,7 @@ impl App {
                 )));
             }
         }
+        crate::dataplane::load_world_data(&self.store, &self.world.data, self.clock.now())?;
         self.store.write(|tx| tx.set_meta("world_loaded", "1"))?;
         self.refresh()
     }
@@ -211,6 +212,19 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         "subscriptions" | "providers" | "tenants" | "" => arm(app, req, &base, &mut audit),
         _ => {
             let snap = app.snapshot();
+            // the data plane: /{storage account}/… and /{vault}/secrets/… of accounts and vaults in the store
+            let dcx = crate::dataplane::DataCx {
+                store: &app.store,
+                snap: &snap,
+                key: &app.key,
+                now: app.clock.now(),
+                base_url: &base,
+                request_id: &request_id,
+                authz: app.config.authz,
+            };
+            if let Some(r) = crate::dataplane::handle(&dcx, req) {
+                return finish(req, r, &first, &request_id, &correlation, started, &audit);
+            }
             let ts = crate::auth::endpoints::TokenService {
                 dir: &snap.dir,
                 key: &app.key,
@@ -226,12 +240,40 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             })
         }
     };
-    let reply = standard_headers(req, reply, &first, &request_id, &correlation);
+    finish(
+        req,
+        reply,
+        &first,
+        &request_id,
+        &correlation,
+        started,
+        &audit,
+    )
+}
+
+/// Standard headers and the request log line.
+fn finish(
+    req: &Req,
+    reply: Reply,
+    first: &str,
+    request_id: &str,
+    correlation: &str,
+    started: Instant,
+    audit: &Audit,
+) -> Reply {
+    let reply = standard_headers(req, reply, first, request_id, correlation);
+    let decision = if audit.decision.is_empty() {
+        reply
+            .get_header("x-ms-emulator-decision")
+            .unwrap_or_default()
+    } else {
+        audit.decision.as_str()
+    };
     tracing::info!(
         method = %req.method,
         path = %req.path,
         caller = %audit.caller,
-        decision = %audit.decision,
+        decision = %decision,
         status = reply.status,
         latency_us = started.elapsed().as_micros() as u64,
         "request"
@@ -281,6 +323,9 @@ fn standard_headers(
         first,
         "subscriptions" | "providers" | "tenants" | "metadata" | ""
     ) {
+        if r.get_header("x-ms-request-id").is_some() {
+            return r; // the data plane sets its own
+        }
         return r.header("x-ms-request-id", request_id.to_string());
     }
     let now = time::OffsetDateTime::now_utc();
@@ -757,7 +802,7 @@ fn arm_authenticated(
                         &scope_display,
                         &d.name,
                         d.id.rsplit('/').next().unwrap_or_default(),
-                        &d.scope,
+                        deny_scope(&d),
                     ),
                     _ => ArmError::authorization_failed(
                         &caller.client_name,
@@ -817,6 +862,13 @@ fn arm_authenticated(
     })
 }
 
+/// The scope of a deny assignment as written in its id (the rule keeps a lower-cased key).
+fn deny_scope(d: &authz::DenyRule) -> &str {
+    d.id.rsplit_once("/providers/Microsoft.Authorization/denyAssignments/")
+        .map(|(s, _)| s)
+        .unwrap_or(&d.scope)
+}
+
 /// The short form of a decision for the `x-ms-emulator-decision` header and the request log.
 pub fn describe(d: &Decision) -> String {
     match d {
@@ -845,7 +897,7 @@ pub fn describe(d: &Decision) -> String {
             "denied; deny assignment {} ({}) at {}",
             d.id.rsplit('/').next().unwrap_or_default(),
             d.name,
-            d.scope
+            deny_scope(d)
         ),
         Decision::NoGrant => {
             "denied; no role assignment or delegated authorization grants this action".into()
@@ -972,6 +1024,23 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
             }
         }
     }
+    // Data actions (blob reads, secret reads…) are judged on the data plane: never through a delegation.
+    let data = body["data"]
+        .as_bool()
+        .unwrap_or_else(|| is_data_action(&action));
+    if data && path == Path::Delegated {
+        let storage = action
+            .to_ascii_lowercase()
+            .starts_with("microsoft.storage/");
+        reasons.push(json!({"kind": "dataPlane", "effect": "denies",
+            "code": if storage { "InvalidAuthenticationInfo" } else { "Unauthorized" },
+            "message": format!("'{action}' is a data action: data-plane requests are never delegated (Azure Lighthouse). The {} accepts only tokens issued by its own tenant, so a token from {} is refused ({}) whatever the delegation grants.",
+                if storage { "storage account" } else { "key vault" }, p.tenant_id,
+                if storage { "401 InvalidAuthenticationInfo: Issuer validation failed" } else { "401 AKV10032: Invalid issuer" })}));
+        return Ok(
+            json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
+        );
+    }
     let subject = Subject {
         object_id: &caller.object_id,
         groups: &caller.groups,
@@ -979,7 +1048,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
     let decision = authz::decide(
         &subject,
         &action,
-        false,
+        data,
         &scope_key,
         path,
         &snap.access,
@@ -992,8 +1061,8 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
             reasons.push(grant_reason(g, "allows"));
         }
         Decision::Denied(d) => reasons.push(json!({"kind": "denyAssignment", "effect": "denies", "code": "DenyAssignmentAuthorizationFailed",
-            "id": d.id, "name": d.name, "scope": d.scope,
-            "message": format!("The deny assignment '{}' at {} covers this principal and action '{}'; deny assignments are evaluated before any grant.", d.name, d.scope, action)})),
+            "id": d.id, "name": d.name, "scope": deny_scope(d),
+            "message": format!("The deny assignment '{}' at {} covers this principal and action '{}'; deny assignments are evaluated before any grant.", d.name, deny_scope(d), action)})),
         Decision::NoGrant => {
             let near: Vec<Value> = snap
                 .access
@@ -1001,7 +1070,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
                 .filter(|g| is_at_or_above(&g.scope, &scope_key) || is_at_or_above(&scope_key, &g.scope))
                 .map(|g| grant_reason(g, "doesNotCover"))
                 .collect();
-            reasons.push(json!({"kind": "noGrant", "effect": "denies", "code": "AuthorizationFailed",
+            reasons.push(json!({"kind": "noGrant", "effect": "denies", "code": if data { "AuthorizationPermissionMismatch" } else { "AuthorizationFailed" },
                 "message": format!("No {} grants '{}' at {}.", if path == Path::Delegated { "delegated authorization" } else { "role assignment" }, action, scope_display)}));
             reasons.extend(near);
         }
@@ -1024,6 +1093,17 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
     Ok(
         json!({"decision": if allowed { "allowed" } else { "denied" }, "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
     )
+}
+
+/// Is `action` one that built-in roles list under dataActions (blob reads, secret gets, …)?
+fn is_data_action(action: &str) -> bool {
+    crate::facts::builtin_roles().values().any(|r| {
+        r.permissions.iter().any(|p| {
+            p.data_actions
+                .iter()
+                .any(|d| !d.contains('*') && d.eq_ignore_ascii_case(action))
+        })
+    })
 }
 
 fn grant_reason(g: &authz::Grant, effect: &str) -> Value {
@@ -1069,7 +1149,9 @@ fn touches_facts(route: &Route, id: &ResourceId) -> bool {
 fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     use providers::resources;
     use providers::subscriptions;
-    use providers::{authorization, denyassignments, insights, locks, managedservices, pim};
+    use providers::{
+        authorization, denyassignments, deployments, insights, locks, managedservices, pim,
+    };
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
@@ -1181,6 +1263,20 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         }
         Route::ManagedServicesOperationsList => {
             managedservices::managed_services_operations_list(cx, store)
+        }
+        Route::DeploymentsCreateOrUpdate => deployments::deployments_create_or_update(cx, store),
+        Route::DeploymentsGet => deployments::deployments_get(cx, store),
+        Route::DeploymentsCheckExistence => deployments::deployments_check_existence(cx, store),
+        Route::DeploymentsDelete => deployments::deployments_delete(cx, store),
+        Route::DeploymentsList => deployments::deployments_list(cx, store),
+        Route::DeploymentsValidate => deployments::deployments_validate(cx, store),
+        Route::DeploymentsWhatIf => deployments::deployments_what_if(cx, store),
+        Route::DeploymentsCancel => deployments::deployments_cancel(cx, store),
+        Route::DeploymentsExportTemplate => deployments::deployments_export_template(cx, store),
+        Route::DeploymentOperationsList => deployments::deployment_operations_list(cx, store),
+        Route::DeploymentOperationsGet => deployments::deployment_operations_get(cx, store),
+        Route::DeploymentOperationStatusesGet => {
+            deployments::deployment_operation_statuses_get(cx, store)
         }
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),

@@ -58,6 +58,13 @@ fn restricted(role: &RoleDefinition) -> bool {
 
 /// Why a role cannot be delegated, if it cannot (UAA is judged by the caller).
 fn role_problem(cx: &Context, role_id: &str) -> Option<String> {
+    role_problem_with(cx, role_id, true)
+}
+
+/// As `role_problem`; `data_rule` false for `delegatedRoleDefinitionIds`: those roles are assigned to
+/// managed identities of the customer's own tenant, and Microsoft's onboarding samples list Log Analytics
+/// Contributor there although it now carries a data action (emulator choice, documented in the README).
+fn role_problem_with(cx: &Context, role_id: &str, data_rule: bool) -> Option<String> {
     let g = role_id.to_lowercase();
     let def = cx.definition;
     if g == OWNER {
@@ -70,7 +77,7 @@ fn role_problem(cx: &Context, role_id: &str) -> Option<String> {
             "The role definition '{role_id}' is not a built-in role definition. Only built-in role definitions are allowed for registration definition '{def}'."
         ));
     };
-    if role.has_data_actions() {
+    if data_rule && role.has_data_actions() {
         return Some(format!("The role definition '{g}' with data actions not allowed for registration definition '{def}'. Only built in role definitions without any data and notData actions are allowed."));
     }
     if g != USER_ACCESS_ADMINISTRATOR && restricted(role) {
@@ -141,7 +148,7 @@ pub fn check_definition(cx: &Context, props: &Value, plan: Option<&Value>) -> Re
             if !is_guid(d) || d.eq_ignore_ascii_case(USER_ACCESS_ADMINISTRATOR) {
                 return Err(format!("The delegated role definition '{d}' is not allowed for registration definition '{def}'."));
             }
-            if let Some(p) = role_problem(cx, d) {
+            if let Some(p) = role_problem_with(cx, d, false) {
                 return Err(p);
             }
         }

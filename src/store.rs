@@ -1,5 +1,6 @@
 //! State in SQLite (rusqlite): the directory (tenants, principals, subscriptions), every ARM resource
-//! as JSON keyed by its lower-cased id, long-running operation records and the activity log.
+//! as JSON keyed by its lower-cased id, long-running operation records, the activity log, and the data
+//! plane (blob containers, blobs and their uncommitted blocks, Key Vault secret versions).
 //! Knows nothing of HTTP, ARM errors or routes. Every write is one transaction; the schema carries a
 //! version that `open` migrates forward.
 
@@ -9,7 +10,7 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug)]
 pub struct StoreError(pub String);
@@ -67,6 +68,38 @@ CREATE TABLE IF NOT EXISTS activity(seq INTEGER PRIMARY KEY AUTOINCREMENT, sub T
 CREATE INDEX IF NOT EXISTS activity_sub ON activity(sub, ts);
 ";
 
+/// Version 2: the data plane. `account` and `vault` are the lower-cased ARM ids of the storage account
+/// and the key vault; `container` names are lower-case (Azure's rule); blob names keep their case; secret
+/// `name` is lower-cased (Key Vault names are case-insensitive; the body keeps the spelling).
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS containers(account TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY(account, name));
+CREATE TABLE IF NOT EXISTS blobs(account TEXT NOT NULL, container TEXT NOT NULL, name TEXT NOT NULL,
+  content BLOB NOT NULL, body TEXT NOT NULL, PRIMARY KEY(account, container, name));
+CREATE TABLE IF NOT EXISTS blocks(account TEXT NOT NULL, container TEXT NOT NULL, blob TEXT NOT NULL,
+  block_id TEXT NOT NULL, content BLOB NOT NULL, PRIMARY KEY(account, container, blob, block_id));
+CREATE TABLE IF NOT EXISTS secrets(seq INTEGER PRIMARY KEY AUTOINCREMENT, vault TEXT NOT NULL,
+  name TEXT NOT NULL, version TEXT NOT NULL, body TEXT NOT NULL, deleted TEXT);
+CREATE INDEX IF NOT EXISTS secrets_name ON secrets(vault, name, seq);
+";
+
+/// One stored blob's properties without its content (listing), or with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlobRow {
+    pub name: String,
+    pub body: Value,
+    pub content: Option<Vec<u8>>,
+}
+
+/// One secret version: its version id, its bundle fields, and the deletion record when deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretRow {
+    pub name: String,
+    pub version: String,
+    pub body: Value,
+    pub deleted: Option<Value>,
+}
+
 impl Store {
     /// Open (and migrate) the store: a file in WAL mode, or memory when `path` is `None`.
     pub fn open(path: Option<&Path>) -> Result<Store, StoreError> {
@@ -89,6 +122,9 @@ impl Store {
         // Migrations run in order from the stored version; version 0 is an empty database.
         if version < 1 {
             conn.execute_batch(SCHEMA)?;
+        }
+        if version < 2 {
+            conn.execute_batch(SCHEMA_V2)?;
         }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Store {
@@ -146,6 +182,24 @@ fn stored(t: (String, String, String, String, String, String)) -> Result<Stored,
         rg: t.3,
         parent: t.4,
         body: serde_json::from_str(&t.5)?,
+    })
+}
+
+type SecretTuple = (String, String, String, Option<String>);
+
+fn secret_row(r: &rusqlite::Row) -> rusqlite::Result<SecretTuple> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn secret(t: SecretTuple) -> Result<SecretRow, StoreError> {
+    Ok(SecretRow {
+        name: t.0,
+        version: t.1,
+        body: serde_json::from_str(&t.2)?,
+        deleted: match t.3 {
+            Some(d) => Some(serde_json::from_str(&d)?),
+            None => None,
+        },
     })
 }
 
@@ -316,6 +370,284 @@ impl Tx<'_> {
         rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
     }
 
+    // --- data plane: containers, blobs, blocks ---
+
+    pub fn container(&self, account: &str, name: &str) -> Result<Option<Value>, StoreError> {
+        let s: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT body FROM containers WHERE account = ?1 AND name = ?2",
+                [account, name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match s {
+            Some(s) => Some(serde_json::from_str(&s)?),
+            None => None,
+        })
+    }
+
+    pub fn put_container(&self, account: &str, name: &str, body: &Value) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO containers(account, name, body) VALUES(?1, ?2, ?3)
+             ON CONFLICT(account, name) DO UPDATE SET body = ?3",
+            params![account, name, serde_json::to_string(body)?],
+        )?;
+        Ok(())
+    }
+
+    /// Delete a container with its blobs and blocks; true when it existed.
+    pub fn delete_container(&self, account: &str, name: &str) -> Result<bool, StoreError> {
+        self.tx.execute(
+            "DELETE FROM blobs WHERE account = ?1 AND container = ?2",
+            [account, name],
+        )?;
+        self.tx.execute(
+            "DELETE FROM blocks WHERE account = ?1 AND container = ?2",
+            [account, name],
+        )?;
+        Ok(self.tx.execute(
+            "DELETE FROM containers WHERE account = ?1 AND name = ?2",
+            [account, name],
+        )? > 0)
+    }
+
+    /// Containers of an account in name order.
+    pub fn containers(&self, account: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT name, body FROM containers WHERE account = ?1 ORDER BY name")?;
+        let rows = st.query_map([account], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|r| {
+            let (n, b) = r?;
+            Ok((n, serde_json::from_str(&b)?))
+        })
+        .collect()
+    }
+
+    /// One blob; `with_content` false reads only its properties.
+    pub fn blob(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+        with_content: bool,
+    ) -> Result<Option<BlobRow>, StoreError> {
+        let sql = if with_content {
+            "SELECT body, content FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3"
+        } else {
+            "SELECT body, NULL FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3"
+        };
+        let row: Option<(String, Option<Vec<u8>>)> = self
+            .tx
+            .query_row(sql, [account, container, name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        Ok(match row {
+            Some((b, c)) => Some(BlobRow {
+                name: name.to_string(),
+                body: serde_json::from_str(&b)?,
+                content: c,
+            }),
+            None => None,
+        })
+    }
+
+    pub fn put_blob(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+        content: &[u8],
+        body: &Value,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO blobs(account, container, name, content, body) VALUES(?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(account, container, name) DO UPDATE SET content = ?4, body = ?5",
+            params![
+                account,
+                container,
+                name,
+                content,
+                serde_json::to_string(body)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Delete a blob (and its uncommitted blocks); true when it existed.
+    pub fn delete_blob(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        self.clear_blocks(account, container, name)?;
+        Ok(self.tx.execute(
+            "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3",
+            [account, container, name],
+        )? > 0)
+    }
+
+    /// Blobs of a container whose names start with `prefix`, in name order, without content.
+    pub fn blobs(
+        &self,
+        account: &str,
+        container: &str,
+        prefix: &str,
+    ) -> Result<Vec<BlobRow>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT name, body FROM blobs WHERE account = ?1 AND container = ?2 AND substr(name, 1, length(?3)) = ?3 ORDER BY name",
+        )?;
+        let rows = st.query_map([account, container, prefix], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|r| {
+            let (name, b) = r?;
+            Ok(BlobRow {
+                name,
+                body: serde_json::from_str(&b)?,
+                content: None,
+            })
+        })
+        .collect()
+    }
+
+    pub fn put_block(
+        &self,
+        account: &str,
+        container: &str,
+        blob: &str,
+        block_id: &str,
+        content: &[u8],
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO blocks(account, container, blob, block_id, content) VALUES(?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(account, container, blob, block_id) DO UPDATE SET content = ?5",
+            params![account, container, blob, block_id, content],
+        )?;
+        Ok(())
+    }
+
+    /// The uncommitted blocks of a blob by block id.
+    pub fn blocks(
+        &self,
+        account: &str,
+        container: &str,
+        blob: &str,
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT block_id, content FROM blocks WHERE account = ?1 AND container = ?2 AND blob = ?3",
+        )?;
+        let rows = st.query_map([account, container, blob], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn clear_blocks(
+        &self,
+        account: &str,
+        container: &str,
+        blob: &str,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "DELETE FROM blocks WHERE account = ?1 AND container = ?2 AND blob = ?3",
+            [account, container, blob],
+        )?;
+        Ok(())
+    }
+
+    // --- data plane: Key Vault secrets ---
+
+    pub fn put_secret_version(
+        &self,
+        vault: &str,
+        name: &str,
+        version: &str,
+        body: &Value,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO secrets(vault, name, version, body, deleted) VALUES(?1, ?2, ?3, ?4, NULL)",
+            params![
+                vault,
+                name.to_lowercase(),
+                version,
+                serde_json::to_string(body)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Replace one version's bundle (attribute updates).
+    pub fn update_secret_version(
+        &self,
+        vault: &str,
+        name: &str,
+        version: &str,
+        body: &Value,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE secrets SET body = ?4 WHERE vault = ?1 AND name = ?2 AND version = ?3",
+            params![
+                vault,
+                name.to_lowercase(),
+                version,
+                serde_json::to_string(body)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Every version of a secret, oldest first (live and deleted alike).
+    pub fn secret_versions(&self, vault: &str, name: &str) -> Result<Vec<SecretRow>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT name, version, body, deleted FROM secrets WHERE vault = ?1 AND name = ?2 ORDER BY seq",
+        )?;
+        let rows = st.query_map([vault, &name.to_lowercase()], secret_row)?;
+        rows.map(|r| secret(r?)).collect()
+    }
+
+    /// The newest version of every secret of a vault, in name order.
+    pub fn secrets_latest(&self, vault: &str) -> Result<Vec<SecretRow>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT name, version, body, deleted FROM secrets s WHERE vault = ?1
+             AND seq = (SELECT max(seq) FROM secrets t WHERE t.vault = s.vault AND t.name = s.name)
+             ORDER BY name",
+        )?;
+        let rows = st.query_map([vault], secret_row)?;
+        rows.map(|r| secret(r?)).collect()
+    }
+
+    /// Mark every version of a secret deleted (`Some`) or live again (`None`).
+    pub fn set_secret_deleted(
+        &self,
+        vault: &str,
+        name: &str,
+        deleted: Option<&Value>,
+    ) -> Result<(), StoreError> {
+        let d = match deleted {
+            Some(v) => Some(serde_json::to_string(v)?),
+            None => None,
+        };
+        self.tx.execute(
+            "UPDATE secrets SET deleted = ?3 WHERE vault = ?1 AND name = ?2",
+            params![vault, name.to_lowercase(), d],
+        )?;
+        Ok(())
+    }
+
+    /// Remove every version of a secret for good (purge).
+    pub fn purge_secret(&self, vault: &str, name: &str) -> Result<bool, StoreError> {
+        Ok(self.tx.execute(
+            "DELETE FROM secrets WHERE vault = ?1 AND name = ?2",
+            [vault, &name.to_lowercase()],
+        )? > 0)
+    }
+
     // --- meta and reset ---
 
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -336,7 +668,8 @@ impl Tx<'_> {
     /// Remove everything but the schema (used by reset before the world is loaded again).
     pub fn clear(&self) -> Result<(), StoreError> {
         self.tx.execute_batch(
-            "DELETE FROM directory; DELETE FROM resources; DELETE FROM operations; DELETE FROM activity; DELETE FROM meta;",
+            "DELETE FROM directory; DELETE FROM resources; DELETE FROM operations; DELETE FROM activity; DELETE FROM meta;
+             DELETE FROM containers; DELETE FROM blobs; DELETE FROM blocks; DELETE FROM secrets;",
         )?;
         Ok(())
     }
@@ -405,6 +738,63 @@ mod tests {
         }
         let st = Store::open(Some(&path)).unwrap();
         assert!(st.read(|tx| tx.get("/k")).unwrap().is_some());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn version_1_state_migrates_to_2_keeping_its_rows() {
+        let dir = std::env::temp_dir().join(format!("lhe-store-mig-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.db");
+        {
+            // a state file exactly as schema 1 wrote it
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute(
+                "INSERT INTO resources(key, rtype, sub, rg, parent, body) VALUES('/k','t','s','rg','/','{}')",
+                [],
+            )
+            .unwrap();
+        }
+        let st = Store::open(Some(&path)).unwrap();
+        let v: i64 = st
+            .conn
+            .lock()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        assert_eq!(v, 2);
+        assert!(
+            st.read(|tx| tx.get("/k")).unwrap().is_some(),
+            "v1 rows survive"
+        );
+        st.write(|tx| -> Result<(), StoreError> {
+            tx.put_container("/acct", "c", &json!({"etag": "e"}))?;
+            tx.put_blob("/acct", "c", "b.txt", b"hello", &json!({"size": 5}))?;
+            tx.put_secret_version("/kv", "Pw", "v1", &json!({"value": "a"}))?;
+            tx.put_secret_version("/kv", "pw", "v2", &json!({"value": "b"}))?;
+            Ok(())
+        })
+        .unwrap();
+        drop(st);
+        let st = Store::open(Some(&path)).unwrap();
+        st.read(|tx| -> Result<(), StoreError> {
+            let b = tx.blob("/acct", "c", "b.txt", true)?.unwrap();
+            assert_eq!(b.content.as_deref(), Some(&b"hello"[..]));
+            assert_eq!(tx.blobs("/acct", "c", "b")?.len(), 1);
+            assert_eq!(tx.blobs("/acct", "c", "x")?.len(), 0);
+            let latest = tx.secrets_latest("/kv")?;
+            assert_eq!(latest.len(), 1);
+            assert_eq!(latest[0].version, "v2");
+            assert_eq!(tx.secret_versions("/kv", "PW")?.len(), 2);
+            Ok(())
+        })
+        .unwrap();
+        // reset empties the data plane too
+        st.write(|tx| tx.clear()).unwrap();
+        assert!(st.read(|tx| tx.container("/acct", "c")).unwrap().is_none());
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1,5 +1,6 @@
-//! The world file: tenants, principals (with credentials and group membership), subscriptions, and a
-//! list of ARM requests replayed through the providers as the platform. Parsing and validation only;
+//! The world file: tenants, principals (with credentials and group membership), subscriptions, a
+//! list of ARM requests replayed through the providers as the platform, and the data-plane contents
+//! (blob containers and blobs, Key Vault secrets) put into the accounts and vaults those requests made. Parsing and validation only;
 //! never writes to the store itself (the store replays `requests`). Format documented in README.
 //! The default world (`fixtures/default-world.json`) mirrors ../shared/default-world.md exactly.
 
@@ -122,6 +123,104 @@ pub struct World {
     pub subscriptions: Vec<Subscription>,
     #[serde(default)]
     pub requests: Vec<WorldRequest>,
+    /// Data-plane contents, loaded after `requests` (the accounts and vaults must exist by then).
+    #[serde(default, skip_serializing_if = "WorldData::is_empty")]
+    pub data: WorldData,
+}
+
+/// Blob containers, blobs and Key Vault secrets of the world, addressed by account and vault name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorldData {
+    #[serde(default)]
+    pub containers: Vec<WorldContainer>,
+    #[serde(default)]
+    pub blobs: Vec<WorldBlob>,
+    #[serde(default)]
+    pub secrets: Vec<WorldSecret>,
+}
+
+impl WorldData {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.blobs.is_empty() && self.secrets.is_empty()
+    }
+}
+
+/// A blob container (`account` is a storage account name; a blob's container is made if not listed).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorldContainer {
+    pub account: String,
+    pub name: String,
+    #[serde(default)]
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// A block blob with text content.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorldBlob {
+    pub account: String,
+    pub container: String,
+    pub name: String,
+    #[serde(default = "octet_stream")]
+    pub content_type: String,
+    pub content: String,
+    #[serde(default)]
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+fn octet_stream() -> String {
+    "application/octet-stream".into()
+}
+
+/// A Key Vault secret (one version).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorldSecret {
+    pub vault: String,
+    pub name: String,
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// Azure's storage account name rule: 3–24 lower-case letters and digits.
+pub fn is_storage_account_name(n: &str) -> bool {
+    (3..=24).contains(&n.len())
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// Azure's container name rule: 3–63 lower-case letters, digits and single hyphens, starting and
+/// ending with a letter or digit (`$root` and `$web` too).
+pub fn is_container_name(n: &str) -> bool {
+    if n == "$root" || n == "$web" || n == "$logs" {
+        return true;
+    }
+    (3..=63).contains(&n.len())
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !n.starts_with('-')
+        && !n.ends_with('-')
+        && !n.contains("--")
+}
+
+/// Azure's key vault name rule: 3–24 letters, digits and hyphens, starting with a letter, ending
+/// with a letter or digit, no consecutive hyphens.
+pub fn is_vault_name(n: &str) -> bool {
+    (3..=24).contains(&n.len())
+        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && n.as_bytes()[0].is_ascii_alphabetic()
+        && !n.ends_with('-')
+        && !n.contains("--")
+}
+
+/// Key Vault object names: 1–127 letters, digits and hyphens.
+pub fn is_secret_name(n: &str) -> bool {
+    (1..=127).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// A world-file error with its position (1-based line and column, 0 when unknown).
@@ -256,6 +355,54 @@ impl World {
                 );
             }
         }
+        for c in &self.data.containers {
+            if !is_storage_account_name(&c.account) {
+                err(
+                    &c.account,
+                    format!("'{}' is not a storage account name", c.account),
+                );
+            }
+            if !is_container_name(&c.name) {
+                err(
+                    &c.name,
+                    format!("'{}' is not a blob container name", c.name),
+                );
+            }
+        }
+        for b in &self.data.blobs {
+            if !is_storage_account_name(&b.account) {
+                err(
+                    &b.account,
+                    format!("'{}' is not a storage account name", b.account),
+                );
+            }
+            if !is_container_name(&b.container) {
+                err(
+                    &b.container,
+                    format!("'{}' is not a blob container name", b.container),
+                );
+            }
+            if b.name.is_empty() || b.name.len() > 1024 {
+                err(
+                    &b.name,
+                    format!("blob name '{}' must have 1 to 1024 characters", b.name),
+                );
+            }
+        }
+        for s in &self.data.secrets {
+            if !is_vault_name(&s.vault) {
+                err(&s.vault, format!("'{}' is not a key vault name", s.vault));
+            }
+            if !is_secret_name(&s.name) {
+                err(
+                    &s.name,
+                    format!(
+                        "'{}' is not a secret name (letters, digits, hyphens)",
+                        s.name
+                    ),
+                );
+            }
+        }
         errs
     }
 }
@@ -287,6 +434,24 @@ mod tests {
             .principals
             .iter()
             .any(|p| p.user_principal_name.as_deref() == Some("alice@contosomsp.onmicrosoft.com")));
+    }
+
+    #[test]
+    fn the_default_world_has_its_data() {
+        let w = World::parse(DEFAULT_WORLD).unwrap();
+        assert!(w.data.blobs.iter().any(|b| b.account == "fabrikamdata"
+            && b.container == "reports"
+            && b.name == "q3.csv"));
+        assert!(w
+            .data
+            .secrets
+            .iter()
+            .any(|s| s.vault == "fabrikam-kv" && s.name == "db-password"));
+        let bad = r#"{"tenants":[],"principals":[],"subscriptions":[],"data":{"secrets":[{"vault":"kv","name":"a_b","value":"x"}]}}"#;
+        let e = World::parse(bad).unwrap_err();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(is_container_name("reports") && !is_container_name("Reports"));
+        assert!(is_vault_name("fabrikam-kv") && !is_vault_name("1kv"));
     }
 
     #[test]

@@ -55,6 +55,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/wire.rs",
             "src/directory.rs",
             "src/world.rs",
+            "src/template/",
         ],
         &[
             "crate::store",
@@ -84,6 +85,7 @@ const RULES: &[(&[&str], &[&str])] = &[
     (
         &[
             "src/providers/",
+            "src/dataplane/",
             "src/auth/",
             "src/admin.rs",
             "src/facts.rs",

@@ -81,6 +81,19 @@ impl ResourceId {
                     return Ok(id);
                 }
                 if !s.eq_ignore_ascii_case("providers") {
+                    // `…/resourcegroups/{rg}/deployments/{name}/operations` (the deployment operations
+                    // path of the spec) names `…/providers/Microsoft.Resources/deployments/…`.
+                    if id.resource_group.is_some() && s.eq_ignore_ascii_case("deployments") {
+                        let types = segs[i..]
+                            .chunks(2)
+                            .map(|c| (c[0].to_string(), c.get(1).map(|n| n.to_string())))
+                            .collect();
+                        id.providers.push(ProviderPart {
+                            namespace: "Microsoft.Resources".into(),
+                            types,
+                        });
+                        return Ok(id);
+                    }
                     if id.resource_group.is_some() {
                         return Err(ParseError(format!("unexpected segment '{s}'")));
                     }

@@ -70,6 +70,20 @@ pub enum Route {
     MarketplaceRegistrationDefinitionsList,
     MarketplaceRegistrationDefinitionsGet,
     ManagedServicesOperationsList,
+    // Microsoft.Resources/deployments (template deployments) at subscription and resource-group scope.
+    DeploymentsCreateOrUpdate,
+    DeploymentsGet,
+    DeploymentsCheckExistence,
+    DeploymentsDelete,
+    DeploymentsList,
+    DeploymentsValidate,
+    DeploymentsWhatIf,
+    DeploymentsCancel,
+    DeploymentsExportTemplate,
+    DeploymentOperationsList,
+    DeploymentOperationsGet,
+    /// Polling URL of a deployment (`…/deployments/{name}/operationStatuses/{id}`).
+    DeploymentOperationStatusesGet,
     // Microsoft.Insights activity log.
     ActivityLogsList,
     TenantActivityLogsList,
@@ -107,6 +121,14 @@ impl Route {
             let first_type = last.types[0].0.as_str();
             let leaf_name = last.types.last().and_then(|(_, n)| n.as_deref());
             let depth = last.types.len();
+            if eq(ns, "Microsoft.Resources")
+                && eq(first_type, "deployments")
+                && (id.providers.len() == 1
+                    || (id.providers.len() == 2
+                        && eq(&id.providers[0].namespace, "Microsoft.Management")))
+            {
+                return deployments_route(m, last);
+            }
             if eq(ns, "Microsoft.Authorization") {
                 let t = first_type.to_ascii_lowercase();
                 let step = || {
@@ -407,6 +429,18 @@ impl Route {
             | MarketplaceRegistrationDefinitionsGet
             | ManagedServicesOperationsList => Family::ManagedServices,
             ActivityLogsList | TenantActivityLogsList => Family::ActivityLog,
+            DeploymentsCreateOrUpdate
+            | DeploymentsGet
+            | DeploymentsCheckExistence
+            | DeploymentsDelete
+            | DeploymentsList
+            | DeploymentsValidate
+            | DeploymentsWhatIf
+            | DeploymentsCancel
+            | DeploymentsExportTemplate
+            | DeploymentOperationsList
+            | DeploymentOperationsGet
+            | DeploymentOperationStatusesGet => Family::Resources,
             ProviderOperationsList => Family::Generic,
             OperationResultsGet | OperationStatusesGet => Family::Generic,
             ResourcesCreateOrUpdate
@@ -450,6 +484,23 @@ impl Route {
                 "Microsoft.Insights/eventtypes/values/read".into()
             }
             ManagedServicesOperationsList => "Microsoft.ManagedServices/operations/read".into(),
+            DeploymentsCreateOrUpdate => "Microsoft.Resources/deployments/write".into(),
+            DeploymentsGet | DeploymentsCheckExistence | DeploymentsList => {
+                "Microsoft.Resources/deployments/read".into()
+            }
+            DeploymentsDelete => "Microsoft.Resources/deployments/delete".into(),
+            DeploymentsValidate => "Microsoft.Resources/deployments/validate/action".into(),
+            DeploymentsWhatIf => "Microsoft.Resources/deployments/whatIf/action".into(),
+            DeploymentsCancel => "Microsoft.Resources/deployments/cancel/action".into(),
+            DeploymentsExportTemplate => {
+                "Microsoft.Resources/deployments/exportTemplate/action".into()
+            }
+            DeploymentOperationsList | DeploymentOperationsGet => {
+                "Microsoft.Resources/deployments/operations/read".into()
+            }
+            DeploymentOperationStatusesGet => {
+                "Microsoft.Resources/deployments/operationstatuses/read".into()
+            }
             ResourcesAction => {
                 // POST …/{type}/{name}/{verb}: the verb is the last name-less segment
                 let mut parent = id.clone();
@@ -497,6 +548,9 @@ impl Route {
                 | ResourcesUpdate
                 | ResourcesDelete
                 | ResourcesAction
+                | DeploymentsCreateOrUpdate
+                | DeploymentsDelete
+                | DeploymentsCancel
         )
     }
 
@@ -530,6 +584,34 @@ impl Route {
                 | DenyAssignmentsDelete
         )
     }
+}
+
+/// `…/providers/Microsoft.Resources/deployments[/{name}[/{verb}|/operations[/{id}]|/operationStatuses/{id}]]`
+fn deployments_route(m: &str, last: &super::resource_id::ProviderPart) -> Result<Route, ArmError> {
+    use Route::*;
+    let named = last.types[0].1.is_some();
+    let sub = last
+        .types
+        .get(1)
+        .map(|(t, n)| (t.to_ascii_lowercase(), n.is_some()));
+    let r = match (last.types.len(), named, sub, m) {
+        (1, true, None, "PUT") => DeploymentsCreateOrUpdate,
+        (1, true, None, "GET") => DeploymentsGet,
+        (1, true, None, "HEAD") => DeploymentsCheckExistence,
+        (1, true, None, "DELETE") => DeploymentsDelete,
+        (1, false, None, "GET") => DeploymentsList,
+        (2, true, Some((t, false)), "POST") if t == "validate" => DeploymentsValidate,
+        (2, true, Some((t, false)), "POST") if t == "whatif" => DeploymentsWhatIf,
+        (2, true, Some((t, false)), "POST") if t == "cancel" => DeploymentsCancel,
+        (2, true, Some((t, false)), "POST") if t == "exporttemplate" => DeploymentsExportTemplate,
+        (2, true, Some((t, false)), "GET") if t == "operations" => DeploymentOperationsList,
+        (2, true, Some((t, true)), "GET") if t == "operations" => DeploymentOperationsGet,
+        (2, true, Some((t, true)), "GET") if t == "operationstatuses" => {
+            DeploymentOperationStatusesGet
+        }
+        _ => return Err(ArmError::method_not_allowed(m)),
+    };
+    Ok(r)
 }
 
 fn generic(m: &str, id: &ResourceId) -> Result<Route, ArmError> {

@@ -4,6 +4,7 @@
 
 pub mod authorization;
 pub mod denyassignments;
+pub mod deployments;
 pub mod insights;
 pub mod locks;
 pub mod managedservices;

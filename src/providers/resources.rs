@@ -249,6 +249,7 @@ fn is_tracked_listing(r: &Stored) -> bool {
     // Resource lists show top-level tracked resources, not groups, extension resources or children.
     r.rtype != "microsoft.resources/resourcegroups"
         && r.rtype != "microsoft.resources/providers"
+        && r.rtype != "microsoft.resources/deployments"
         && !r.rtype.starts_with("microsoft.authorization/")
         && !r.rtype.starts_with("microsoft.managedservices/")
         && r.rtype.matches('/').count() == 1
@@ -496,15 +497,34 @@ fn add_endpoints(cx: &Cx, body: &mut Map<String, Value>) {
     let t = cx.id.full_type().unwrap_or_default().to_ascii_lowercase();
     let name = cx.id.name().unwrap_or_default();
     if let Some(Value::Object(p)) = body.get_mut("properties") {
-        if t == "microsoft.storage/storageaccounts" {
-            p.insert(
-                "primaryEndpoints".into(),
-                json!({"blob": format!("{}/{name}/", cx.base_url)}),
-            );
-        } else if t == "microsoft.keyvault/vaults" {
-            p.insert("vaultUri".into(), json!(format!("{}/", cx.base_url)));
-        }
+        set_endpoints(cx.base_url, &t, name, p);
     }
+}
+
+/// The data-plane endpoints of a storage account or key vault, path-style on the emulator's own URL
+/// (README "Data plane"): `primaryEndpoints.blob` = `{base}/{account}/`, `vaultUri` = `{base}/{vault}/`.
+fn set_endpoints(base: &str, rtype: &str, name: &str, p: &mut Map<String, Value>) {
+    if rtype == "microsoft.storage/storageaccounts" {
+        p.insert(
+            "primaryEndpoints".into(),
+            json!({"blob": format!("{base}/{name}/")}),
+        );
+    } else if rtype == "microsoft.keyvault/vaults" {
+        p.insert("vaultUri".into(), json!(format!("{base}/{name}/")));
+    }
+}
+
+/// Endpoints follow the URL the client used (the world is loaded before any client connects).
+fn with_endpoints(base: &str, mut body: Value) -> Value {
+    let t = body["type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let name = body["name"].as_str().unwrap_or_default().to_string();
+    if let Some(Value::Object(p)) = body.get_mut("properties") {
+        set_endpoints(base, &t, &name, p);
+    }
+    body
 }
 
 /// A managed application (Microsoft.Solutions/applications) owns its managed resource group: creating
@@ -584,7 +604,7 @@ fn managed_application_parts(cx: &Cx, app: &Value) -> Result<Option<(Stored, Sto
 pub fn resources_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let key = cx.id.key();
     match store.read(|tx| tx.get(&key))? {
-        Some(r) => Ok(Reply::json(200, &r.body)),
+        Some(r) => Ok(Reply::json(200, &with_endpoints(cx.base_url, r.body))),
         None => {
             require_parents(store, cx.id)?;
             Err(not_found(cx.id))
@@ -693,7 +713,9 @@ pub fn resources_list_children(cx: &Cx, store: &Store) -> Result<Reply, ArmError
     };
     let filter = cx.req.query("$filter").map(str::to_string);
     let items = filter_items(
-        rows.into_iter().map(|r| r.body).collect(),
+        rows.into_iter()
+            .map(|r| with_endpoints(cx.base_url, r.body))
+            .collect(),
         filter.as_deref(),
         true,
     )?;

@@ -22,6 +22,15 @@ FABRIKAM_CI_APP=40000000-0000-0000-0000-000000002121
 FABRIKAM_CI_OID=30000000-0000-0000-0000-000000002121
 FABRIKAM_ADMIN_OID=30000000-0000-0000-0000-000000002111
 FABRIKAM_READER_OID=30000000-0000-0000-0000-000000002112
+CONTOSO=10000000-0000-0000-0000-000000000001
+NORTHWIND=10000000-0000-0000-0000-000000000003
+TAILSPIN=10000000-0000-0000-0000-000000000004
+MSP_TOOLS=20000000-0000-0000-0000-000000001001
+NORTHWIND_MAIN=20000000-0000-0000-0000-000000003001
+TAILSPIN_PROD=20000000-0000-0000-0000-000000004001
+MSP_AUTOMATION_APP=40000000-0000-0000-0000-000000001121
+MSP_OPERATORS_OID=30000000-0000-0000-0000-000000001101
+READER_ROLE=acdd72a7-3385-48ef-bd42-f606fba81ae7
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/lighthouse-az.XXXXXX")"
 PASSED=0
@@ -69,6 +78,24 @@ expect_no_line() {
 }
 
 RG="rg-az-$(date +%s)-$$"
+
+# MSAL Python sends the user-realm lookup of a password sign-in to localhost:443 whatever port the
+# authority names: user sign-ins are skipped when this emulator does not answer there.
+NO_443="localhost:443 does not answer the user-realm lookup with this emulator's certificate (another process holds :443, or the emulator could not bind it: run as root)"
+userrealm_on_443() {
+  "$PYTHON" - "$CA" <<'EOF'
+import ssl, sys, urllib.request, urllib.error
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+try:
+    urllib.request.urlopen("https://localhost/common/userrealm/admin@fabrikam.onmicrosoft.com?api-version=1.0",
+                           context=ctx, timeout=5)
+except urllib.error.HTTPError as e:
+    sys.exit(0 if e.code == 404 else 1)
+except Exception as e:
+    print(f"localhost:443: {e}", file=sys.stderr)
+    sys.exit(1)
+EOF
+}
 
 step "az cloud register --endpoint-resource-manager $URL (GET /metadata/endpoints)"
 az_ cloud register -n LighthouseEmulator --endpoint-resource-manager "$URL" -o none
@@ -132,20 +159,8 @@ expect_eq 0 "$(az_ account list --query "length(@)" -o tsv)" "the number of acco
 ok
 
 step "az login -u admin@fabrikam.onmicrosoft.com (password; MSAL needs the user-realm lookup on :443)"
-if ! "$PYTHON" - "$CA" <<'EOF'
-import ssl, sys, urllib.request, urllib.error
-ctx = ssl.create_default_context(cafile=sys.argv[1])
-try:
-    urllib.request.urlopen("https://localhost/common/userrealm/admin@fabrikam.onmicrosoft.com?api-version=1.0",
-                           context=ctx, timeout=5)
-except urllib.error.HTTPError as e:
-    sys.exit(0 if e.code == 404 else 1)
-except Exception as e:
-    print(f"localhost:443: {e}", file=sys.stderr)
-    sys.exit(1)
-EOF
-then
-  skip "localhost:443 does not answer the user-realm lookup with this emulator's certificate (another process holds :443, or the emulator could not bind it: run as root)"
+if ! userrealm_on_443; then
+  skip "$NO_443"
 else
   az_ login -u admin@fabrikam.onmicrosoft.com -p 'Fabrikam-Pa55!' -o none
   subs="$(az_ account list --query "[].id" -o tsv)"
@@ -157,6 +172,88 @@ else
   az_ account set -s "$FABRIKAM_PROD"
   expect_line rg-web "$(az_ group list --query "[].name" -o tsv)" "admin@fabrikam's groups in fabrikam-prod"
   az_ account get-access-token --query accessToken -o tsv >/dev/null
+  az_ logout
+  ok
+fi
+
+step "az login --service-principal as msp-automation: az account list shows the customers' subscriptions"
+az_ login --service-principal -u "$MSP_AUTOMATION_APP" -p msp-automation-secret --tenant "$CONTOSO" -o none
+subs="$(az_ account list --query "[].id" -o tsv | sort)"
+expect_eq "$(printf '%s\n' "$MSP_TOOLS" "$FABRIKAM_PROD" "$NORTHWIND_MAIN" "$TAILSPIN_PROD" | sort)" "$subs" \
+  "msp-automation's subscriptions (msp-tools and the three delegated ones, not fabrikam-dev)"
+# az keeps the token's tenant in tenantId and the subscription's own tenant in homeTenantId.
+expect_eq "$FABRIKAM" "$(az_ account list --query "[?id=='$FABRIKAM_PROD'].homeTenantId" -o tsv)" "fabrikam-prod's home tenant"
+expect_eq "$NORTHWIND" "$(az_ account list --query "[?id=='$NORTHWIND_MAIN'].homeTenantId" -o tsv)" "northwind-main's home tenant"
+expect_eq "$TAILSPIN" "$(az_ account list --query "[?id=='$TAILSPIN_PROD'].homeTenantId" -o tsv)" "tailspin-prod's home tenant"
+expect_eq "$CONTOSO" "$(az_ account list --query "[?id=='$TAILSPIN_PROD'].tenantId" -o tsv)" "the tenant az signs in to for tailspin-prod"
+expect_eq "$CONTOSO" "$(az_ account list --query "[?id=='$FABRIKAM_PROD'].managedByTenants[].tenantId" -o tsv)" \
+  "fabrikam-prod's managedByTenants"
+expect_eq "" "$(az_ account list --query "[?id=='$MSP_TOOLS'].managedByTenants[]" -o tsv)" "msp-tools' managedByTenants"
+ok
+
+MSP_RG="rg-az-msp-$(date +%s)-$$"
+step "az group create in fabrikam-prod through the delegation, then az monitor activity-log list --offset 1h"
+az_ account set -s "$FABRIKAM_PROD"
+expect_eq Succeeded "$(az_ group create -n "$MSP_RG" -l westeurope --query properties.provisioningState -o tsv)" \
+  "provisioningState of msp-automation's group in fabrikam-prod"
+got="$(az_ monitor activity-log list --subscription "$FABRIKAM_PROD" --offset 1h \
+  --query "[?resourceGroupName=='$MSP_RG'].status.value" -o tsv)"
+expect_line Succeeded "$got" "the statuses of $MSP_RG's events in fabrikam-prod's activity log"
+expect_line Started "$got" "the statuses of $MSP_RG's events in fabrikam-prod's activity log"
+got="$(az_ monitor activity-log list --subscription "$FABRIKAM_PROD" --offset 1h -g "$MSP_RG" \
+  --query "[?status.value=='Succeeded'].[operationName.value, claims.\"http://schemas.microsoft.com/identity/claims/tenantid\"]" -o tsv)"
+expect_eq "Microsoft.Resources/subscriptions/resourceGroups/write"$'\t'"$CONTOSO" "$got" \
+  "the write's operation and the caller's home tenant (-g filter)"
+az_ group delete -n "$MSP_RG" --yes
+az_ logout
+ok
+
+DEF_ID="$("$PYTHON" -c 'import uuid; print(uuid.uuid4())')"
+ASSIGN_ID="$("$PYTHON" -c 'import uuid; print(uuid.uuid4())')"
+step "az managedservices definition create / assignment create, list, delete as admin@fabrikam (onboards fabrikam-dev)"
+if ! userrealm_on_443; then
+  skip "$NO_443"
+else
+  az_ login -u admin@fabrikam.onmicrosoft.com -p 'Fabrikam-Pa55!' -o none
+  az_ account set -s "$FABRIKAM_DEV"
+  got="$(az_ managedservices definition create --name "Contoso MSP - az" --description "made by az.sh" \
+    --tenant-id "$CONTOSO" --principal-id "$MSP_OPERATORS_OID" --role-definition-id "$READER_ROLE" \
+    --definition-id "$DEF_ID" --query "[name, properties.provisioningState, properties.managedByTenantId]" -o tsv | paste -sd ' ')"
+  # (az speaks 2019-06-01, whose model has no manageeTenantId: az drops it)
+  expect_eq "$DEF_ID Succeeded $CONTOSO" "$got" \
+    "the new registration definition's name, provisioningState and managedByTenantId"
+  DEF="/subscriptions/$FABRIKAM_DEV/providers/Microsoft.ManagedServices/registrationDefinitions/$DEF_ID"
+  expect_line "$DEF_ID" "$(az_ managedservices definition list --query "[].name" -o tsv)" "az managedservices definition list"
+  expect_eq Succeeded "$(az_ managedservices assignment create --definition "$DEF" --assignment-id "$ASSIGN_ID" \
+    --query properties.provisioningState -o tsv)" "the new registration assignment's provisioningState"
+  expect_line "$ASSIGN_ID" "$(az_ managedservices assignment list --query "[].name" -o tsv)" "az managedservices assignment list"
+  expect_eq "$CONTOSO" "$(az_ managedservices assignment list --include-definition true \
+    --query "[?name=='$ASSIGN_ID'].properties.registrationDefinition.properties.managedByTenantId" -o tsv)" \
+    "the managing tenant of the new assignment (--include-definition)"
+  az_ logout
+
+  # From the managing tenant the new customer subscription is there.
+  az_ login --service-principal -u "$MSP_AUTOMATION_APP" -p msp-automation-secret --tenant "$CONTOSO" -o none
+  expect_eq "$FABRIKAM" "$(az_ account list --query "[?id=='$FABRIKAM_DEV'].homeTenantId" -o tsv)" \
+    "fabrikam-dev's home tenant as msp-automation sees it after onboarding"
+  expect_line rg-dev "$(az_ group list --subscription "$FABRIKAM_DEV" --query "[].name" -o tsv)" \
+    "msp-automation's groups in fabrikam-dev"
+  az_ logout
+
+  az_ login -u admin@fabrikam.onmicrosoft.com -p 'Fabrikam-Pa55!' -o none
+  az_ account set -s "$FABRIKAM_DEV"
+  az_ managedservices assignment delete --assignment "$ASSIGN_ID" --yes
+  expect_no_line "$ASSIGN_ID" "$(az_ managedservices assignment list --query "[].name" -o tsv)" \
+    "az managedservices assignment list after delete"
+  az_ managedservices definition delete --definition "$DEF_ID" --yes
+  expect_no_line "$DEF_ID" "$(az_ managedservices definition list --query "[].name" -o tsv)" \
+    "az managedservices definition list after delete"
+  az_ logout
+
+  # Revoked: the managing tenant no longer sees fabrikam-dev.
+  az_ login --service-principal -u "$MSP_AUTOMATION_APP" -p msp-automation-secret --tenant "$CONTOSO" -o none
+  expect_no_line "$FABRIKAM_DEV" "$(az_ account list --query "[].id" -o tsv)" \
+    "msp-automation's subscriptions after the assignment is deleted"
   az_ logout
   ok
 fi

@@ -542,3 +542,97 @@ async fn admin_endpoints_need_the_key_beyond_loopback() {
     };
     assert!(err.contains("--admin-key"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authz_log_and_off_let_refused_requests_through() {
+    for mode in [
+        lighthouse_emulator::dispatch::AuthzMode::Log,
+        lighthouse_emulator::dispatch::AuthzMode::Off,
+    ] {
+        let e = emu_with(|o| o.authz = mode).await;
+        let reader = e.token("reader@fabrikam").await;
+        let r = e
+            .call(
+                "PUT",
+                &format!(
+                    "/subscriptions/{FABRIKAM_PROD}/resourcegroups/rg-log?api-version=2024-11-01"
+                ),
+                Some(&reader),
+                Some(json!({"location": "westeurope"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{mode:?}: {}", r.body);
+        // authentication is still enforced
+        assert_eq!(
+            e.call(
+                "GET",
+                &format!("/subscriptions/{FABRIKAM_PROD}?api-version=2022-12-01"),
+                None,
+                None
+            )
+            .await
+            .status,
+            401
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_backed_store_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("lhe-persist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // share the test CA and key so start-up is fast
+    for f in [
+        "ca.pem",
+        "ca-key.pem",
+        "server.pem",
+        "server-key.pem",
+        "server-names.txt",
+        "signing-key.pem",
+    ] {
+        let _ = std::fs::copy(crate::state_dir().join(f), dir.join(f));
+    }
+    let path =
+        format!("/subscriptions/{FABRIKAM_PROD}/resourcegroups/rg-persist?api-version=2024-11-01");
+    {
+        let e = emu_with(|o| {
+            o.state_dir = dir.clone();
+            o.in_memory = false;
+        })
+        .await;
+        let t = e.token("admin@fabrikam").await;
+        assert_eq!(
+            e.call(
+                "PUT",
+                &path,
+                Some(&t),
+                Some(json!({"location": "westeurope"}))
+            )
+            .await
+            .status,
+            201
+        );
+    }
+    let e = emu_with(|o| {
+        o.state_dir = dir.clone();
+        o.in_memory = false;
+    })
+    .await;
+    let t = e.token("admin@fabrikam").await;
+    assert_eq!(
+        e.call("GET", &path, Some(&t), None).await.status,
+        200,
+        "the group is still there"
+    );
+    assert_eq!(
+        e.call("POST", "/_emulator/reset", None, None).await.status,
+        200
+    );
+    assert_eq!(
+        e.call("GET", &path, Some(&t), None).await.status,
+        404,
+        "reset goes back to the world"
+    );
+    assert!(dir.join("state.db").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

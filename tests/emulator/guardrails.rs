@@ -441,3 +441,39 @@ async fn explain_names_grants_and_their_absence() {
         400
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_answers_the_data_plane_lines() {
+    let e = emu().await;
+    let blob = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/fabrikamdata/blobServices/default/containers/reports/blobs/q3.csv");
+    let read = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read";
+    let x = explain(
+        &e,
+        json!({"principal": "reader@fabrikam.onmicrosoft.com", "action": read, "scope": blob}),
+    )
+    .await;
+    assert_eq!(x["decision"], "allowed");
+    assert_eq!(x["reasons"][0]["role"], "Storage Blob Data Reader");
+    let x = explain(
+        &e,
+        json!({"principal": "admin@fabrikam.onmicrosoft.com", "action": read, "scope": blob}),
+    )
+    .await;
+    assert_eq!(x["decision"], "denied");
+    assert_eq!(
+        x["reasons"][0]["code"], "AuthorizationPermissionMismatch",
+        "{x}"
+    );
+    let x = explain(
+        &e,
+        json!({"principal": "alice@contosomsp.onmicrosoft.com", "action": read, "scope": blob}),
+    )
+    .await;
+    assert_eq!(x["decision"], "denied");
+    assert_eq!(x["reasons"][1]["kind"], "dataPlane");
+    assert_eq!(x["reasons"][1]["code"], "InvalidAuthenticationInfo");
+    let secret = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-data/providers/Microsoft.KeyVault/vaults/fabrikam-kv/secrets/db-password");
+    let x = explain(&e, json!({"principal": "msp-automation", "action": "Microsoft.KeyVault/vaults/secrets/getSecret/action", "scope": secret})).await;
+    assert_eq!(x["decision"], "denied");
+    assert_eq!(x["reasons"][1]["kind"], "dataPlane");
+}

@@ -3,7 +3,9 @@
 
 mod activity;
 mod arm;
+mod dataplane;
 mod delegation;
+mod deployments;
 mod examples;
 mod guardrails;
 mod identity;
@@ -27,7 +29,7 @@ pub const NORTHWIND_MAIN: &str = "20000000-0000-0000-0000-000000003001";
 pub const MSP_TOOLS: &str = "20000000-0000-0000-0000-000000001001";
 
 /// One state dir (CA and signing key) shared by every test, created once.
-fn state_dir() -> PathBuf {
+pub fn state_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let d = std::env::temp_dir().join(format!("lhe-tests-{}", std::process::id()));
