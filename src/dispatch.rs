@@ -1075,7 +1075,12 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
             reasons.extend(near);
         }
     }
-    let kind = MethodKind::of_method(&method);
+    // Locks govern the control plane: the data plane (blobs, secrets) never consults them.
+    let kind = if data {
+        MethodKind::Read
+    } else {
+        MethodKind::of_method(&method)
+    };
     let blocking = authz::lock_blocks(&snap.locks, kind, &scope_key, path, &action);
     if !blocking.is_empty() {
         allowed = false;
