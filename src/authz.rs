@@ -453,6 +453,86 @@ mod tests {
     }
 
     #[test]
+    fn lock_table() {
+        let lock = |scope: &str, level| LockRule {
+            id: format!("{scope}/providers/microsoft.authorization/locks/l"),
+            name: "l".into(),
+            scope: scope.into(),
+            scope_display: scope.into(),
+            level,
+        };
+        let rg = "/subscriptions/s1/resourcegroups/rg1";
+        let vm =
+            "/subscriptions/s1/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/vm1";
+        let locks = [
+            lock(rg, LockLevel::CanNotDelete),
+            lock(vm, LockLevel::ReadOnly),
+        ];
+        let write = "Microsoft.Compute/virtualMachines/write";
+        let n = |kind, scope: &str, path, action: &str| {
+            lock_blocks(&locks, kind, scope, path, action).len()
+        };
+        use MethodKind::*;
+        use Path::*;
+        assert_eq!(n(Read, vm, Customer, write), 0);
+        assert_eq!(n(Write, vm, Customer, write), 1); // ReadOnly on the vm
+        assert_eq!(n(Delete, vm, Customer, write), 2); // both
+        assert_eq!(n(Write, rg, Customer, write), 0); // CanNotDelete lets writes through
+        assert_eq!(n(Delete, rg, Customer, write), 2); // its own lock and the locked child
+        assert_eq!(n(Delete, "/subscriptions/s1", Customer, write), 2);
+        assert_eq!(
+            n(
+                Delete,
+                "/subscriptions/s1/resourcegroups/rg10",
+                Customer,
+                write
+            ),
+            0
+        );
+        assert_eq!(n(Delete, vm, Delegated, write), 0); // Lighthouse bypasses locks
+        assert_eq!(locks_in_the_way(&locks, Delete, vm, write).len(), 2);
+        assert_eq!(
+            n(Delete, vm, Customer, "Microsoft.Authorization/locks/delete"),
+            0
+        );
+        assert_eq!(
+            n(Write, vm, Customer, "microsoft.authorization/LOCKS/write"),
+            0
+        );
+        assert_eq!(MethodKind::of_method("head"), Read);
+        assert_eq!(MethodKind::of_method("POST"), Write);
+        assert_eq!(LockLevel::parse("readonly"), Some(LockLevel::ReadOnly));
+        assert_eq!(LockLevel::parse("Frozen"), None);
+    }
+
+    #[test]
+    fn deny_index_keys() {
+        fn keys(t: &str) -> Vec<&str> {
+            keys_at_or_above(t).collect()
+        }
+        assert_eq!(keys("/"), [""]);
+        assert_eq!(
+            keys("/subscriptions/s1/resourcegroups/rg1"),
+            [
+                "",
+                "/subscriptions",
+                "/subscriptions/s1",
+                "/subscriptions/s1/resourcegroups",
+                "/subscriptions/s1/resourcegroups/rg1"
+            ]
+        );
+        assert_eq!(
+            keys("/subscriptions/s1/"),
+            [
+                "",
+                "/subscriptions",
+                "/subscriptions/s1",
+                "/subscriptions/s1"
+            ]
+        );
+    }
+
+    #[test]
     fn glob_table() {
         for (p, t, want) in [
             ("*", "Microsoft.Compute/virtualMachines/write", true),
