@@ -3,6 +3,7 @@
 //! is a role assignment or a delegated (Lighthouse) authorization, both applying at their scope and
 //! below. Follows ARM-FACTS.md §4.3 (matching) and §5.4 (deny evaluation).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -120,12 +121,33 @@ impl Subject<'_> {
     }
 }
 
-/// Grants and deny rules indexed by principal, so a decision looks only at what names the caller.
+/// Grants indexed by principal, so a decision looks only at what names the caller; deny rules indexed by
+/// scope, so it looks only at those on the target and its ancestors (most deny assignments name
+/// Everyone, so a principal index would not narrow them).
 #[derive(Debug, Clone, Default)]
 pub struct AccessFacts {
     grants: HashMap<String, Vec<Grant>>,
-    denies_by_principal: HashMap<String, Vec<Arc<DenyRule>>>,
+    /// By scope, ASCII-lower-cased and without a trailing `/` (the root is `""`).
+    denies_by_scope: HashMap<String, Vec<Arc<DenyRule>>>,
     all_denies: Vec<Arc<DenyRule>>,
+}
+
+/// The index key of a scope: ASCII-lower-cased, without trailing `/`.
+fn scope_key(scope: &str) -> String {
+    scope.trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// The keys of every scope at or above `target` (itself a key-cased id) in the sense of
+/// `is_at_or_above`: the root, each prefix that ends before a `/`, and `target` itself.
+fn keys_at_or_above(target: &str) -> impl Iterator<Item = &str> {
+    std::iter::once("").chain(
+        target
+            .match_indices('/')
+            .map(|(i, _)| &target[..i])
+            .chain(std::iter::once(target))
+            .map(|k| k.trim_end_matches('/'))
+            .filter(|k| !k.is_empty()),
+    )
 }
 
 impl AccessFacts {
@@ -139,21 +161,25 @@ impl AccessFacts {
         }
         for d in denies {
             let d = Arc::new(d);
-            for p in &d.principals {
-                f.denies_by_principal
-                    .entry(p.to_lowercase())
-                    .or_default()
-                    .push(d.clone());
-            }
+            f.denies_by_scope
+                .entry(scope_key(&d.scope))
+                .or_default()
+                .push(d.clone());
             f.all_denies.push(d);
         }
         f
     }
 
+    /// The caller's grants, then its groups' (`groups` are lower-cased already).
     pub fn grants_of<'a>(&'a self, subject: &Subject<'a>) -> impl Iterator<Item = &'a Grant> + 'a {
-        std::iter::once(subject.object_id.to_lowercase())
-            .chain(subject.groups.iter().cloned())
-            .filter_map(move |p| self.grants.get(&p))
+        let mine = self.grants.get(&subject.object_id.to_lowercase());
+        let groups = subject.groups;
+        mine.into_iter()
+            .chain(
+                groups
+                    .iter()
+                    .filter_map(move |g| self.grants.get(g.as_str())),
+            )
             .flatten()
     }
 
@@ -161,14 +187,10 @@ impl AccessFacts {
         &self.all_denies
     }
 
-    fn denies_of<'a>(
-        &'a self,
-        subject: &Subject<'a>,
-    ) -> impl Iterator<Item = &'a Arc<DenyRule>> + 'a {
-        std::iter::once(EVERYONE.to_string())
-            .chain(std::iter::once(subject.object_id.to_lowercase()))
-            .chain(subject.groups.iter().cloned())
-            .filter_map(move |p| self.denies_by_principal.get(&p))
+    /// The deny rules sitting at `target` (a key-cased id) or above it, the outermost first.
+    fn denies_over<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a Arc<DenyRule>> + 'a {
+        keys_at_or_above(target)
+            .filter_map(move |k| self.denies_by_scope.get(k))
             .flatten()
     }
 }
@@ -209,6 +231,9 @@ pub fn decide(
     facts: &AccessFacts,
     now: i64,
 ) -> Decision {
+    if let Some(d) = deny_for(subject, action, data, scope, facts) {
+        return Decision::Denied(d);
+    }
     let granted = facts.grants_of(subject).find(|g| {
         let on_path = matches!(
             (&g.via, path),
@@ -216,16 +241,15 @@ pub fn decide(
         );
         on_path && g.active(now) && is_at_or_above(&g.scope, scope) && g.role.allows(action, data)
     });
-    if let Some(d) = deny_for(subject, action, data, scope, facts) {
-        return Decision::Denied(d);
-    }
     match granted {
         Some(g) => Decision::Allowed(g.clone()),
         None => Decision::NoGrant,
     }
 }
 
-/// The deny assignment, if any, that stops `subject` doing `action` at `scope`.
+/// The deny assignment, if any, that stops `subject` doing `action` at `scope`: the outermost of those
+/// at or above `scope` that name Everyone or the caller or one of its groups, do not exclude it, and
+/// cover the action.
 pub fn deny_for(
     subject: &Subject,
     action: &str,
@@ -233,19 +257,141 @@ pub fn deny_for(
     scope: &str,
     facts: &AccessFacts,
 ) -> Option<Arc<DenyRule>> {
-    facts
-        .denies_of(subject)
-        .find(|d| {
-            let applies_here = if d.do_not_apply_to_child_scopes {
-                d.scope.eq_ignore_ascii_case(scope)
-            } else {
-                is_at_or_above(&d.scope, scope)
-            };
-            applies_here
-                && !d.exclude_principals.iter().any(|p| subject.is(p))
-                && d.permissions.iter().any(|p| p.allows(action, data))
+    let target: Cow<str> = if scope.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(scope.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(scope)
+    };
+    let found = facts.denies_over(&target).find(|d| {
+        // the index found every deny at or above `scope`; this keeps the exact rule
+        let applies_here = if d.do_not_apply_to_child_scopes {
+            d.scope.eq_ignore_ascii_case(scope)
+        } else {
+            is_at_or_above(&d.scope, scope)
+        };
+        applies_here
+            && d.principals.iter().any(|p| p == EVERYONE || subject.is(p))
+            && !d.exclude_principals.iter().any(|p| subject.is(p))
+            && d.permissions.iter().any(|p| p.allows(action, data))
+    });
+    found.cloned()
+}
+
+/// A management lock's level (ARM-FACTS §6.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockLevel {
+    /// Deletes are refused; reads and writes go through.
+    CanNotDelete,
+    /// Writes, POST actions and deletes are refused.
+    ReadOnly,
+}
+
+impl LockLevel {
+    /// The level as ARM spells it, from any case; `None` for anything else.
+    pub fn parse(s: &str) -> Option<LockLevel> {
+        if s.eq_ignore_ascii_case("CanNotDelete") {
+            Some(LockLevel::CanNotDelete)
+        } else if s.eq_ignore_ascii_case("ReadOnly") {
+            Some(LockLevel::ReadOnly)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockLevel::CanNotDelete => "CanNotDelete",
+            LockLevel::ReadOnly => "ReadOnly",
+        }
+    }
+}
+
+impl std::fmt::Display for LockLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A management lock on a scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockRule {
+    pub id: String,
+    pub name: String,
+    /// Lower-cased canonical scope the lock sits on.
+    pub scope: String,
+    /// The scope as written (for messages).
+    pub scope_display: String,
+    pub level: LockLevel,
+}
+
+/// What a request does, as far as locks care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodKind {
+    /// GET, HEAD, and POSTs that change nothing (listing keys and the like).
+    Read,
+    /// PUT, PATCH, and POSTs that change state.
+    Write,
+    Delete,
+}
+
+impl MethodKind {
+    /// From the HTTP method alone: GET/HEAD read, DELETE deletes, anything else writes.
+    pub fn of_method(method: &str) -> MethodKind {
+        if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
+            MethodKind::Read
+        } else if method.eq_ignore_ascii_case("DELETE") {
+            MethodKind::Delete
+        } else {
+            MethodKind::Write
+        }
+    }
+}
+
+/// Is `action` one on locks themselves (`Microsoft.Authorization/locks/*`), which no lock stops?
+pub fn is_lock_action(action: &str) -> bool {
+    const PREFIX: &str = "microsoft.authorization/locks/";
+    action.len() >= PREFIX.len()
+        && action.as_bytes()[..PREFIX.len()].eq_ignore_ascii_case(PREFIX.as_bytes())
+}
+
+/// The locks in the way of a `kind` request for `action` at `scope` (lower-cased canonical id),
+/// whoever makes it: for a write, ReadOnly locks at or above `scope`; for a delete, locks of either
+/// level at or above it and also below it (deleting a group with a locked child fails entirely).
+/// Reads and lock actions meet none. In the order of `locks`.
+pub fn locks_in_the_way<'a>(
+    locks: &'a [LockRule],
+    kind: MethodKind,
+    scope: &str,
+    action: &str,
+) -> Vec<&'a LockRule> {
+    if kind == MethodKind::Read || is_lock_action(action) {
+        return Vec::new();
+    }
+    let deleting = kind == MethodKind::Delete;
+    locks
+        .iter()
+        .filter(|l| {
+            let covers =
+                is_at_or_above(&l.scope, scope) || (deleting && is_at_or_above(scope, &l.scope));
+            covers && (deleting || l.level == LockLevel::ReadOnly)
         })
-        .cloned()
+        .collect()
+}
+
+/// The locks that refuse this request: those in the way, for a caller on the customer path. A
+/// delegated (Lighthouse) caller is never stopped by a lock (ARM-FACTS §6.4). Locks are weighed after
+/// `decide`: a request it refuses is refused for that reason whatever the locks say.
+pub fn lock_blocks<'a>(
+    locks: &'a [LockRule],
+    kind: MethodKind,
+    scope: &str,
+    path: Path,
+    action: &str,
+) -> Vec<&'a LockRule> {
+    match path {
+        Path::Customer => locks_in_the_way(locks, kind, scope, action),
+        Path::Delegated => Vec::new(),
+    }
 }
 
 /// Case-insensitive glob where `*` matches any run of characters, `/` included (ARM-FACTS §4.3).
@@ -304,6 +450,86 @@ mod tests {
             via: Via::RoleAssignment,
             expires_at: None,
         }
+    }
+
+    #[test]
+    fn lock_table() {
+        let lock = |scope: &str, level| LockRule {
+            id: format!("{scope}/providers/microsoft.authorization/locks/l"),
+            name: "l".into(),
+            scope: scope.into(),
+            scope_display: scope.into(),
+            level,
+        };
+        let rg = "/subscriptions/s1/resourcegroups/rg1";
+        let vm =
+            "/subscriptions/s1/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/vm1";
+        let locks = [
+            lock(rg, LockLevel::CanNotDelete),
+            lock(vm, LockLevel::ReadOnly),
+        ];
+        let write = "Microsoft.Compute/virtualMachines/write";
+        let n = |kind, scope: &str, path, action: &str| {
+            lock_blocks(&locks, kind, scope, path, action).len()
+        };
+        use MethodKind::*;
+        use Path::*;
+        assert_eq!(n(Read, vm, Customer, write), 0);
+        assert_eq!(n(Write, vm, Customer, write), 1); // ReadOnly on the vm
+        assert_eq!(n(Delete, vm, Customer, write), 2); // both
+        assert_eq!(n(Write, rg, Customer, write), 0); // CanNotDelete lets writes through
+        assert_eq!(n(Delete, rg, Customer, write), 2); // its own lock and the locked child
+        assert_eq!(n(Delete, "/subscriptions/s1", Customer, write), 2);
+        assert_eq!(
+            n(
+                Delete,
+                "/subscriptions/s1/resourcegroups/rg10",
+                Customer,
+                write
+            ),
+            0
+        );
+        assert_eq!(n(Delete, vm, Delegated, write), 0); // Lighthouse bypasses locks
+        assert_eq!(locks_in_the_way(&locks, Delete, vm, write).len(), 2);
+        assert_eq!(
+            n(Delete, vm, Customer, "Microsoft.Authorization/locks/delete"),
+            0
+        );
+        assert_eq!(
+            n(Write, vm, Customer, "microsoft.authorization/LOCKS/write"),
+            0
+        );
+        assert_eq!(MethodKind::of_method("head"), Read);
+        assert_eq!(MethodKind::of_method("POST"), Write);
+        assert_eq!(LockLevel::parse("readonly"), Some(LockLevel::ReadOnly));
+        assert_eq!(LockLevel::parse("Frozen"), None);
+    }
+
+    #[test]
+    fn deny_index_keys() {
+        fn keys(t: &str) -> Vec<&str> {
+            keys_at_or_above(t).collect()
+        }
+        assert_eq!(keys("/"), [""]);
+        assert_eq!(
+            keys("/subscriptions/s1/resourcegroups/rg1"),
+            [
+                "",
+                "/subscriptions",
+                "/subscriptions/s1",
+                "/subscriptions/s1/resourcegroups",
+                "/subscriptions/s1/resourcegroups/rg1"
+            ]
+        );
+        assert_eq!(
+            keys("/subscriptions/s1/"),
+            [
+                "",
+                "/subscriptions",
+                "/subscriptions/s1",
+                "/subscriptions/s1"
+            ]
+        );
     }
 
     #[test]

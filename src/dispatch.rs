@@ -15,7 +15,7 @@ use crate::arm::resource_id::{is_at_or_above, is_guid, ResourceId};
 use crate::arm::route::Route;
 use crate::auth::keys::SigningKey;
 use crate::auth::token::{self, TokenError};
-use crate::authz::{self, Decision, Path, Subject, Via};
+use crate::authz::{self, Decision, MethodKind, Path, Subject, Via};
 use crate::clock::{arm_us_time, Clock};
 use crate::facts::{Snapshot, FACT_TYPES};
 use crate::providers::subscriptions::{can_see, standing, Standing};
@@ -815,20 +815,23 @@ fn arm_authenticated(
             }
         }
         // Locks stop the customer's own principals, never a delegated caller (ARM-FACTS §6.4).
-        if route.is_write() && path == Path::Delegated && !is_lock_action(&action) {
-            for l in locks_applying(snap, req.method == "DELETE", &scope_key) {
+        let kind = if route.is_write() {
+            MethodKind::of_method(&req.method)
+        } else {
+            MethodKind::Read
+        };
+        if path == Path::Delegated {
+            for l in authz::locks_in_the_way(&snap.locks, kind, &scope_key, &action) {
                 decision_header.push_str(&format!(
                     "; lock '{}' on {} bypassed (delegated caller)",
                     l.name, l.scope_display
                 ));
             }
         }
-        if route.is_write() && path == Path::Customer && !is_lock_action(&action) {
-            check_locks(snap, &req.method, &scope_key, &scope_display).map_err(|e| {
-                let why = format!("denied; {}", e.message);
-                e.with_header("x-ms-emulator-decision", why)
-            })?;
-        }
+        check_locks(snap, kind, &scope_key, &scope_display, path, &action).map_err(|e| {
+            let why = format!("denied; {}", e.message);
+            e.with_header("x-ms-emulator-decision", why)
+        })?;
     }
 
     let new_id = fast_uuid();
@@ -902,33 +905,17 @@ pub fn describe(d: &Decision) -> String {
     }
 }
 
-/// The locks that stop a write (ReadOnly) or delete (either level) at `scope_key`: at or above it, and
-/// for deletes also below it (deleting a group with a locked child fails entirely).
-fn locks_applying<'a>(
-    snap: &'a Snapshot,
-    deleting: bool,
-    scope_key: &str,
-) -> Vec<&'a crate::facts::LockFact> {
-    snap.locks
-        .iter()
-        .filter(|l| {
-            let covers = is_at_or_above(&l.scope, scope_key)
-                || (deleting && is_at_or_above(scope_key, &l.scope));
-            covers
-                && (l.level.eq_ignore_ascii_case("ReadOnly")
-                    || (deleting && l.level.eq_ignore_ascii_case("CanNotDelete")))
-        })
-        .collect()
-}
-
+/// Refuses the request with ScopeLocked when a lock stops it (`authz::lock_blocks`), naming each
+/// locked scope once.
 fn check_locks(
     snap: &Snapshot,
-    method: &str,
+    kind: MethodKind,
     scope_key: &str,
     scope_display: &str,
+    path: Path,
+    action: &str,
 ) -> Result<(), ArmError> {
-    let deleting = method == "DELETE";
-    let mut locked: Vec<String> = locks_applying(snap, deleting, scope_key)
+    let mut locked: Vec<String> = authz::lock_blocks(&snap.locks, kind, scope_key, path, action)
         .into_iter()
         .map(|l| l.scope_display.clone())
         .collect();
@@ -939,16 +926,14 @@ fn check_locks(
     } else {
         Err(ArmError::scope_locked(
             scope_display,
-            if deleting { "delete" } else { "write" },
+            if kind == MethodKind::Delete {
+                "delete"
+            } else {
+                "write"
+            },
             &locked,
         ))
     }
-}
-
-fn is_lock_action(action: &str) -> bool {
-    action
-        .to_ascii_lowercase()
-        .starts_with("microsoft.authorization/locks/")
 }
 
 /// Why `principal` may or may not do `action` at `scope` (or `method` on a URL): the decision with its
@@ -1090,19 +1075,24 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
             reasons.extend(near);
         }
     }
-    let writes = method != "GET" && method != "HEAD";
-    if writes && !is_lock_action(&action) {
-        for l in locks_applying(&snap, method == "DELETE", &scope_key) {
-            if path == Path::Delegated {
-                reasons.push(json!({"kind": "lock", "effect": "bypassed", "id": l.id, "name": l.name, "level": l.level, "scope": l.scope_display,
-                    "message": format!("The {} lock '{}' on {} does not stop a principal acting through a delegation (Azure Lighthouse).", l.level, l.name, l.scope_display)}));
-            } else {
-                if allowed {
-                    allowed = false;
-                }
-                reasons.push(json!({"kind": "lock", "effect": "denies", "code": "ScopeLocked", "id": l.id, "name": l.name, "level": l.level, "scope": l.scope_display,
-                    "message": format!("The {} lock '{}' on {} stops this {}.", l.level, l.name, l.scope_display, if method == "DELETE" { "delete" } else { "write" })}));
-            }
+    // Locks govern the control plane: the data plane (blobs, secrets) never consults them.
+    let kind = if data {
+        MethodKind::Read
+    } else {
+        MethodKind::of_method(&method)
+    };
+    let blocking = authz::lock_blocks(&snap.locks, kind, &scope_key, path, &action);
+    if !blocking.is_empty() {
+        allowed = false;
+    }
+    for l in blocking {
+        reasons.push(json!({"kind": "lock", "effect": "denies", "code": "ScopeLocked", "id": l.id, "name": l.name, "level": l.level.as_str(), "scope": l.scope_display,
+            "message": format!("The {} lock '{}' on {} stops this {}.", l.level, l.name, l.scope_display, if kind == MethodKind::Delete { "delete" } else { "write" })}));
+    }
+    if path == Path::Delegated {
+        for l in authz::locks_in_the_way(&snap.locks, kind, &scope_key, &action) {
+            reasons.push(json!({"kind": "lock", "effect": "bypassed", "id": l.id, "name": l.name, "level": l.level.as_str(), "scope": l.scope_display,
+                "message": format!("The {} lock '{}' on {} does not stop a principal acting through a delegation (Azure Lighthouse).", l.level, l.name, l.scope_display)}));
         }
     }
     Ok(

@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::authz::{AccessFacts, DenyRule, Grant, Permission, RoleDefinition, Via};
+use crate::authz::{
+    AccessFacts, DenyRule, Grant, LockLevel, LockRule, Permission, RoleDefinition, Via,
+};
 use crate::clock::parse_duration;
 use crate::directory::Directory;
 use crate::store::{StoreError, Tx};
@@ -111,17 +113,6 @@ pub fn role_guid(role_definition_id: &str) -> String {
         .to_lowercase()
 }
 
-#[derive(Debug, Clone)]
-pub struct LockFact {
-    pub id: String,
-    pub name: String,
-    /// Lower-cased canonical scope the lock sits on.
-    pub scope: String,
-    /// The scope as written (for messages).
-    pub scope_display: String,
-    pub level: String,
-}
-
 /// `maximumActivationDuration` when a just-in-time policy does not say (ARM-FACTS §7.3).
 pub const DEFAULT_MAX_ACTIVATION_SECS: i64 = 8 * 3600;
 
@@ -186,7 +177,7 @@ pub struct Snapshot {
     pub dir: Directory,
     pub custom_roles: HashMap<String, Arc<RoleDefinition>>,
     pub access: AccessFacts,
-    pub locks: Vec<LockFact>,
+    pub locks: Vec<LockRule>,
     /// Subscription (lower-case) → managing tenants with a delegation on it or one of its groups.
     pub managed_by: HashMap<String, Vec<String>>,
     /// Eligible (just-in-time) authorizations of every delegation, in assignment order.
@@ -405,7 +396,13 @@ impl Snapshot {
         snap.access = AccessFacts::new(grants, denies);
 
         for r in tx.by_type("microsoft.authorization/locks", None, None)? {
-            snap.locks.push(LockFact {
+            // the locks provider writes only the two levels ARM knows
+            let Some(level) =
+                LockLevel::parse(r.body["properties"]["level"].as_str().unwrap_or_default())
+            else {
+                continue;
+            };
+            snap.locks.push(LockRule {
                 id: r.body["id"].as_str().unwrap_or_default().into(),
                 name: r.body["name"].as_str().unwrap_or_default().into(),
                 scope: r.parent.clone(),
@@ -414,10 +411,7 @@ impl Snapshot {
                     .and_then(|id| id.rsplit_once("/providers/Microsoft.Authorization/locks/"))
                     .map(|(s, _)| s.to_string())
                     .unwrap_or_default(),
-                level: r.body["properties"]["level"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .into(),
+                level,
             });
         }
         Ok(snap)

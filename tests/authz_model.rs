@@ -1,8 +1,12 @@
-//! Property test of the authorization decision: `authz::decide` against a slow, obvious reference model
-//! of ARM-FACTS §4.3 (action globs, scope inheritance, union of grants), §5.4 (deny assignments first)
-//! and §7.1 (customer callers see role assignments, managing-tenant callers only delegations), over
-//! random worlds of tenants, scopes, nested groups, roles, grants and denies. Also unit properties of the
-//! glob and of scope coverage. The model shares no code with `src/authz.rs` or `is_at_or_above`.
+//! Property test of the authorization decision: `authz::decide` and `authz::lock_blocks` against a slow,
+//! obvious reference model of ARM-FACTS §4.3 (action globs, scope inheritance, union of grants), §5.4
+//! (deny assignments first), §6 (locks: ReadOnly stops writes and deletes at and below its scope,
+//! CanNotDelete deletes, a delete of a scope holding a locked child is stopped, lock actions never are)
+//! with §6.4 (locks stop the customer path only) and §7.1 (customer callers see role assignments,
+//! managing-tenant callers only delegations), over random worlds of tenants, scopes, nested groups,
+//! roles, grants, denies and locks. The full outcome is checked: denied by a deny assignment, no grant,
+//! blocked by a lock, or allowed. Also unit properties of the glob and of scope coverage. The model
+//! shares no code with `src/authz.rs` or `is_at_or_above`.
 
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -10,8 +14,8 @@ use std::sync::Arc;
 
 use lighthouse_emulator::arm::resource_id::is_at_or_above;
 use lighthouse_emulator::authz::{
-    self, glob, AccessFacts, Decision, DenyRule, Grant, Path, Permission, RoleDefinition, Subject,
-    Via, EVERYONE,
+    self, glob, AccessFacts, Decision, DenyRule, Grant, LockLevel, LockRule, MethodKind, Path,
+    Permission, RoleDefinition, Subject, Via, EVERYONE,
 };
 use lighthouse_emulator::directory::Directory;
 use lighthouse_emulator::world::{Principal, PrincipalKind, Subscription, Tenant};
@@ -36,9 +40,11 @@ const ACTIONS: &[&str] = &[
     "Microsoft.Network/virtualNetworks/subnets/join/action",
     "Microsoft.Resources/subscriptions/resourceGroups/read",
     "Microsoft.Resources/subscriptions/resourceGroups/write",
+    "Microsoft.Resources/subscriptions/resourceGroups/delete",
     "Microsoft.Authorization/roleAssignments/read",
     "Microsoft.Authorization/roleAssignments/write",
     "Microsoft.Authorization/locks/delete",
+    "Microsoft.Authorization/locks/write",
     "Microsoft.Storage/storageAccounts/read",
 ];
 
@@ -101,8 +107,7 @@ const EXPIRY_OFFSETS: &[i64] = &[-100, -1, 0, 1, 100];
 // ---------------------------------------------------------------------------------------------------
 // The world and the request
 
-/// Everything the decision may depend on. A lock dimension (guardrails) goes here as another field and
-/// as another step in `model_decide`.
+/// Everything the decision may depend on.
 #[derive(Debug, Clone)]
 struct World {
     tenants: Vec<String>,
@@ -112,6 +117,7 @@ struct World {
     principals: Vec<Principal>,
     grants: Vec<Grant>,
     denies: Vec<DenyRule>,
+    locks: Vec<LockRule>,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +128,9 @@ struct Request {
     data: bool,
     scope: String,
     path: Path,
+    /// Read, write or delete, as locks see it (always Read for a data action: locks govern the
+    /// control plane only).
+    kind: MethodKind,
     now: i64,
 }
 
@@ -157,11 +166,14 @@ impl World {
 // ---------------------------------------------------------------------------------------------------
 // The reference model: plain, slow, obvious
 
-/// What the model finds: every applicable deny and every grant that would allow.
+/// What the model finds: every applicable deny, every grant that would allow, every lock in the way of
+/// the operation whoever asks, and those of them that stop this caller.
 #[derive(Debug, Clone, PartialEq)]
 struct Verdict {
     denied_by: Vec<String>,
     granted_by: Vec<String>,
+    in_the_way: Vec<String>,
+    locked_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,16 +181,20 @@ enum Outcome {
     Allowed,
     Denied,
     NoGrant,
+    Locked,
 }
 
 impl Verdict {
+    /// Deny assignments first, then grants; locks only for a request the decision allows.
     fn outcome(&self) -> Outcome {
         if !self.denied_by.is_empty() {
             Outcome::Denied
-        } else if !self.granted_by.is_empty() {
-            Outcome::Allowed
-        } else {
+        } else if self.granted_by.is_empty() {
             Outcome::NoGrant
+        } else if !self.locked_by.is_empty() {
+            Outcome::Locked
+        } else {
+            Outcome::Allowed
         }
     }
 }
@@ -293,10 +309,41 @@ fn model_decide(world: &World, req: &Request) -> Verdict {
             granted_by.push(g.id.clone());
         }
     }
+    let in_the_way: Vec<String> = world
+        .locks
+        .iter()
+        .filter(|l| model_lock_stops(l, req))
+        .map(|l| l.id.clone())
+        .collect();
+    let locked_by = if req.path == Path::Customer {
+        in_the_way.clone()
+    } else {
+        vec![]
+    };
     Verdict {
         denied_by,
         granted_by,
+        in_the_way,
+        locked_by,
     }
+}
+
+/// Does lock `l` stand in the way of the request (before asking who makes it)? Operations on locks
+/// themselves pass; reads pass; a write meets ReadOnly locks on the target or an ancestor; a delete meets
+/// locks of either level on the target, an ancestor or a descendant.
+fn model_lock_stops(l: &LockRule, req: &Request) -> bool {
+    let on_locks = req
+        .action
+        .to_ascii_lowercase()
+        .starts_with("microsoft.authorization/locks/");
+    let above = model_covers(&l.scope_display, &req.scope);
+    let below = model_covers(&req.scope, &l.scope_display);
+    !on_locks
+        && match req.kind {
+            MethodKind::Read => false,
+            MethodKind::Write => above && l.level == LockLevel::ReadOnly,
+            MethodKind::Delete => above || below,
+        }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -370,6 +417,11 @@ type GrantSpec = (Index, Index, Index, bool, Option<i64>);
 type DenySpec = (Vec<Option<Index>>, Vec<Index>, Vec<Permission>, Index, bool);
 /// Per subscription name, if present: (owning tenant, resource groups, resources in each group).
 type SubSpec = Option<(Index, Vec<&'static str>, Vec<&'static str>)>;
+/// (scope, ReadOnly?, case mode, case mask) of a lock.
+type LockSpec = (Index, bool, u8, u64);
+/// The locks, a lock aimed at the request (ReadOnly?, at an ancestor-or-self or a descendant, which),
+/// and the method kind: None = the one the action implies, else a random one.
+type LocksSpec = (Vec<LockSpec>, Option<(bool, bool, Index)>, Option<Index>);
 /// (subject, case mode, case mask, data?, action, scope, delegated path?, focus). A focus picks one grant
 /// and aims the request at it (its principal or a member, a scope at or below it, its path), so that
 /// allows and denies are common rather than rare.
@@ -396,6 +448,18 @@ fn deny_spec() -> impl Strategy<Value = DenySpec> {
         vec(permission(1), 1..=2),
         any::<Index>(),
         any::<bool>(),
+    )
+}
+
+fn lock_spec() -> impl Strategy<Value = LockSpec> {
+    (any::<Index>(), any::<bool>(), any::<u8>(), any::<u64>())
+}
+
+fn locks_spec() -> impl Strategy<Value = LocksSpec> {
+    (
+        vec(lock_spec(), 0..=3),
+        prop::option::weighted(0.5, (any::<bool>(), any::<bool>(), any::<Index>())),
+        prop::option::weighted(0.4, any::<Index>()),
     )
 }
 
@@ -427,11 +491,12 @@ fn case() -> impl Strategy<Value = (World, Request)> {
             any::<bool>(),
             prop::option::weighted(0.75, any::<Index>()),
         ),
+        locks_spec(),
     )
         .prop_map(
-            |(n_tenants, subs, homes, edges, roles, grants, denies, request)| {
+            |(n_tenants, subs, homes, edges, roles, grants, denies, request, locks)| {
                 build(
-                    n_tenants, subs, homes, edges, roles, grants, denies, request,
+                    n_tenants, subs, homes, edges, roles, grants, denies, request, locks,
                 )
             },
         )
@@ -458,6 +523,7 @@ fn build(
     grants: Vec<GrantSpec>,
     denies: Vec<DenySpec>,
     request: RequestSpec,
+    locks: LocksSpec,
 ) -> (World, Request) {
     let tenants: Vec<String> = (0..n_tenants)
         .map(|i| format!("{i:08x}-7e7e-4a7e-8a7e-000000000000"))
@@ -655,12 +721,68 @@ fn build(
             action = what.get(&named).to_string();
         }
     }
+
+    // Locks sit on subscriptions, resource groups and resources, never on the root.
+    let (lock_specs, aimed, kind_spec) = locks;
+    let lockable: Vec<&String> = scopes.iter().filter(|s| *s != "/").collect();
+    let mut lock_at: Vec<(String, bool, u8, u64)> = lock_specs
+        .into_iter()
+        .map(|(at, read_only, m, k)| (at.get(&lockable).to_string(), read_only, m, k))
+        .collect();
+    if let Some((read_only, below, which)) = aimed {
+        let near: Vec<&&String> = lockable
+            .iter()
+            .filter(|s| {
+                if below {
+                    model_covers(&scope, s) && !model_covers(s, &scope)
+                } else {
+                    model_covers(s, &scope)
+                }
+            })
+            .collect();
+        if !near.is_empty() {
+            lock_at.push((which.get(&near).to_string(), read_only, mode, mask));
+        }
+    }
+    let locks: Vec<LockRule> = lock_at
+        .into_iter()
+        .enumerate()
+        .map(|(i, (at, read_only, m, k))| {
+            let display = recase(&at, m, k);
+            LockRule {
+                id: format!("{display}/providers/Microsoft.Authorization/locks/lock{i}"),
+                name: format!("lock{i}"),
+                scope: at,
+                scope_display: display,
+                level: if read_only {
+                    LockLevel::ReadOnly
+                } else {
+                    LockLevel::CanNotDelete
+                },
+            }
+        })
+        .collect();
+    let a = action.to_ascii_lowercase();
+    let kind = match kind_spec {
+        _ if data => MethodKind::Read,
+        Some(k) => *k.get(&[
+            MethodKind::Read,
+            MethodKind::Write,
+            MethodKind::Delete,
+            MethodKind::Delete,
+        ]),
+        None if a.ends_with("/read") => MethodKind::Read,
+        None if a.ends_with("/delete") => MethodKind::Delete,
+        None => MethodKind::Write,
+    };
+
     let request = Request {
         object_id: recase(&caller.object_id, mode, mask),
         action,
         data,
         scope,
         path,
+        kind,
         now: NOW,
     };
     let world = World {
@@ -669,6 +791,7 @@ fn build(
         principals,
         grants,
         denies,
+        locks,
     };
     (world, request)
 }
@@ -676,9 +799,9 @@ fn build(
 // ---------------------------------------------------------------------------------------------------
 // The property
 
-/// Run `decide` on the world and compare with the model; returns the model's outcome (and whether the
-/// allowing grant was a delegation) for the tally.
-fn check(world: &World, req: &Request) -> Result<(Outcome, bool), TestCaseError> {
+/// Run `decide` and `lock_blocks` on the world and compare with the model; returns the model's outcome,
+/// whether the request came on the delegated path, and whether locks were in its way, for the tally.
+fn check(world: &World, req: &Request) -> Result<(Outcome, bool, bool), TestCaseError> {
     let directory = world.directory();
     let groups = directory.groups_of(&req.object_id).to_vec();
 
@@ -703,6 +826,31 @@ fn check(world: &World, req: &Request) -> Result<(Outcome, bool), TestCaseError>
         &facts,
         req.now,
     );
+    // which locks: exactly the model's, on either path
+    let ids = |ls: Vec<&LockRule>| ls.into_iter().map(|l| l.id.clone()).collect::<Vec<_>>();
+    let blocking = ids(authz::lock_blocks(
+        &world.locks,
+        req.kind,
+        &req.scope,
+        req.path,
+        &req.action,
+    ));
+    prop_assert_eq!(&blocking, &model.locked_by, "locks blocking");
+    let in_the_way = ids(authz::locks_in_the_way(
+        &world.locks,
+        req.kind,
+        &req.scope,
+        &req.action,
+    ));
+    prop_assert_eq!(&in_the_way, &model.in_the_way, "locks in the way");
+    // the full outcome, as dispatch composes it: the decision, then locks for what it allows
+    let outcome = match &got {
+        Decision::Denied(_) => Outcome::Denied,
+        Decision::NoGrant => Outcome::NoGrant,
+        Decision::Allowed(_) if !blocking.is_empty() => Outcome::Locked,
+        Decision::Allowed(_) => Outcome::Allowed,
+    };
+    prop_assert_eq!(outcome, model.outcome(), "outcome; model {:?}", model);
     match &got {
         Decision::Allowed(g) => {
             prop_assert!(
@@ -725,7 +873,11 @@ fn check(world: &World, req: &Request) -> Result<(Outcome, bool), TestCaseError>
             model
         ),
     }
-    Ok((model.outcome(), req.path == Path::Delegated))
+    Ok((
+        model.outcome(),
+        req.path == Path::Delegated,
+        !model.in_the_way.is_empty(),
+    ))
 }
 
 #[test]
@@ -737,17 +889,31 @@ fn decide_agrees_with_the_model() {
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
         ..ProptestConfig::default()
     });
-    // allowed (customer path), allowed (delegated path), denied, no grant
-    let tally = Cell::new([0usize; 4]);
+    // allowed (customer path), allowed (delegated path), denied, no grant, blocked by a lock, allowed
+    // past a lock (delegated), and (any outcome) a delete met only by locks below its target
+    let tally = Cell::new([0usize; 7]);
     let result = runner.run(&case(), |(world, req)| {
-        let (outcome, delegated) = check(&world, &req)?;
+        let (outcome, delegated, locked) = check(&world, &req)?;
         let mut t = tally.get();
         t[match (outcome, delegated) {
             (Outcome::Allowed, false) => 0,
             (Outcome::Allowed, true) => 1,
             (Outcome::Denied, _) => 2,
             (Outcome::NoGrant, _) => 3,
+            (Outcome::Locked, _) => 4,
         }] += 1;
+        if outcome == Outcome::Allowed && delegated && locked {
+            t[5] += 1;
+        }
+        if locked
+            && world
+                .locks
+                .iter()
+                .filter(|l| model_lock_stops(l, &req))
+                .all(|l| !model_covers(&l.scope_display, &req.scope))
+        {
+            t[6] += 1;
+        }
         tally.set(t);
         Ok(())
     });
@@ -756,15 +922,22 @@ fn decide_agrees_with_the_model() {
     }
     let t = tally.get();
     eprintln!(
-        "{CASES} cases: allowed {} (customer) + {} (delegated), denied {}, no grant {}",
-        t[0], t[1], t[2], t[3]
+        "{CASES} cases: allowed {} (customer) + {} (delegated, {} of them past a lock), denied {}, \
+         no grant {}, blocked by a lock {}; {} deletes met only locks below",
+        t[0], t[1], t[5], t[2], t[3], t[4], t[6]
     );
     // the generator must keep exercising every outcome, or the agreement above means little
-    for (n, what) in t
-        .iter()
-        .zip(["customer allow", "delegated allow", "deny", "no grant"])
-    {
-        assert!(*n >= CASES as usize / 50, "too few {what} cases: {t:?}");
+    for (n, what) in t.iter().zip([
+        "customer allow",
+        "delegated allow",
+        "deny",
+        "no grant",
+        "lock",
+        "delegated past a lock",
+        "delete below a lock only",
+    ]) {
+        let least = if what.contains("lock") { 100 } else { 50 };
+        assert!(*n >= CASES as usize / least, "too few {what} cases: {t:?}");
     }
 }
 
