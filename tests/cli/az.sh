@@ -258,5 +258,46 @@ else
   ok
 fi
 
+DEP_NAME="az-onboard-$(date +%s)-$$"
+SUB_TEMPLATE=tests/templates/lighthouse/templates/delegated-resource-management/subscription/subscription.json
+step "az deployment sub create: the subscription onboarding sample, unmodified, as admin@fabrikam into fabrikam-dev"
+if ! userrealm_on_443; then
+  skip "$NO_443"
+else
+  # The sample parameter file, filled with the default world's ids (Contoso MSP, MSP Operators).
+  "$PYTHON" - "${SUB_TEMPLATE%.json}.parameters.json" "$WORK/onboard.parameters.json" "$CONTOSO" "$MSP_OPERATORS_OID" <<'EOF'
+import json, sys
+src, dst, tenant, group = sys.argv[1:]
+p = json.load(open(src))
+p["parameters"]["managedByTenantId"]["value"] = tenant
+for a in p["parameters"]["authorizations"]["value"]:
+    a["principalId"] = group
+json.dump(p, open(dst, "w"), indent=2)
+EOF
+  az_ login -u admin@fabrikam.onmicrosoft.com -p 'Fabrikam-Pa55!' -o none
+  az_ account set -s "$FABRIKAM_DEV"
+  expect_eq Succeeded "$(az_ deployment sub create --name "$DEP_NAME" --location westeurope \
+    --template-file "$SUB_TEMPLATE" --parameters "@$WORK/onboard.parameters.json" \
+    --query properties.provisioningState -o tsv)" "the deployment's properties.provisioningState"
+  expect_line "$DEP_NAME" "$(az_ deployment sub list --query "[].name" -o tsv)" "az deployment sub list"
+  expect_eq "Managed by Relecloud Managed Services" \
+    "$(az_ deployment sub show --name "$DEP_NAME" --query properties.outputs.mspOfferName.value -o tsv)" \
+    "the deployment's mspOfferName output"
+  az_ logout
+  # the managing tenant reaches fabrikam-dev through the deployed delegation
+  az_ login --service-principal -u "$MSP_AUTOMATION_APP" -p msp-automation-secret --tenant "$CONTOSO" -o none
+  expect_line rg-dev "$(az_ group list --subscription "$FABRIKAM_DEV" --query "[].name" -o tsv)" \
+    "msp-automation's groups in fabrikam-dev after the deployment"
+  az_ logout
+  # and the customer revokes it again, so a re-run starts from fabrikam-dev undelegated
+  az_ login -u admin@fabrikam.onmicrosoft.com -p 'Fabrikam-Pa55!' -o none
+  az_ account set -s "$FABRIKAM_DEV"
+  for a in $(az_ managedservices assignment list --query "[].name" -o tsv); do
+    az_ managedservices assignment delete --assignment "$a" --yes
+  done
+  az_ logout
+  ok
+fi
+
 trap - ERR
 echo "az: $PASSED passed, 0 failed, $SKIPPED skipped"
