@@ -711,7 +711,15 @@ fn arm_authenticated(
             }
             match serde_json::from_slice::<Value>(&req.body) {
                 Ok(v) => Some(v),
-                Err(e) => return Err(ArmError::invalid_request_content(&e.to_string())),
+                // ARM reads bodies with Newtonsoft, which takes unquoted property names and comments:
+                // `az deployment … create` sends its template that way (JSONC).
+                Err(e) => match std::str::from_utf8(&req.body)
+                    .ok()
+                    .and_then(|t| json5::from_str::<Value>(t).ok())
+                {
+                    Some(v) => Some(v),
+                    None => return Err(ArmError::invalid_request_content(&e.to_string())),
+                },
             }
         } else {
             None

@@ -503,11 +503,18 @@ async fn templates_the_delegation_rules_forbid_fail_with_the_inner_error() {
         &e,
         "admin@fabrikam",
         FABRIKAM_DEV,
-        "8e3af657-a8ff-4c3d-9a6e-8cc8b4c69757",
+        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
     )
     .await;
     assert_eq!(
         d["code"], "InvalidRegistrationDefinitionCreateRequest",
+        "{d}"
+    );
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("restricted for registration"),
         "{d}"
     );
     // nor a role with DataActions (Storage Blob Data Reader)

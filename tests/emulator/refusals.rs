@@ -324,3 +324,29 @@ async fn a_customer_lock_stops_the_customer() {
         .contains("rg-managed"));
     assert_eq!(e.call("GET", &vm, Some(&t), None).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jsonc_bodies_are_read_like_newtonsoft_reads_them() {
+    // az deployment sub create sends `{"properties": {…, template: {…}}}` with an unquoted key
+    let e = emu().await;
+    let t = e.token("admin@fabrikam").await;
+    let auth = format!("Bearer {t}");
+    let h = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let body =
+        b"{\"location\": \"westeurope\", tags: {/* a comment */ \"env\": \"jsonc\"}}".to_vec();
+    let r = e
+        .raw(
+            "PUT",
+            &format!(
+                "/subscriptions/{FABRIKAM_PROD}/resourcegroups/rg-jsonc?api-version=2024-11-01"
+            ),
+            &h,
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["tags"]["env"], "jsonc");
+}
