@@ -390,29 +390,7 @@ fn humanize(ty: &str) -> String {
         .join(" ")
 }
 
-/// The `HttpStatusCode` name ARM writes in `properties.statusCode` and `subStatus.value`.
-pub fn status_name(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "NoContent",
-        400 => "BadRequest",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "NotFound",
-        405 => "MethodNotAllowed",
-        409 => "Conflict",
-        412 => "PreconditionFailed",
-        413 => "RequestEntityTooLarge",
-        415 => "UnsupportedMediaType",
-        429 => "TooManyRequests",
-        501 => "NotImplemented",
-        503 => "ServiceUnavailable",
-        s if s >= 500 => "InternalServerError",
-        _ => "BadRequest",
-    }
-}
+pub use crate::wire::status_name;
 
 fn status_text(status: u16) -> &'static str {
     match status_name(status) {

@@ -104,3 +104,27 @@ impl Reply {
             .map(|(_, v)| v.as_str())
     }
 }
+
+/// The `HttpStatusCode` name ARM writes in `properties.statusCode` and `subStatus.value`.
+pub fn status_name(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "NoContent",
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        405 => "MethodNotAllowed",
+        409 => "Conflict",
+        412 => "PreconditionFailed",
+        413 => "RequestEntityTooLarge",
+        415 => "UnsupportedMediaType",
+        429 => "TooManyRequests",
+        501 => "NotImplemented",
+        503 => "ServiceUnavailable",
+        s if s >= 500 => "InternalServerError",
+        _ => "BadRequest",
+    }
+}

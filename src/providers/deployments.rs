@@ -19,7 +19,7 @@ use crate::store::Store;
 use crate::template::eval::{Context, Env};
 use crate::template::locate::{locate, path_string, Seg};
 use crate::template::{self, hash, Plan, TemplateError};
-use crate::wire::Reply;
+use crate::wire::{status_name, Reply};
 
 const DEP_TYPE: &str = "Microsoft.Resources/deployments";
 const DEP_TYPE_L: &str = "microsoft.resources/deployments";
@@ -336,25 +336,6 @@ fn template_error(cx: &Cx, e: &TemplateError) -> Reply {
             }}],
         }}),
     )
-}
-
-fn status_name(s: u16) -> &'static str {
-    match s {
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "NoContent",
-        400 => "BadRequest",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "NotFound",
-        405 => "MethodNotAllowed",
-        409 => "Conflict",
-        413 => "RequestEntityTooLarge",
-        415 => "UnsupportedMediaType",
-        429 => "TooManyRequests",
-        _ => "InternalServerError",
-    }
 }
 
 fn iso_duration(d: std::time::Duration) -> String {

@@ -223,18 +223,7 @@ fn list(cx: &Cx, store: &Store, log_key: &str) -> Result<Reply, ArmError> {
     let page: Vec<Value> = matching.into_iter().skip(skip).take(PAGE).collect();
     let mut body = json!({ "value": page });
     if skip + PAGE < total {
-        let mut q: Vec<(String, String)> = cx
-            .req
-            .query
-            .iter()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case("$skiptoken"))
-            .cloned()
-            .collect();
-        q.push(("$skiptoken".into(), (skip + PAGE).to_string()));
-        let qs = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(q)
-            .finish();
-        body["nextLink"] = json!(format!("{}{}?{}", cx.base_url, cx.req.path, qs));
+        body["nextLink"] = json!(super::next_link(cx, skip + PAGE));
     }
     Ok(Reply::json(200, &body))
 }

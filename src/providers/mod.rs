@@ -211,6 +211,22 @@ pub fn stored_row(id: &ResourceId, rtype: &str, body: Value) -> Stored {
     }
 }
 
+/// This request's URL with `$skiptoken` set to `skip`: the `nextLink` of a page.
+pub fn next_link(cx: &Cx, skip: usize) -> String {
+    let mut q: Vec<(String, String)> = cx
+        .req
+        .query
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("$skiptoken"))
+        .cloned()
+        .collect();
+    q.push(("$skiptoken".into(), skip.to_string()));
+    let qs = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(q)
+        .finish();
+    format!("{}{}?{}", cx.base_url, cx.req.path, qs)
+}
+
 /// `{"value": [...], "nextLink": null}` — or paged with `$top` / `$skiptoken`.
 pub fn list_reply(cx: &Cx, items: Vec<Value>) -> Reply {
     let top = cx
@@ -226,19 +242,10 @@ pub fn list_reply(cx: &Cx, items: Vec<Value>) -> Reply {
     match top {
         Some(top) if skip + top < items.len() => {
             let page: Vec<Value> = items.into_iter().skip(skip).take(top).collect();
-            let mut q: Vec<(String, String)> = cx
-                .req
-                .query
-                .iter()
-                .filter(|(k, _)| !k.eq_ignore_ascii_case("$skiptoken"))
-                .cloned()
-                .collect();
-            q.push(("$skiptoken".into(), (skip + top).to_string()));
-            let qs = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(q)
-                .finish();
-            let next = format!("{}{}?{}", cx.base_url, cx.req.path, qs);
-            Reply::json(200, &json!({"value": page, "nextLink": next}))
+            Reply::json(
+                200,
+                &json!({"value": page, "nextLink": next_link(cx, skip + top)}),
+            )
         }
         _ => Reply::json(
             200,
