@@ -10,6 +10,16 @@ use crate::clock::{arm_time, parse_duration};
 use crate::dispatch::App;
 use crate::wire::{Reply, Req};
 
+fn json_body(req: &Req) -> Result<Value, Reply> {
+    serde_json::from_slice(&req.body).map_err(|e| {
+        admin_error(
+            400,
+            "InvalidRequestContent",
+            &format!("The body is not JSON: {e}"),
+        )
+    })
+}
+
 fn admin_error(status: u16, code: &str, message: &str) -> Reply {
     Reply::json(
         status,
@@ -54,15 +64,9 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             }
         }
         ("POST", "/_emulator/explain") => {
-            let body: Value = match serde_json::from_slice(&req.body) {
+            let body = match json_body(req) {
                 Ok(v) => v,
-                Err(e) => {
-                    return admin_error(
-                        400,
-                        "InvalidRequestContent",
-                        &format!("The body is not JSON: {e}"),
-                    )
-                }
+                Err(r) => return r,
             };
             match crate::dispatch::explain(app, &body) {
                 Ok(v) => Reply::json(200, &v),
@@ -71,15 +75,9 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         }
         ("GET", "/_emulator/clock") => clock_reply(app),
         ("POST", "/_emulator/clock") => {
-            let body: Value = match serde_json::from_slice(&req.body) {
+            let body = match json_body(req) {
                 Ok(v) => v,
-                Err(e) => {
-                    return admin_error(
-                        400,
-                        "InvalidRequestContent",
-                        &format!("The body is not JSON: {e}"),
-                    )
-                }
+                Err(r) => return r,
             };
             if let Some(d) = body.get("advance").and_then(|v| v.as_str()) {
                 match parse_duration(d) {

@@ -1179,9 +1179,7 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
             resources::resource_groups_create_or_update(cx, store)
         }
         Route::ResourceGroupsGet => resources::resource_groups_get(cx, store),
-        Route::ResourceGroupsCheckExistence => {
-            resources::resource_groups_check_existence(cx, store)
-        }
+        Route::ResourceGroupsCheckExistence => providers::check_existence(cx, store),
         Route::ResourceGroupsUpdate => resources::resource_groups_update(cx, store),
         Route::ResourceGroupsDelete => resources::resource_groups_delete(cx, store),
         Route::ResourcesList | Route::ResourcesListByResourceGroup => {
@@ -1205,7 +1203,7 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::ProviderOperationsList => authorization::provider_operations_list(cx, store),
         Route::ResourcesCreateOrUpdate => resources::resources_create_or_update(cx, store),
         Route::ResourcesGet => resources::resources_get(cx, store),
-        Route::ResourcesCheckExistence => resources::resources_check_existence(cx, store),
+        Route::ResourcesCheckExistence => providers::check_existence(cx, store),
         Route::ResourcesUpdate => resources::resources_update(cx, store),
         Route::ResourcesDelete => resources::resources_delete(cx, store),
         Route::ResourcesAction => resources::resources_action(cx, store),

@@ -418,11 +418,7 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
 }
 
 pub fn role_assignments_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let key = cx.id.key();
-    store
-        .read(|tx| tx.get(&key))?
-        .map(|r| Reply::json(200, &r.body))
-        .ok_or_else(ArmError::role_assignment_not_found)
+    super::get_stored(cx, store, ArmError::role_assignment_not_found)
 }
 
 pub fn role_assignments_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {

@@ -15,20 +15,9 @@ use crate::wire::Reply;
 pub const DENY_TYPE: &str = "Microsoft.Authorization/denyAssignments";
 
 pub fn deny_assignments_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let key = cx.id.key();
-    store
-        .read(|tx| tx.get(&key))?
-        .map(|r| Reply::json(200, &r.body))
-        .ok_or_else(|| {
-            ArmError::new(
-                "DenyAssignmentNotFound",
-                format!(
-                    "The deny assignment '{}' could not be found.",
-                    cx.id.name().unwrap_or_default()
-                ),
-            )
-            .with_status(404)
-        })
+    super::get_stored(cx, store, || {
+        super::named_not_found(cx, "DenyAssignmentNotFound", "deny assignment")
+    })
 }
 
 pub fn deny_assignments_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {

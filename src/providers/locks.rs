@@ -87,20 +87,9 @@ pub fn management_locks_create_or_update(cx: &Cx, store: &Store) -> Result<Reply
 }
 
 pub fn management_locks_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let key = cx.id.key();
-    store
-        .read(|tx| tx.get(&key))?
-        .map(|r| Reply::json(200, &r.body))
-        .ok_or_else(|| {
-            ArmError::new(
-                "LockNotFound",
-                format!(
-                    "The lock '{}' could not be found.",
-                    cx.id.name().unwrap_or_default()
-                ),
-            )
-            .with_status(404)
-        })
+    super::get_stored(cx, store, || {
+        super::named_not_found(cx, "LockNotFound", "lock")
+    })
 }
 
 pub fn management_locks_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {

@@ -211,6 +211,41 @@ pub fn stored_row(id: &ResourceId, rtype: &str, body: Value) -> Stored {
     }
 }
 
+/// GET of the stored resource at the request's id, or `missing()` when there is none.
+pub fn get_stored(
+    cx: &Cx,
+    store: &Store,
+    missing: impl FnOnce() -> ArmError,
+) -> Result<Reply, ArmError> {
+    let key = cx.id.key();
+    store
+        .read(|tx| tx.get(&key))?
+        .map(|r| Reply::json(200, &r.body))
+        .ok_or_else(missing)
+}
+
+/// HEAD of the request's id: 204 when it exists, 404 otherwise.
+pub fn check_existence(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let key = cx.id.key();
+    Ok(Reply::empty(if store.read(|tx| tx.get(&key))?.is_some() {
+        204
+    } else {
+        404
+    }))
+}
+
+/// The 404 of an extension resource type ARM names in its own words (`LockNotFound`, …).
+pub fn named_not_found(cx: &Cx, code: &str, what: &str) -> ArmError {
+    ArmError::new(
+        code,
+        format!(
+            "The {what} '{}' could not be found.",
+            cx.id.name().unwrap_or_default()
+        ),
+    )
+    .with_status(404)
+}
+
 /// This request's URL with `$skiptoken` set to `skip`: the `nextLink` of a page.
 pub fn next_link(cx: &Cx, skip: usize) -> String {
     let mut q: Vec<(String, String)> = cx

@@ -104,15 +104,6 @@ pub fn resource_groups_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     Ok(Reply::json(200, &require_rg(store, cx.id)?.body))
 }
 
-pub fn resource_groups_check_existence(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let key = cx.id.key();
-    Ok(Reply::empty(if store.read(|tx| tx.get(&key))?.is_some() {
-        204
-    } else {
-        404
-    }))
-}
-
 pub fn resource_groups_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let mut rg = require_rg(store, cx.id)?;
     let body = cx.object_body()?;
@@ -610,15 +601,6 @@ pub fn resources_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
             Err(not_found(cx.id))
         }
     }
-}
-
-pub fn resources_check_existence(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let key = cx.id.key();
-    Ok(Reply::empty(if store.read(|tx| tx.get(&key))?.is_some() {
-        204
-    } else {
-        404
-    }))
 }
 
 pub fn resources_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
