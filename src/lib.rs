@@ -15,6 +15,7 @@ pub mod directory;
 pub mod dispatch;
 pub mod facts;
 pub mod lighthouse;
+pub mod logsink;
 pub mod providers;
 pub mod server;
 pub mod start;

@@ -35,11 +35,12 @@ fn state_dir(s: &StateArgs) -> std::path::PathBuf {
 fn serve(args: ServeArgs) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LIGHTHOUSE_EMULATOR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // The request log goes through a background writer: one unbuffered write per request on the
-    // request path cost ~7% of a request (scripts/bench). The guard flushes it at exit.
-    let (writer, _log_guard) = tracing_appender::non_blocking(std::io::stderr());
+    // The request log is buffered and written by a background thread every few milliseconds (see
+    // logsink); the guard writes what is left at exit. Colours only on a terminal.
+    let (writer, _log_guard) = lighthouse_emulator::logsink::LogSink::new(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer);
     match args.log_format {
         LogFormat::Json => builder.json().init(),
@@ -88,9 +89,26 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        let _ = tokio::signal::ctrl_c().await;
+        shutdown_signal().await;
         ExitCode::SUCCESS
     })
+}
+
+/// Ctrl-C, or SIGTERM as CI harnesses and containers send it: either ends the process cleanly, so
+/// the request log's last lines are written.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn token(s: &StateArgs, args: TokenArgs) -> ExitCode {
