@@ -4,8 +4,9 @@
 //! Knows nothing of HTTP, ARM errors or routes. Every write is one transaction; the schema carries a
 //! version that `open` migrates forward.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
@@ -51,7 +52,15 @@ pub struct Stored {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Resources read by id (`get`) since the last write: a hot GET answers from here without a
+    /// statement or a JSON parse. Filled and emptied only under the connection's lock (a miss is read
+    /// and remembered under it, every write empties it before the lock is released), so it never
+    /// holds a row older than the last commit. SQLite stays the only record.
+    cache: RwLock<HashMap<String, Arc<Stored>>>,
 }
+
+/// Entries the read cache holds before it starts over.
+const CACHE_MAX: usize = 4096;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -129,6 +138,7 @@ impl Store {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            cache: RwLock::new(HashMap::new()),
         })
     }
 
@@ -139,9 +149,42 @@ impl Store {
     ) -> Result<T, E> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction().map_err(StoreError::from)?;
-        let out = f(&Tx { tx: &tx })?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(out)
+        let out = f(&Tx { tx: &tx });
+        let committed = match out {
+            Ok(v) => tx
+                .commit()
+                .map_err(|e| E::from(StoreError::from(e)))
+                .map(|_| v),
+            Err(e) => Err(e), // dropping `tx` rolls back
+        };
+        // Whatever happened, the cache may not outlive this write (still under the connection's lock).
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        committed
+    }
+
+    /// One resource by its lower-cased id, from the read cache or SQLite.
+    pub fn get(&self, key: &str) -> Result<Option<Arc<Stored>>, StoreError> {
+        if let Some(s) = self
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+        {
+            return Ok(Some(s.clone()));
+        }
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(found) = (Tx { tx: &conn }).get(key)?.map(Arc::new) else {
+            return Ok(None);
+        };
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key.to_string(), found.clone());
+        Ok(Some(found))
     }
 
     /// Run `f` against the current state without writing.
@@ -152,7 +195,17 @@ impl Store {
         // Every write is one transaction under the same lock, so a read never sees half of one; a read
         // needs no BEGIN/ROLLBACK of its own (two statements saved on the hot GET path).
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&Tx { tx: &conn })
+        let before = conn.total_changes();
+        let out = f(&Tx { tx: &conn });
+        if conn.total_changes() != before {
+            // `read` is not meant for writes, but if one slipped in the cache must not outlive it
+            debug_assert!(false, "a write inside Store::read");
+            self.cache
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
+        out
     }
 }
 
@@ -207,9 +260,9 @@ const COLS: &str = "key, rtype, sub, rg, parent, body";
 
 impl Tx<'_> {
     pub fn get(&self, key: &str) -> Result<Option<Stored>, StoreError> {
-        let mut st = self
-            .tx
-            .prepare_cached(&format!("SELECT {COLS} FROM resources WHERE key = ?1"))?;
+        let mut st = self.tx.prepare_cached(
+            "SELECT key, rtype, sub, rg, parent, body FROM resources WHERE key = ?1",
+        )?;
         match st.query_row([key], row_to_stored).optional()? {
             Some(t) => Ok(Some(stored(t)?)),
             None => Ok(None),
@@ -695,6 +748,45 @@ mod tests {
             parent: parent.into(),
             body: json!({"id": key}),
         }
+    }
+
+    #[test]
+    fn the_read_cache_never_outlives_a_write() {
+        let store = Store::open(None).unwrap();
+        assert!(store.get("/a").unwrap().is_none());
+        store.write(|tx| tx.put(&s("/a", "/"))).unwrap();
+        let first = store.get("/a").unwrap().unwrap();
+        assert_eq!(first.body, json!({"id": "/a"}));
+        // a hit is the same row
+        assert!(Arc::ptr_eq(&first, &store.get("/a").unwrap().unwrap()));
+        // a committed change is seen at once
+        let mut changed = s("/a", "/");
+        changed.body = json!({"id": "/a", "v": 2});
+        store.write(|tx| tx.put(&changed)).unwrap();
+        assert_eq!(store.get("/a").unwrap().unwrap().body["v"], 2);
+        // a rolled-back change is not
+        let r: Result<(), StoreError> = store.write(|tx| {
+            tx.put(&s("/a", "/"))?;
+            Err(StoreError("boom".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(store.get("/a").unwrap().unwrap().body["v"], 2);
+        // a delete is seen at once
+        store.write(|tx| tx.delete("/a")).unwrap();
+        assert!(store.get("/a").unwrap().is_none());
+        // the cache starts over when full
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                for i in 0..CACHE_MAX + 10 {
+                    tx.put(&s(&format!("/r{i}"), "/"))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        for i in 0..CACHE_MAX + 10 {
+            assert!(store.get(&format!("/r{i}")).unwrap().is_some());
+        }
+        assert!(store.cache.read().unwrap().len() <= CACHE_MAX);
     }
 
     #[test]

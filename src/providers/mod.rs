@@ -219,7 +219,7 @@ pub fn get_stored(
 ) -> Result<Reply, ArmError> {
     let key = cx.id.key();
     store
-        .read(|tx| tx.get(&key))?
+        .get(&key)?
         .map(|r| Reply::json(200, &r.body))
         .ok_or_else(missing)
 }
@@ -227,7 +227,7 @@ pub fn get_stored(
 /// HEAD of the request's id: 204 when it exists, 404 otherwise.
 pub fn check_existence(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let key = cx.id.key();
-    Ok(Reply::empty(if store.read(|tx| tx.get(&key))?.is_some() {
+    Ok(Reply::empty(if store.get(&key)?.is_some() {
         204
     } else {
         404

@@ -2,6 +2,8 @@
 //! the client sent them plus what ARM adds), resource lists with `$filter`, provider registration and
 //! the polling URLs of long-running operations. Follows ARM-FACTS.md §3.1–3.2 and CLIENTS.md §2.7–2.8.
 
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 
 use super::{list_reply, parse_eq_filter, stored_row, Cx};
@@ -31,13 +33,13 @@ fn rg_id(sub: &str, rg: &str) -> ResourceId {
 }
 
 /// The stored resource group of `id` (which names one), or ResourceGroupNotFound.
-pub fn require_rg(store: &Store, id: &ResourceId) -> Result<Stored, ArmError> {
-    let sub = id.subscription.clone().unwrap_or_default();
-    let rg = id.resource_group.clone().unwrap_or_default();
-    let key = rg_id(&sub, &rg).key();
+pub fn require_rg(store: &Store, id: &ResourceId) -> Result<Arc<Stored>, ArmError> {
+    let sub = id.subscription.as_deref().unwrap_or_default();
+    let rg = id.resource_group.as_deref().unwrap_or_default();
+    let key = rg_id(sub, rg).key();
     store
-        .read(|tx| tx.get(&key))?
-        .ok_or_else(|| ArmError::resource_group_not_found(&rg))
+        .get(&key)?
+        .ok_or_else(|| ArmError::resource_group_not_found(rg))
 }
 
 pub fn resource_groups_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
@@ -105,7 +107,7 @@ pub fn resource_groups_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 }
 
 pub fn resource_groups_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let mut rg = require_rg(store, cx.id)?;
+    let mut rg = (*require_rg(store, cx.id)?).clone();
     let body = cx.object_body()?;
     if let Some(tags) = body.get("tags") {
         if !tags.is_object() && !tags.is_null() {
@@ -505,6 +507,14 @@ fn set_endpoints(base: &str, rtype: &str, name: &str, p: &mut Map<String, Value>
     }
 }
 
+/// The types whose answers carry the emulator's own data-plane URL.
+fn has_endpoints(rtype: &str) -> bool {
+    matches!(
+        rtype,
+        "microsoft.storage/storageaccounts" | "microsoft.keyvault/vaults"
+    )
+}
+
 /// Endpoints follow the URL the client used (the world is loaded before any client connects).
 fn with_endpoints(base: &str, mut body: Value) -> Value {
     let t = body["type"]
@@ -594,8 +604,12 @@ fn managed_application_parts(cx: &Cx, app: &Value) -> Result<Option<(Stored, Sto
 
 pub fn resources_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let key = cx.id.key();
-    match store.read(|tx| tx.get(&key))? {
-        Some(r) => Ok(Reply::json(200, &with_endpoints(cx.base_url, r.body))),
+    match store.get(&key)? {
+        Some(r) if has_endpoints(&r.rtype) => Ok(Reply::json(
+            200,
+            &with_endpoints(cx.base_url, r.body.clone()),
+        )),
+        Some(r) => Ok(Reply::json(200, &r.body)),
         None => {
             require_parents(store, cx.id)?;
             Err(not_found(cx.id))
