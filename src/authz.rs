@@ -3,8 +3,8 @@
 //! is a role assignment or a delegated (Lighthouse) authorization, both applying at their scope and
 //! below. Follows ARM-FACTS.md §4.3 (matching) and §5.4 (deny evaluation).
 
+use foldhash::HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::arm::resource_id::is_at_or_above;

@@ -119,8 +119,43 @@ pub fn parse_duration(s: &str) -> Option<time::Duration> {
     Some(time::Duration::milliseconds((total * 1000.0) as i64))
 }
 
+/// Append `v` as exactly `width` decimal digits (zero-padded, high digits dropped).
+pub fn push_digits(out: &mut String, v: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut v = v;
+    for i in (0..width.min(10)).rev() {
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.push_str(std::str::from_utf8(&buf[..width.min(10)]).unwrap_or("?"));
+}
+
+/// `20261123T142321Z`: the UTC time stamp inside ARM's `x-ms-routing-request-id`.
+pub fn push_compact_utc(out: &mut String, t: OffsetDateTime) {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    push_digits(out, t.year().max(0) as u32, 4);
+    push_digits(out, t.month() as u32, 2);
+    push_digits(out, t.day() as u32, 2);
+    out.push('T');
+    push_digits(out, t.hour() as u32, 2);
+    push_digits(out, t.minute() as u32, 2);
+    push_digits(out, t.second() as u32, 2);
+    out.push('Z');
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn compact_stamps_are_zero_padded_utc() {
+        let mut s = String::new();
+        super::push_compact_utc(&mut s, time::macros::datetime!(2026-01-02 03:04:05 +01:00));
+        assert_eq!(s, "20260102T020405Z");
+        let mut d = String::new();
+        super::push_digits(&mut d, 7, 3);
+        assert_eq!(d, "007");
+    }
+
     use super::*;
 
     #[test]

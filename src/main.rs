@@ -36,15 +36,16 @@ fn serve(args: ServeArgs) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LIGHTHOUSE_EMULATOR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // The request log is buffered and written by a background thread every few milliseconds (see
-    // logsink); the guard writes what is left at exit. Colours only on a terminal.
+    // logsink); the guard writes what is left at exit.
     let (writer, _log_guard) = lighthouse_emulator::logsink::LogSink::new(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer);
     match args.log_format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.compact().init(),
+        LogFormat::Text => builder
+            .event_format(lighthouse_emulator::logsink::LineFormat)
+            .init(),
     }
     let opts = Options {
         port: args.state.port,

@@ -99,18 +99,41 @@ async fn respond(app: &App, req: Request<Incoming>, port: u16) -> Response<Full<
 }
 
 fn to_response(reply: Reply, head: bool) -> Response<Full<Bytes>> {
-    let mut b = Response::builder().status(reply.status);
-    for (k, v) in &reply.headers {
-        b = b.header(k.as_str(), v.as_str());
-    }
     let body = if head {
         Bytes::new()
     } else {
         Bytes::from(reply.body)
     };
-    b.body(Full::new(body)).unwrap_or_else(|_| {
-        let mut r = Response::new(Full::new(Bytes::from_static(b"{\"error\":{\"code\":\"InternalServerError\",\"message\":\"The response could not be built.\"}}")));
-        *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
-        r
-    })
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = hyper::StatusCode::from_u16(reply.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = resp.headers_mut();
+    headers.reserve(reply.headers.len());
+    for (k, v) in reply.headers {
+        let name = match &k {
+            // a static lower-case name needs no parsing and no copy
+            std::borrow::Cow::Borrowed(s)
+                if s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !s.is_empty() =>
+            {
+                Ok(hyper::header::HeaderName::from_static(s))
+            }
+            _ => hyper::header::HeaderName::from_bytes(k.as_bytes()),
+        };
+        let value = match v {
+            std::borrow::Cow::Borrowed(s) => {
+                hyper::header::HeaderValue::from_maybe_shared(Bytes::from_static(s.as_bytes()))
+            }
+            std::borrow::Cow::Owned(s) => {
+                hyper::header::HeaderValue::from_maybe_shared(Bytes::from(s))
+            }
+        };
+        let (Ok(name), Ok(value)) = (name, value) else {
+            tracing::warn!(header = %k, "a response header that HTTP cannot carry was dropped");
+            continue;
+        };
+        headers.append(name, value);
+    }
+    resp
 }

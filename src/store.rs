@@ -4,7 +4,7 @@
 //! Knows nothing of HTTP, ARM errors or routes. Every write is one transaction; the schema carries a
 //! version that `open` migrates forward.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -56,7 +56,29 @@ pub struct Store {
     /// statement or a JSON parse. Filled and emptied only under the connection's lock (a miss is read
     /// and remembered under it, every write empties it before the lock is released), so it never
     /// holds a row older than the last commit. SQLite stays the only record.
-    cache: RwLock<HashMap<String, Arc<Stored>>>,
+    cache: RwLock<HashMap<String, Arc<Cached>>>,
+}
+
+/// A row in the read cache, with its JSON as ARM returns it, serialized once on first use.
+#[derive(Debug)]
+pub struct Cached {
+    pub row: Stored,
+    json: std::sync::OnceLock<Vec<u8>>,
+}
+
+impl Cached {
+    /// `row.body` as JSON bytes.
+    pub fn json(&self) -> &[u8] {
+        self.json
+            .get_or_init(|| serde_json::to_vec(&self.row.body).unwrap_or_default())
+    }
+}
+
+impl std::ops::Deref for Cached {
+    type Target = Stored;
+    fn deref(&self) -> &Stored {
+        &self.row
+    }
 }
 
 /// Entries the read cache holds before it starts over.
@@ -138,7 +160,7 @@ impl Store {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Store {
             conn: Mutex::new(conn),
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(HashMap::default()),
         })
     }
 
@@ -166,7 +188,7 @@ impl Store {
     }
 
     /// One resource by its lower-cased id, from the read cache or SQLite.
-    pub fn get(&self, key: &str) -> Result<Option<Arc<Stored>>, StoreError> {
+    pub fn get(&self, key: &str) -> Result<Option<Arc<Cached>>, StoreError> {
         if let Some(s) = self
             .cache
             .read()
@@ -176,7 +198,12 @@ impl Store {
             return Ok(Some(s.clone()));
         }
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(found) = (Tx { tx: &conn }).get(key)?.map(Arc::new) else {
+        let Some(found) = (Tx { tx: &conn }).get(key)?.map(|row| {
+            Arc::new(Cached {
+                row,
+                json: Default::default(),
+            })
+        }) else {
             return Ok(None);
         };
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
@@ -757,6 +784,7 @@ mod tests {
         store.write(|tx| tx.put(&s("/a", "/"))).unwrap();
         let first = store.get("/a").unwrap().unwrap();
         assert_eq!(first.body, json!({"id": "/a"}));
+        assert_eq!(first.json(), br#"{"id":"/a"}"#);
         // a hit is the same row
         assert!(Arc::ptr_eq(&first, &store.get("/a").unwrap().unwrap()));
         // a committed change is seen at once

@@ -2,6 +2,8 @@
 //! behaviour layer and what it gets back. No hyper, no I/O: providers and the token service build
 //! `Reply` values and never touch a socket.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 /// A request as the behaviour layer sees it. Header names are lower-case; `path` is percent-decoded.
@@ -56,11 +58,11 @@ impl Req {
     }
 }
 
-/// A response value: status, headers, body bytes.
+/// A response value: status, headers (lower-case names, mostly static), body bytes.
 #[derive(Debug, Clone, Default)]
 pub struct Reply {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     pub body: Vec<u8>,
 }
 
@@ -70,9 +72,21 @@ impl Reply {
             status,
             headers: vec![(
                 "content-type".into(),
-                "application/json; charset=utf-8".into(),
+                Cow::Borrowed("application/json; charset=utf-8"),
             )],
             body: serde_json::to_vec(body).unwrap_or_default(),
+        }
+    }
+
+    /// A JSON reply from bytes already serialized.
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            headers: vec![(
+                "content-type".into(),
+                Cow::Borrowed("application/json; charset=utf-8"),
+            )],
+            body,
         }
     }
 
@@ -87,13 +101,24 @@ impl Reply {
     pub fn text(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
         Reply {
             status,
-            headers: vec![("content-type".into(), content_type.into())],
+            headers: vec![("content-type".into(), content_type.to_string().into())],
             body: body.into(),
         }
     }
 
-    pub fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
-        self.headers.push((name.to_ascii_lowercase(), value.into()));
+    /// Add a header; a name with capitals is lower-cased (a static lower-case name costs nothing).
+    pub fn header(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Reply {
+        let name = name.into();
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(name.to_ascii_lowercase())
+        } else {
+            name
+        };
+        self.headers.push((name, value.into()));
         self
     }
 
@@ -101,7 +126,7 @@ impl Reply {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 }
 

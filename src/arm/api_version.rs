@@ -187,7 +187,11 @@ pub fn check(family: Family, v: Option<&str>) -> Result<String, ArmError> {
     if !is_well_formed(v) {
         return Err(ArmError::invalid_api_version(v, supported));
     }
-    if supported.is_empty() || supported.iter().any(|s| s.eq_ignore_ascii_case(v)) {
+    // exact spelling first (what clients send), then any casing
+    if supported.is_empty()
+        || supported.contains(&v)
+        || supported.iter().any(|s| s.eq_ignore_ascii_case(v))
+    {
         return Ok(v.to_string());
     }
     let newest = supported.iter().map(|s| &s[..10]).max().unwrap_or("");

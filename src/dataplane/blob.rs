@@ -139,7 +139,7 @@ fn error(cx: &DataCx, status: u16, code: &str, message: &str, detail: Option<&st
         xml_escape(message),
         cx.request_id
     );
-    Reply::text(status, "application/xml", body).header("x-ms-error-code", code)
+    Reply::text(status, "application/xml", body).header("x-ms-error-code", code.to_string())
 }
 
 fn store_error(cx: &DataCx, e: StoreError) -> Reply {
@@ -425,7 +425,7 @@ fn with_metadata(mut r: Reply, props: &Value) -> Reply {
     if let Some(m) = props["metadata"].as_object() {
         for (k, v) in m {
             r = r.header(
-                &format!("x-ms-meta-{k}"),
+                format!("x-ms-meta-{k}"),
                 v.as_str().unwrap_or_default().to_string(),
             );
         }

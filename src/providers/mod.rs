@@ -220,7 +220,7 @@ pub fn get_stored(
     let key = cx.id.key();
     store
         .get(&key)?
-        .map(|r| Reply::json(200, &r.body))
+        .map(|r| Reply::json_bytes(200, r.json().to_vec()))
         .ok_or_else(missing)
 }
 

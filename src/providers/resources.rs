@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::{list_reply, parse_eq_filter, stored_row, Cx};
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::ResourceId;
-use crate::store::{Store, Stored};
+use crate::store::{Cached, Store, Stored};
 use crate::wire::Reply;
 
 pub const RG_TYPE: &str = "Microsoft.Resources/resourceGroups";
@@ -33,7 +33,7 @@ fn rg_id(sub: &str, rg: &str) -> ResourceId {
 }
 
 /// The stored resource group of `id` (which names one), or ResourceGroupNotFound.
-pub fn require_rg(store: &Store, id: &ResourceId) -> Result<Arc<Stored>, ArmError> {
+pub fn require_rg(store: &Store, id: &ResourceId) -> Result<Arc<Cached>, ArmError> {
     let sub = id.subscription.as_deref().unwrap_or_default();
     let rg = id.resource_group.as_deref().unwrap_or_default();
     let key = rg_id(sub, rg).key();
@@ -103,7 +103,10 @@ pub fn resource_groups_create_or_update(cx: &Cx, store: &Store) -> Result<Reply,
 }
 
 pub fn resource_groups_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    Ok(Reply::json(200, &require_rg(store, cx.id)?.body))
+    Ok(Reply::json_bytes(
+        200,
+        require_rg(store, cx.id)?.json().to_vec(),
+    ))
 }
 
 pub fn resource_groups_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
@@ -609,7 +612,7 @@ pub fn resources_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
             200,
             &with_endpoints(cx.base_url, r.body.clone()),
         )),
-        Some(r) => Ok(Reply::json(200, &r.body)),
+        Some(r) => Ok(Reply::json_bytes(200, r.json().to_vec())),
         None => {
             require_parents(store, cx.id)?;
             Err(not_found(cx.id))
