@@ -305,7 +305,7 @@ pub fn base_url(req: &Req) -> String {
     } else {
         req.host.as_str()
     };
-    format!("https://{host}")
+    ["https://", host].concat()
 }
 
 pub fn error_reply(e: &ArmError) -> Reply {
@@ -389,7 +389,7 @@ fn arm_audiences(base: &str) -> Vec<String> {
     vec![
         "https://management.core.windows.net/".into(),
         "https://management.azure.com/".into(),
-        format!("{base}/"),
+        [base, "/"].concat(),
     ]
 }
 
@@ -518,7 +518,7 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
         .filter(|s| !s.is_empty())
         .and_then(|s| snap.dir.subscription(s));
     let authority = match sub {
-        Some(s) => format!("{base}/{}", s.tenant_id),
+        Some(s) => [base, "/", &s.tenant_id].concat(),
         None => base.to_string(),
     };
     let caller = match authenticate(app, &snap, req, base, &authority, &arm_audiences(base)) {

@@ -241,19 +241,32 @@ impl Fields<'_> {
     }
 }
 
+/// Bytes that make a value quoted (1) and, inside quotes, escaped (2): a table keeps the scans cheap.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = if b < 0x20 || b == 0x7f || b == b'"' as usize || b == b'\\' as usize {
+            2
+        } else if b == b' ' as usize || b == b'=' as usize {
+            1
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 /// A value as is, or quoted with `"` and `\` escaped when it is empty or holds a space, `=` or `"`.
 fn push_value(out: &mut String, v: &str) {
-    let needs_quotes = |b: u8| b <= b' ' || b == b'"' || b == b'=' || b == b'\\' || b == 0x7f;
-    if !v.is_empty() && !v.bytes().any(needs_quotes) {
+    if !v.is_empty() && v.bytes().all(|b| CLASS[b as usize] == 0) {
         out.push_str(v);
         return;
     }
     out.push('"');
     let mut rest = v;
-    while let Some(i) = rest
-        .bytes()
-        .position(|b| b < b' ' || b == b'"' || b == b'\\' || b == 0x7f)
-    {
+    while let Some(i) = rest.bytes().position(|b| CLASS[b as usize] == 2) {
         out.push_str(&rest[..i]);
         match rest.as_bytes()[i] {
             b'"' => out.push_str("\\\""),

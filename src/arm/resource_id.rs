@@ -188,15 +188,17 @@ impl ResourceId {
 
     /// The canonical string: `/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{t}/{n}…`.
     pub fn canonical(&self) -> String {
-        let mut s = String::new();
         if self.tenants {
             return "/tenants".into();
         }
+        let mut s = String::with_capacity(128);
         if let Some(sub) = &self.subscription {
             s.push_str("/subscriptions");
             if !sub.is_empty() {
                 s.push('/');
-                s.push_str(&sub.to_ascii_lowercase());
+                let from = s.len();
+                s.push_str(sub);
+                s[from..].make_ascii_lowercase();
             }
         }
         if let Some(rg) = &self.resource_group {
@@ -240,7 +242,13 @@ impl ResourceId {
 
     /// The case-insensitive identity of the id (what the store keys on).
     pub fn key(&self) -> String {
-        self.canonical().to_lowercase()
+        let mut k = self.canonical();
+        if k.is_ascii() {
+            k.make_ascii_lowercase();
+            k
+        } else {
+            k.to_lowercase()
+        }
     }
 
     /// The id without its last type/name pair (or last provider part): the parent scope.

@@ -334,9 +334,11 @@ pub fn audience_from_scope(scope: &str) -> Option<String> {
 
 /// Whether a token's `aud` is one of `accepted`, ignoring one trailing slash and ASCII case.
 pub fn audience_matches(aud: &str, accepted: &[String]) -> bool {
-    let norm = |s: &str| s.strip_suffix('/').unwrap_or(s).to_ascii_lowercase();
+    fn norm(s: &str) -> &str {
+        s.strip_suffix('/').unwrap_or(s)
+    }
     let aud = norm(aud);
-    accepted.iter().any(|a| norm(a) == aud)
+    accepted.iter().any(|a| norm(a).eq_ignore_ascii_case(aud))
 }
 
 /// Check an access token issued by `key`: RS256 only, signature, `exp` (no leeway) and `nbf`
