@@ -93,7 +93,7 @@ impl Directory {
 
     pub fn principal(&self, object_id: &str) -> Option<&Principal> {
         self.principal_ix
-            .get(&object_id.to_lowercase())
+            .get(lower(object_id).as_ref())
             .map(|&i| &self.principals[i])
     }
 
@@ -127,15 +127,24 @@ impl Directory {
     /// Lower-cased object ids of every group the principal belongs to, directly or through groups.
     pub fn groups_of(&self, object_id: &str) -> &[String] {
         self.groups
-            .get(&object_id.to_lowercase())
+            .get(lower(object_id).as_ref())
             .map(|v| v.as_slice())
             .unwrap_or(&[])
     }
 
     pub fn subscription(&self, id: &str) -> Option<&Subscription> {
         self.sub_ix
-            .get(&id.to_lowercase())
+            .get(lower(id).as_ref())
             .map(|&i| &self.subscriptions[i])
+    }
+}
+
+/// The lower-cased key, copied only when it has capitals (ids in tokens and paths rarely do).
+fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(s.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
 }
 

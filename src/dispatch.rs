@@ -363,21 +363,25 @@ fn standard_headers(
     } else {
         ("199", "2999")
     };
-    r.headers.reserve(11);
-    r = r
-        .header("x-ms-request-id", request_id.to_string())
-        .header("x-ms-correlation-request-id", correlation.to_string())
-        .header("x-ms-routing-request-id", routing)
-        .header("cache-control", "no-cache")
-        .header("pragma", "no-cache")
-        .header("expires", "-1")
-        .header(
-            "strict-transport-security",
-            "max-age=31536000; includeSubDomains",
-        )
-        .header("x-content-type-options", "nosniff")
-        .header(kind, principal)
-        .header(remaining, global);
+    // names known to be lower-case: pushed as they are (Reply::header would check each)
+    r.headers.extend([
+        ("x-ms-request-id".into(), request_id.to_string().into()),
+        (
+            "x-ms-correlation-request-id".into(),
+            correlation.to_string().into(),
+        ),
+        ("x-ms-routing-request-id".into(), routing.into()),
+        ("cache-control".into(), "no-cache".into()),
+        ("pragma".into(), "no-cache".into()),
+        ("expires".into(), "-1".into()),
+        (
+            "strict-transport-security".into(),
+            "max-age=31536000; includeSubDomains".into(),
+        ),
+        ("x-content-type-options".into(), "nosniff".into()),
+        (kind.into(), principal.into()),
+        (remaining.into(), global.into()),
+    ]);
     if let Some(c) = req.header("x-ms-client-request-id") {
         r = r.header("x-ms-client-request-id", c.to_string());
     }
