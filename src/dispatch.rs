@@ -674,7 +674,10 @@ fn subrequest(
 fn decision_scope(route: &Route, id: &ResourceId) -> ResourceId {
     let mut s = id.clone();
     match route {
-        Route::ResourceGroupsList | Route::SubscriptionsListLocations | Route::ProvidersList => {
+        Route::ResourceGroupsList
+        | Route::SubscriptionsListLocations
+        | Route::TagsList
+        | Route::ProvidersList => {
             s.resource_group = None;
             s.extra.clear();
             s.providers_collection = false;
@@ -683,6 +686,7 @@ fn decision_scope(route: &Route, id: &ResourceId) -> ResourceId {
             s.resources_collection = false
         }
         Route::ProvidersGet => s.provider_namespace_only = None,
+        Route::ResourceGroupsExportTemplate => s.extra.clear(),
         _ => {
             if !s.is_instance() {
                 if let Some(p) = s.providers.last_mut() {
@@ -1184,6 +1188,10 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
         Route::SubscriptionsGet => subscriptions::subscriptions_get(cx, store),
         Route::SubscriptionsListLocations => subscriptions::subscriptions_list_locations(cx, store),
+        Route::TagsList => resources::tags_list(cx, store),
+        Route::ResourceGroupsExportTemplate => {
+            resources::resource_groups_export_template(cx, store)
+        }
         Route::ProvidersList => resources::providers_list(cx, store),
         Route::ProvidersGet => resources::providers_get(cx, store),
         Route::ProvidersRegister => resources::providers_register(cx, store),

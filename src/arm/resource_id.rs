@@ -95,6 +95,15 @@ impl ResourceId {
                         return Ok(id);
                     }
                     if id.resource_group.is_some() {
+                        // `…/resourcegroups/{rg}/exportTemplate`, the one action on a group
+                        let rg_named = id.resource_group.as_deref().is_some_and(|r| !r.is_empty());
+                        if rg_named
+                            && s.eq_ignore_ascii_case("exportTemplate")
+                            && segs.len() == i + 1
+                        {
+                            id.extra = vec!["exportTemplate".into()];
+                            return Ok(id);
+                        }
                         return Err(ParseError(format!("unexpected segment '{s}'")));
                     }
                     id.extra = segs[i..].iter().map(|s| s.to_string()).collect();

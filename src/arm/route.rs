@@ -12,6 +12,10 @@ pub enum Route {
     SubscriptionsList,
     SubscriptionsGet,
     SubscriptionsListLocations,
+    /// `GET /subscriptions/{sub}/tagNames`: the tag names and values in use (Tags_List).
+    TagsList,
+    /// `POST …/resourcegroups/{rg}/exportTemplate` (ResourceGroups_ExportTemplate).
+    ResourceGroupsExportTemplate,
     ProvidersList,
     ProvidersGet,
     ProvidersRegister,
@@ -340,6 +344,7 @@ impl Route {
                 let first = id.extra[0].to_ascii_lowercase();
                 match (first.as_str(), id.extra.len(), m) {
                     ("locations", 1, "GET") => Ok(SubscriptionsListLocations),
+                    ("tagnames", 1, "GET") => Ok(TagsList),
                     ("operationresults", 2, "GET") => Ok(OperationResultsGet),
                     _ => Err(ArmError::not_found(format!(
                         "The requested path '{}' was not found.",
@@ -361,6 +366,10 @@ impl Route {
                     Err(not_allowed())
                 }
             }
+            (Some(_), Some(_)) if !id.extra.is_empty() => match m {
+                "POST" => Ok(ResourceGroupsExportTemplate),
+                _ => Err(not_allowed()),
+            },
             (Some(_), Some(_)) if id.resources_collection => {
                 if m == "GET" {
                     Ok(ResourcesListByResourceGroup)
@@ -468,6 +477,10 @@ impl Route {
             TenantsList => "Microsoft.Resources/tenants/read".into(),
             SubscriptionsList => "Microsoft.Resources/subscriptions/read".into(),
             SubscriptionsListLocations => "Microsoft.Resources/subscriptions/locations/read".into(),
+            TagsList => "Microsoft.Resources/subscriptions/tagNames/read".into(),
+            ResourceGroupsExportTemplate => {
+                "Microsoft.Resources/subscriptions/resourceGroups/exportTemplate/action".into()
+            }
             ProvidersList | ProvidersGet => {
                 "Microsoft.Resources/subscriptions/providers/read".into()
             }
@@ -702,6 +715,18 @@ mod tests {
             &format!("{s}/resourceGroups/rg/resources"),
             ResourcesListByResourceGroup,
             "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+        );
+        check(
+            "GET",
+            &format!("{s}/tagNames"),
+            TagsList,
+            "Microsoft.Resources/subscriptions/tagNames/read",
+        );
+        check(
+            "POST",
+            &format!("{s}/resourcegroups/rg/exportTemplate"),
+            ResourceGroupsExportTemplate,
+            "Microsoft.Resources/subscriptions/resourceGroups/exportTemplate/action",
         );
         check(
             "POST",

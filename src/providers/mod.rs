@@ -3,6 +3,7 @@
 //! `ArmError`. Providers never see hyper, TLS or token bytes, and share state only through the store.
 
 pub mod authorization;
+pub mod catalog;
 pub mod denyassignments;
 pub mod deployments;
 pub mod insights;

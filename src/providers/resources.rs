@@ -383,7 +383,11 @@ pub fn resources_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmEr
         }
         Ok(())
     })?;
-    let status = if existing.is_some() { 200 } else { 201 };
+    let status = if existing.is_some() || !creates_with_201(&rtype_of(cx.id)) {
+        200
+    } else {
+        201
+    };
     if cx.caller.platform {
         return Ok(Reply::json(status, &out));
     }
@@ -391,6 +395,20 @@ pub fn resources_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmEr
     Ok(Reply::json(status, &out)
         .header("azure-asyncoperation", op)
         .header("retry-after", "1"))
+}
+
+/// Whether the resource provider's spec lists 201 for a create. Storage accounts and App Service
+/// sites and plans list only 200 and 202, and their SDKs refuse anything else
+/// (`az storage account create`: "Operation returned an invalid status 'Created'").
+fn creates_with_201(rtype: &str) -> bool {
+    !matches!(
+        rtype,
+        "microsoft.storage/storageaccounts" | "microsoft.web/sites" | "microsoft.web/serverfarms"
+    )
+}
+
+fn rtype_of(id: &ResourceId) -> String {
+    id.full_type().unwrap_or_default().to_ascii_lowercase()
 }
 
 fn check_name(id: &ResourceId) -> Result<(), ArmError> {
@@ -729,6 +747,11 @@ pub fn resources_action(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         .and_then(|p| p.types.pop())
         .map(|(t, _)| t)
         .unwrap_or_default();
+    if target.providers.last().is_some_and(|p| p.types.is_empty())
+        && verb.eq_ignore_ascii_case("checkNameAvailability")
+    {
+        return check_name_availability(cx, store);
+    }
     let key = target.key();
     let row = store
         .read(|tx| tx.get(&key))?
@@ -743,6 +766,224 @@ pub fn resources_action(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         ));
     }
     Ok(Reply::json(200, &json!({})))
+}
+
+/// `POST /subscriptions/{sub}/providers/{ns}/checkNameAvailability` with `{name, type}`: names of
+/// storage accounts and key vaults are global, so any subscription's resource of that type and name
+/// makes the name taken (what `az storage account create` and `az keyvault create` ask first).
+fn check_name_availability(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let ns = cx.id.namespace().unwrap_or_default().to_ascii_lowercase();
+    let body = cx.object_body()?;
+    let name = body.get("name").and_then(Value::as_str).ok_or_else(|| {
+        ArmError::invalid_request_content("Required property 'name' not found in JSON.")
+    })?;
+    let given_type = body.get("type").and_then(Value::as_str).unwrap_or_default();
+    let rtype = match ns.as_str() {
+        "microsoft.storage" => "microsoft.storage/storageaccounts".to_string(),
+        "microsoft.keyvault" => "microsoft.keyvault/vaults".to_string(),
+        _ if given_type.contains('/') => given_type.to_ascii_lowercase(),
+        _ => format!("{ns}/{}", given_type.to_ascii_lowercase()),
+    };
+    let valid_storage_name = (3..=24).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if ns == "microsoft.storage" && !valid_storage_name {
+        return Ok(Reply::json(
+            200,
+            &json!({"nameAvailable": false, "reason": "AccountNameInvalid", "message": format!("{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.")}),
+        ));
+    }
+    let taken = store
+        .read(|tx| tx.by_type(&rtype, None, None))?
+        .iter()
+        .any(|r| r.key.rsplit('/').next() == Some(name.to_ascii_lowercase().as_str()));
+    let answer = match (taken, ns.as_str()) {
+        (false, _) => json!({"nameAvailable": true}),
+        (true, "microsoft.storage") => {
+            json!({"nameAvailable": false, "reason": "AlreadyExists", "message": format!("The storage account named {name} is already taken.")})
+        }
+        (true, "microsoft.keyvault") => {
+            json!({"nameAvailable": false, "reason": "AlreadyExists", "message": format!("The vault name '{name}' is already in use. Vault names are globally unique so it is possible that the name is already taken.")})
+        }
+        (true, _) => {
+            json!({"nameAvailable": false, "reason": "AlreadyExists", "message": format!("The name '{name}' is already in use.")})
+        }
+    };
+    Ok(Reply::json(200, &answer))
+}
+
+/// `GET /subscriptions/{sub}/tagNames`: every tag name on the subscription's groups and resources,
+/// with its values and how many carry each (Tags_List).
+pub fn tags_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let sub = cx
+        .id
+        .subscription
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
+    let rows = store.read(|tx| tx.in_scope(&sub, None))?;
+    // name → (count, value → count), in order of first sight; names compare case-insensitively
+    let mut names: Vec<(String, usize, Vec<(String, usize)>)> = Vec::new();
+    for r in &rows {
+        let Some(tags) = r.body.get("tags").and_then(Value::as_object) else {
+            continue;
+        };
+        for (k, v) in tags {
+            let value = v.as_str().unwrap_or_default().to_string();
+            let i = match names.iter().position(|(n, ..)| n.eq_ignore_ascii_case(k)) {
+                Some(i) => i,
+                None => {
+                    names.push((k.clone(), 0, Vec::new()));
+                    names.len() - 1
+                }
+            };
+            let entry = &mut names[i];
+            entry.1 += 1;
+            match entry.2.iter_mut().find(|(v, _)| *v == value) {
+                Some(v) => v.1 += 1,
+                None => entry.2.push((value, 1)),
+            }
+        }
+    }
+    let items = names
+        .into_iter()
+        .map(|(name, count, values)| {
+            let id = format!("/subscriptions/{sub}/tagNames/{name}");
+            let values: Vec<Value> = values
+                .into_iter()
+                .map(|(v, c)| {
+                    json!({"id": format!("{id}/tagValues/{v}"), "tagValue": v,
+                           "count": {"type": "Total", "value": c}})
+                })
+                .collect();
+            json!({"id": id, "tagName": name, "count": {"type": "Total", "value": count}, "values": values})
+        })
+        .collect();
+    Ok(list_reply(cx, items))
+}
+
+/// `POST …/resourcegroups/{rg}/exportTemplate` with `{resources: ["*"] | [ids], options}`: the group's
+/// resources as a deployment template, names as parameters unless `SkipResourceNameParameterization`
+/// (ResourceGroups_ExportTemplate; answered at once, which the SDK poller accepts).
+pub fn resource_groups_export_template(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let rg = require_rg(store, cx.id)?;
+    let body = cx.object_body()?;
+    let wanted: Option<Vec<String>> = match body.get("resources").and_then(Value::as_array) {
+        Some(list) if list.iter().any(|r| r.as_str() == Some("*")) => None,
+        Some(list) => Some(
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_lowercase)
+                .collect(),
+        ),
+        None => {
+            return Err(ArmError::invalid_request_content(
+                "Required property 'resources' not found in JSON.",
+            ))
+        }
+    };
+    let options = body
+        .get("options")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let parameterize = !options.contains("skipresourcenameparameterization");
+    let rows = store.read(|tx| tx.in_scope(&rg.sub, Some(&rg.rg)))?;
+    let mut parameters = serde_json::Map::new();
+    let mut resources = Vec::new();
+    for r in rows {
+        if r.key == rg.key
+            || r.rtype.starts_with("microsoft.authorization/")
+            || r.rtype == "microsoft.resources/deployments"
+            || wanted.as_ref().is_some_and(|w| !w.contains(&r.key))
+        {
+            continue;
+        }
+        let Ok(id) = ResourceId::parse(r.body["id"].as_str().unwrap_or(&r.key)) else {
+            continue;
+        };
+        let Some(part) = id.providers.last() else {
+            continue;
+        };
+        let full_type = id.full_type().unwrap_or_default();
+        let names: Vec<&str> = part
+            .types
+            .iter()
+            .filter_map(|(_, n)| n.as_deref())
+            .collect();
+        let (top_type, top_name) = (
+            part.types[0].0.as_str(),
+            names.first().copied().unwrap_or_default(),
+        );
+        let param = format!("{top_type}_{top_name}_name")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>();
+        let name = if parameterize {
+            parameters.insert(
+                param.clone(),
+                json!({"defaultValue": top_name, "type": "String"}),
+            );
+            if names.len() > 1 {
+                format!(
+                    "[concat(parameters('{param}'), '/{}')]",
+                    names[1..].join("/")
+                )
+            } else {
+                format!("[parameters('{param}')]")
+            }
+        } else {
+            names.join("/")
+        };
+        let mut res = serde_json::Map::new();
+        res.insert("type".into(), json!(full_type));
+        let api =
+            super::catalog::api_versions(&part.namespace, &full_type[part.namespace.len() + 1..]);
+        let api = api.iter().find(|v| !v.contains("preview")).or(api.first());
+        res.insert(
+            "apiVersion".into(),
+            json!(api.copied().unwrap_or("2021-04-01")),
+        );
+        res.insert("name".into(), json!(name));
+        for (k, v) in r.body.as_object().into_iter().flatten() {
+            if matches!(k.as_str(), "id" | "name" | "type" | "etag" | "systemData") {
+                continue;
+            }
+            let mut v = v.clone();
+            if k == "properties" {
+                if let Some(p) = v.as_object_mut() {
+                    p.remove("provisioningState");
+                }
+            }
+            res.insert(k.clone(), v);
+        }
+        if names.len() > 1 {
+            let top = if parameterize {
+                format!("parameters('{param}')")
+            } else {
+                format!("'{top_name}'")
+            };
+            res.insert(
+                "dependsOn".into(),
+                json!([format!(
+                    "[resourceId('{}/{}', {top})]",
+                    part.namespace, top_type
+                )]),
+            );
+        }
+        resources.push(Value::Object(res));
+    }
+    Ok(Reply::json(
+        200,
+        &json!({"template": {
+            "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+            "contentVersion": "1.0.0.0",
+            "parameters": parameters,
+            "variables": {},
+            "resources": resources,
+        }}),
+    ))
 }
 
 // --- providers and operation polling ---
@@ -766,6 +1007,19 @@ pub const KNOWN_NAMESPACES: &[&str] = &[
     "Microsoft.Web",
 ];
 
+/// A namespace as the catalogue spells it (`microsoft.network` → `Microsoft.Network`), if it knows it.
+fn known_namespace(ns: &str) -> Option<String> {
+    KNOWN_NAMESPACES
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(ns))
+        .map(|k| k.to_string())
+        .or_else(|| {
+            super::catalog::namespaces()
+                .get(&ns.to_ascii_lowercase())
+                .map(|n| n.name.clone())
+        })
+}
+
 fn provider_state(store: &Store, sub: &str, ns: &str) -> Result<String, ArmError> {
     let key = format!(
         "/subscriptions/{}/providers/{}",
@@ -784,7 +1038,8 @@ fn provider_state(store: &Store, sub: &str, ns: &str) -> Result<String, ArmError
                 "NotRegistered".into()
             }
         }
-        None => "Registered".into(),
+        None if KNOWN_NAMESPACES.iter().any(|k| k.eq_ignore_ascii_case(ns)) => "Registered".into(),
+        None => "NotRegistered".into(),
     })
 }
 
@@ -832,22 +1087,29 @@ fn provider_body(sub: &str, ns: &str, state: &str) -> Value {
         "namespace": ns,
         "registrationState": state,
         "registrationPolicy": "RegistrationRequired",
-        "resourceTypes": [],
+        "resourceTypes": super::catalog::resource_types(ns),
     })
 }
 
+/// Every namespace the catalogue knows, and any other one registered in this subscription.
 pub fn providers_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let sub = cx.id.subscription.clone().unwrap_or_default();
-    let mut items = Vec::new();
-    for ns in KNOWN_NAMESPACES {
-        items.push(provider_body(&sub, ns, &provider_state(store, &sub, ns)?));
+    let mut names: Vec<String> = KNOWN_NAMESPACES.iter().map(|k| k.to_string()).collect();
+    for n in super::catalog::namespaces().values() {
+        if !names.iter().any(|k| k.eq_ignore_ascii_case(&n.name)) {
+            names.push(n.name.clone());
+        }
     }
     let key = format!("/subscriptions/{}", sub.to_lowercase());
     for r in store.read(|tx| tx.children(&key, "microsoft.resources/providers"))? {
         let ns = r.body["namespace"].as_str().unwrap_or_default().to_string();
-        if !KNOWN_NAMESPACES.iter().any(|k| k.eq_ignore_ascii_case(&ns)) {
-            items.push(r.body);
+        if !names.iter().any(|k| k.eq_ignore_ascii_case(&ns)) {
+            names.push(ns);
         }
+    }
+    let mut items = Vec::with_capacity(names.len());
+    for ns in &names {
+        items.push(provider_body(&sub, ns, &provider_state(store, &sub, ns)?));
     }
     Ok(list_reply(cx, items))
 }
@@ -855,35 +1117,28 @@ pub fn providers_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 pub fn providers_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let sub = cx.id.subscription.clone().unwrap_or_default();
     let ns = cx.id.provider_namespace_only.clone().unwrap_or_default();
-    let known = KNOWN_NAMESPACES
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(&ns));
     let key = format!(
         "/subscriptions/{}/providers/{}",
         sub.to_lowercase(),
         ns.to_lowercase()
     );
-    if let Some(r) = store.read(|tx| tx.get(&key))? {
-        return Ok(Reply::json(200, &r.body));
-    }
-    match known {
-        Some(k) => Ok(Reply::json(
-            200,
-            &provider_body(&sub, k, &provider_state(store, &sub, k)?),
-        )),
-        None => Err(ArmError::invalid_resource_namespace(&ns).with_status(404)),
-    }
+    let display = match known_namespace(&ns) {
+        Some(k) => k,
+        None => match store.read(|tx| tx.get(&key))? {
+            Some(r) => r.body["namespace"].as_str().unwrap_or(&ns).to_string(),
+            None => return Err(ArmError::invalid_resource_namespace(&ns).with_status(404)),
+        },
+    };
+    let state = provider_state(store, &sub, &display)?;
+    Ok(Reply::json(200, &provider_body(&sub, &display, &state)))
 }
 
 fn set_registration(cx: &Cx, store: &Store, state: &str) -> Result<Reply, ArmError> {
     let sub = cx.id.subscription.clone().unwrap_or_default();
     let ns_given = cx.id.namespace().unwrap_or_default().to_string();
-    let ns = KNOWN_NAMESPACES
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(&ns_given))
-        .map(|k| k.to_string())
-        .unwrap_or(ns_given);
-    let body = provider_body(&sub, &ns, state);
+    let ns = known_namespace(&ns_given).unwrap_or(ns_given);
+    // the state is what is kept; the answer is built from the catalogue each time
+    let kept = json!({"namespace": ns, "registrationState": state});
     let row = crate::store::Stored {
         key: format!(
             "/subscriptions/{}/providers/{}",
@@ -894,10 +1149,10 @@ fn set_registration(cx: &Cx, store: &Store, state: &str) -> Result<Reply, ArmErr
         sub: sub.to_lowercase(),
         rg: String::new(),
         parent: format!("/subscriptions/{}", sub.to_lowercase()),
-        body: body.clone(),
+        body: kept,
     };
     store.write(|tx| tx.put(&row))?;
-    Ok(Reply::json(200, &body))
+    Ok(Reply::json(200, &provider_body(&sub, &ns, state)))
 }
 
 pub fn providers_register(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {

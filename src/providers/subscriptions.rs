@@ -156,17 +156,6 @@ pub fn tenants_list(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
     Ok(list_reply(cx, items))
 }
 
-pub const LOCATIONS: &[(&str, &str, &str)] = &[
-    ("westeurope", "West Europe", "Europe"),
-    ("northeurope", "North Europe", "Europe"),
-    ("eastus", "East US", "US"),
-    ("eastus2", "East US 2", "US"),
-    ("westus2", "West US 2", "US"),
-    ("centralus", "Central US", "US"),
-    ("uksouth", "UK South", "UK"),
-    ("swedencentral", "Sweden Central", "Europe"),
-];
-
 pub fn subscriptions_list_locations(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
     let sub = cx
         .id
@@ -174,7 +163,7 @@ pub fn subscriptions_list_locations(cx: &Cx, _store: &Store) -> Result<Reply, Ar
         .clone()
         .unwrap_or_default()
         .to_lowercase();
-    let items = LOCATIONS
+    let items = super::catalog::LOCATIONS
         .iter()
         .map(|(name, display, geo)| {
             json!({

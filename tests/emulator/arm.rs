@@ -636,3 +636,155 @@ async fn a_file_backed_store_survives_a_restart() {
     assert!(dir.join("state.db").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_catalogue_name_checks_tags_and_group_export() {
+    let e = emu().await;
+    let t = e.token("fabrikam-ci").await;
+    let dev = format!("/subscriptions/{FABRIKAM_DEV}");
+    // resource types and api-versions, newest first, as `az resource` reads them
+    let r = e
+        .call(
+            "GET",
+            &format!("{dev}/providers/microsoft.network?api-version=2021-04-01"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["namespace"], "Microsoft.Network");
+    let vnets = r.body["resourceTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["resourceType"] == "virtualNetworks")
+        .expect("virtualNetworks");
+    assert_eq!(vnets["apiVersions"][0], "2024-05-01");
+    assert!(!vnets["locations"].as_array().unwrap().is_empty());
+    let r = e
+        .call(
+            "GET",
+            &format!("{dev}/providers/Microsoft.Sql?api-version=2021-04-01"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["registrationState"], "NotRegistered");
+    let r = e
+        .call(
+            "GET",
+            &format!("{dev}/providers/Contoso.Nothing?api-version=2021-04-01"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "InvalidResourceNamespace"));
+    let r = e
+        .call(
+            "GET",
+            &format!("{dev}/providers?api-version=2021-04-01"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert!(r.body["value"].as_array().unwrap().len() > 100);
+
+    // storage names: global, checked before a create; the create answers 200 (Storage's spec has no 201)
+    let check = |name: &str| json!({"name": name, "type": "Microsoft.Storage/storageAccounts"});
+    let url =
+        format!("{dev}/providers/Microsoft.Storage/checkNameAvailability?api-version=2023-05-01");
+    let r = e.call("POST", &url, Some(&t), Some(check("stnew1"))).await;
+    assert_eq!((r.status, &r.body["nameAvailable"]), (200, &json!(true)));
+    let r = e.call("POST", &url, Some(&t), Some(check("St-Bad"))).await;
+    assert_eq!(r.body["reason"], "AccountNameInvalid");
+    let rg = format!("{dev}/resourceGroups/rg-dev");
+    let r = e
+        .call(
+            "PUT",
+            &format!("{rg}/providers/Microsoft.Storage/storageAccounts/stnew1?api-version=2023-05-01"),
+            Some(&t),
+            Some(json!({"location": "westeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}, "tags": {"team": "data"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = e.call("POST", &url, Some(&t), Some(check("stnew1"))).await;
+    assert_eq!(
+        (&r.body["nameAvailable"], &r.body["reason"]),
+        (&json!(false), &json!("AlreadyExists"))
+    );
+    // a second create of the same name through another subscription's check: still taken
+    let admin = e.token("admin@fabrikam").await;
+    let other = format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.Storage/checkNameAvailability?api-version=2023-05-01");
+    let r = e
+        .call("POST", &other, Some(&admin), Some(check("stnew1")))
+        .await;
+    assert_eq!(r.body["nameAvailable"], false);
+
+    // tag names with counts, from groups and resources
+    let r = e
+        .call(
+            "GET",
+            &format!("{dev}/tagNames?api-version=2021-04-01"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let team = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["tagName"] == "team")
+        .expect("the team tag");
+    assert_eq!(team["count"]["value"], 1);
+    assert_eq!(team["values"][0]["tagValue"], "data");
+
+    // export: the group's resources as a template, names as parameters
+    let r = e
+        .call(
+            "POST",
+            &format!("{rg}/exportTemplate?api-version=2021-04-01"),
+            Some(&t),
+            Some(json!({"resources": ["*"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let tpl = &r.body["template"];
+    assert_eq!(tpl["contentVersion"], "1.0.0.0");
+    let st = tpl["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "Microsoft.Storage/storageAccounts")
+        .expect("the storage account");
+    assert_eq!(st["name"], "[parameters('storageAccounts_stnew1_name')]");
+    assert_eq!(
+        tpl["parameters"]["storageAccounts_stnew1_name"]["defaultValue"],
+        "stnew1"
+    );
+    assert!(st.get("id").is_none() && st["properties"].get("provisioningState").is_none());
+    let r = e
+        .call(
+            "POST",
+            &format!("{rg}/exportTemplate?api-version=2021-04-01"),
+            Some(&t),
+            Some(json!({"resources": ["*"], "options": "SkipResourceNameParameterization"})),
+        )
+        .await;
+    assert!(r.body["template"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "stnew1"));
+    // a Reader may not export
+    let reader = e.token("reader@fabrikam").await;
+    let r = e
+        .call(
+            "POST",
+            &format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/exportTemplate?api-version=2021-04-01"),
+            Some(&reader),
+            Some(json!({"resources": ["*"]})),
+        )
+        .await;
+    assert_eq!(r.code(), "AuthorizationFailed");
+}

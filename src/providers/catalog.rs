@@ -1,0 +1,257 @@
+//! The regions and the resource provider catalogue behind `GET /subscriptions/{sub}/locations` and
+//! `GET /subscriptions/{sub}/providers[/{ns}]`: the world's regions, and every namespace and resource
+//! type the built-in roles' actions name (`Microsoft.Network/virtualNetworks/read` → `virtualNetworks`),
+//! with api-versions newest first — the modelled families' own lists, or a table of recent versions
+//! per namespace. `az resource show --ids …` and `az resource create --resource-type …` pick the
+//! api-version from here (the first one that is not a preview). Shared data for providers, like `mod`.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde_json::{json, Value};
+
+use crate::arm::api_version::Family;
+use crate::facts::builtin_roles;
+
+pub const LOCATIONS: &[(&str, &str, &str)] = &[
+    ("westeurope", "West Europe", "Europe"),
+    ("northeurope", "North Europe", "Europe"),
+    ("eastus", "East US", "US"),
+    ("eastus2", "East US 2", "US"),
+    ("westus2", "West US 2", "US"),
+    ("centralus", "Central US", "US"),
+    ("uksouth", "UK South", "UK"),
+    ("swedencentral", "Sweden Central", "Europe"),
+];
+
+/// One namespace: its spelling in the roles and its resource types (spelling of first sight).
+pub struct Namespace {
+    pub name: String,
+    pub types: Vec<String>,
+}
+
+/// Recent stable api-versions per namespace, newest first (from the providers' published specs), for
+/// namespaces the emulator stores generically. Others get `GENERIC`.
+const VERSIONS: &[(&str, &[&str])] = &[
+    (
+        "microsoft.network",
+        &[
+            "2024-05-01",
+            "2024-03-01",
+            "2024-01-01",
+            "2023-11-01",
+            "2023-09-01",
+            "2023-06-01",
+            "2023-05-01",
+            "2023-04-01",
+            "2023-02-01",
+            "2022-11-01",
+        ],
+    ),
+    (
+        "microsoft.storage",
+        &[
+            "2023-05-01",
+            "2023-04-01",
+            "2023-01-01",
+            "2022-09-01",
+            "2022-05-01",
+            "2021-09-01",
+        ],
+    ),
+    (
+        "microsoft.compute",
+        &[
+            "2024-07-01",
+            "2024-03-01",
+            "2023-09-01",
+            "2023-07-01",
+            "2023-03-01",
+            "2022-11-01",
+        ],
+    ),
+    (
+        "microsoft.keyvault",
+        &["2023-07-01", "2023-02-01", "2022-07-01", "2021-10-01"],
+    ),
+    ("microsoft.managedidentity", &["2023-01-31", "2018-11-30"]),
+    (
+        "microsoft.web",
+        &["2023-12-01", "2023-01-01", "2022-09-01", "2022-03-01"],
+    ),
+    (
+        "microsoft.operationalinsights",
+        &["2023-09-01", "2022-10-01", "2021-06-01", "2020-08-01"],
+    ),
+    (
+        "microsoft.databricks",
+        &["2024-05-01", "2023-02-01", "2018-04-01"],
+    ),
+    (
+        "microsoft.solutions",
+        &["2021-07-01", "2019-07-01", "2018-06-01"],
+    ),
+    ("microsoft.policyinsights", &["2022-09-01", "2019-10-01"]),
+    (
+        "microsoft.resourcegraph",
+        &["2022-10-01", "2021-03-01", "2019-04-01"],
+    ),
+];
+
+/// For namespaces without an entry above: any well-formed version is served for generic resources.
+const GENERIC: &[&str] = &["2024-01-01", "2023-01-01", "2022-01-01", "2021-01-01"];
+
+/// Every namespace the built-in roles name, keyed by its lower-cased name.
+pub fn namespaces() -> &'static BTreeMap<String, Namespace> {
+    static CATALOGUE: OnceLock<BTreeMap<String, Namespace>> = OnceLock::new();
+    CATALOGUE.get_or_init(|| {
+        let mut out: BTreeMap<String, Namespace> = BTreeMap::new();
+        for role in builtin_roles().values() {
+            for p in &role.permissions {
+                for action in p.actions.iter().chain(&p.not_actions) {
+                    let Some((ns, rtype)) = type_of_action(action) else {
+                        continue;
+                    };
+                    let entry = out
+                        .entry(ns.to_ascii_lowercase())
+                        .or_insert_with(|| Namespace {
+                            name: ns.to_string(),
+                            types: Vec::new(),
+                        });
+                    if let Some(rtype) = rtype {
+                        if !entry.types.iter().any(|t| t.eq_ignore_ascii_case(rtype)) {
+                            entry.types.push(rtype.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        for ns in out.values_mut() {
+            ns.types.sort_by_key(|t| t.to_ascii_lowercase());
+        }
+        out
+    })
+}
+
+/// `Microsoft.Network/virtualNetworks/subnets/read` → (`Microsoft.Network`, `virtualNetworks/subnets`);
+/// a provider-level action gives the namespace alone; wildcards and `…/action` verbs name no type.
+fn type_of_action(action: &str) -> Option<(&str, Option<&str>)> {
+    if action.contains('*') {
+        let ns = action.split('/').next()?;
+        return (!ns.contains('*') && ns.contains('.')).then_some((ns, None));
+    }
+    let (ns, rest) = action.split_once('/')?;
+    if !ns.contains('.') {
+        return None;
+    }
+    let (rtype, verb) = rest.rsplit_once('/').unwrap_or(("", rest));
+    if rtype.is_empty()
+        || !matches!(
+            verb.to_ascii_lowercase().as_str(),
+            "read" | "write" | "delete"
+        )
+    {
+        return Some((ns, None));
+    }
+    Some((ns, Some(rtype)))
+}
+
+/// The api-versions of a resource type, newest first.
+pub fn api_versions(ns: &str, rtype: &str) -> Vec<&'static str> {
+    let ns_l = ns.to_ascii_lowercase();
+    let first = rtype
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let family = match (ns_l.as_str(), first.as_str()) {
+        ("microsoft.resources", _) => Some(Family::Resources),
+        ("microsoft.managedservices", _) => Some(Family::ManagedServices),
+        ("microsoft.authorization", "roledefinitions") => Some(Family::RoleDefinitions),
+        ("microsoft.authorization", "permissions") => Some(Family::Permissions),
+        ("microsoft.authorization", "locks") => Some(Family::Locks),
+        ("microsoft.authorization", "denyassignments") => Some(Family::DenyAssignments),
+        ("microsoft.authorization", t) if t.starts_with("role") && t.contains("schedule") => {
+            Some(Family::Pim)
+        }
+        ("microsoft.authorization", t) if t.starts_with("roleeligibility") => Some(Family::Pim),
+        ("microsoft.authorization", _) => Some(Family::RoleAssignments),
+        ("microsoft.insights", "eventtypes") => Some(Family::ActivityLog),
+        _ => None,
+    };
+    if let Some(f) = family {
+        let mut v: Vec<&'static str> = f.supported().to_vec();
+        v.reverse();
+        return v;
+    }
+    VERSIONS
+        .iter()
+        .find(|(n, _)| *n == ns_l)
+        .map(|(_, v)| v.to_vec())
+        .unwrap_or_else(|| GENERIC.to_vec())
+}
+
+/// The `resourceTypes` array of a provider, each type offered in every region of `LOCATIONS`.
+pub fn resource_types(ns: &str) -> Vec<Value> {
+    let locations: Vec<&str> = LOCATIONS.iter().map(|(_, display, _)| *display).collect();
+    let Some(n) = namespaces().get(&ns.to_ascii_lowercase()) else {
+        return Vec::new();
+    };
+    n.types
+        .iter()
+        .map(|t| {
+            json!({
+                "resourceType": t,
+                "locations": locations,
+                "apiVersions": api_versions(&n.name, t),
+                "capabilities": "None",
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_come_from_role_actions() {
+        assert_eq!(
+            type_of_action("Microsoft.Network/virtualNetworks/subnets/read"),
+            Some(("Microsoft.Network", Some("virtualNetworks/subnets")))
+        );
+        assert_eq!(
+            type_of_action("Microsoft.Storage/storageAccounts/listKeys/action"),
+            Some(("Microsoft.Storage", None))
+        );
+        assert_eq!(
+            type_of_action("Microsoft.Compute/*"),
+            Some(("Microsoft.Compute", None))
+        );
+        assert_eq!(type_of_action("*/read"), None);
+        let net = &namespaces()["microsoft.network"];
+        assert_eq!(net.name, "Microsoft.Network");
+        assert!(net.types.iter().any(|t| t == "virtualNetworks"));
+        assert!(net.types.iter().any(|t| t == "virtualNetworks/subnets"));
+        assert!(namespaces()["microsoft.storage"]
+            .types
+            .iter()
+            .any(|t| t == "storageAccounts"));
+        assert!(namespaces().len() > 100, "{}", namespaces().len());
+    }
+
+    #[test]
+    fn versions_are_newest_first_and_modelled_families_use_their_own_lists() {
+        let v = api_versions("Microsoft.ManagedServices", "registrationDefinitions");
+        assert_eq!(v.first(), Some(&"2022-10-01"));
+        let v = api_versions("Microsoft.Authorization", "locks");
+        assert_eq!(v.first(), Some(&"2020-05-01"));
+        let v = api_versions("Microsoft.Network", "virtualNetworks");
+        assert_eq!(v.first(), Some(&"2024-05-01"));
+        let v = api_versions("Contoso.Unknown", "things");
+        assert!(!v.is_empty());
+        for w in api_versions("Microsoft.Resources", "resourceGroups").windows(2) {
+            assert!(w[0] >= w[1], "{w:?}");
+        }
+    }
+}
