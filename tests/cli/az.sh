@@ -146,6 +146,35 @@ got="$(az_ role assignment list --all --query "[?principalId=='$FABRIKAM_CI_OID'
 expect_line Contributor "$got" "fabrikam-ci's roles in fabrikam-dev"
 ok
 
+step "az resource create/show/tag/delete without --api-version (versions from the provider catalogue)"
+az_ account set -s "$FABRIKAM_DEV"
+vnet_id="$(az_ resource create -g "$RG" -n vnet-az --resource-type Microsoft.Network/virtualNetworks \
+  --properties '{"addressSpace":{"addressPrefixes":["10.0.0.0/16"]}}' -l westeurope --query id -o tsv)"
+expect_eq "/subscriptions/$FABRIKAM_DEV/resourceGroups/$RG/providers/Microsoft.Network/virtualNetworks/vnet-az" \
+  "$vnet_id" "the new virtual network's id"
+expect_eq vnet-az "$(az_ resource show --ids "$vnet_id" --query name -o tsv)" "az resource show --ids"
+expect_eq b "$(az_ resource tag --ids "$vnet_id" --tags a=b --query tags.a -o tsv)" "the tag set by az resource tag"
+expect_line vnet-az "$(az_ resource list --tag a=b --query "[].name" -o tsv)" "az resource list --tag a=b"
+ok
+
+step "az tag list and az group export"
+expect_line a "$(az_ tag list --query "[].tagName" -o tsv)" "az tag list"
+got="$(az_ group export -n "$RG" --query "resources[?type=='Microsoft.Network/virtualNetworks'].name" -o tsv)"
+expect_eq "[parameters('virtualNetworks_vnet_az_name')]" "$got" "the exported network's name"
+az_ resource delete --ids "$vnet_id"
+ok
+
+step "az storage account check-name / create / keys list (checkNameAvailability, a create answered 200)"
+st="st$(date +%s | tail -c 9)$$"
+st="${st:0:24}"
+expect_eq true "$(az_ storage account check-name -n "$st" --query nameAvailable -o tsv)" "the new name's availability"
+expect_eq AccountNameInvalid "$(az_ storage account check-name -n Not-Valid --query reason -o tsv)" "an invalid name's reason"
+expect_eq Succeeded "$(az_ storage account create -g "$RG" -n "$st" -l westeurope --sku Standard_LRS \
+  --query provisioningState -o tsv)" "the storage account's provisioningState"
+expect_eq AlreadyExists "$(az_ storage account check-name -n "$st" --query reason -o tsv)" "a taken name's reason"
+expect_eq key1 "$(az_ storage account keys list -g "$RG" -n "$st" --query "[0].keyName" -o tsv)" "az storage account keys list"
+ok
+
 step "az group delete (long-running) in fabrikam-dev"
 az_ group delete -n "$RG" --yes
 expect_eq false "$(az_ group exists -n "$RG" -o tsv)" "az group exists after delete"
