@@ -18,7 +18,7 @@ use crate::auth::token::{self, TokenError};
 use crate::authz::{self, Decision, MethodKind, Path, Subject, Via};
 use crate::clock::{arm_us_time, Clock};
 use crate::facts::{Snapshot, FACT_TYPES};
-use crate::providers::subscriptions::{can_see, standing, Standing};
+use crate::providers::subscriptions::{can_see, can_see_scope, standing, Standing};
 use crate::providers::{self, Caller, Cx};
 use crate::store::{Store, StoreError};
 use crate::wire::{Reply, Req};
@@ -745,6 +745,7 @@ fn arm_authenticated(
 
     // Subscription: well-formed, existing, and reachable from the caller's tenant.
     let mut path = Path::Customer;
+    let mut the_sub = None;
     if let Some(s) = id.subscription.as_deref().filter(|s| !s.is_empty()) {
         if !is_guid(s) {
             return Err(ArmError::invalid_subscription_id(s));
@@ -753,6 +754,7 @@ fn arm_authenticated(
             .dir
             .subscription(s)
             .ok_or_else(|| ArmError::subscription_not_found(s))?;
+        the_sub = Some(sub);
         // The caller that started a long-running operation may poll it even if it just removed its own
         // standing (a provider deleting its delegation); the handler checks who started it.
         let polling = matches!(
@@ -797,6 +799,7 @@ fn arm_authenticated(
         && !tenant_level_read
         && route != Route::PermissionsListForScope;
     let mut decision_header = String::new();
+    let mut filtered = false;
     if needs_decision {
         let subject = Subject {
             object_id: &caller.object_id,
@@ -816,7 +819,23 @@ fn arm_authenticated(
         if let Decision::Allowed(g) = &decision {
             audit.grant = Some(g.clone());
         }
-        if !decision.is_allowed() && app.config.authz != AuthzMode::Off {
+        // A caller with a role somewhere in the subscription (a resource group, say) may read the
+        // subscription's metadata, and its lists of groups and resources show what it may read.
+        let partial = !decision.is_allowed()
+            && matches!(decision, Decision::NoGrant)
+            && (route.is_subscription_metadata() || route.is_rbac_filtered_list())
+            && the_sub.is_some_and(|sub| can_see_scope(snap, caller, sub, &scope_key));
+        if partial {
+            if route.is_rbac_filtered_list() {
+                filtered = true;
+                decision_header = "allowed; the list shows only what the caller may read".into();
+            } else {
+                decision_header =
+                    "allowed; subscription metadata, readable with any role in the subscription"
+                        .into();
+            }
+            audit.decision = decision_header.clone();
+        } else if !decision.is_allowed() && app.config.authz != AuthzMode::Off {
             if app.config.authz == AuthzMode::Log {
                 tracing::warn!(caller = %caller.client_name, action = %action, scope = %scope_display, "authz=log: enforce would refuse");
             } else {
@@ -861,6 +880,25 @@ fn arm_authenticated(
     }
 
     let new_id = fast_uuid();
+    let subject = Subject {
+        object_id: &caller.object_id,
+        groups: &caller.groups,
+    };
+    let now_unix = app.clock.unix();
+    let may_read = |key: &str| -> bool {
+        if !filtered {
+            return true;
+        }
+        let Ok(item) = ResourceId::parse(key) else {
+            return false;
+        };
+        let action = if item.providers.is_empty() {
+            "Microsoft.Resources/subscriptions/resourceGroups/read".to_string()
+        } else {
+            item.action("GET")
+        };
+        authz::decide(&subject, &action, false, key, path, &snap.access, now_unix).is_allowed()
+    };
     let cx = Cx {
         req,
         id,
@@ -876,6 +914,7 @@ fn arm_authenticated(
         subrequest: &|method: &str, path_and_query: &str, body: Option<&Value>| {
             subrequest(app, req, base, caller, method, path_and_query, body)
         },
+        may_read: &may_read,
     };
     let reply = run(&cx, &app.store)?;
     if route.is_write() && reply.status < 300 && touches_facts(&route, id) {

@@ -532,6 +532,24 @@ impl Route {
         }
     }
 
+    /// Reads of a subscription's own metadata: anyone with a role anywhere in it may make them.
+    pub fn is_subscription_metadata(&self) -> bool {
+        use Route::*;
+        matches!(
+            self,
+            ProvidersList | ProvidersGet | SubscriptionsListLocations
+        )
+    }
+
+    /// Lists ARM answers with only the items the caller may read, rather than refusing.
+    pub fn is_rbac_filtered_list(&self) -> bool {
+        use Route::*;
+        matches!(
+            self,
+            ResourceGroupsList | ResourcesList | ResourcesListByResourceGroup
+        )
+    }
+
     /// Does this route change state (and so count as a write for locks and the activity log)?
     pub fn is_write(&self) -> bool {
         use Route::*;

@@ -109,6 +109,9 @@ pub struct Cx<'a> {
     /// Run another ARM request (method, path with query, JSON body) through the whole pipeline as the
     /// same caller: how template deployments create their resources.
     pub subrequest: &'a dyn Fn(&str, &str, Option<&Value>) -> Reply,
+    /// Whether the caller may read the item with this id: lists of groups and resources show only
+    /// those when the caller has no read right on the whole list's scope (ARM filters such lists).
+    pub may_read: &'a dyn Fn(&str) -> bool,
 }
 
 impl Cx<'_> {

@@ -152,7 +152,10 @@ pub fn resource_groups_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         store.read(|tx| tx.by_type("microsoft.resources/resourcegroups", Some(&sub), None))?;
     let filter = cx.req.query("$filter").map(str::to_string);
     let items = filter_items(
-        rows.into_iter().map(|r| r.body).collect(),
+        rows.into_iter()
+            .filter(|r| (cx.may_read)(&r.key))
+            .map(|r| r.body)
+            .collect(),
         filter.as_deref(),
         false,
     )?;
@@ -267,6 +270,7 @@ pub fn resources_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let items: Vec<Value> = rows
         .into_iter()
         .filter(is_tracked_listing)
+        .filter(|r| (cx.may_read)(&r.key))
         .map(|r| generic_summary(&r.body))
         .collect();
     let filter = cx.req.query("$filter").map(str::to_string);
@@ -824,7 +828,8 @@ pub fn tags_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         .to_lowercase();
     let rows = store.read(|tx| tx.in_scope(&sub, None))?;
     // name → (count, value → count), in order of first sight; names compare case-insensitively
-    let mut names: Vec<(String, usize, Vec<(String, usize)>)> = Vec::new();
+    type Counted = (String, usize);
+    let mut names: Vec<(String, usize, Vec<Counted>)> = Vec::new();
     for r in &rows {
         let Some(tags) = r.body.get("tags").and_then(Value::as_object) else {
             continue;

@@ -41,6 +41,12 @@ pub fn standing(snap: &Snapshot, caller: &Caller, sub: &Subscription) -> Standin
 /// Does the caller hold any grant on, above or below this subscription (on the right path)?
 pub fn can_see(snap: &Snapshot, caller: &Caller, sub: &Subscription) -> bool {
     let scope = format!("/subscriptions/{}", sub.subscription_id.to_lowercase());
+    can_see_scope(snap, caller, sub, &scope)
+}
+
+/// Does the caller hold a grant (on its path: home or delegated) at, above or below `scope`, a
+/// lower-cased id within `sub`?
+pub fn can_see_scope(snap: &Snapshot, caller: &Caller, sub: &Subscription, scope: &str) -> bool {
     let st = standing(snap, caller, sub);
     if st == Standing::None {
         return false;
@@ -54,7 +60,7 @@ pub fn can_see(snap: &Snapshot, caller: &Caller, sub: &Subscription) -> bool {
             (&g.via, st),
             (Via::RoleAssignment, Standing::Home) | (Via::Delegation { .. }, Standing::Delegated)
         );
-        on_path && (is_at_or_above(&g.scope, &scope) || is_at_or_above(&scope, &g.scope))
+        on_path && (is_at_or_above(&g.scope, scope) || is_at_or_above(scope, &g.scope))
     })
 }
 

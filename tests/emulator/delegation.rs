@@ -674,3 +674,95 @@ async fn delegated_user_access_administrator_assigns_listed_roles_to_managed_ide
         "AuthorizationFailed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resource_group_delegation_lists_what_it_covers_and_reads_subscription_metadata() {
+    let e = emu().await;
+    let alice = e.token("alice").await;
+    let sub = format!("/subscriptions/{NORTHWIND_MAIN}");
+    let names = |r: &crate::Resp| -> Vec<String> {
+        r.body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // rg-managed is delegated, rg-private is not: the subscription's lists show only rg-managed
+    let r = e
+        .call(
+            "GET",
+            &format!("{sub}/resourcegroups?api-version=2024-11-01"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(names(&r), ["rg-managed"]);
+    assert!(r
+        .header("x-ms-emulator-decision")
+        .contains("only what the caller may read"));
+    let r = e
+        .call(
+            "GET",
+            &format!("{sub}/resources?api-version=2024-11-01"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(
+        names(&r),
+        ["vm-app-01"],
+        "northwindprivate is in rg-private"
+    );
+    // a group outside the delegation is still refused, listed or read
+    let r = e
+        .call(
+            "GET",
+            &format!("{sub}/resourceGroups/rg-private/resources?api-version=2024-11-01"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.code(), "AuthorizationFailed");
+    // the subscription's provider metadata, which `az resource` reads for api-versions
+    let r = e
+        .call(
+            "GET",
+            &format!("{sub}/providers/Microsoft.Compute?api-version=2021-04-01"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = e
+        .call(
+            "GET",
+            &format!("{sub}/locations?api-version=2022-12-01"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // but not registering a provider
+    let r = e
+        .call(
+            "POST",
+            &format!("{sub}/providers/Microsoft.Sql/register?api-version=2021-04-01"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.code(), "AuthorizationFailed");
+    // a same-tenant principal without any role in the subscription still gets 403 on the lists
+    let reader = e.token("reader@fabrikam").await;
+    let r = e
+        .call(
+            "GET",
+            &format!("/subscriptions/{FABRIKAM_DEV}/resourcegroups?api-version=2024-11-01"),
+            Some(&reader),
+            None,
+        )
+        .await;
+    assert_eq!(r.code(), "AuthorizationFailed");
+}
