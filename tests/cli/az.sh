@@ -220,6 +220,18 @@ expect_eq "$CONTOSO" "$(az_ account list --query "[?id=='$FABRIKAM_PROD'].manage
 expect_eq "" "$(az_ account list --query "[?id=='$MSP_TOOLS'].managedByTenants[]" -o tsv)" "msp-tools' managedByTenants"
 ok
 
+step "a resource-group delegation from az: group and resource lists show rg-managed only, az resource reads versions"
+az_ account set -s "$NORTHWIND_MAIN"
+expect_eq rg-managed "$(az_ group list --query "[].name" -o tsv)" "az group list in northwind-main (rg-private is not delegated)"
+expect_eq vm-app-01 "$(az_ resource list -g rg-managed --query "[].name" -o tsv)" "az resource list -g rg-managed"
+expect_eq vm-app-01 "$(az_ resource show -g rg-managed -n vm-app-01 --resource-type Microsoft.Compute/virtualMachines \
+  --query name -o tsv)" "az resource show without --api-version"
+if az_ resource list -g rg-private -o none 2>"$WORK/err"; then
+  echo "expected az resource list -g rg-private to be refused" >&2; false
+fi
+grep -q AuthorizationFailed "$WORK/err"
+ok
+
 MSP_RG="rg-az-msp-$(date +%s)-$$"
 step "az group create in fabrikam-prod through the delegation, then az monitor activity-log list --offset 1h"
 az_ account set -s "$FABRIKAM_PROD"
