@@ -271,7 +271,7 @@ pub fn resources_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         .into_iter()
         .filter(is_tracked_listing)
         .filter(|r| (cx.may_read)(&r.key))
-        .map(|r| generic_summary(&r.body))
+        .map(|r| generic_summary(&r.body, cx.req.query("$expand").unwrap_or_default()))
         .collect();
     let filter = cx.req.query("$filter").map(str::to_string);
     Ok(list_reply(
@@ -281,7 +281,8 @@ pub fn resources_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 }
 
 /// The GenericResource shape resource lists return.
-fn generic_summary(b: &Value) -> Value {
+/// With `$expand=createdTime,changedTime,provisioningState` (any of them), lists add those fields.
+fn generic_summary(b: &Value, expand: &str) -> Value {
     let mut out = Map::new();
     for k in [
         "id",
@@ -299,6 +300,16 @@ fn generic_summary(b: &Value) -> Value {
     ] {
         if let Some(v) = b.get(k).filter(|v| !v.is_null()) {
             out.insert(k.into(), v.clone());
+        }
+    }
+    let expand = expand.to_ascii_lowercase();
+    for (field, value) in [
+        ("createdTime", &b["systemData"]["createdAt"]),
+        ("changedTime", &b["systemData"]["lastModifiedAt"]),
+        ("provisioningState", &b["properties"]["provisioningState"]),
+    ] {
+        if expand.contains(&field.to_ascii_lowercase()) && !value.is_null() {
+            out.insert(field.into(), value.clone());
         }
     }
     Value::Object(out)

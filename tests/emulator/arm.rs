@@ -720,6 +720,35 @@ async fn provider_catalogue_name_checks_tags_and_group_export() {
         .await;
     assert_eq!(r.body["nameAvailable"], false);
 
+    // $expand adds the times and state az shows with --expand
+    let r = e
+        .call(
+            "GET",
+            &format!("{rg}/resources?api-version=2021-04-01&$expand=createdTime,changedTime,provisioningState"),
+            Some(&t),
+            None,
+        )
+        .await;
+    let st = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "stnew1")
+        .expect("stnew1 listed");
+    assert!(
+        st["createdTime"].is_string() && st["changedTime"].is_string(),
+        "{st}"
+    );
+    let r = e
+        .call(
+            "GET",
+            &format!("{rg}/resources?api-version=2021-04-01"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert!(r.body["value"][0].get("createdTime").is_none());
+
     // tag names with counts, from groups and resources
     let r = e
         .call(
