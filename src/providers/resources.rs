@@ -762,10 +762,14 @@ pub fn resources_action(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         .and_then(|p| p.types.pop())
         .map(|(t, _)| t)
         .unwrap_or_default();
-    if target.providers.last().is_some_and(|p| p.types.is_empty())
-        && verb.eq_ignore_ascii_case("checkNameAvailability")
-    {
-        return check_name_availability(cx, store);
+    if target.providers.last().is_some_and(|p| p.types.is_empty()) {
+        if verb.eq_ignore_ascii_case("checkNameAvailability") {
+            return check_name_availability(cx, store);
+        }
+        return Err(ArmError::not_found(format!(
+            "The requested path '{}' was not found.",
+            cx.id.canonical()
+        )));
     }
     let key = target.key();
     let row = store
