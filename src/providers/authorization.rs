@@ -310,12 +310,7 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
         .principal(principal_id)
         .filter(|pr| pr.tenant_id.eq_ignore_ascii_case(&scope_tenant))
         .map(|pr| pr.kind.as_str());
-    let sub_l = cx
-        .id
-        .subscription
-        .clone()
-        .unwrap_or_default()
-        .to_lowercase();
+    let sub_l = cx.sub_key();
     let managed_identity = if directory_kind.is_none() && !sub_l.is_empty() {
         is_managed_identity(store, &sub_l, principal_id)?
     } else {
@@ -344,12 +339,7 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
         .and_then(|v| v.as_str())
         .map(String::from)
         .unwrap_or_else(|| kind.to_string());
-    let sub = cx
-        .id
-        .subscription
-        .clone()
-        .unwrap_or_default()
-        .to_lowercase();
+    let sub = cx.sub_key();
     let existing = store.read(|tx| {
         tx.by_type(
             "microsoft.authorization/roleassignments",
@@ -378,12 +368,7 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
             ));
         }
     }
-    let sub_for_role = cx
-        .id
-        .subscription
-        .clone()
-        .unwrap_or_default()
-        .to_lowercase();
+    let sub_for_role = cx.sub_key();
     let role_full = if sub_for_role.is_empty() {
         format!("/providers/Microsoft.Authorization/roleDefinitions/{guid}")
     } else {

@@ -52,12 +52,7 @@ fn scope_of(cx: &Cx) -> Result<Scope, ArmError> {
         ));
     }
     Ok(Scope {
-        sub: cx
-            .id
-            .subscription
-            .clone()
-            .unwrap_or_default()
-            .to_lowercase(),
+        sub: cx.sub_key(),
         rg: cx.id.resource_group.clone().filter(|r| !r.is_empty()),
     })
 }

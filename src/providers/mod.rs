@@ -115,6 +115,15 @@ pub struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// The request's subscription id, lower-cased (empty at tenant scope).
+    pub fn sub_key(&self) -> String {
+        self.id
+            .subscription
+            .as_deref()
+            .unwrap_or_default()
+            .to_lowercase()
+    }
+
     pub fn now_str(&self) -> String {
         arm_time(self.now)
     }

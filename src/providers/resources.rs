@@ -142,12 +142,7 @@ pub fn resource_groups_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError>
 }
 
 pub fn resource_groups_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let sub = cx
-        .id
-        .subscription
-        .clone()
-        .unwrap_or_default()
-        .to_lowercase();
+    let sub = cx.sub_key();
     let rows =
         store.read(|tx| tx.by_type("microsoft.resources/resourcegroups", Some(&sub), None))?;
     let filter = cx.req.query("$filter").map(str::to_string);
@@ -255,12 +250,7 @@ fn is_tracked_listing(r: &Stored) -> bool {
 }
 
 pub fn resources_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let sub = cx
-        .id
-        .subscription
-        .clone()
-        .unwrap_or_default()
-        .to_lowercase();
+    let sub = cx.sub_key();
     let rg = cx.id.resource_group.clone();
     if rg.is_some() {
         require_rg(store, cx.id)?;
@@ -725,12 +715,7 @@ pub fn resources_list_children(cx: &Cx, store: &Store) -> Result<Reply, ArmError
     }
     let rows = if parent_id.providers.is_empty() && parent_id.resource_group.is_none() {
         // `/subscriptions/{s}/providers/{ns}/{type}`: every one in the subscription
-        let sub = cx
-            .id
-            .subscription
-            .clone()
-            .unwrap_or_default()
-            .to_lowercase();
+        let sub = cx.sub_key();
         store.read(|tx| tx.by_type(&rtype, Some(&sub), None))?
     } else {
         if parent_id
@@ -835,12 +820,7 @@ fn check_name_availability(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 /// `GET /subscriptions/{sub}/tagNames`: every tag name on the subscription's groups and resources,
 /// with its values and how many carry each (Tags_List).
 pub fn tags_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let sub = cx
-        .id
-        .subscription
-        .clone()
-        .unwrap_or_default()
-        .to_lowercase();
+    let sub = cx.sub_key();
     let rows = store.read(|tx| tx.in_scope(&sub, None))?;
     // name → (count, value → count), in order of first sight; names compare case-insensitively
     type Counted = (String, usize);

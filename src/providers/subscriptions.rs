@@ -163,12 +163,7 @@ pub fn tenants_list(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
 }
 
 pub fn subscriptions_list_locations(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
-    let sub = cx
-        .id
-        .subscription
-        .clone()
-        .unwrap_or_default()
-        .to_lowercase();
+    let sub = cx.sub_key();
     let items = super::catalog::LOCATIONS
         .iter()
         .map(|(name, display, geo)| {
