@@ -1228,6 +1228,10 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::SubscriptionsGet => subscriptions::subscriptions_get(cx, store),
         Route::SubscriptionsListLocations => subscriptions::subscriptions_list_locations(cx, store),
         Route::TagsList => resources::tags_list(cx, store),
+        Route::TagsGetAtScope => resources::tags_get_at_scope(cx, store),
+        Route::TagsCreateOrUpdateAtScope => resources::tags_create_or_update_at_scope(cx, store),
+        Route::TagsUpdateAtScope => resources::tags_update_at_scope(cx, store),
+        Route::TagsDeleteAtScope => resources::tags_delete_at_scope(cx, store),
         Route::ResourceGroupsExportTemplate => {
             resources::resource_groups_export_template(cx, store)
         }

@@ -12,6 +12,12 @@ pub enum Route {
     SubscriptionsList,
     SubscriptionsGet,
     SubscriptionsListLocations,
+    /// `{scope}/providers/Microsoft.Resources/tags/default`: the tags of any scope as one resource
+    /// (Tags_GetAtScope, Tags_CreateOrUpdateAtScope, Tags_UpdateAtScope, Tags_DeleteAtScope).
+    TagsGetAtScope,
+    TagsCreateOrUpdateAtScope,
+    TagsUpdateAtScope,
+    TagsDeleteAtScope,
     /// `GET /subscriptions/{sub}/tagNames`: the tag names and values in use (Tags_List).
     TagsList,
     /// `POST …/resourcegroups/{rg}/exportTemplate` (ResourceGroups_ExportTemplate).
@@ -125,6 +131,20 @@ impl Route {
             let first_type = last.types[0].0.as_str();
             let leaf_name = last.types.last().and_then(|(_, n)| n.as_deref());
             let depth = last.types.len();
+            if eq(ns, "Microsoft.Resources")
+                && eq(first_type, "tags")
+                && depth == 1
+                && leaf_name.is_some_and(|n| eq(n, "default"))
+                && (sub.is_some() || id.providers.len() > 1)
+            {
+                return match m {
+                    "GET" => Ok(TagsGetAtScope),
+                    "PUT" => Ok(TagsCreateOrUpdateAtScope),
+                    "PATCH" => Ok(TagsUpdateAtScope),
+                    "DELETE" => Ok(TagsDeleteAtScope),
+                    _ => Err(not_allowed()),
+                };
+            }
             if eq(ns, "Microsoft.Resources")
                 && eq(first_type, "deployments")
                 && (id.providers.len() == 1
@@ -582,6 +602,9 @@ impl Route {
                 | DeploymentsCreateOrUpdate
                 | DeploymentsDelete
                 | DeploymentsCancel
+                | TagsCreateOrUpdateAtScope
+                | TagsUpdateAtScope
+                | TagsDeleteAtScope
         )
     }
 
@@ -733,6 +756,18 @@ mod tests {
             &format!("{s}/resourceGroups/rg/resources"),
             ResourcesListByResourceGroup,
             "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+        );
+        check(
+            "PATCH",
+            &format!("{s}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/providers/Microsoft.Resources/tags/default"),
+            TagsUpdateAtScope,
+            "Microsoft.Resources/tags/write",
+        );
+        check(
+            "GET",
+            &format!("{s}/providers/Microsoft.Resources/tags/default"),
+            TagsGetAtScope,
+            "Microsoft.Resources/tags/read",
         );
         check(
             "GET",

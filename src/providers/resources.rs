@@ -863,6 +863,106 @@ pub fn tags_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     Ok(list_reply(cx, items))
 }
 
+/// The row whose tags `{scope}/providers/Microsoft.Resources/tags/default` names: the group or resource
+/// itself; a subscription's tags live in a row of their own (subscriptions are not stored rows).
+fn tags_row(cx: &Cx, store: &Store) -> Result<Stored, ArmError> {
+    let scope = cx.id.scope_of_last_part();
+    if scope.resource_group.is_none() && scope.providers.is_empty() {
+        let own = store.read(|tx| tx.get(&cx.id.key()))?;
+        let row = own.unwrap_or_else(|| {
+            super::stored_row(cx.id, "Microsoft.Resources/tags", json!({"tags": {}}))
+        });
+        return Ok(row);
+    }
+    let key = scope.key();
+    match store.read(|tx| tx.get(&key))? {
+        Some(r) => Ok(r),
+        None if scope.providers.is_empty() => Err(ArmError::resource_group_not_found(
+            scope.resource_group.as_deref().unwrap_or_default(),
+        )),
+        None => Err(not_found(&scope)),
+    }
+}
+
+fn tags_reply(cx: &Cx, tags: &Value) -> Reply {
+    let scope = cx.id.scope_of_last_part().canonical();
+    Reply::json(
+        200,
+        &json!({"id": format!("{scope}/providers/Microsoft.Resources/tags/default"),
+                "name": "default", "type": "Microsoft.Resources/tags",
+                "properties": {"tags": if tags.is_object() { tags.clone() } else { json!({}) }}}),
+    )
+}
+
+/// `properties.tags` of a Tags request body: an object of strings.
+fn body_tags(cx: &Cx) -> Result<Map<String, Value>, ArmError> {
+    let body = cx.object_body()?;
+    match &body.get("properties").and_then(|p| p.get("tags")) {
+        Some(Value::Object(t)) if t.values().all(Value::is_string) => Ok(t.clone()),
+        Some(Value::Object(_)) => Err(ArmError::invalid_request_content(
+            "Error converting value to type 'String'. Path 'properties.tags'.",
+        )),
+        _ => Err(ArmError::invalid_request_content(
+            "Required property 'properties.tags' not found in JSON.",
+        )),
+    }
+}
+
+fn put_tags(store: &Store, mut row: Stored, tags: Map<String, Value>) -> Result<Value, ArmError> {
+    let tags = Value::Object(tags);
+    row.body["tags"] = tags.clone();
+    store.write(|tx| tx.put(&row))?;
+    Ok(tags)
+}
+
+pub fn tags_get_at_scope(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let row = tags_row(cx, store)?;
+    Ok(tags_reply(cx, &row.body["tags"]))
+}
+
+/// PUT replaces every tag of the scope.
+pub fn tags_create_or_update_at_scope(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let tags = body_tags(cx)?;
+    let row = tags_row(cx, store)?;
+    Ok(tags_reply(cx, &put_tags(store, row, tags)?))
+}
+
+/// PATCH with `operation`: `Merge` adds or changes the given tags, `Replace` sets exactly them,
+/// `Delete` removes the given names (when the value matches, or is given empty).
+pub fn tags_update_at_scope(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let given = body_tags(cx)?;
+    let op = cx
+        .object_body()?
+        .get("operation")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let row = tags_row(cx, store)?;
+    let mut tags = row.body["tags"].as_object().cloned().unwrap_or_default();
+    match op.as_str() {
+        "merge" => tags.extend(given),
+        "replace" => tags = given,
+        "delete" => tags.retain(|k, v| {
+            !given
+                .iter()
+                .any(|(gk, gv)| gk.eq_ignore_ascii_case(k) && (gv == v || gv.as_str() == Some("")))
+        }),
+        _ => {
+            return Err(ArmError::invalid_request_content(
+                "The property 'operation' must be one of 'Merge', 'Replace' or 'Delete'.",
+            ))
+        }
+    }
+    Ok(tags_reply(cx, &put_tags(store, row, tags)?))
+}
+
+/// DELETE removes every tag of the scope.
+pub fn tags_delete_at_scope(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let row = tags_row(cx, store)?;
+    put_tags(store, row, Map::new())?;
+    Ok(Reply::empty(200))
+}
+
 /// `POST …/resourcegroups/{rg}/exportTemplate` with `{resources: ["*"] | [ids], options}`: the group's
 /// resources as a deployment template, names as parameters unless `SkipResourceNameParameterization`
 /// (ResourceGroups_ExportTemplate; answered at once, which the SDK poller accepts).

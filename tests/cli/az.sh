@@ -157,10 +157,14 @@ expect_eq b "$(az_ resource tag --ids "$vnet_id" --tags a=b --query tags.a -o ts
 expect_line vnet-az "$(az_ resource list --tag a=b --query "[].name" -o tsv)" "az resource list --tag a=b"
 ok
 
-step "az tag list and az group export"
+step "az tag list, az tag update --resource-id and az group export"
 expect_line a "$(az_ tag list --query "[].tagName" -o tsv)" "az tag list"
 got="$(az_ group export -n "$RG" --query "resources[?type=='Microsoft.Network/virtualNetworks'].name" -o tsv)"
 expect_eq "[parameters('virtualNetworks_vnet_az_name')]" "$got" "the exported network's name"
+expect_eq d "$(az_ tag update --resource-id "$vnet_id" --operation Merge --tags c=d --query properties.tags.c -o tsv)" \
+  "az tag update --operation Merge"
+expect_eq "b d" "$(az_ resource show --ids "$vnet_id" --query "[tags.a, tags.c]" -o tsv | tr '\t\n' '  ' | xargs)" \
+  "the network's tags after the merge"
 az_ resource delete --ids "$vnet_id"
 ok
 

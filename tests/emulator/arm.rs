@@ -817,3 +817,91 @@ async fn provider_catalogue_name_checks_tags_and_group_export() {
         .await;
     assert_eq!(r.code(), "AuthorizationFailed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tags_at_scope_change_the_scope_itself() {
+    let e = emu().await;
+    let t = e.token("fabrikam-ci").await;
+    let vnet = format!("/subscriptions/{FABRIKAM_DEV}/resourceGroups/rg-dev/providers/Microsoft.Network/virtualNetworks/vnet-dev");
+    let tags = format!("{vnet}/providers/Microsoft.Resources/tags/default?api-version=2021-04-01");
+    let r = e
+        .call(
+            "PUT",
+            &tags,
+            Some(&t),
+            Some(json!({"properties": {"tags": {"a": "1", "b": "2"}}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["type"], "Microsoft.Resources/tags");
+    assert_eq!(
+        r.body["id"],
+        format!("{vnet}/providers/Microsoft.Resources/tags/default")
+    );
+    let got = e
+        .call(
+            "GET",
+            &format!("{vnet}?api-version=2023-04-01"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(
+        got.body["tags"],
+        json!({"a": "1", "b": "2"}),
+        "the resource carries them"
+    );
+    for (op, given, want) in [
+        (
+            "Merge",
+            json!({"c": "3"}),
+            json!({"a": "1", "b": "2", "c": "3"}),
+        ),
+        (
+            "Delete",
+            json!({"a": "1", "b": "other"}),
+            json!({"b": "2", "c": "3"}),
+        ),
+        ("Replace", json!({"z": "9"}), json!({"z": "9"})),
+    ] {
+        let r = e
+            .call(
+                "PATCH",
+                &tags,
+                Some(&t),
+                Some(json!({"operation": op, "properties": {"tags": given}})),
+            )
+            .await;
+        assert_eq!(r.body["properties"]["tags"], want, "{op}");
+    }
+    let r = e
+        .call(
+            "PATCH",
+            &tags,
+            Some(&t),
+            Some(json!({"operation": "Sort", "properties": {"tags": {}}})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "InvalidRequestContent"));
+    assert_eq!(e.call("DELETE", &tags, Some(&t), None).await.status, 200);
+    let r = e.call("GET", &tags, Some(&t), None).await;
+    assert_eq!(r.body["properties"]["tags"], json!({}));
+    // a missing scope, and a Reader, are refused
+    let missing = format!("/subscriptions/{FABRIKAM_DEV}/resourceGroups/rg-dev/providers/Microsoft.Network/virtualNetworks/nope/providers/Microsoft.Resources/tags/default?api-version=2021-04-01");
+    assert_eq!(
+        e.call("GET", &missing, Some(&t), None).await.code(),
+        "ResourceNotFound"
+    );
+    let reader = e.token("reader@fabrikam").await;
+    let web = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.Resources/tags/default?api-version=2021-04-01");
+    assert_eq!(e.call("GET", &web, Some(&reader), None).await.status, 200);
+    let r = e
+        .call(
+            "PUT",
+            &web,
+            Some(&reader),
+            Some(json!({"properties": {"tags": {"x": "y"}}})),
+        )
+        .await;
+    assert_eq!(r.code(), "AuthorizationFailed");
+}
