@@ -344,24 +344,25 @@ fn standard_headers(
     routing.push(':');
     routing.push_str(request_id);
     // ARM's throttling headers: what remains of the subscription's hourly budget for this kind of call.
-    let (kind, remaining) = match req.method.as_str() {
+    let (kind, principal, remaining, global) = match req.method.as_str() {
         "GET" | "HEAD" => (
             "x-ms-ratelimit-remaining-subscription-reads",
+            "249",
             "x-ms-ratelimit-remaining-subscription-global-reads",
+            "3749",
         ),
         "DELETE" => (
             "x-ms-ratelimit-remaining-subscription-deletes",
+            "199",
             "x-ms-ratelimit-remaining-subscription-global-deletes",
+            "2999",
         ),
         _ => (
             "x-ms-ratelimit-remaining-subscription-writes",
+            "199",
             "x-ms-ratelimit-remaining-subscription-global-writes",
+            "2999",
         ),
-    };
-    let (principal, global) = if req.method == "GET" || req.method == "HEAD" {
-        ("249", "3749")
-    } else {
-        ("199", "2999")
     };
     // names known to be lower-case: pushed as they are (Reply::header would check each)
     r.headers.extend([
@@ -822,6 +823,7 @@ fn arm_authenticated(
         // A caller with a role somewhere in the subscription (a resource group, say) may read the
         // subscription's metadata, and its lists of groups and resources show what it may read.
         let partial = !decision.is_allowed()
+            && app.config.authz == AuthzMode::Enforce
             && matches!(decision, Decision::NoGrant)
             && (route.is_subscription_metadata() || route.is_rbac_filtered_list())
             && the_sub.is_some_and(|sub| can_see_scope(snap, caller, sub, &scope_key));

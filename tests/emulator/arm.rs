@@ -562,6 +562,22 @@ async fn authz_log_and_off_let_refused_requests_through() {
             )
             .await;
         assert_eq!(r.status, 201, "{mode:?}: {}", r.body);
+        // lists are not filtered either: a resource-group delegation sees every group
+        let alice = e.token("alice").await;
+        let r = e
+            .call(
+                "GET",
+                &format!("/subscriptions/{NORTHWIND_MAIN}/resourcegroups?api-version=2024-11-01"),
+                Some(&alice),
+                None,
+            )
+            .await;
+        assert_eq!(
+            r.body["value"].as_array().map(Vec::len),
+            Some(2),
+            "{mode:?}: {}",
+            r.body
+        );
         // authentication is still enforced
         assert_eq!(
             e.call(
