@@ -68,14 +68,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, body: &Value) -> Reply {
-        Reply {
-            status,
-            headers: vec![(
-                "content-type".into(),
-                Cow::Borrowed("application/json; charset=utf-8"),
-            )],
-            body: serde_json::to_vec(body).unwrap_or_default(),
-        }
+        Reply::json_bytes(status, serde_json::to_vec(body).unwrap_or_default())
     }
 
     /// A JSON reply from bytes already serialized.
