@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Shared prelude of the Azure CLI test scripts (tests/cli/az*.sh): source it, never run it.
+# Reads LIGHTHOUSE_EMULATOR_URL, LIGHTHOUSE_EMULATOR_CA and AZ; isolates az in a throw-away
+# AZURE_CONFIG_DIR; defines the world's ids, step/ok/skip, az_ (logs the command) and expect_*.
+# The including script names itself in SCRIPT (for messages) before sourcing.
+SCRIPT="${SCRIPT:-az}"
+URL="${LIGHTHOUSE_EMULATOR_URL:?set LIGHTHOUSE_EMULATOR_URL to https://localhost:PORT}"
+URL="${URL%/}"
+CA="${LIGHTHOUSE_EMULATOR_CA:?set LIGHTHOUSE_EMULATOR_CA to the emulator CA certificate file}"
+AZ="${AZ:-az}"
+PYTHON="${PYTHON:-python3}"
+
+FABRIKAM=10000000-0000-0000-0000-000000000002
+FABRIKAM_PROD=20000000-0000-0000-0000-000000002001
+FABRIKAM_DEV=20000000-0000-0000-0000-000000002002
+FABRIKAM_CI_APP=40000000-0000-0000-0000-000000002121
+FABRIKAM_CI_OID=30000000-0000-0000-0000-000000002121
+FABRIKAM_ADMIN_OID=30000000-0000-0000-0000-000000002111
+FABRIKAM_READER_OID=30000000-0000-0000-0000-000000002112
+CONTOSO=10000000-0000-0000-0000-000000000001
+NORTHWIND=10000000-0000-0000-0000-000000000003
+TAILSPIN=10000000-0000-0000-0000-000000000004
+MSP_TOOLS=20000000-0000-0000-0000-000000001001
+NORTHWIND_MAIN=20000000-0000-0000-0000-000000003001
+TAILSPIN_PROD=20000000-0000-0000-0000-000000004001
+MSP_AUTOMATION_APP=40000000-0000-0000-0000-000000001121
+MSP_OPERATORS_OID=30000000-0000-0000-0000-000000001101
+READER_ROLE=acdd72a7-3385-48ef-bd42-f606fba81ae7
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/lighthouse-az.XXXXXX")"
+PASSED=0
+SKIPPED=0
+CURRENT="(setup)"
+
+cleanup() { rm -rf "$WORK"; }
+on_err() {
+  local rc=$? cmd=$BASH_COMMAND
+  if [[ $BASHPID != "$$" ]]; then # inside $(...): name the command, let the caller fail the step
+    echo "$SCRIPT: command failed (exit $rc): ${LAST_AZ:-$cmd}" >&2
+    exit "$rc"
+  fi
+  echo "$SCRIPT: FAILED in step '$CURRENT' (exit $rc): ${LAST_AZ:-$cmd}" >&2
+  [[ -n ${LAST_AZ:-} && $cmd != *'"$AZ"'* ]] && echo "$SCRIPT: (last az command: $LAST_AZ; failing command: $cmd)" >&2
+  echo "$SCRIPT: $PASSED passed, 1 failed, $SKIPPED skipped"
+  exit 1
+}
+trap cleanup EXIT
+trap on_err ERR
+
+# Isolate az completely from the user's ~/.azure and from the machine's CA settings.
+export AZURE_CONFIG_DIR="$WORK/azure"
+export AZURE_CORE_COLLECT_TELEMETRY=false
+export AZURE_CORE_INSTANCE_DISCOVERY=false
+export AZURE_CORE_NO_COLOR=true
+export AZURE_CORE_SURVEY_MESSAGE=false
+export AZURE_CORE_ONLY_SHOW_ERRORS=true
+export REQUESTS_CA_BUNDLE="$CA" CURL_CA_BUNDLE="$CA" SSL_CERT_FILE="$CA"
+unset AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_TENANT_ID AZURE_USERNAME AZURE_PASSWORD \
+      AZURE_AUTHORITY_HOST ARM_CLOUD_METADATA_URL AZURE_CLI_DISABLE_CONNECTION_VERIFICATION || true
+
+step() { CURRENT="$*"; echo "--- $*"; }
+ok() { PASSED=$((PASSED + 1)); echo "ok   $CURRENT"; }
+skip() { SKIPPED=$((SKIPPED + 1)); echo "skip $CURRENT: $*"; }
+az_() { LAST_AZ="az $*"; echo "+ $LAST_AZ" >&2; "$AZ" "$@"; }
+expect_eq() { # expected actual what
+  if [[ "$1" != "$2" ]]; then echo "expected $3 to be [$1], got [$2]" >&2; return 1; fi
+}
+expect_line() { # needle haystack what
+  if ! grep -qxF -- "$1" <<<"$2"; then echo "expected $3 to contain the line [$1], got:"$'\n'"$2" >&2; return 1; fi
+}
+expect_no_line() {
+  if grep -qxF -- "$1" <<<"$2"; then echo "expected $3 NOT to contain [$1], got:"$'\n'"$2" >&2; return 1; fi
+}
+
+
+# MSAL Python sends the user-realm lookup of a password sign-in to localhost:443 whatever port the
+# authority names: user sign-ins are skipped when this emulator does not answer there.
+NO_443="localhost:443 does not answer the user-realm lookup with this emulator's certificate (another process holds :443, or the emulator could not bind it: run as root)"
+userrealm_on_443() {
+  "$PYTHON" - "$CA" <<'PYEOF'
+import ssl, sys, urllib.request, urllib.error
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+try:
+    urllib.request.urlopen("https://localhost/common/userrealm/admin@fabrikam.onmicrosoft.com?api-version=1.0",
+                           context=ctx, timeout=5)
+except urllib.error.HTTPError as e:
+    sys.exit(0 if e.code == 404 else 1)
+except Exception as e:
+    print(f"localhost:443: {e}", file=sys.stderr)
+    sys.exit(1)
+PYEOF
+}
+
+# register_cloud: the README's setup (az cloud register + set).
+register_cloud() {
+  az_ cloud register -n LighthouseEmulator --endpoint-resource-manager "$URL" -o none
+  az_ cloud set -n LighthouseEmulator -o none
+}
