@@ -1229,6 +1229,16 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
         Route::SubscriptionsGet => subscriptions::subscriptions_get(cx, store),
         Route::SubscriptionsListLocations => subscriptions::subscriptions_list_locations(cx, store),
+        Route::SubscriptionsCheckZonePeers => {
+            subscriptions::subscriptions_check_zone_peers(cx, store)
+        }
+        Route::CheckResourceName => subscriptions::check_resource_name(cx, store),
+        Route::ProviderResourceTypesList => {
+            providers::providertypes::provider_resource_types_list(cx, store)
+        }
+        Route::DeploymentsCalculateTemplateHash => {
+            deployments::deployments_calculate_template_hash(cx, store)
+        }
         Route::TagsList => resources::tags_list(cx, store),
         Route::TagsGetAtScope => resources::tags_get_at_scope(cx, store),
         Route::TagsCreateOrUpdateAtScope => resources::tags_create_or_update_at_scope(cx, store),

@@ -12,6 +12,14 @@ pub enum Route {
     SubscriptionsList,
     SubscriptionsGet,
     SubscriptionsListLocations,
+    /// `POST /subscriptions/{sub}/providers/Microsoft.Resources/checkZonePeers` (Subscriptions_CheckZonePeers).
+    SubscriptionsCheckZonePeers,
+    /// `POST /providers/Microsoft.Resources/checkResourceName` (checkResourceName).
+    CheckResourceName,
+    /// `POST /providers/Microsoft.Resources/calculateTemplateHash` (Deployments_CalculateTemplateHash).
+    DeploymentsCalculateTemplateHash,
+    /// `GET /subscriptions/{sub}/providers/{ns}/resourceTypes` (ProviderResourceTypes_List).
+    ProviderResourceTypesList,
     /// `{scope}/providers/Microsoft.Resources/tags/default`: the tags of any scope as one resource
     /// (Tags_GetAtScope, Tags_CreateOrUpdateAtScope, Tags_UpdateAtScope, Tags_DeleteAtScope).
     TagsGetAtScope,
@@ -320,6 +328,24 @@ impl Route {
                         Err(not_allowed())
                     };
                 }
+                if eq(ns, "Microsoft.Resources") && depth == 1 && leaf_name.is_none() {
+                    match (first_type.to_ascii_lowercase().as_str(), sub.is_some(), m) {
+                        ("checkzonepeers", true, "POST") => return Ok(SubscriptionsCheckZonePeers),
+                        ("checkresourcename", false, "POST") => return Ok(CheckResourceName),
+                        ("calculatetemplatehash", false, "POST") => {
+                            return Ok(DeploymentsCalculateTemplateHash)
+                        }
+                        _ => {}
+                    }
+                }
+                if sub.is_some()
+                    && depth == 1
+                    && leaf_name.is_none()
+                    && m == "GET"
+                    && eq(first_type, "resourceTypes")
+                {
+                    return Ok(ProviderResourceTypesList);
+                }
                 if sub.is_some() && depth == 1 && leaf_name.is_none() && m == "POST" {
                     if eq(first_type, "register") {
                         return Ok(ProvidersRegister);
@@ -416,9 +442,12 @@ impl Route {
     pub fn family(&self, id: &ResourceId) -> Family {
         use Route::*;
         match self {
-            TenantsList | SubscriptionsList | SubscriptionsGet | SubscriptionsListLocations => {
-                Family::Subscriptions
-            }
+            TenantsList
+            | SubscriptionsList
+            | SubscriptionsGet
+            | SubscriptionsListLocations
+            | SubscriptionsCheckZonePeers
+            | CheckResourceName => Family::Subscriptions,
             RoleDefinitionsList
             | RoleDefinitionsGet
             | RoleDefinitionsCreateOrUpdate
@@ -501,9 +530,10 @@ impl Route {
             ResourceGroupsExportTemplate => {
                 "Microsoft.Resources/subscriptions/resourceGroups/exportTemplate/action".into()
             }
-            ProvidersList | ProvidersGet => {
+            ProvidersList | ProvidersGet | ProviderResourceTypesList => {
                 "Microsoft.Resources/subscriptions/providers/read".into()
             }
+            SubscriptionsCheckZonePeers => "Microsoft.Resources/checkZonePeers/action".into(),
             ProvidersRegister => format!("{}/register/action", id.namespace().unwrap_or_default()),
             ProvidersUnregister => {
                 format!("{}/unregister/action", id.namespace().unwrap_or_default())
@@ -557,7 +587,11 @@ impl Route {
         use Route::*;
         matches!(
             self,
-            ProvidersList | ProvidersGet | SubscriptionsListLocations
+            ProvidersList
+                | ProvidersGet
+                | ProviderResourceTypesList
+                | SubscriptionsListLocations
+                | SubscriptionsCheckZonePeers
         )
     }
 
@@ -615,6 +649,8 @@ impl Route {
             self,
             TenantsList
                 | SubscriptionsList
+                | CheckResourceName
+                | DeploymentsCalculateTemplateHash
                 | ProviderOperationsList
                 | OperationResultsGet
                 | OperationStatusesGet

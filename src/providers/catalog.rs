@@ -200,10 +200,17 @@ pub fn resource_types(ns: &str) -> Vec<Value> {
     n.types
         .iter()
         .map(|t| {
+            let versions = api_versions(&n.name, t);
+            // the newest stable version, as ARM's `defaultApiVersion`
+            let default = versions
+                .iter()
+                .find(|v| !v.contains("preview"))
+                .or(versions.first());
             json!({
                 "resourceType": t,
                 "locations": locations,
-                "apiVersions": api_versions(&n.name, t),
+                "apiVersions": versions,
+                "defaultApiVersion": default,
                 "capabilities": "None",
             })
         })

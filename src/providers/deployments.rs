@@ -80,6 +80,94 @@ fn not_found(name: &str) -> ArmError {
     )
 }
 
+/// `properties.onErrorDeployment` ("Rollback on error to successful deployment",
+/// learn.microsoft.com/azure/azure-resource-manager/templates/rollback-on-error): resource-group
+/// deployments only; the earlier deployment must be in the group's history and have succeeded.
+/// Answers the echo `{type, deploymentName}` with the name resolved.
+fn on_error_deployment(
+    cx: &Cx,
+    store: &Store,
+    scope: &Scope,
+    name: &str,
+) -> Result<Option<Value>, ArmError> {
+    let Some(od) = cx
+        .object_body()?
+        .get("properties")
+        .and_then(|p| p.get("onErrorDeployment"))
+        .filter(|v| !v.is_null())
+    else {
+        return Ok(None);
+    };
+    // The code is the emulator's: the documentation says only that such a rollback "returns an error".
+    let invalid = |m: String| ArmError::new("InvalidOnErrorDeployment", m);
+    let Some(rg) = &scope.rg else {
+        return Err(invalid(format!("The deployment '{name}' cannot roll back on error: 'onErrorDeployment' is supported only for resource group deployments.")));
+    };
+    let rows =
+        store.read(|tx| tx.by_type(DEP_TYPE_L, Some(&scope.sub), Some(&rg.to_lowercase())))?;
+    let succeeded = |b: &Value| b["properties"]["provisioningState"] == "Succeeded";
+    let kind = od["type"].as_str().unwrap_or("LastSuccessful");
+    let target = match kind.to_ascii_lowercase().as_str() {
+        "specificdeployment" => {
+            let want = od["deploymentName"].as_str().unwrap_or_default();
+            match rows.iter().find(|r| r.body["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(want))) {
+                Some(r) if succeeded(&r.body) => r.body["name"].as_str().unwrap_or(want).to_string(),
+                Some(_) => return Err(invalid(format!("The deployment '{want}' named by 'onErrorDeployment' of '{name}' did not succeed; only a successful deployment can be redeployed."))),
+                None => return Err(not_found(want)),
+            }
+        }
+        "lastsuccessful" => rows
+            .iter()
+            .filter(|r| succeeded(&r.body) && r.body["name"].as_str().is_some_and(|n| !n.eq_ignore_ascii_case(name)))
+            .max_by(|a, b| a.body["properties"]["timestamp"].as_str().cmp(&b.body["properties"]["timestamp"].as_str()))
+            .and_then(|r| r.body["name"].as_str().map(String::from))
+            .ok_or_else(|| invalid(format!("The deployment '{name}' asks to roll back to the last successful deployment on error, but resource group '{rg}' has no successful deployment in its history.")))?,
+        _ => {
+            return Err(ArmError::invalid_request_content(&format!(
+                "Error converting value \"{kind}\" to type 'OnErrorDeploymentType'. Path 'properties.onErrorDeployment.type'"
+            )))
+        }
+    };
+    let kind = if kind.eq_ignore_ascii_case("SpecificDeployment") {
+        "SpecificDeployment"
+    } else {
+        "LastSuccessful"
+    };
+    Ok(Some(json!({"type": kind, "deploymentName": target})))
+}
+
+/// After a failure: redeploy the earlier deployment as it ran (its template and parameters), in
+/// complete mode, through the pipeline as the caller. Returns its provisioning state.
+fn roll_back(cx: &Cx, store: &Store, od: &Value) -> Result<String, ArmError> {
+    let mut id = deployment_id(cx);
+    if let Some(p) = id.providers.last_mut() {
+        p.types[0].1 = od["deploymentName"].as_str().map(String::from);
+    }
+    let Some(earlier) = store.read(|tx| tx.get(&id.key()))? else {
+        return Ok("Failed".into());
+    };
+    let parameters: serde_json::Map<String, Value> = earlier.body["properties"]["parameters"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), json!({"value": v["value"]})))
+        .collect();
+    let body = json!({"properties": {"mode": "Complete", "template": earlier.body["_template"], "parameters": parameters}});
+    let r = (cx.subrequest)(
+        "PUT",
+        &format!("{}?api-version={}", id.canonical(), cx.api_version),
+        Some(&body),
+    );
+    let out: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    Ok(
+        if r.status < 300 && out["properties"]["provisioningState"] != "Failed" {
+            "Succeeded".into()
+        } else {
+            "Failed".into()
+        },
+    )
+}
+
 fn check_name(name: &str) -> Result<(), ArmError> {
     if name.chars().count() > 64 {
         return Err(ArmError::new(
@@ -108,6 +196,8 @@ struct Request {
     template: Value,
     parameters: Option<Value>,
     debug: Option<Value>,
+    /// `templateLink` when it names a template spec version: echoed in the answer.
+    template_link: Option<Value>,
 }
 
 fn parse_request(cx: &Cx, scope: &Scope, name: &str) -> Result<Request, ArmError> {
@@ -118,8 +208,14 @@ fn parse_request(cx: &Cx, scope: &Scope, name: &str) -> Result<Request, ArmError
         .ok_or_else(|| {
             ArmError::invalid_request_content("Required property 'properties' not found in JSON.")
         })?;
+    let spec_link = props
+        .get("templateLink")
+        .filter(|l| l["id"].is_string() && l["uri"].is_null());
     for link in ["templateLink", "parametersLink"] {
         if let Some(l) = props.get(link).filter(|l| !l.is_null()) {
+            if link == "templateLink" && spec_link.is_some() {
+                continue;
+            }
             let uri = l["uri"].as_str().or(l["id"].as_str()).unwrap_or_default();
             return Err(ArmError::new(
                 "InvalidDeployment",
@@ -127,10 +223,11 @@ fn parse_request(cx: &Cx, scope: &Scope, name: &str) -> Result<Request, ArmError
             ));
         }
     }
-    let template = props
-        .get("template")
-        .filter(|t| !t.is_null())
-        .cloned()
+    let template = match spec_link {
+        Some(l) => Some(template_spec(cx, l["id"].as_str().unwrap_or_default())?),
+        None => props.get("template").filter(|t| !t.is_null()).cloned(),
+    };
+    let template = template
         .ok_or_else(|| {
             ArmError::new(
                 "InvalidDeployment",
@@ -168,12 +265,22 @@ fn parse_request(cx: &Cx, scope: &Scope, name: &str) -> Result<Request, ArmError
             format!("The 'location' property must be specified for '{name}'. Please see https://aka.ms/deploy-to-subscription for usage details."),
         ));
     }
-    let parameters = props.get("parameters").filter(|p| !p.is_null()).cloned();
+    let mut parameters = props.get("parameters").filter(|p| !p.is_null()).cloned();
     if parameters.as_ref().is_some_and(|p| !p.is_object()) {
         return Err(ArmError::invalid_request_content(
             "Error converting value to type 'Dictionary`2'. Path 'properties.parameters'.",
         ));
     }
+    if let Some(Value::Object(ps)) = parameters.as_mut() {
+        for p in ps.values_mut() {
+            if let Some(Value::String(e)) = p.get_mut("expression") {
+                *e = external_inputs(e, props, name)?;
+            }
+        }
+    }
+    let template_link = spec_link.map(|l| {
+        json!({"id": l["id"], "contentVersion": template["contentVersion"].as_str().unwrap_or("1.0.0.0")})
+    });
     Ok(Request {
         location,
         tags: body.get("tags").filter(|t| t.is_object()).cloned(),
@@ -181,7 +288,67 @@ fn parse_request(cx: &Cx, scope: &Scope, name: &str) -> Result<Request, ArmError
         template,
         parameters,
         debug: props.get("debugSetting").cloned(),
+        template_link,
     })
+}
+
+/// A parameter expression with each `externalInputs('name')` replaced by the value the request
+/// gives in `properties.externalInputs` (as `json('…')`); every name must be defined in
+/// `externalInputDefinitions` (Deployments_CreateOrUpdate, "Create deployment using external inputs").
+fn external_inputs(
+    expr: &str,
+    props: &serde_json::Map<String, Value>,
+    name: &str,
+) -> Result<String, ArmError> {
+    const F: &str = "externalInputs('";
+    let mut out = expr.to_string();
+    while let Some(start) = out.find(F) {
+        let rest = &out[start + F.len()..];
+        let Some(end) = rest.find("')") else { break };
+        let input = rest[..end].to_string();
+        let defined = props
+            .get("externalInputDefinitions")
+            .and_then(|d| d.get(&input))
+            .is_some();
+        let value = props.get("externalInputs").and_then(|i| i.get(&input));
+        let (true, Some(value)) = (defined, value) else {
+            return Err(ArmError::new(
+                "InvalidDeployment",
+                format!("The deployment '{name}' uses the external input '{input}', which 'properties.externalInputDefinitions' and 'properties.externalInputs' must both define."),
+            ));
+        };
+        let literal = serde_json::to_string(&value["value"])
+            .unwrap_or_default()
+            .replace('\'', "''");
+        out.replace_range(
+            start..start + F.len() + end + 2,
+            &format!("json('{literal}')"),
+        );
+    }
+    Ok(out)
+}
+
+/// A template spec version's `mainTemplate`, read as the caller (`templateLink.id`): the template
+/// spec lives in the store like any resource, so the caller needs read access to it, as in Azure.
+fn template_spec(cx: &Cx, id: &str) -> Result<Value, ArmError> {
+    let r = (cx.subrequest)("GET", &format!("{id}?api-version=2022-02-01"), None);
+    let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    if r.status != 200 {
+        let code = body["error"]["code"]
+            .as_str()
+            .unwrap_or("InvalidTemplateSpec");
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("The template spec could not be read.");
+        return Err(ArmError::new(code, message.to_string()).with_status(r.status));
+    }
+    match &body["properties"]["mainTemplate"] {
+        t @ Value::Object(_) => Ok(t.clone()),
+        _ => Err(ArmError::new(
+            "InvalidTemplateSpec",
+            format!("The template spec version '{id}' has no 'mainTemplate'."),
+        )),
+    }
 }
 
 /// `subscription()`, `resourceGroup()`, `deployment()`, `tenant()` for a deployment.
@@ -412,6 +579,7 @@ pub fn deployments_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, Arm
     let name = deployment_name(cx);
     check_name(&name)?;
     let req = parse_request(cx, &scope, &name)?;
+    let on_error = on_error_deployment(cx, store, &scope, &name)?;
     let dep_id = deployment_id(cx);
     let dep_key = dep_id.key();
     let existing = store.read(|tx| tx.get(&dep_key))?;
@@ -639,6 +807,15 @@ pub fn deployments_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, Arm
     if let Some(d) = &req.debug {
         props["debugSetting"] = d.clone();
     }
+    if let Some(l) = &req.template_link {
+        props["templateLink"] = l.clone();
+    }
+    if let Some(mut od) = on_error {
+        if error.is_some() {
+            od["provisioningState"] = json!(roll_back(cx, store, &od)?);
+        }
+        props["onErrorDeployment"] = od;
+    }
     let mut out = json!({
         "id": dep_id.canonical(),
         "name": name,
@@ -845,6 +1022,17 @@ pub fn deployment_operations_get(cx: &Cx, store: &Store) -> Result<Reply, ArmErr
 }
 
 /// Validate: the template, its parameters and its resources' ids, without deploying.
+/// Deployments_CalculateTemplateHash: the request body is a template; the answer is the template
+/// minified and upper-cased, and the same `templateHash` a deployment of it reports.
+pub fn deployments_calculate_template_hash(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
+    let template = cx.object_body()?;
+    let minified = serde_json::to_string(template).unwrap_or_default();
+    Ok(Reply::json(
+        200,
+        &json!({"minifiedTemplate": minified.to_uppercase(), "templateHash": hash::template_hash(&minified)}),
+    ))
+}
+
 pub fn deployments_validate(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let started = Instant::now();
     let scope = scope_of(cx)?;
@@ -881,6 +1069,9 @@ pub fn deployments_validate(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     });
     if let Some(l) = &req.location {
         out["location"] = json!(l);
+    }
+    if let Some(l) = &req.template_link {
+        out["properties"]["templateLink"] = l.clone();
     }
     Ok(Reply::json(200, &out))
 }
@@ -947,6 +1138,7 @@ fn what_if(
                     .as_object()
                     .map(|m| Value::Object(m.clone())),
                 debug: None,
+                template_link: None,
             };
             if let Err(r) = what_if(
                 cx,
@@ -966,7 +1158,11 @@ fn what_if(
             &format!("{}?api-version={}", inst.id, inst.api_version),
             None,
         );
-        let before: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        let mut before: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        if before.is_object() {
+            // what-if shows the resource as read with the template's api-version, and says which
+            before["apiVersion"] = json!(inst.api_version);
+        }
         let mut after_full = after.clone();
         after_full["id"] = json!(inst.id);
         after_full["name"] = json!(inst.name.rsplit('/').next().unwrap_or_default());

@@ -1074,15 +1074,25 @@ pub fn resource_groups_export_template(cx: &Cx, store: &Store) -> Result<Reply, 
         }
         resources.push(Value::Object(res));
     }
+    let template = json!({
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "parameters": parameters,
+        "variables": {},
+        "resources": resources,
+    });
+    // `outputFormat: Bicep` answers `output` (the Bicep text) in place of `template`
+    let bicep = body
+        .get("outputFormat")
+        .and_then(Value::as_str)
+        .is_some_and(|f| f.eq_ignore_ascii_case("Bicep"));
     Ok(Reply::json(
         200,
-        &json!({"template": {
-            "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
-            "contentVersion": "1.0.0.0",
-            "parameters": parameters,
-            "variables": {},
-            "resources": resources,
-        }}),
+        &if bicep {
+            json!({"output": crate::template::bicep::decompile(&template)})
+        } else {
+            json!({ "template": template })
+        },
     ))
 }
 
@@ -1183,7 +1193,8 @@ fn refuse_databricks_in_managed_subscription(cx: &Cx, store: &Store) -> Result<(
 
 fn provider_body(sub: &str, ns: &str, state: &str) -> Value {
     json!({
-        "id": format!("/subscriptions/{}/providers/{ns}", sub.to_lowercase()),
+        // `GET /providers/{ns}` (Providers_GetAtTenantScope) has no subscription
+        "id": if sub.is_empty() { format!("/providers/{ns}") } else { format!("/subscriptions/{}/providers/{ns}", sub.to_lowercase()) },
         "namespace": ns,
         "registrationState": state,
         "registrationPolicy": "RegistrationRequired",

@@ -368,6 +368,24 @@ fn bind_parameters(
                     path,
                 ))
             }
+            // `{"expression": "[…]"}` (api-version 2025-04-01): evaluated like a default value
+            Some(p) if p.get("expression").is_some() => {
+                let sc = Scope {
+                    ctx,
+                    env,
+                    params: &params,
+                    vars: None,
+                    copies: Vec::new(),
+                    in_default: true,
+                    allow_reference: false,
+                };
+                eval_value(&p["expression"], &sc).map_err(|e| {
+                    TemplateError::validation(
+                        format!("The value for the template parameter '{name}'{{loc}} is not valid: {}", e.message),
+                        path.clone(),
+                    )
+                })?
+            }
             Some(p) => p.get("value").cloned().unwrap_or(Value::Null),
             None => match decl.get("defaultValue") {
                 Some(d) => {

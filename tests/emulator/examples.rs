@@ -131,7 +131,7 @@ fn request(
     (method, format!("{path}{q}"), body.take())
 }
 
-const ORDER: &[&str] = &[
+pub const ORDER: &[&str] = &[
     "PutRegistrationDefinition",
     "PutRegistrationAssignment",
     "GetRegistrationDefinition",

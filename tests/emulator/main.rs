@@ -11,6 +11,8 @@ mod guardrails;
 mod identity;
 mod pim;
 mod refusals;
+mod spec_plans;
+mod spec_replay;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
