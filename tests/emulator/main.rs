@@ -11,6 +11,7 @@ mod guardrails;
 mod identity;
 mod pim;
 mod refusals;
+mod spec_fixes;
 mod spec_plans;
 mod spec_replay;
 
