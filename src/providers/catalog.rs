@@ -126,12 +126,34 @@ pub fn namespaces() -> &'static BTreeMap<String, Namespace> {
                 }
             }
         }
+        for (ns, rtype) in UNNAMED_TYPES {
+            if let Some(entry) = out.get_mut(&ns.to_ascii_lowercase()) {
+                if !entry.types.iter().any(|t| t.eq_ignore_ascii_case(rtype)) {
+                    entry.types.push(rtype.to_string());
+                }
+            }
+        }
         for ns in out.values_mut() {
             ns.types.sort_by_key(|t| t.to_ascii_lowercase());
         }
         out
     })
 }
+
+/// Resource types ARM serves that no built-in role's actions name (so the roles cannot tell us):
+/// template specs, which `az deployment group create --template-spec` resolves an api-version for.
+const UNNAMED_TYPES: &[(&str, &str)] = &[
+    ("Microsoft.Resources", "templateSpecs"),
+    ("Microsoft.Resources", "templateSpecs/versions"),
+];
+
+/// Template specs' own api-versions (Microsoft.Resources/templateSpecs spec), newest first.
+const TEMPLATE_SPECS: &[&str] = &[
+    "2022-02-01",
+    "2021-05-01",
+    "2021-03-01-preview",
+    "2019-06-01-preview",
+];
 
 /// `Microsoft.Network/virtualNetworks/subnets/read` → (`Microsoft.Network`, `virtualNetworks/subnets`);
 /// a provider-level action gives the namespace alone; wildcards and `…/action` verbs name no type.
@@ -164,6 +186,9 @@ pub fn api_versions(ns: &str, rtype: &str) -> Vec<&'static str> {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
+    if ns_l == "microsoft.resources" && first == "templatespecs" {
+        return TEMPLATE_SPECS.to_vec();
+    }
     let family = match (ns_l.as_str(), first.as_str()) {
         ("microsoft.resources", _) => Some(Family::Resources),
         ("microsoft.managedservices", _) => Some(Family::ManagedServices),

@@ -995,7 +995,7 @@ pub fn resource_groups_export_template(cx: &Cx, store: &Store) -> Result<Reply, 
     for r in rows {
         if r.key == rg.key
             || r.rtype.starts_with("microsoft.authorization/")
-            || r.rtype == "microsoft.resources/deployments"
+            || r.rtype.starts_with("microsoft.resources/deployments")
             || wanted.as_ref().is_some_and(|w| !w.contains(&r.key))
         {
             continue;

@@ -78,11 +78,22 @@ fn symbols(resources: &[&Map<String, Value>]) -> Vec<String> {
         let base = match param_ref(name) {
             Some(p) => format!("{p}_resource"),
             None => {
-                let t = r.get("type").and_then(Value::as_str).unwrap_or_default();
-                let raw = format!("{}_{name}", t.rsplit('/').next().unwrap_or(t));
-                raw.chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                    .collect()
+                // `[concat(parameters('p'), '/v1')]` → `p_v1`; a plain name → `{type}_{name}`
+                let raw = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+                    Some(e) => expression(e).replacen("concat(", "", 1),
+                    None => {
+                        let t = r.get("type").and_then(Value::as_str).unwrap_or_default();
+                        format!("{}_{name}", t.rsplit('/').next().unwrap_or(t))
+                    }
+                };
+                let mut sym = String::new();
+                for c in raw.chars() {
+                    let c = if c.is_ascii_alphanumeric() { c } else { '_' };
+                    if !(c == '_' && (sym.is_empty() || sym.ends_with('_'))) {
+                        sym.push(c);
+                    }
+                }
+                sym.trim_end_matches('_').to_string()
             }
         };
         let mut sym = base.clone();
@@ -234,7 +245,7 @@ mod tests {
         assert!(b.contains("resource sa_name_resource 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: sa_name\n  location: 'westeurope'\n  properties: {\n    secret: secret\n  }\n}\n"), "{b}");
         assert!(
             b.contains(
-                "  name: concat(sa_name, '/default')\n  dependsOn: [\n    sa_name_resource\n  ]\n"
+                "resource sa_name_default 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {\n  name: concat(sa_name, '/default')\n  dependsOn: [\n    sa_name_resource\n  ]\n"
             ),
             "{b}"
         );
