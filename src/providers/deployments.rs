@@ -158,14 +158,16 @@ fn roll_back(cx: &Cx, store: &Store, od: &Value) -> Result<String, ArmError> {
         &format!("{}?api-version={}", id.canonical(), cx.api_version),
         Some(&body),
     );
-    let out: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-    Ok(
-        if r.status < 300 && out["properties"]["provisioningState"] != "Failed" {
-            "Succeeded".into()
-        } else {
-            "Failed".into()
-        },
-    )
+    if r.status >= 300 {
+        return Ok("Failed".into());
+    }
+    // the PUT answers Accepted; the redeployment's outcome is what it left in the history
+    let state = store.read(|tx| tx.get(&id.key()))?.and_then(|row| {
+        row.body["properties"]["provisioningState"]
+            .as_str()
+            .map(String::from)
+    });
+    Ok(state.unwrap_or_else(|| "Failed".into()))
 }
 
 fn check_name(name: &str) -> Result<(), ArmError> {
