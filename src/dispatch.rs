@@ -273,9 +273,7 @@ fn finish(
 ) -> Reply {
     let reply = standard_headers(req, reply, first, request_id, correlation);
     let decision = if audit.decision.is_empty() {
-        reply
-            .get_header("x-ms-emulator-decision")
-            .unwrap_or_default()
+        reply.get_header(DECISION).unwrap_or_default()
     } else {
         audit.decision.as_str()
     };
@@ -536,7 +534,13 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
         crate::activity::delegation_tenant(&app.store, &req.method, &id.key(), &req.body);
     let reply = match arm_authenticated(app, &snap, req, base, &id, &caller, audit) {
         Ok(r) => r,
-        Err(e) => error_reply(&e),
+        Err(e) => {
+            // a handler that refuses says why, and the log line says the same
+            if let Some((_, why)) = e.headers.iter().find(|(k, _)| *k == DECISION) {
+                audit.decision = why.clone();
+            }
+            error_reply(&e)
+        }
     };
     record_activity(app, req, base, &id, &caller, audit, &reply);
     reply
@@ -858,7 +862,7 @@ fn arm_authenticated(
                         &scope_display,
                     ),
                 }
-                .with_header("x-ms-emulator-decision", decision_header));
+                .with_header(DECISION, decision_header));
             }
         }
         // Locks stop the customer's own principals, never a delegated caller (ARM-FACTS §6.4).
@@ -877,7 +881,7 @@ fn arm_authenticated(
         }
         check_locks(snap, kind, &scope_key, &scope_display, path, &action).map_err(|e| {
             let why = format!("denied; {}", e.message);
-            e.with_header("x-ms-emulator-decision", why)
+            e.with_header(DECISION, why)
         })?;
     }
 
@@ -918,16 +922,26 @@ fn arm_authenticated(
         },
         may_read: &may_read,
     };
-    let reply = run(&cx, &app.store)?;
+    let reply = run(&cx, &app.store).map_err(|e| {
+        let has_reason = e.headers.iter().any(|(k, _)| *k == DECISION);
+        if has_reason || decision_header.is_empty() {
+            e
+        } else {
+            e.with_header(DECISION, decision_header.clone())
+        }
+    })?;
     if route.is_write() && reply.status < 300 && touches_facts(&route, id) {
         app.refresh()?;
     }
     Ok(if decision_header.is_empty() {
         reply
     } else {
-        reply.header("x-ms-emulator-decision", decision_header)
+        reply.header(DECISION, decision_header)
     })
 }
+
+/// The header that says why a request was allowed or refused.
+const DECISION: &str = "x-ms-emulator-decision";
 
 /// The scope of a deny assignment as written in its id (the rule keeps a lower-cased key).
 fn deny_scope(d: &authz::DenyRule) -> &str {
@@ -950,14 +964,19 @@ pub fn describe(d: &Decision) -> String {
                 registration_assignment_id,
                 ..
             } => format!(
-                "allowed; delegated authorization {} via registration assignment {} ({} at {})",
+                "allowed; delegated authorization {} via registration assignment {} ({} at {}{})",
                 g.principal_id,
                 registration_assignment_id
                     .rsplit('/')
                     .next()
                     .unwrap_or_default(),
                 g.role.role_name,
-                g.scope
+                g.scope,
+                if g.assignable_roles().is_some() {
+                    ", limited to assigning its delegatedRoleDefinitionIds to managed identities"
+                } else {
+                    ""
+                }
             ),
         },
         Decision::Denied(d) => format!(
@@ -1126,6 +1145,13 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
         Decision::Allowed(g) => {
             allowed = true;
             reasons.push(grant_reason(g, "allows"));
+            // A delegated User Access Administrator: the role assignment's body decides the rest.
+            if g.assignable_roles().is_some() {
+                if let Some(why) = explain_delegated_assignment(app, &snap, &subject, &scope_display, &body["body"]) {
+                    allowed = false;
+                    reasons.push(json!({"kind": "delegatedRoleAssignment", "effect": "denies", "code": "AuthorizationFailed", "message": why}));
+                }
+            }
         }
         Decision::Denied(d) => reasons.push(json!({"kind": "denyAssignment", "effect": "denies", "code": "DenyAssignmentAuthorizationFailed",
             "id": d.id, "name": d.name, "scope": deny_scope(d),
@@ -1167,6 +1193,45 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
     )
 }
 
+/// For explain: why the role assignment in `ra` (a PUT body; absent → nothing to judge) is refused to a
+/// delegated User Access Administrator, by the provider's own rule.
+fn explain_delegated_assignment(
+    app: &App,
+    snap: &Snapshot,
+    subject: &Subject,
+    scope: &str,
+    ra: &Value,
+) -> Option<String> {
+    let p = &ra["properties"];
+    let principal_id = p["principalId"].as_str()?;
+    let guid = crate::facts::role_guid(p["roleDefinitionId"].as_str()?);
+    let sub = ResourceId::parse(scope).ok()?.subscription?.to_lowercase();
+    let tenant = snap.dir.subscription(&sub)?.tenant_id.clone();
+    let kind = snap
+        .dir
+        .principal(principal_id)
+        .filter(|pr| pr.tenant_id.eq_ignore_ascii_case(&tenant))
+        .map(|pr| pr.kind.as_str());
+    let managed_identity = kind.is_none()
+        && providers::authorization::is_managed_identity(&app.store, &sub, principal_id)
+            .unwrap_or(false);
+    let kind_name = match (kind, managed_identity) {
+        (Some(k), _) => k,
+        (None, true) => "managed identity",
+        (None, false) => return Some(format!("no principal {principal_id} in tenant {tenant}")),
+    };
+    providers::authorization::delegated_assignment_refusal(
+        snap,
+        subject,
+        app.clock.unix(),
+        scope,
+        &guid,
+        principal_id,
+        kind_name,
+        managed_identity,
+    )
+}
+
 /// Is `action` one that built-in roles list under dataActions (blob reads, secret gets, …)?
 fn is_data_action(action: &str) -> bool {
     crate::facts::builtin_roles().values().any(|r| {
@@ -1190,13 +1255,19 @@ fn grant_reason(g: &authz::Grant, effect: &str) -> Value {
             registration_definition_id,
             managed_by_tenant_id,
             eligible,
+            assignable_roles,
         } => json!({
-            "kind": "delegatedAuthorization", "effect": effect, "id": registration_assignment_id,
-            "name": registration_assignment_id.rsplit('/').next().unwrap_or_default(),
-            "registrationDefinitionId": registration_definition_id, "managedByTenantId": managed_by_tenant_id,
-            "role": g.role.role_name, "roleDefinitionId": g.role.id, "principalId": g.principal_id, "scope": g.scope,
-            "justInTime": eligible, "expiresAt": g.expires_at,
-            "message": format!("Registration assignment {} delegates '{}' to {} at {}{}.", registration_assignment_id.rsplit('/').next().unwrap_or_default(), g.role.role_name, g.principal_id, g.scope, if *eligible { " (activated just in time)" } else { "" })}),
+        "kind": "delegatedAuthorization", "effect": effect, "id": registration_assignment_id,
+        "name": registration_assignment_id.rsplit('/').next().unwrap_or_default(),
+        "registrationDefinitionId": registration_definition_id, "managedByTenantId": managed_by_tenant_id,
+        "role": g.role.role_name, "roleDefinitionId": g.role.id, "principalId": g.principal_id, "scope": g.scope,
+        "justInTime": eligible, "expiresAt": g.expires_at, "delegatedRoleDefinitionIds": assignable_roles.as_deref(),
+        "message": format!("Registration assignment {} delegates '{}' to {} at {}{}{}.", registration_assignment_id.rsplit('/').next().unwrap_or_default(), g.role.role_name, g.principal_id, g.scope,
+            if *eligible { " (activated just in time)" } else { "" },
+            match assignable_roles {
+                Some(r) => format!(", which serves only to assign the roles its delegatedRoleDefinitionIds list ({}) to managed identities in the customer's tenant: no other permission of the role applies", r.join(", ")),
+                None => String::new(),
+            })}),
     }
 }
 

@@ -344,7 +344,8 @@ fn require_parents(store: &Store, id: &ResourceId) -> Result<(), ArmError> {
             let pname = last.types[0].1.clone().unwrap_or_default();
             return Err(ArmError::new(
                 "ParentResourceNotFound",
-                format!("Failed to perform 'write' on resource(s) of type '{}', because the parent resource '{}' could not be found.", id.full_type().unwrap_or_default(), id.parent().map(|p| p.canonical()).unwrap_or_default()),
+                // ARM's text whatever the method (a GET said 'write' before)
+                format!("Can not perform requested operation on nested resource. Parent resource '{pname}' not found."),
             )
             .with_status(404)
             .with_target(pname));
