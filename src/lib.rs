@@ -9,6 +9,7 @@ pub mod arm;
 pub mod auth;
 pub mod authz;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod dataplane;
 pub mod directory;

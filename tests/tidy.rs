@@ -96,6 +96,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "crate::server",
             "crate::start",
             "crate::tls",
+            "crate::client",
         ],
     ),
 ];

@@ -40,7 +40,7 @@ AZ_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 ARM_SCOPE = "https://management.azure.com/.default"
 
 # ---------------------------------------------------------------------------
-# The default world (shared/default-world.md); ids and secrets are stable by design.
+# The default world (fixtures/default-world.md); ids and secrets are stable by design.
 # ---------------------------------------------------------------------------
 CONTOSO = "10000000-0000-0000-0000-000000000001"
 FABRIKAM = "10000000-0000-0000-0000-000000000002"
