@@ -4,12 +4,15 @@
 
 pub mod authorization;
 pub mod catalog;
+pub mod children;
+pub mod create_statuses;
 pub mod denyassignments;
 pub mod deployments;
 pub mod insights;
 pub mod locks;
 pub mod managedservices;
 pub mod metadata;
+pub mod naming;
 pub mod pim;
 pub mod resources;
 pub mod subscriptions;
