@@ -926,6 +926,31 @@ mod tests {
     }
 
     #[test]
+    fn global_name_and_owner_lookups_use_their_indexes() {
+        let store = Store::open(None).unwrap();
+        let conn = store.conn.lock().unwrap();
+        for (sql, index) in [
+            (
+                "SELECT key FROM resources WHERE rtype = 'a' AND name = 'b'",
+                "resources_name",
+            ),
+            (
+                "SELECT key FROM resources WHERE owner != '' AND (owner = 'k' OR (owner >= 'k/' AND owner < 'k0'))",
+                "resources_owner",
+            ),
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(plan.iter().any(|p| p.contains(index)), "{sql}: {plan:?}");
+        }
+    }
+
+    #[test]
     fn file_store_reopens_with_its_schema() {
         let dir = std::env::temp_dir().join(format!("lhe-store-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -167,6 +167,13 @@ fn find<'a>(parent: &'a Value, array: &str, name: &str) -> Option<&'a Value> {
     })
 }
 
+/// Whether the parent holds a child of this name (HEAD).
+pub fn exists(store: &Store, e: &Embedded, name: &str) -> Result<bool, ArmError> {
+    Ok(store
+        .get(&e.parent.key())?
+        .is_some_and(|p| find(&p.body, e.array, name).is_some()))
+}
+
 /// GET of one embedded child.
 pub fn get(cx: &Cx, store: &Store, e: &Embedded) -> Result<Reply, ArmError> {
     let parent = store

@@ -122,6 +122,29 @@ impl GlobalName {
     }
 }
 
+/// Cognitive Services accounts claim a global DNS name of their own choosing:
+/// `properties.customSubDomainName` (`{sub}.cognitiveservices.azure.com`). The subdomain `body` claims,
+/// lower-cased, if `rtype` is such an account.
+pub fn custom_subdomain(rtype: &str, body: &serde_json::Value) -> Option<String> {
+    if !rtype.eq_ignore_ascii_case("Microsoft.CognitiveServices/accounts") {
+        return None;
+    }
+    body["properties"]["customSubDomainName"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_lowercase)
+}
+
+/// The 409 when another account holds the subdomain (the provider's text, as quoted in
+/// microsoft/microsoft-foundry-for-vscode#107 and Azure-Samples/azuresandbox#164).
+pub fn custom_domain_in_use(sub: &str) -> ArmError {
+    ArmError::new(
+        "CustomDomainInUse",
+        format!("Please pick a different name. The subdomain name '{sub}' is not available as it's already used by a resource. If the resource using the name was deleted in the last 48 hours, you may need to purge the deleted resource. Learn more at \"https://go.microsoft.com/fwlink/?linkid=2215493\""),
+    )
+    .with_status(409)
+}
+
 /// A per-type name rule and the provider's error when a name breaks it.
 struct NameRule {
     /// Lower-cased full type, or a namespace prefix ending in `/` (every type of it).

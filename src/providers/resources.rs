@@ -434,6 +434,17 @@ pub fn resources_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmEr
                 return Err(g.taken(name));
             }
         }
+        if let Some(sub) = super::naming::custom_subdomain(&rtype, &out) {
+            // the accounts of this one type, by the type's index
+            let holders = tx.by_type(&rtype.to_ascii_lowercase(), None, None)?;
+            if holders.iter().any(|r| {
+                r.key != key
+                    && super::naming::custom_subdomain(&rtype, &r.body).as_deref()
+                        == Some(sub.as_str())
+            }) {
+                return Err(super::naming::custom_domain_in_use(&sub));
+            }
+        }
         tx.put(&stored_row(cx.id, &rtype, out.clone()))?;
         if let Some((rg, deny)) = &managed_app {
             // The managed resource group and the system deny assignment are the platform's, made for
@@ -746,6 +757,11 @@ pub fn resources_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     }
     row.body["etag"] = json!(etag(cx.new_id));
     row.body["systemData"] = cx.system_data(Some(&row.body["systemData"].clone()));
+    let (rtype, id_shown) = (
+        row.body["type"].as_str().unwrap_or_default().to_string(),
+        row.body["id"].as_str().unwrap_or_default().to_string(),
+    );
+    super::children::normalize_parent(&rtype, &id_shown, &etag(cx.new_id), &mut row.body);
     store.write(|tx| tx.put(&row))?;
     Ok(Reply::json(200, &row.body))
 }
@@ -888,6 +904,15 @@ fn check_name_availability(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
             "AlreadyExists"
         };
         json!({"nameAvailable": false, "reason": reason, "message": g.message_for(name)})
+    };
+    // Microsoft.Sql's CheckNameAvailabilityResponse names its fields `name` and `available`
+    let answer = if g.rtype == "microsoft.sql/servers" {
+        let mut a = answer;
+        a["name"] = json!(name);
+        a["available"] = a["nameAvailable"].clone();
+        a
+    } else {
+        answer
     };
     Ok(Reply::json(200, &answer))
 }

@@ -554,3 +554,91 @@ async fn subnets_and_rules_are_one_object_seen_from_the_parent_and_on_their_own(
         "Microsoft.Network/networkSecurityGroups/securityRules"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cognitive_services_subdomain_is_held_by_one_account() {
+    let e = emu().await;
+    let t = e.token("fabrikam-ci").await;
+    let nw = e.token("northwind-ci").await;
+    let account = |sub: &str, group: &str, name: &str| {
+        format!(
+            "{}/providers/Microsoft.CognitiveServices/accounts/{name}?api-version=2023-05-01",
+            rg(sub, group)
+        )
+    };
+    let body = json!({"location": "westeurope", "kind": "OpenAI", "sku": {"name": "S0"},
+                      "properties": {"customSubDomainName": "fabrikam-ai"}});
+    let r = e
+        .call(
+            "PUT",
+            &account(FABRIKAM_PROD, "rg-web", "ai1"),
+            Some(&t),
+            Some(body.clone()),
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.body);
+    // the same account again keeps its subdomain
+    let r = e
+        .call(
+            "PUT",
+            &account(FABRIKAM_PROD, "rg-web", "ai1"),
+            Some(&t),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = e
+        .call(
+            "PUT",
+            &account(NORTHWIND_MAIN, "rg-private", "ai2"),
+            Some(&nw),
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "CustomDomainInUse"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn head_and_patch_see_embedded_children() {
+    let e = emu().await;
+    let t = e.token("fabrikam-ci").await;
+    let vnet = format!(
+        "{}/providers/Microsoft.Network/virtualNetworks/vnet-web",
+        rg(FABRIKAM_PROD, "rg-web")
+    );
+    let r = e
+        .call("PATCH", &format!("{vnet}?{NET_API}"), Some(&t), Some(json!({"properties": {"subnets": [{"name": "s1", "properties": {"addressPrefix": "10.1.1.0/24"}}]}})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["properties"]["subnets"][0]["id"],
+        format!("{vnet}/subnets/s1")
+    );
+    assert_eq!(
+        e.call(
+            "HEAD",
+            &format!("{vnet}/subnets/s1?{NET_API}"),
+            Some(&t),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        e.call(
+            "HEAD",
+            &format!("{vnet}/subnets/s2?{NET_API}"),
+            Some(&t),
+            None
+        )
+        .await
+        .status,
+        404
+    );
+}
