@@ -295,6 +295,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn regions_by_cloud_and_spelling() {
+        for (cloud, given, want) in [
+            ("AzureCloud", "westeurope", Some("westeurope")),
+            ("AzureCloud", "West Europe", Some("westeurope")),
+            ("AzureCloud", "WESTUS3", Some("westus3")),
+            ("AzureCloud", "marsnorth", None),
+            ("AzureCloud", "usgovvirginia", None),
+            ("AzureUSGovernment", "USGov Virginia", Some("usgovvirginia")),
+            ("AzureUSGovernment", "westeurope", None),
+        ] {
+            assert_eq!(region(cloud, given), want, "{cloud} {given}");
+        }
+        assert!(location_list("AzureCloud").starts_with("northeurope,westeurope,"));
+    }
+
+    #[test]
     fn types_come_from_role_actions() {
         assert_eq!(
             type_of_action("Microsoft.Network/virtualNetworks/subnets/read"),
