@@ -4,12 +4,15 @@
 
 pub mod authorization;
 pub mod catalog;
+pub mod children;
+pub mod create_statuses;
 pub mod denyassignments;
 pub mod deployments;
 pub mod insights;
 pub mod locks;
 pub mod managedservices;
 pub mod metadata;
+pub mod naming;
 pub mod pim;
 pub mod resources;
 pub mod subscriptions;
@@ -239,6 +242,10 @@ pub fn get_stored(
 
 /// HEAD of the request's id: 204 when it exists, 404 otherwise.
 pub fn check_existence(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    if let Some(e) = children::embedded(cx.id) {
+        let there = children::exists(store, &e, cx.id.name().unwrap_or_default())?;
+        return Ok(Reply::empty(if there { 204 } else { 404 }));
+    }
     let key = cx.id.key();
     Ok(Reply::empty(if store.get(&key)?.is_some() {
         204

@@ -164,7 +164,14 @@ pub fn tenants_list(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
 
 pub fn subscriptions_list_locations(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> {
     let sub = cx.sub_key();
-    let items = super::catalog::LOCATIONS
+    let cloud = cx
+        .snap
+        .dir
+        .subscription(&sub)
+        .and_then(|s| cx.snap.dir.tenant(&s.tenant_id))
+        .map(|t| t.cloud.as_str())
+        .unwrap_or("AzureCloud");
+    let items = super::catalog::locations(cloud)
         .iter()
         .map(|(name, display, geo)| {
             json!({
