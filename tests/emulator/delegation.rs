@@ -864,12 +864,13 @@ async fn a_delegated_user_access_administrator_grants_nothing_but_those_role_ass
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parent_resource_not_found_names_no_write_on_a_get() {
+    // (a network child of a missing parent answers the Network provider's ResourceNotFound instead)
     let e = emu().await;
     let admin = e.token("admin@fabrikam").await;
     let r = e
         .call(
             "GET",
-            &format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.Network/virtualNetworks/no-such-vnet/subnets/s1?api-version=2024-05-01"),
+            &format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.Automation/automationAccounts/no-such-account/runbooks/r1?api-version=2023-11-01"),
             Some(&admin),
             None,
         )
@@ -878,6 +879,6 @@ async fn parent_resource_not_found_names_no_write_on_a_get() {
     assert_eq!(r.code(), "ParentResourceNotFound");
     assert_eq!(
         r.body["error"]["message"],
-        "Can not perform requested operation on nested resource. Parent resource 'no-such-vnet' not found."
+        "Can not perform requested operation on nested resource. Parent resource 'no-such-account' not found."
     );
 }
