@@ -4,12 +4,14 @@
 
 pub mod authorization;
 pub mod catalog;
+pub mod compute;
 pub mod denyassignments;
 pub mod deployments;
 pub mod insights;
 pub mod locks;
 pub mod managedservices;
 pub mod metadata;
+pub mod network;
 pub mod pim;
 pub mod resources;
 pub mod subscriptions;
@@ -202,6 +204,28 @@ impl Cx<'_> {
             "{}{path}?api-version={}",
             self.base_url, self.api_version
         ))
+    }
+}
+
+/// What a resource provider adds to a resource it stores, beyond what ARM adds to every resource
+/// (ids, provisioningState, etag, systemData): Compute's vmId and OS disk, Network's addresses.
+/// The one place the generic PUT path reaches a provider's own completion.
+pub fn complete_resource(cx: &Cx, store: &Store, body: &mut Value, existing: Option<&Value>) {
+    let Value::Object(b) = body else { return };
+    let t = cx.id.full_type().unwrap_or_default().to_ascii_lowercase();
+    match t.as_str() {
+        "microsoft.compute/virtualmachines" => compute::complete_virtual_machine(cx, b, existing),
+        "microsoft.compute/virtualmachines/extensions" => {
+            compute::complete_virtual_machine_extension(b)
+        }
+        "microsoft.network/networkinterfaces" => {
+            network::complete_network_interface(cx, store, b, existing)
+        }
+        "microsoft.network/publicipaddresses" => {
+            network::complete_public_ip_address(cx, b, existing)
+        }
+        "microsoft.network/virtualnetworks" => network::complete_virtual_network(cx, b),
+        _ => {}
     }
 }
 

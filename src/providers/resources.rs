@@ -369,7 +369,8 @@ pub fn resources_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmEr
     refuse_databricks_in_managed_subscription(cx, store)?;
     let key = cx.id.key();
     let existing = store.read(|tx| tx.get(&key))?;
-    let out = build_resource(cx, body, existing.as_ref().map(|e| &e.body));
+    let mut out = build_resource(cx, body, existing.as_ref().map(|e| &e.body));
+    super::complete_resource(cx, store, &mut out, existing.as_ref().map(|e| &e.body));
     let rtype = cx.id.full_type().unwrap_or_default();
     let managed_app = managed_application_parts(cx, &out)?;
     store.write(|tx| -> Result<(), crate::store::StoreError> {
