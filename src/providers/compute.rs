@@ -451,6 +451,70 @@ pub fn complete_virtual_machine(cx: &Cx, body: &mut Map<String, Value>, existing
     default(sp, "dataDisks", || json!([]));
 }
 
+/// The managed OS disk a new VM's `storageProfile.osDisk.managedDisk.id` names, made as Compute makes
+/// it (Microsoft.Compute/disks, `managedBy` the VM, created from the image) when it is not there yet.
+/// Not for the world's own VMs: a world file lists exactly the resources its groups hold.
+pub fn create_os_disk(cx: &Cx, store: &Store, vm: &Map<String, Value>) -> Result<(), ArmError> {
+    if cx.caller.platform {
+        return Ok(());
+    }
+    let p = &vm["properties"];
+    let disk = &p["storageProfile"]["osDisk"];
+    let Some(id) = disk["managedDisk"]["id"]
+        .as_str()
+        .and_then(|i| ResourceId::parse(i).ok())
+    else {
+        return Ok(());
+    };
+    let same_group = id
+        .subscription
+        .as_deref()
+        .unwrap_or_default()
+        .eq_ignore_ascii_case(cx.id.subscription.as_deref().unwrap_or_default())
+        && id
+            .resource_group
+            .as_deref()
+            .unwrap_or_default()
+            .eq_ignore_ascii_case(cx.id.resource_group.as_deref().unwrap_or_default());
+    let from_image = disk["createOption"]
+        .as_str()
+        .is_some_and(|c| eq(c, "FromImage"));
+    if !same_group || !from_image || store.get(&id.key())?.is_some() {
+        return Ok(());
+    }
+    let r = &p["storageProfile"]["imageReference"];
+    let image = find_image(
+        r["publisher"].as_str().unwrap_or_default(),
+        r["offer"].as_str().unwrap_or_default(),
+        r["sku"].as_str().unwrap_or_default(),
+    );
+    let sku = disk["managedDisk"]["storageAccountType"]
+        .as_str()
+        .unwrap_or("Premium_LRS");
+    let location = vm.get("location").cloned().unwrap_or(Value::Null);
+    let mut creation = json!({"createOption": "FromImage"});
+    if let Some(i) = image {
+        creation["imageReference"] = json!({"id": format!(
+            "/Subscriptions/{}/Providers/Microsoft.Compute/Locations/{}/Publishers/{}/ArtifactTypes/VMImage/Offers/{}/Skus/{}/Versions/{}",
+            cx.id.subscription.as_deref().unwrap_or_default(), location.as_str().unwrap_or_default(),
+            i.publisher, i.offer, i.sku, r["exactVersion"].as_str().unwrap_or_default())});
+    }
+    let body = json!({
+        "id": id.canonical(), "name": id.name(), "type": "Microsoft.Compute/disks",
+        "location": location, "managedBy": vm["id"],
+        "sku": {"name": sku, "tier": if sku.starts_with("Premium") { "Premium" } else { "Standard" }},
+        "properties": {
+            "osType": disk["osType"], "hyperVGeneration": image.map(|i| i.generation.as_str()),
+            "creationData": creation, "diskSizeGB": disk["diskSizeGB"],
+            "diskState": "Attached", "provisioningState": "Succeeded",
+            "timeCreated": cx.now_str(), "uniqueId": p["vmId"],
+        },
+    });
+    let row = super::stored_row(&id, "Microsoft.Compute/disks", body);
+    store.write(|tx| tx.put(&row))?;
+    Ok(())
+}
+
 /// A VM extension's `protectedSettings` (passwords, storage keys, script URIs with SAS) go to the
 /// VM and are never returned, as Compute answers (VirtualMachineExtensions_Get).
 pub fn complete_virtual_machine_extension(body: &mut Map<String, Value>) {
@@ -475,7 +539,7 @@ fn power_state(store: &Store, vm_key: &str, vm_id: &str) -> Result<String, ArmEr
         .unwrap_or_else(|| "running".into()))
 }
 
-fn vm_row(cx: &Cx, store: &Store, vm: &ResourceId) -> Result<Value, ArmError> {
+fn vm_row(store: &Store, vm: &ResourceId) -> Result<Value, ArmError> {
     if let Some(r) = store.get(&vm.key())? {
         return Ok(r.body.clone());
     }
@@ -483,7 +547,6 @@ fn vm_row(cx: &Cx, store: &Store, vm: &ResourceId) -> Result<Value, ArmError> {
     if store.get(&rg_key(vm))?.is_none() {
         return Err(ArmError::resource_group_not_found(&rg));
     }
-    let _ = cx;
     Err(ArmError::resource_not_found(
         &format!(
             "Microsoft.Compute/virtualMachines/{}",
@@ -598,7 +661,7 @@ fn instance_view(cx: &Cx, store: &Store, vm_key: &str, vm: &Value) -> Result<Val
 /// GET of a virtual machine; `$expand=instanceView` adds `properties.instanceView`
 /// (VirtualMachines_Get) — what `az vm get-instance-view`, `az vm show -d` and `az vm list -d` ask.
 pub fn virtual_machines_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let mut vm = vm_row(cx, store, cx.id)?;
+    let mut vm = vm_row(store, cx.id)?;
     let expand = cx.req.query("$expand").unwrap_or_default().to_lowercase();
     if expand.contains("instanceview") {
         let view = instance_view(cx, store, &cx.id.key(), &vm)?;
@@ -610,7 +673,7 @@ pub fn virtual_machines_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 /// `GET …/virtualMachines/{vm}/instanceView` (VirtualMachines_InstanceView).
 pub fn virtual_machines_instance_view(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let id = vm_id_of(cx);
-    let vm = vm_row(cx, store, &id)?;
+    let vm = vm_row(store, &id)?;
     Ok(Reply::json(200, &instance_view(cx, store, &id.key(), &vm)?))
 }
 
@@ -618,7 +681,7 @@ pub fn virtual_machines_instance_view(cx: &Cx, store: &Store) -> Result<Reply, A
 /// `Azure-AsyncOperation` and `Location`, then the new power state.
 fn power_operation(cx: &Cx, store: &Store, verb: &str) -> Result<Reply, ArmError> {
     let id = vm_id_of(cx);
-    let vm = vm_row(cx, store, &id)?;
+    let vm = vm_row(store, &id)?;
     let vm_id = vm["properties"]["vmId"].as_str().unwrap_or_default();
     let now = power_state(store, &id.key(), vm_id)?;
     let next = match verb {

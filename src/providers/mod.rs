@@ -210,11 +210,21 @@ impl Cx<'_> {
 /// What a resource provider adds to a resource it stores, beyond what ARM adds to every resource
 /// (ids, provisioningState, etag, systemData): Compute's vmId and OS disk, Network's addresses.
 /// The one place the generic PUT path reaches a provider's own completion.
-pub fn complete_resource(cx: &Cx, store: &Store, body: &mut Value, existing: Option<&Value>) {
-    let Value::Object(b) = body else { return };
+pub fn complete_resource(
+    cx: &Cx,
+    store: &Store,
+    body: &mut Value,
+    existing: Option<&Value>,
+) -> Result<(), ArmError> {
+    let Value::Object(b) = body else {
+        return Ok(());
+    };
     let t = cx.id.full_type().unwrap_or_default().to_ascii_lowercase();
     match t.as_str() {
-        "microsoft.compute/virtualmachines" => compute::complete_virtual_machine(cx, b, existing),
+        "microsoft.compute/virtualmachines" => {
+            compute::complete_virtual_machine(cx, b, existing);
+            compute::create_os_disk(cx, store, b)?;
+        }
         "microsoft.compute/virtualmachines/extensions" => {
             compute::complete_virtual_machine_extension(b)
         }
@@ -227,6 +237,7 @@ pub fn complete_resource(cx: &Cx, store: &Store, body: &mut Value, existing: Opt
         "microsoft.network/virtualnetworks" => network::complete_virtual_network(cx, b),
         _ => {}
     }
+    Ok(())
 }
 
 /// Build the store row for `id` with `body`.

@@ -370,7 +370,7 @@ pub fn resources_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmEr
     let key = cx.id.key();
     let existing = store.read(|tx| tx.get(&key))?;
     let mut out = build_resource(cx, body, existing.as_ref().map(|e| &e.body));
-    super::complete_resource(cx, store, &mut out, existing.as_ref().map(|e| &e.body));
+    super::complete_resource(cx, store, &mut out, existing.as_ref().map(|e| &e.body))?;
     let rtype = cx.id.full_type().unwrap_or_default();
     let managed_app = managed_application_parts(cx, &out)?;
     store.write(|tx| -> Result<(), crate::store::StoreError> {

@@ -17,6 +17,7 @@ ALICE_OID=30000000-0000-0000-0000-000000001111
 RG="rg-vm-$(date +%s)-$$"
 # --generate-ssh-keys writes ~/.ssh: keep it in the throw-away directory
 export HOME="$WORK/home"
+export AZURE_CORE_DISPLAY_REGION_IDENTIFIED=false  # az vm create's "Selecting uksouth may reduce your costs"
 mkdir -p "$HOME"
 
 register_cloud
@@ -57,7 +58,7 @@ public_ip="$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["publicIp
 expect_eq 10.0.0.4 "$private_ip" "vm create's privateIpAddress"
 [[ -n $public_ip ]] || { echo "no publicIpAddress in: $out" >&2; false; }
 types="$(az_ resource list -g "$RG" --query "[].type" -o tsv | sort -u)"
-for t in Microsoft.Compute/virtualMachines Microsoft.Network/networkInterfaces Microsoft.Network/networkSecurityGroups \
+for t in Microsoft.Compute/virtualMachines Microsoft.Compute/disks Microsoft.Network/networkInterfaces Microsoft.Network/networkSecurityGroups \
          Microsoft.Network/publicIPAddresses Microsoft.Network/virtualNetworks; do
   expect_line "$t" "$types" "the group's resources"
 done

@@ -252,6 +252,22 @@ async fn a_vm_gets_what_compute_adds_and_an_instance_view_that_follows_its_power
         p.get("instanceView").is_none(),
         "a plain GET has no instance view"
     );
+    // Compute made the OS disk, managed by the VM
+    let disk_id = p["storageProfile"]["osDisk"]["managedDisk"]["id"]
+        .as_str()
+        .unwrap();
+    let d = e
+        .call(
+            "GET",
+            &format!("{disk_id}?api-version=2024-03-02"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    assert_eq!(d.body["managedBy"].as_str().unwrap(), vm);
+    assert_eq!(d.body["properties"]["diskSizeGB"], 30);
+    assert_eq!(d.body["sku"]["name"], "Premium_LRS");
 
     let power = |v: &Value| -> Vec<String> {
         v["statuses"]
