@@ -1095,15 +1095,21 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
     let data = body["data"]
         .as_bool()
         .unwrap_or_else(|| is_data_action(&action));
-    if path == Path::Delegated {
-        reasons.extend(data_action_role_reason(&snap, &action, &body["body"]));
-        if data {
-            if let Some(r) = providers::compute::delegated_data_action_reason(&action) {
+    // a delegated caller never assigns a role with data actions, whatever its grants say
+    let role_refused = path == Path::Delegated
+        && match data_action_role_reason(&snap, &action, &body["body"]) {
+            Some(r) => {
                 reasons.push(r);
-                return Ok(
-                    json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
-                );
+                true
             }
+            None => false,
+        };
+    if data && path == Path::Delegated {
+        if let Some(r) = providers::compute::delegated_data_action_reason(&action) {
+            reasons.push(r);
+            return Ok(
+                json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
+            );
         }
     }
     if data && path == Path::Delegated {
@@ -1161,7 +1167,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
         MethodKind::of_method(&method)
     };
     let blocking = authz::lock_blocks(&snap.locks, kind, &scope_key, path, &action);
-    if !blocking.is_empty() {
+    if !blocking.is_empty() || role_refused {
         allowed = false;
     }
     for l in blocking {

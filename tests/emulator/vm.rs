@@ -438,6 +438,29 @@ async fn a_delegated_caller_manages_extensions_but_not_vm_login_roles() {
         .as_str()
         .unwrap()
         .contains("never delegated"));
+    // msp-automation, a delegated User Access Administrator (delegatedRoleDefinitionIds: Contributor),
+    // may write role assignments but never one with data actions: refused, and explain agrees
+    let msp = e.token("msp-automation").await;
+    let mut ra_body = ra_body.clone();
+    ra_body["properties"]["principalId"] = json!("30000000-0000-0000-0000-000000002112"); // reader@fabrikam
+    let r = e.call("PUT", &ra, Some(&msp), Some(ra_body.clone())).await;
+    assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
+    let x = e
+        .call(
+            "POST",
+            "/_emulator/explain",
+            None,
+            Some(json!({
+        "principal": "msp-automation", "method": "PUT", "url": ra, "body": ra_body})),
+        )
+        .await
+        .body;
+    assert_eq!(x["decision"], "denied", "{x}");
+    assert!(x["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["kind"] == "dataActionRole"));
     // signing in to the VM with Entra ID is the data action itself
     let x = e.call("POST", "/_emulator/explain", None, Some(json!({
         "principal": "alice@contosomsp.onmicrosoft.com", "action": "Microsoft.Compute/virtualMachines/login/action", "scope": vm}))).await.body;
