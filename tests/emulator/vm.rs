@@ -497,3 +497,41 @@ async fn a_delegated_caller_manages_extensions_but_not_vm_login_roles() {
         "principalId": "30000000-0000-0000-0000-000000002112"}}))).await;
     assert_eq!(r.status, 201, "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_delegation_can_hold_a_vm_login_role() {
+    // the other half of "neither hold nor assign": onboarding refuses an authorization with either
+    // VM login role (both carry data actions), as Azure's rule for registration definitions says
+    let e = emu().await;
+    let admin = e.token("admin@fabrikam").await;
+    for (role, def) in [
+        (VM_ADMIN_LOGIN, "5a000000-0000-0000-0000-000000000001"),
+        (
+            "fb879df8-f326-4884-b1cf-06f3ad86be52", // Virtual Machine User Login
+            "5a000000-0000-0000-0000-000000000002",
+        ),
+    ] {
+        let r = e
+            .call(
+                "PUT",
+                &format!("/subscriptions/{FABRIKAM_DEV}/providers/Microsoft.ManagedServices/registrationDefinitions/{def}?api-version=2022-10-01"),
+                Some(&admin),
+                Some(json!({"properties": {
+                    "registrationDefinitionName": "Contoso MSP - VM sign-in",
+                    "managedByTenantId": CONTOSO,
+                    "authorizations": [{"principalId": "30000000-0000-0000-0000-000000001101",
+                                        "principalIdDisplayName": "MSP Operators", "roleDefinitionId": role}]}})),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "InvalidRegistrationDefinitionCreateRequest"),
+            "{role}: {}",
+            r.body
+        );
+        assert_eq!(
+            r.body["error"]["message"],
+            format!("The role definition '{role}' with data actions not allowed for registration definition '{def}'. Only built in role definitions without any data and notData actions are allowed.")
+        );
+    }
+}
