@@ -32,6 +32,15 @@ pub fn handle(app: &App, req: &Req) -> Reply {
     if path == "/_emulator/ca.pem" && req.method == "GET" {
         return Reply::text(200, "application/x-pem-file", app.config.ca_pem.clone());
     }
+    // The Azure CLI fetches the image alias document (the metadata's `vmImageAliasDoc`) with a
+    // plain GET and no credentials, as it fetches Azure's own copy: public like the CA.
+    if path == "/_emulator/vm-image-aliases.json" && req.method == "GET" {
+        return Reply::text(
+            200,
+            "application/json",
+            crate::providers::compute::IMAGE_ALIASES_JSON,
+        );
+    }
     if let Some(key) = &app.config.admin_key {
         if req.header("x-emulator-admin-key") != Some(key.as_str()) {
             return admin_error(

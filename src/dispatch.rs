@@ -1114,6 +1114,23 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
     let data = body["data"]
         .as_bool()
         .unwrap_or_else(|| is_data_action(&action));
+    // a delegated caller never assigns a role with data actions, whatever its grants say
+    let role_refused = path == Path::Delegated
+        && match data_action_role_reason(&snap, &action, &body["body"]) {
+            Some(r) => {
+                reasons.push(r);
+                true
+            }
+            None => false,
+        };
+    if data && path == Path::Delegated {
+        if let Some(r) = providers::compute::delegated_data_action_reason(&action) {
+            reasons.push(r);
+            return Ok(
+                json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
+            );
+        }
+    }
     if data && path == Path::Delegated {
         let storage = action
             .to_ascii_lowercase()
@@ -1123,6 +1140,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
             "message": format!("'{action}' is a data action: data-plane requests are never delegated (Azure Lighthouse). The {} accepts only tokens issued by its own tenant, so a token from {} is refused ({}) whatever the delegation grants.",
                 if storage { "storage account" } else { "key vault" }, p.tenant_id,
                 if storage { "401 InvalidAuthenticationInfo: Issuer validation failed" } else { "401 AKV10032: Invalid issuer" })}));
+        reasons.extend(providers::compute::disk_encryption_note(&action));
         return Ok(
             json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
         );
@@ -1175,7 +1193,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
         MethodKind::of_method(&method)
     };
     let blocking = authz::lock_blocks(&snap.locks, kind, &scope_key, path, &action);
-    if !blocking.is_empty() {
+    if !blocking.is_empty() || role_refused {
         allowed = false;
     }
     for l in blocking {
@@ -1229,6 +1247,29 @@ fn explain_delegated_assignment(
         principal_id,
         kind_name,
         managed_identity,
+    )
+}
+
+/// For a role assignment write whose request `body` names a role with data actions (say Virtual
+/// Machine Administrator Login): why a delegated caller can neither hold nor assign it.
+fn data_action_role_reason(snap: &Snapshot, action: &str, body: &Value) -> Option<Value> {
+    if !action.eq_ignore_ascii_case("Microsoft.Authorization/roleAssignments/write") {
+        return None;
+    }
+    let role_id = body["properties"]["roleDefinitionId"].as_str()?;
+    let role = snap.role(role_id.rsplit('/').next().unwrap_or(role_id))?;
+    let data: Vec<&str> = role
+        .permissions
+        .iter()
+        .flat_map(|p| p.data_actions.iter().map(String::as_str))
+        .collect();
+    if data.is_empty() {
+        return None;
+    }
+    Some(
+        json!({"kind": "dataActionRole", "effect": "denies", "code": "AuthorizationFailed",
+        "role": role.role_name, "roleDefinitionId": role.id, "dataActions": data,
+        "message": format!("'{}' carries data actions ({}). Data actions are never delegated (Azure Lighthouse): onboarding refuses a role with data actions in an authorization, and a delegated User Access Administrator may assign only the roles its authorization lists in delegatedRoleDefinitionIds, which cannot have data actions either. So a managing-tenant principal can neither hold nor assign it; only the customer tenant can.", role.role_name, data.join(", "))}),
     )
 }
 
@@ -1293,7 +1334,7 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     use providers::resources;
     use providers::subscriptions;
     use providers::{
-        authorization, denyassignments, deployments, insights, locks, managedservices, pim,
+        authorization, compute, denyassignments, deployments, insights, locks, managedservices, pim,
     };
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
@@ -1427,6 +1468,30 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::DeploymentOperationStatusesGet => {
             deployments::deployment_operation_statuses_get(cx, store)
         }
+        Route::VirtualMachineImagesListPublishers => {
+            compute::virtual_machine_images_list_publishers(cx, store)
+        }
+        Route::VirtualMachineImagesListOffers => {
+            compute::virtual_machine_images_list_offers(cx, store)
+        }
+        Route::VirtualMachineImagesListSkus => compute::virtual_machine_images_list_skus(cx, store),
+        Route::VirtualMachineImagesList => compute::virtual_machine_images_list(cx, store),
+        Route::VirtualMachineImagesGet => compute::virtual_machine_images_get(cx, store),
+        Route::VirtualMachineExtensionImagesListTypes => {
+            compute::virtual_machine_extension_images_list_types(cx, store)
+        }
+        Route::VirtualMachineExtensionImagesListVersions => {
+            compute::virtual_machine_extension_images_list_versions(cx, store)
+        }
+        Route::VirtualMachineExtensionImagesGet => {
+            compute::virtual_machine_extension_images_get(cx, store)
+        }
+        Route::VirtualMachinesGet => compute::virtual_machines_get(cx, store),
+        Route::VirtualMachinesInstanceView => compute::virtual_machines_instance_view(cx, store),
+        Route::VirtualMachinesStart => compute::virtual_machines_start(cx, store),
+        Route::VirtualMachinesPowerOff => compute::virtual_machines_power_off(cx, store),
+        Route::VirtualMachinesDeallocate => compute::virtual_machines_deallocate(cx, store),
+        Route::VirtualMachinesRestart => compute::virtual_machines_restart(cx, store),
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),
     }

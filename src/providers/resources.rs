@@ -417,6 +417,7 @@ pub fn resources_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmEr
     let key = cx.id.key();
     let existing = store.read(|tx| tx.get(&key))?;
     let mut out = build_resource(cx, body, existing.as_ref().map(|e| &e.body));
+    super::complete_resource(cx, store, &mut out, existing.as_ref().map(|e| &e.body))?;
     let id_shown = out["id"].as_str().unwrap_or_default().to_string();
     super::children::normalize_parent(&rtype, &id_shown, &etag(cx.new_id), &mut out);
     let managed_app = managed_application_parts(cx, &out)?;

@@ -12,6 +12,7 @@ mod identity;
 mod pim;
 mod refusals;
 mod resource_rules;
+mod vm;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
