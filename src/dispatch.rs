@@ -218,7 +218,7 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         {
             providers::metadata::metadata_endpoints(req, &base).unwrap_or_else(|e| error_reply(&e))
         }
-        "v1.0" | "beta" => graph(app, req, &base),
+        "v1.0" | "beta" => graph(app, req, &base, &request_id),
         "subscriptions" | "providers" | "tenants" | "" => arm(app, req, &base, &mut audit),
         _ => {
             let snap = app.snapshot();
@@ -468,27 +468,54 @@ pub fn authenticate(
     })
 }
 
-fn graph(app: &App, req: &Req, base: &str) -> Reply {
+/// Microsoft Graph (`/v1.0`, `/beta`): a Graph token of the caller's tenant, then `graph::handle`.
+fn graph(app: &App, req: &Req, base: &str, request_id: &str) -> Reply {
     let snap = app.snapshot();
-    let audiences = vec![
-        format!("{base}/"),
-        "https://graph.microsoft.com/".into(),
-        "https://graph.windows.net/".into(),
-    ];
-    if let Err(e) = authenticate(app, &snap, req, base, base, &audiences) {
-        return Reply::json(
-            401,
-            &json!({"error": {"code": "InvalidAuthenticationToken", "message": e.message}}),
-        );
-    }
-    let p = req.path.to_ascii_lowercase();
-    if req.method == "POST" && p.ends_with("/directoryobjects/getbyids") {
-        return providers::metadata::graph_get_by_ids(req, &snap.dir);
-    }
-    Reply::json(
-        404,
-        &json!({"error": {"code": "Request_ResourceNotFound", "message": format!("Resource '{}' does not exist or one of its queried reference-property objects are not present.", req.path)}}),
-    )
+    let mut audiences = vec![format!("{base}/")];
+    audiences.extend(crate::graph::GRAPH_AUDIENCES.iter().map(|a| a.to_string()));
+    let now = app.clock.now();
+    let date = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        now.year(),
+        now.month() as u8,
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let caller = match authenticate(app, &snap, req, base, base, &audiences) {
+        Ok(c) => c,
+        Err(e) => {
+            // Graph's wording for the same failures (its 401s carry no ARM codes)
+            let message = match e.code.as_str() {
+                "AuthenticationFailed" if req.header("authorization").is_none() => {
+                    "Access token is empty."
+                }
+                "ExpiredAuthenticationToken" => "Lifetime validation failed, the token is expired.",
+                "InvalidAuthenticationTokenAudience" => {
+                    "Access token validation failure. Invalid audience."
+                }
+                _ => "Access token validation failure.",
+            };
+            return crate::graph::error(
+                401,
+                "InvalidAuthenticationToken",
+                message,
+                req,
+                request_id,
+                &date,
+            );
+        }
+    };
+    let cx = crate::graph::GraphCx {
+        dir: &snap.dir,
+        tenant: &caller.tenant_id,
+        caller: &caller.object_id,
+        base,
+        request_id,
+        date: &date,
+    };
+    crate::graph::handle(&cx, req)
 }
 
 /// What the pipeline learned about a request, for the request log and the activity log.

@@ -14,6 +14,7 @@ pub mod dataplane;
 pub mod directory;
 pub mod dispatch;
 pub mod facts;
+pub mod graph;
 pub mod lighthouse;
 pub mod logsink;
 pub mod providers;

@@ -86,6 +86,7 @@ const RULES: &[(&[&str], &[&str])] = &[
         &[
             "src/providers/",
             "src/dataplane/",
+            "src/graph/",
             "src/auth/",
             "src/admin.rs",
             "src/facts.rs",

@@ -7,6 +7,7 @@ mod dataplane;
 mod delegation;
 mod deployments;
 mod examples;
+mod graph;
 mod guardrails;
 mod identity;
 mod pim;
