@@ -208,6 +208,29 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         correlation: correlation.clone(),
         ..Default::default()
     };
+    // host-style data plane ({account}.blob.core.windows.net, {vault}.vault.azure.net, reached
+    // through the CONNECT tunnel): the host names the resource, whatever the path
+    if !req.host.starts_with("localhost") {
+        if let Some(h) = crate::hosts::hosted(&req.host) {
+            let snap = app.snapshot();
+            let host_base = ["https://", &crate::hosts::host_only(&req.host)].concat();
+            let login_base = format!("https://localhost:{}", req.port);
+            let dcx = crate::dataplane::DataCx {
+                store: &app.store,
+                snap: &snap,
+                key: &app.key,
+                now: app.clock.now(),
+                base_url: &host_base,
+                login_base: &login_base,
+                host_style: true,
+                request_id: &request_id,
+                authz: app.config.authz,
+            };
+            if let Some(r) = crate::dataplane::handle_hosted(&dcx, req, &h) {
+                return finish(req, r, "_host", &request_id, &correlation, started, &audit);
+            }
+        }
+    }
     let reply = match first.as_str() {
         "_emulator" => crate::admin::handle(app, req),
         "metadata"
@@ -229,6 +252,8 @@ pub fn handle(app: &App, req: &Req) -> Reply {
                 key: &app.key,
                 now: app.clock.now(),
                 base_url: &base,
+                login_base: &base,
+                host_style: false,
                 request_id: &request_id,
                 authz: app.config.authz,
             };

@@ -148,13 +148,23 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     let port = listeners[0].local_addr().map_err(|e| e.to_string())?.port();
     let mut warnings = Vec::new();
     for l in listeners {
-        tokio::spawn(crate::server::serve(app.clone(), l, tls.config.clone()));
+        tokio::spawn(crate::server::serve(
+            app.clone(),
+            l,
+            tls.config.clone(),
+            tls.tunnel.clone(),
+        ));
     }
     if opts.userrealm_port != 0 && opts.userrealm_port != port {
         match bind(&opts.bind, opts.userrealm_port).await {
             Ok(ls) => {
                 for l in ls {
-                    tokio::spawn(crate::server::serve(app.clone(), l, tls.config.clone()));
+                    tokio::spawn(crate::server::serve(
+            app.clone(),
+            l,
+            tls.config.clone(),
+            tls.tunnel.clone(),
+        ));
                 }
             }
             Err(e) => warnings.push(format!(

@@ -571,21 +571,22 @@ fn list(cx: &GraphCx, req: &Req, v: &str, kind: Kind) -> Res {
 /// One page of a collection: `$top` (1–999, default 100) and `$skiptoken`, `@odata.count` on
 /// advanced queries, `@odata.nextLink` when more remain.
 fn page(cx: &GraphCx, req: &Req, v: &str, ctx: &str, values: Vec<Value>) -> Res {
-    let top =
-        match req.query("$top") {
-            None => 100,
-            Some(t) => match t.parse::<usize>() {
-                Ok(n) if (1..=999).contains(&n) => n,
-                _ => return Err(cx.err(
+    let top = match req.query("$top") {
+        None => 100,
+        Some(t) => match t.parse::<usize>() {
+            Ok(n) if (1..=999).contains(&n) => n,
+            _ => {
+                return Err(cx.err(
                     req,
                     400,
                     "Request_BadRequest",
                     &format!(
                         "Invalid page size specified: '{t}'. Must be between 1 and 999 inclusive."
                     ),
-                )),
-            },
-        };
+                ))
+            }
+        },
+    };
     let skip = req
         .query("$skiptoken")
         .and_then(|s| s.strip_prefix("X'"))

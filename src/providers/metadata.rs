@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::arm::error::ArmError;
+use crate::hosts::{KEY_VAULT_DNS, STORAGE_SUFFIX};
 use crate::wire::{Reply, Req};
 
 pub const CLOUD_NAME: &str = "LighthouseEmulator";
@@ -27,8 +28,8 @@ fn cloud(base: &str, name: &str) -> Value {
             "acrLoginServer": "azurecr.io",
             "sqlServerHostname": "database.windows.net",
             "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
-            "keyVaultDns": "vault.azure.net",
-            "storage": "core.windows.net",
+            "keyVaultDns": KEY_VAULT_DNS,
+            "storage": STORAGE_SUFFIX,
             "azureFrontDoorEndpointSuffix": "azurefd.net",
             "storageSyncEndpointSuffix": "afs.azure.net",
             "mhsmDns": "managedhsm.azure.net",

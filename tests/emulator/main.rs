@@ -9,6 +9,7 @@ mod deployments;
 mod examples;
 mod graph;
 mod guardrails;
+mod hoststyle;
 mod identity;
 mod pim;
 mod refusals;
