@@ -58,10 +58,13 @@ fn decide(app: &App, head: &str, port: u16) -> Result<(), (u16, String, String)>
         let body = format!("{reason}\n");
         Err((status, reason, body))
     };
-    if target_port != "443" && hosted(target) != Some(Hosted::Local) {
+    let local = hosted(target) == Some(Hosted::Local);
+    // localhost: this emulator's own port, and 443 where MSAL Python looks up the user realm
+    // whatever port the authority names (so a password sign-in needs no bind of :443)
+    if target_port != "443" && !(local && target_port == port.to_string()) {
         return refuse(
             403,
-            format!("lighthouse-emulator tunnels only to port 443, not {target}"),
+            format!("lighthouse-emulator tunnels only to port 443 or its own port, not {target}"),
         );
     }
     let (rtype, name, what) = match hosted(target) {

@@ -35,9 +35,12 @@ async fn plain(e: &Emu, head: &str) -> String {
         .await
         .unwrap();
     s.write_all(head.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out.lines().next().unwrap_or("").to_string()
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    while !out.ends_with(b"\r\n") && s.read(&mut b).await.unwrap() == 1 {
+        out.push(b[0]);
+    }
+    String::from_utf8_lossy(&out).trim_end().to_string()
 }
 
 #[tokio::test]
@@ -143,6 +146,11 @@ async fn the_proxy_refuses_other_hosts_unknown_accounts_and_plain_requests() {
             "HTTP/1.1 403 ",
         ),
         ("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "HTTP/1.1 400 "),
+        ("CONNECT localhost:5000 HTTP/1.1\r\n\r\n", "HTTP/1.1 403 "),
+        (
+            "CONNECT localhost:443 HTTP/1.1\r\n\r\n",
+            "HTTP/1.1 200 Connection Established",
+        ),
     ];
     for (head, want) in cases {
         let got = plain(&e, head).await;
@@ -151,4 +159,19 @@ async fn the_proxy_refuses_other_hosts_unknown_accounts_and_plain_requests() {
     // the TLS port still answers as before
     let r = e.call("GET", "/_emulator/health", None, None).await;
     assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn msal_user_realm_lookup_on_localhost_443_goes_through_the_tunnel() {
+    // MSAL Python asks https://localhost/common/userrealm/… on 443 whatever port the authority
+    // names; through the proxy it reaches this emulator without binding :443.
+    let e = emu().await;
+    let r = proxied(&e)
+        .get("https://localhost/common/userrealm/admin@fabrikam.onmicrosoft.com?api-version=1.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["account_type"], "Managed", "{b}");
 }
