@@ -241,7 +241,7 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         {
             providers::metadata::metadata_endpoints(req, &base).unwrap_or_else(|e| error_reply(&e))
         }
-        "v1.0" | "beta" => graph(app, req, &base, &request_id),
+        "v1.0" | "beta" => graph(app, req, &base, &request_id, &mut audit),
         "subscriptions" | "providers" | "tenants" | "" => arm(app, req, &base, &mut audit),
         _ => {
             let snap = app.snapshot();
@@ -494,7 +494,7 @@ pub fn authenticate(
 }
 
 /// Microsoft Graph (`/v1.0`, `/beta`): a Graph token of the caller's tenant, then `graph::handle`.
-fn graph(app: &App, req: &Req, base: &str, request_id: &str) -> Reply {
+fn graph(app: &App, req: &Req, base: &str, request_id: &str, audit: &mut Audit) -> Reply {
     let snap = app.snapshot();
     let mut audiences = vec![format!("{base}/")];
     audiences.extend(crate::graph::GRAPH_AUDIENCES.iter().map(|a| a.to_string()));
@@ -532,6 +532,7 @@ fn graph(app: &App, req: &Req, base: &str, request_id: &str) -> Reply {
             );
         }
     };
+    audit.caller = caller.client_name.clone();
     let cx = crate::graph::GraphCx {
         dir: &snap.dir,
         tenant: &caller.tenant_id,
