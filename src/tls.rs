@@ -204,8 +204,13 @@ impl std::fmt::Debug for Minter {
 impl Minter {
     fn mint(&self, name: &str) -> Result<Arc<CertifiedKey>, String> {
         let key = KeyPair::generate().map_err(err("generating a key"))?;
-        let mut p =
-            CertificateParams::new(vec![name.to_string()]).map_err(err("certificate names"))?;
+        // the emulator itself: every loopback name (a client sends no SNI for an IP address)
+        let names: Vec<String> = if name == "localhost" {
+            vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]
+        } else {
+            vec![name.to_string()]
+        };
+        let mut p = CertificateParams::new(names).map_err(err("certificate names"))?;
         p.distinguished_name.push(DnType::CommonName, name);
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -228,7 +233,10 @@ impl ResolvesServerCert for Minter {
             .server_name()
             .unwrap_or("localhost")
             .to_ascii_lowercase();
-        crate::hosts::hosted(&name)?;
+        let name = match crate::hosts::hosted(&name)? {
+            crate::hosts::Hosted::Local => "localhost".to_string(),
+            _ => name,
+        };
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = cache.get(&name) {
             return Some(c.clone());

@@ -175,3 +175,17 @@ async fn msal_user_realm_lookup_on_localhost_443_goes_through_the_tunnel() {
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["account_type"], "Managed", "{b}");
 }
+
+#[tokio::test]
+async fn a_client_that_proxies_localhost_too_still_reaches_the_emulator() {
+    // Node's NO_PROXY matches host names only, so `localhost:PORT` entries do not exempt it; an
+    // IP address sends no SNI. Both tunnel to the emulator itself.
+    let e = emu().await;
+    for url in [
+        format!("https://localhost:{}/_emulator/health", port(&e)),
+        format!("https://127.0.0.1:{}/_emulator/health", port(&e)),
+    ] {
+        let r = proxied(&e).get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+    }
+}
