@@ -124,7 +124,7 @@ impl Kind {
 }
 
 /// The full Graph object of a principal (every property this emulator knows).
-fn object(p: &Principal, dir: &Directory) -> Value {
+fn object(p: &Principal) -> Value {
     match Kind::of(p) {
         Kind::User => {
             let upn = p.user_principal_name.clone().unwrap_or_default();
@@ -159,7 +159,6 @@ fn object(p: &Principal, dir: &Directory) -> Value {
                 .chars()
                 .filter(|c| c.is_ascii_alphanumeric())
                 .collect();
-            let _ = dir;
             json!({
                 "id": p.object_id, "deletedDateTime": null, "classification": null, "description": null,
                 "displayName": p.display_name, "groupTypes": [], "mail": null, "mailEnabled": false,
@@ -170,14 +169,14 @@ fn object(p: &Principal, dir: &Directory) -> Value {
 }
 
 /// A directory object in a mixed collection: the object with its `@odata.type` first.
-fn typed(p: &Principal, dir: &Directory, select: Option<&[String]>) -> Value {
+fn typed(p: &Principal, select: Option<&[String]>) -> Value {
     let kind = Kind::of(p);
     let mut m = Map::new();
     m.insert(
         "@odata.type".into(),
         json!(format!("#microsoft.graph.{}", kind.type_name())),
     );
-    if let Value::Object(o) = project(kind, object(p, dir), select) {
+    if let Value::Object(o) = project(kind, object(p), select) {
         m.extend(o);
     }
     Value::Object(m)
@@ -323,7 +322,7 @@ fn route(cx: &GraphCx, req: &Req) -> Res {
         (["directoryobjects", _], true, _) => {
             let o = cx.find(p[1]).ok_or_else(|| cx.not_found(req, p[1]))?;
             let sel = select(cx, req, None)?;
-            let mut b = typed(o, cx.dir, sel.as_deref());
+            let mut b = typed(o, sel.as_deref());
             b["@odata.context"] = json!(cx.context(v, "directoryObjects/$entity"));
             Ok(Reply::json(200, &b))
         }
@@ -414,7 +413,7 @@ fn entity_reply(cx: &GraphCx, req: &Req, v: &str, o: &Principal) -> Reply {
     };
     let mut m = Map::new();
     m.insert("@odata.context".into(), json!(cx.context(v, &ctx)));
-    if let Value::Object(o) = project(kind, object(o, cx.dir), sel.as_deref()) {
+    if let Value::Object(o) = project(kind, object(o), sel.as_deref()) {
         m.extend(o);
     }
     Reply::json(200, &Value::Object(m))
@@ -479,7 +478,7 @@ fn sample_object(kind: Kind) -> Value {
         secret: None,
         member_of: Vec::new(),
     };
-    object(&p, &Directory::default())
+    object(&p)
 }
 
 fn advanced(req: &Req) -> bool {
@@ -499,10 +498,8 @@ fn filtered<'a>(
     kind: Kind,
     candidates: Vec<&'a Principal>,
 ) -> Result<Vec<(&'a Principal, Value)>, Reply> {
-    let mut objs: Vec<(&Principal, Value)> = candidates
-        .into_iter()
-        .map(|p| (p, object(p, cx.dir)))
-        .collect();
+    let mut objs: Vec<(&Principal, Value)> =
+        candidates.into_iter().map(|p| (p, object(p))).collect();
     if let Some(f) = req.query("$filter") {
         let f = filter::parse(f).map_err(|filter::FilterError::Syntax(m)| {
             cx.err(
@@ -665,7 +662,7 @@ fn relation(cx: &GraphCx, req: &Req, v: &str, o: &Principal, rel: &str, raw: &st
     let sel = select(cx, req, None)?;
     let values: Vec<Value> = related
         .into_iter()
-        .map(|p| typed(p, cx.dir, sel.as_deref()))
+        .map(|p| typed(p, sel.as_deref()))
         .collect();
     page(cx, req, v, "directoryObjects", values)
 }
@@ -736,7 +733,7 @@ fn get_by_ids(cx: &GraphCx, req: &Req, v: &str) -> Res {
         .filter(|p| {
             types.is_empty() || types.contains(&Kind::of(p).type_name().to_ascii_lowercase())
         })
-        .map(|p| typed(p, cx.dir, None))
+        .map(|p| typed(p, None))
         .collect();
     Ok(Reply::json(
         200,
