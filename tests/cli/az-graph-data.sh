@@ -24,8 +24,9 @@ login_user() { # upn password
 }
 
 step "setup as the README says: HTTPS_PROXY/NO_PROXY from lighthouse-emulator env, az cloud register"
-# what `lighthouse-emulator env --port $PORT` prints (scripts/test exports it already)
-export HTTPS_PROXY="http://localhost:$PORT" NO_PROXY="localhost:$PORT,127.0.0.1:$PORT"
+# as `lighthouse-emulator env --port $PORT` prints them (scripts/test exports its output already)
+export HTTPS_PROXY="${HTTPS_PROXY:-http://localhost:$PORT}" NO_PROXY="${NO_PROXY:-localhost:$PORT,127.0.0.1:$PORT}"
+expect_eq "http://localhost:$PORT" "$HTTPS_PROXY" "HTTPS_PROXY"
 register_cloud
 expect_eq "core.windows.net" "$(az_ cloud show --query suffixes.storageEndpoint -o tsv)" "the storage suffix"
 expect_eq ".vault.azure.net" "$(az_ cloud show --query suffixes.keyvaultDns -o tsv)" "the Key Vault suffix"

@@ -6,11 +6,13 @@ check passes without the opt-out and secret ids name the vault's own host."""
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import uuid
 
 import requests
 
-from conftest import FABRIKAM_PROD, principal
+from conftest import FABRIKAM_PROD, _binary, principal
 
 VAULT_ID = (f"/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-data/providers/Microsoft.KeyVault/"
             "vaults/fabrikam-kv")
@@ -18,8 +20,12 @@ SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 
 def test_the_proxy_settings_are_the_ones_env_prints(emulator):
-    assert os.environ["HTTPS_PROXY"] == f"http://localhost:{emulator.port}"
-    assert os.environ["NO_PROXY"] == f"localhost:{emulator.port},127.0.0.1:{emulator.port}"
+    out = subprocess.run([str(_binary()), "env", "--port", str(emulator.port), "--state-dir",
+                          emulator.state_dir], capture_output=True, text=True, check=True).stdout
+    printed = dict(re.findall(r"^export (HTTPS_PROXY|NO_PROXY)='([^']*)'$", out, re.M))
+    assert printed == {"HTTPS_PROXY": f"http://localhost:{emulator.port}",
+                       "NO_PROXY": f"localhost:{emulator.port},127.0.0.1:{emulator.port}"}, out
+    assert {k: os.environ[k] for k in printed} == printed
 
 
 def test_reader_downloads_q3_from_the_accounts_host_name(creds):
