@@ -208,6 +208,29 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         correlation: correlation.clone(),
         ..Default::default()
     };
+    // host-style data plane ({account}.blob.core.windows.net, {vault}.vault.azure.net, reached
+    // through the CONNECT tunnel): the host names the resource, whatever the path
+    if !req.host.starts_with("localhost") {
+        if let Some(h) = crate::hosts::hosted(&req.host) {
+            let snap = app.snapshot();
+            let host_base = ["https://", &crate::hosts::host_only(&req.host)].concat();
+            let login_base = format!("https://localhost:{}", req.port);
+            let dcx = crate::dataplane::DataCx {
+                store: &app.store,
+                snap: &snap,
+                key: &app.key,
+                now: app.clock.now(),
+                base_url: &host_base,
+                login_base: &login_base,
+                host_style: true,
+                request_id: &request_id,
+                authz: app.config.authz,
+            };
+            if let Some(r) = crate::dataplane::handle_hosted(&dcx, req, &h) {
+                return finish(req, r, "_host", &request_id, &correlation, started, &audit);
+            }
+        }
+    }
     let reply = match first.as_str() {
         "_emulator" => crate::admin::handle(app, req),
         "metadata"
@@ -218,7 +241,7 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         {
             providers::metadata::metadata_endpoints(req, &base).unwrap_or_else(|e| error_reply(&e))
         }
-        "v1.0" | "beta" => graph(app, req, &base),
+        "v1.0" | "beta" => graph(app, req, &base, &request_id, &mut audit),
         "subscriptions" | "providers" | "tenants" | "" => arm(app, req, &base, &mut audit),
         _ => {
             let snap = app.snapshot();
@@ -229,6 +252,8 @@ pub fn handle(app: &App, req: &Req) -> Reply {
                 key: &app.key,
                 now: app.clock.now(),
                 base_url: &base,
+                login_base: &base,
+                host_style: false,
                 request_id: &request_id,
                 authz: app.config.authz,
             };
@@ -466,27 +491,55 @@ pub fn authenticate(
     })
 }
 
-fn graph(app: &App, req: &Req, base: &str) -> Reply {
+/// Microsoft Graph (`/v1.0`, `/beta`): a Graph token of the caller's tenant, then `graph::handle`.
+fn graph(app: &App, req: &Req, base: &str, request_id: &str, audit: &mut Audit) -> Reply {
     let snap = app.snapshot();
-    let audiences = vec![
-        format!("{base}/"),
-        "https://graph.microsoft.com/".into(),
-        "https://graph.windows.net/".into(),
-    ];
-    if let Err(e) = authenticate(app, &snap, req, base, base, &audiences) {
-        return Reply::json(
-            401,
-            &json!({"error": {"code": "InvalidAuthenticationToken", "message": e.message}}),
-        );
-    }
-    let p = req.path.to_ascii_lowercase();
-    if req.method == "POST" && p.ends_with("/directoryobjects/getbyids") {
-        return providers::metadata::graph_get_by_ids(req, &snap.dir);
-    }
-    Reply::json(
-        404,
-        &json!({"error": {"code": "Request_ResourceNotFound", "message": format!("Resource '{}' does not exist or one of its queried reference-property objects are not present.", req.path)}}),
-    )
+    let mut audiences = vec![format!("{base}/")];
+    audiences.extend(crate::graph::GRAPH_AUDIENCES.iter().map(|a| a.to_string()));
+    let now = app.clock.now();
+    let date = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        now.year(),
+        now.month() as u8,
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let caller = match authenticate(app, &snap, req, base, base, &audiences) {
+        Ok(c) => c,
+        Err(e) => {
+            // Graph's wording for the same failures (its 401s carry no ARM codes)
+            let message = match e.code.as_str() {
+                "AuthenticationFailed" if req.header("authorization").is_none() => {
+                    "Access token is empty."
+                }
+                "ExpiredAuthenticationToken" => "Lifetime validation failed, the token is expired.",
+                "InvalidAuthenticationTokenAudience" => {
+                    "Access token validation failure. Invalid audience."
+                }
+                _ => "Access token validation failure.",
+            };
+            return crate::graph::error(
+                401,
+                "InvalidAuthenticationToken",
+                message,
+                req,
+                request_id,
+                &date,
+            );
+        }
+    };
+    audit.caller = caller.client_name.clone();
+    let cx = crate::graph::GraphCx {
+        dir: &snap.dir,
+        tenant: &caller.tenant_id,
+        caller: &caller.object_id,
+        base,
+        request_id,
+        date: &date,
+    };
+    crate::graph::handle(&cx, req)
 }
 
 /// What the pipeline learned about a request, for the request log and the activity log.

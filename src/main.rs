@@ -272,6 +272,11 @@ fn env(s: &StateArgs, args: EnvArgs) -> ExitCode {
         ("AZURE_AUTHORITY_HOST", url.clone()),
         ("AZURE_CORE_INSTANCE_DISCOVERY", "false".to_string()),
         ("AZURE_CORE_COLLECT_TELEMETRY", "false".to_string()),
+        // host-style data plane ({account}.blob.core.windows.net, {vault}.vault.azure.net): the
+        // emulator's port is also an HTTPS (CONNECT) proxy for those names. Its own port goes
+        // direct; MSAL Python's user-realm lookup on localhost:443 goes through the tunnel too.
+        ("HTTPS_PROXY", format!("http://localhost:{}", s.port)),
+        ("NO_PROXY", format!("localhost:{0},127.0.0.1:{0}", s.port)),
         ("AZURE_CONFIG_DIR", config_dir.display().to_string()),
     ];
     for (k, v) in vars {

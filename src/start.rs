@@ -151,13 +151,23 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     let mut warnings = Vec::new();
     let mut userrealm_port = None;
     for l in listeners {
-        tokio::spawn(crate::server::serve(app.clone(), l, tls.config.clone()));
+        tokio::spawn(crate::server::serve(
+            app.clone(),
+            l,
+            tls.config.clone(),
+            tls.tunnel.clone(),
+        ));
     }
     if opts.userrealm_port != 0 && opts.userrealm_port != port {
         match bind(&opts.bind, opts.userrealm_port).await {
             Ok(ls) => {
                 for l in ls {
-                    tokio::spawn(crate::server::serve(app.clone(), l, tls.config.clone()));
+                    tokio::spawn(crate::server::serve(
+            app.clone(),
+            l,
+            tls.config.clone(),
+            tls.tunnel.clone(),
+        ));
                 }
                 userrealm_port = Some(opts.userrealm_port);
             }

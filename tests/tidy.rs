@@ -54,6 +54,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/auth/token.rs",
             "src/wire.rs",
             "src/directory.rs",
+            "src/hosts.rs",
             "src/world.rs",
             "src/template/",
         ],
@@ -86,6 +87,7 @@ const RULES: &[(&[&str], &[&str])] = &[
         &[
             "src/providers/",
             "src/dataplane/",
+            "src/graph/",
             "src/auth/",
             "src/admin.rs",
             "src/facts.rs",
