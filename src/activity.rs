@@ -496,6 +496,7 @@ mod tests {
                 registration_definition_id: "y".into(),
                 managed_by_tenant_id: CONTOSO.into(),
                 eligible: false,
+                assignable_roles: None,
             },
             expires_at: None,
         }

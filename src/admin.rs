@@ -1,5 +1,5 @@
 //! The emulator's own endpoints under `/_emulator/`: health, reset to the loaded world, the movable
-//! clock and the CA certificate. No token; when the server listens beyond loopback they need the admin
+//! clock, the CA certificate, explain and tokens for `lighthouse-emulator token`. No token; when the server listens beyond loopback they need the admin
 //! key. Never reachable through ARM routing.
 
 use serde_json::{json, Value};
@@ -31,6 +31,15 @@ pub fn handle(app: &App, req: &Req) -> Reply {
     let path = req.path.trim_end_matches('/').to_ascii_lowercase();
     if path == "/_emulator/ca.pem" && req.method == "GET" {
         return Reply::text(200, "application/x-pem-file", app.config.ca_pem.clone());
+    }
+    // The Azure CLI fetches the image alias document (the metadata's `vmImageAliasDoc`) with a
+    // plain GET and no credentials, as it fetches Azure's own copy: public like the CA.
+    if path == "/_emulator/vm-image-aliases.json" && req.method == "GET" {
+        return Reply::text(
+            200,
+            "application/json",
+            crate::providers::compute::IMAGE_ALIASES_JSON,
+        );
     }
     if let Some(key) = &app.config.admin_key {
         if req.header("x-emulator-admin-key") != Some(key.as_str()) {
@@ -70,6 +79,41 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             };
             match crate::dispatch::explain(app, &body) {
                 Ok(v) => Reply::json(200, &v),
+                Err(m) => admin_error(400, "BadRequest", &m),
+            }
+        }
+        // `lighthouse-emulator token` asks here, so its tokens carry this server's key and clock
+        ("POST", "/_emulator/token") => {
+            let body = match json_body(req) {
+                Ok(v) => v,
+                Err(r) => return r,
+            };
+            let Some(who) = body["principal"].as_str() else {
+                return admin_error(
+                    400,
+                    "BadRequest",
+                    "'principal' (UPN, display name, object id or app id) is required",
+                );
+            };
+            let audience = body["audience"]
+                .as_str()
+                .unwrap_or("https://management.azure.com/");
+            let now = app.clock.unix();
+            let lifetime = app.config.token_lifetime;
+            let base = crate::dispatch::base_url(req);
+            match crate::auth::endpoints::issue_for(
+                &app.snapshot().dir,
+                &app.key,
+                who,
+                audience,
+                now,
+                lifetime,
+                &base,
+            ) {
+                Ok(t) => Reply::json(
+                    200,
+                    &json!({"accessToken": t, "tokenType": "Bearer", "expiresOn": now + lifetime}),
+                ),
                 Err(m) => admin_error(400, "BadRequest", &m),
             }
         }

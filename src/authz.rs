@@ -66,8 +66,16 @@ pub enum Via {
         registration_definition_id: String,
         managed_by_tenant_id: String,
         eligible: bool,
+        /// For a User Access Administrator authorization: its `delegatedRoleDefinitionIds` (bare,
+        /// lower-cased GUIDs). Such a grant only serves to assign those roles to managed identities in
+        /// the customer's tenant: it covers `roleAssignments/write` and no other action of the role
+        /// (ARM-FACTS §7.2; the provider checks the role and the principal of the body).
+        assignable_roles: Option<Arc<[String]>>,
     },
 }
+
+/// The one action a delegated User Access Administrator authorization grants.
+pub const ROLE_ASSIGNMENT_WRITE: &str = "Microsoft.Authorization/roleAssignments/write";
 
 /// A grant of a role to a principal at a scope.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +96,62 @@ impl Grant {
     pub fn active(&self, now: i64) -> bool {
         self.expires_at.is_none_or(|e| now < e)
     }
+
+    /// The roles this grant may assign to managed identities, when it is a delegated User Access
+    /// Administrator authorization (and then it covers nothing else).
+    pub fn assignable_roles(&self) -> Option<&[String]> {
+        match &self.via {
+            Via::Delegation {
+                assignable_roles: Some(r),
+                ..
+            } => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Does the grant's role cover `action`? A delegated User Access Administrator covers only
+    /// `roleAssignments/write`.
+    pub fn covers(&self, action: &str, data: bool) -> bool {
+        if self.assignable_roles().is_some() {
+            return !data && action.eq_ignore_ascii_case(ROLE_ASSIGNMENT_WRITE);
+        }
+        self.role.allows(action, data)
+    }
+}
+
+/// Why a delegated caller's role assignment is refused, or `None` when its delegated User Access
+/// Administrator authorizations (`grants`, those covering the scope) allow assigning `role` (a bare
+/// lower-cased GUID) to a principal of `principal_kind`, a managed identity when `managed_identity`.
+pub fn delegated_assignment_refusal<'a>(
+    grants: impl IntoIterator<Item = &'a Grant>,
+    role: &str,
+    role_name: &str,
+    principal_id: &str,
+    principal_kind: &str,
+    managed_identity: bool,
+) -> Option<String> {
+    let mut listed: Vec<&str> = grants
+        .into_iter()
+        .filter_map(|g| g.assignable_roles())
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    listed.sort_unstable();
+    listed.dedup();
+    let role_ok = listed.iter().any(|r| r.eq_ignore_ascii_case(role));
+    if role_ok && managed_identity {
+        return None;
+    }
+    let limit = format!(
+        "a delegated User Access Administrator may only assign the roles its delegatedRoleDefinitionIds list ({}) to managed identities in the customer's tenant",
+        listed.join(", ")
+    );
+    Some(match (role_ok, managed_identity) {
+        (false, _) => format!("{limit}; role '{role_name}' ({role}) is not listed"),
+        _ => format!(
+            "{limit}; principal {principal_id} is a {principal_kind}, not a managed identity"
+        ),
+    })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -239,7 +303,7 @@ pub fn decide(
             (&g.via, path),
             (Via::RoleAssignment, Path::Customer) | (Via::Delegation { .. }, Path::Delegated)
         );
-        on_path && g.active(now) && is_at_or_above(&g.scope, scope) && g.role.allows(action, data)
+        on_path && g.active(now) && is_at_or_above(&g.scope, scope) && g.covers(action, data)
     });
     match granted {
         Some(g) => Decision::Allowed(g.clone()),
@@ -450,6 +514,74 @@ mod tests {
             via: Via::RoleAssignment,
             expires_at: None,
         }
+    }
+
+    #[test]
+    fn a_delegated_user_access_administrator_only_assigns_its_listed_roles_to_managed_identities() {
+        let uaa = role(&["*/read", "Microsoft.Authorization/*"], &[]);
+        let mut g = grant("p", "/subscriptions/s1", uaa);
+        g.via = Via::Delegation {
+            registration_assignment_id: "ra".into(),
+            registration_definition_id: "rd".into(),
+            managed_by_tenant_id: "t".into(),
+            eligible: false,
+            assignable_roles: Some(Arc::from(vec!["c0".to_string()])),
+        };
+        // covers: the role assignment write and nothing else of the role
+        for (action, data, want) in [
+            ("Microsoft.Authorization/roleAssignments/write", false, true),
+            ("microsoft.authorization/ROLEASSIGNMENTS/write", false, true),
+            ("Microsoft.Authorization/roleAssignments/write", true, false),
+            (
+                "Microsoft.Authorization/roleAssignments/delete",
+                false,
+                false,
+            ),
+            ("Microsoft.Authorization/locks/write", false, false),
+            ("Microsoft.Compute/virtualMachines/read", false, false),
+        ] {
+            assert_eq!(g.covers(action, data), want, "{action} data={data}");
+        }
+        // the body's role and principal: (role, kind, managed identity) -> refusal contains
+        for (role, kind, mi, want) in [
+            ("c0", "managed identity", true, None),
+            ("C0", "managed identity", true, None),
+            (
+                "r1",
+                "managed identity",
+                true,
+                Some("role 'Reader' (r1) is not listed"),
+            ),
+            (
+                "c0",
+                "User",
+                false,
+                Some("is a User, not a managed identity"),
+            ),
+            (
+                "c0",
+                "ServicePrincipal",
+                false,
+                Some("is a ServicePrincipal, not a managed identity"),
+            ),
+        ] {
+            let got = delegated_assignment_refusal([&g], role, "Reader", "x", kind, mi);
+            match want {
+                None => assert_eq!(got, None, "{role} {kind}"),
+                Some(w) => assert!(
+                    got.as_deref()
+                        .is_some_and(|m| m.contains(w) && m.contains("(c0)")),
+                    "{got:?}"
+                ),
+            }
+        }
+        // no UAA grant at all: nothing is listed
+        let plain = grant("p", "/subscriptions/s1", role(&["*"], &[]));
+        assert!(
+            delegated_assignment_refusal([&plain], "c0", "C", "x", "managed identity", true)
+                .is_some()
+        );
+        assert!(plain.covers("Microsoft.Authorization/locks/write", false));
     }
 
     #[test]

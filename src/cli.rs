@@ -132,12 +132,16 @@ pub struct TokenArgs {
     /// The audience (resource) of the token.
     #[arg(long, default_value = "https://management.azure.com/")]
     pub audience: String,
+    /// Lifetime when no emulator answers and the token is minted here (a running emulator uses its own).
     #[arg(
         long,
         env = "LIGHTHOUSE_EMULATOR_TOKEN_LIFETIME",
         default_value_t = 3600
     )]
     pub lifetime: i64,
+    /// The running emulator's admin key, when it has one.
+    #[arg(long, env = "LIGHTHOUSE_EMULATOR_ADMIN_KEY")]
+    pub admin_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -145,6 +149,10 @@ pub struct EnvArgs {
     /// Print for this shell syntax.
     #[arg(long, value_enum, default_value = "sh")]
     pub shell: Shell,
+    /// Give this principal (UPN, display name, object id or app id) its own AZURE_CONFIG_DIR, signed in
+    /// once: switch identities by evaluating `env --as` again, without logging out.
+    #[arg(long = "as", value_name = "PRINCIPAL")]
+    pub as_principal: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -208,6 +208,29 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         correlation: correlation.clone(),
         ..Default::default()
     };
+    // host-style data plane ({account}.blob.core.windows.net, {vault}.vault.azure.net, reached
+    // through the CONNECT tunnel): the host names the resource, whatever the path
+    if !req.host.starts_with("localhost") {
+        if let Some(h) = crate::hosts::hosted(&req.host) {
+            let snap = app.snapshot();
+            let host_base = ["https://", &crate::hosts::host_only(&req.host)].concat();
+            let login_base = format!("https://localhost:{}", req.port);
+            let dcx = crate::dataplane::DataCx {
+                store: &app.store,
+                snap: &snap,
+                key: &app.key,
+                now: app.clock.now(),
+                base_url: &host_base,
+                login_base: &login_base,
+                host_style: true,
+                request_id: &request_id,
+                authz: app.config.authz,
+            };
+            if let Some(r) = crate::dataplane::handle_hosted(&dcx, req, &h) {
+                return finish(req, r, "_host", &request_id, &correlation, started, &audit);
+            }
+        }
+    }
     let reply = match first.as_str() {
         "_emulator" => crate::admin::handle(app, req),
         "metadata"
@@ -218,7 +241,7 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         {
             providers::metadata::metadata_endpoints(req, &base).unwrap_or_else(|e| error_reply(&e))
         }
-        "v1.0" | "beta" => graph(app, req, &base),
+        "v1.0" | "beta" => graph(app, req, &base, &request_id, &mut audit),
         "subscriptions" | "providers" | "tenants" | "" => arm(app, req, &base, &mut audit),
         _ => {
             let snap = app.snapshot();
@@ -229,6 +252,8 @@ pub fn handle(app: &App, req: &Req) -> Reply {
                 key: &app.key,
                 now: app.clock.now(),
                 base_url: &base,
+                login_base: &base,
+                host_style: false,
                 request_id: &request_id,
                 authz: app.config.authz,
             };
@@ -273,9 +298,7 @@ fn finish(
 ) -> Reply {
     let reply = standard_headers(req, reply, first, request_id, correlation);
     let decision = if audit.decision.is_empty() {
-        reply
-            .get_header("x-ms-emulator-decision")
-            .unwrap_or_default()
+        reply.get_header(DECISION).unwrap_or_default()
     } else {
         audit.decision.as_str()
     };
@@ -468,27 +491,55 @@ pub fn authenticate(
     })
 }
 
-fn graph(app: &App, req: &Req, base: &str) -> Reply {
+/// Microsoft Graph (`/v1.0`, `/beta`): a Graph token of the caller's tenant, then `graph::handle`.
+fn graph(app: &App, req: &Req, base: &str, request_id: &str, audit: &mut Audit) -> Reply {
     let snap = app.snapshot();
-    let audiences = vec![
-        format!("{base}/"),
-        "https://graph.microsoft.com/".into(),
-        "https://graph.windows.net/".into(),
-    ];
-    if let Err(e) = authenticate(app, &snap, req, base, base, &audiences) {
-        return Reply::json(
-            401,
-            &json!({"error": {"code": "InvalidAuthenticationToken", "message": e.message}}),
-        );
-    }
-    let p = req.path.to_ascii_lowercase();
-    if req.method == "POST" && p.ends_with("/directoryobjects/getbyids") {
-        return providers::metadata::graph_get_by_ids(req, &snap.dir);
-    }
-    Reply::json(
-        404,
-        &json!({"error": {"code": "Request_ResourceNotFound", "message": format!("Resource '{}' does not exist or one of its queried reference-property objects are not present.", req.path)}}),
-    )
+    let mut audiences = vec![format!("{base}/")];
+    audiences.extend(crate::graph::GRAPH_AUDIENCES.iter().map(|a| a.to_string()));
+    let now = app.clock.now();
+    let date = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        now.year(),
+        now.month() as u8,
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let caller = match authenticate(app, &snap, req, base, base, &audiences) {
+        Ok(c) => c,
+        Err(e) => {
+            // Graph's wording for the same failures (its 401s carry no ARM codes)
+            let message = match e.code.as_str() {
+                "AuthenticationFailed" if req.header("authorization").is_none() => {
+                    "Access token is empty."
+                }
+                "ExpiredAuthenticationToken" => "Lifetime validation failed, the token is expired.",
+                "InvalidAuthenticationTokenAudience" => {
+                    "Access token validation failure. Invalid audience."
+                }
+                _ => "Access token validation failure.",
+            };
+            return crate::graph::error(
+                401,
+                "InvalidAuthenticationToken",
+                message,
+                req,
+                request_id,
+                &date,
+            );
+        }
+    };
+    audit.caller = caller.client_name.clone();
+    let cx = crate::graph::GraphCx {
+        dir: &snap.dir,
+        tenant: &caller.tenant_id,
+        caller: &caller.object_id,
+        base,
+        request_id,
+        date: &date,
+    };
+    crate::graph::handle(&cx, req)
 }
 
 /// What the pipeline learned about a request, for the request log and the activity log.
@@ -536,7 +587,13 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
         crate::activity::delegation_tenant(&app.store, &req.method, &id.key(), &req.body);
     let reply = match arm_authenticated(app, &snap, req, base, &id, &caller, audit) {
         Ok(r) => r,
-        Err(e) => error_reply(&e),
+        Err(e) => {
+            // a handler that refuses says why, and the log line says the same
+            if let Some((_, why)) = e.headers.iter().find(|(k, _)| *k == DECISION) {
+                audit.decision = why.clone();
+            }
+            error_reply(&e)
+        }
     };
     record_activity(app, req, base, &id, &caller, audit, &reply);
     reply
@@ -858,7 +915,7 @@ fn arm_authenticated(
                         &scope_display,
                     ),
                 }
-                .with_header("x-ms-emulator-decision", decision_header));
+                .with_header(DECISION, decision_header));
             }
         }
         // Locks stop the customer's own principals, never a delegated caller (ARM-FACTS §6.4).
@@ -877,7 +934,7 @@ fn arm_authenticated(
         }
         check_locks(snap, kind, &scope_key, &scope_display, path, &action).map_err(|e| {
             let why = format!("denied; {}", e.message);
-            e.with_header("x-ms-emulator-decision", why)
+            e.with_header(DECISION, why)
         })?;
     }
 
@@ -918,16 +975,26 @@ fn arm_authenticated(
         },
         may_read: &may_read,
     };
-    let reply = run(&cx, &app.store)?;
+    let reply = run(&cx, &app.store).map_err(|e| {
+        let has_reason = e.headers.iter().any(|(k, _)| *k == DECISION);
+        if has_reason || decision_header.is_empty() {
+            e
+        } else {
+            e.with_header(DECISION, decision_header.clone())
+        }
+    })?;
     if route.is_write() && reply.status < 300 && touches_facts(&route, id) {
         app.refresh()?;
     }
     Ok(if decision_header.is_empty() {
         reply
     } else {
-        reply.header("x-ms-emulator-decision", decision_header)
+        reply.header(DECISION, decision_header)
     })
 }
+
+/// The header that says why a request was allowed or refused.
+const DECISION: &str = "x-ms-emulator-decision";
 
 /// The scope of a deny assignment as written in its id (the rule keeps a lower-cased key).
 fn deny_scope(d: &authz::DenyRule) -> &str {
@@ -950,14 +1017,19 @@ pub fn describe(d: &Decision) -> String {
                 registration_assignment_id,
                 ..
             } => format!(
-                "allowed; delegated authorization {} via registration assignment {} ({} at {})",
+                "allowed; delegated authorization {} via registration assignment {} ({} at {}{})",
                 g.principal_id,
                 registration_assignment_id
                     .rsplit('/')
                     .next()
                     .unwrap_or_default(),
                 g.role.role_name,
-                g.scope
+                g.scope,
+                if g.assignable_roles().is_some() {
+                    ", limited to assigning its delegatedRoleDefinitionIds to managed identities"
+                } else {
+                    ""
+                }
             ),
         },
         Decision::Denied(d) => format!(
@@ -1095,6 +1167,23 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
     let data = body["data"]
         .as_bool()
         .unwrap_or_else(|| is_data_action(&action));
+    // a delegated caller never assigns a role with data actions, whatever its grants say
+    let role_refused = path == Path::Delegated
+        && match data_action_role_reason(&snap, &action, &body["body"]) {
+            Some(r) => {
+                reasons.push(r);
+                true
+            }
+            None => false,
+        };
+    if data && path == Path::Delegated {
+        if let Some(r) = providers::compute::delegated_data_action_reason(&action) {
+            reasons.push(r);
+            return Ok(
+                json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
+            );
+        }
+    }
     if data && path == Path::Delegated {
         let storage = action
             .to_ascii_lowercase()
@@ -1104,6 +1193,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
             "message": format!("'{action}' is a data action: data-plane requests are never delegated (Azure Lighthouse). The {} accepts only tokens issued by its own tenant, so a token from {} is refused ({}) whatever the delegation grants.",
                 if storage { "storage account" } else { "key vault" }, p.tenant_id,
                 if storage { "401 InvalidAuthenticationInfo: Issuer validation failed" } else { "401 AKV10032: Invalid issuer" })}));
+        reasons.extend(providers::compute::disk_encryption_note(&action));
         return Ok(
             json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
         );
@@ -1126,6 +1216,13 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
         Decision::Allowed(g) => {
             allowed = true;
             reasons.push(grant_reason(g, "allows"));
+            // A delegated User Access Administrator: the role assignment's body decides the rest.
+            if g.assignable_roles().is_some() {
+                if let Some(why) = explain_delegated_assignment(app, &snap, &subject, &scope_display, &body["body"]) {
+                    allowed = false;
+                    reasons.push(json!({"kind": "delegatedRoleAssignment", "effect": "denies", "code": "AuthorizationFailed", "message": why}));
+                }
+            }
         }
         Decision::Denied(d) => reasons.push(json!({"kind": "denyAssignment", "effect": "denies", "code": "DenyAssignmentAuthorizationFailed",
             "id": d.id, "name": d.name, "scope": deny_scope(d),
@@ -1149,7 +1246,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
         MethodKind::of_method(&method)
     };
     let blocking = authz::lock_blocks(&snap.locks, kind, &scope_key, path, &action);
-    if !blocking.is_empty() {
+    if !blocking.is_empty() || role_refused {
         allowed = false;
     }
     for l in blocking {
@@ -1164,6 +1261,68 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
     }
     Ok(
         json!({"decision": if allowed { "allowed" } else { "denied" }, "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
+    )
+}
+
+/// For explain: why the role assignment in `ra` (a PUT body; absent → nothing to judge) is refused to a
+/// delegated User Access Administrator, by the provider's own rule.
+fn explain_delegated_assignment(
+    app: &App,
+    snap: &Snapshot,
+    subject: &Subject,
+    scope: &str,
+    ra: &Value,
+) -> Option<String> {
+    let p = &ra["properties"];
+    let principal_id = p["principalId"].as_str()?;
+    let guid = crate::facts::role_guid(p["roleDefinitionId"].as_str()?);
+    let sub = ResourceId::parse(scope).ok()?.subscription?.to_lowercase();
+    let tenant = snap.dir.subscription(&sub)?.tenant_id.clone();
+    let kind = snap
+        .dir
+        .principal(principal_id)
+        .filter(|pr| pr.tenant_id.eq_ignore_ascii_case(&tenant))
+        .map(|pr| pr.kind.as_str());
+    let managed_identity = kind.is_none()
+        && providers::authorization::is_managed_identity(&app.store, &sub, principal_id)
+            .unwrap_or(false);
+    let kind_name = match (kind, managed_identity) {
+        (Some(k), _) => k,
+        (None, true) => "managed identity",
+        (None, false) => return Some(format!("no principal {principal_id} in tenant {tenant}")),
+    };
+    providers::authorization::delegated_assignment_refusal(
+        snap,
+        subject,
+        app.clock.unix(),
+        scope,
+        &guid,
+        principal_id,
+        kind_name,
+        managed_identity,
+    )
+}
+
+/// For a role assignment write whose request `body` names a role with data actions (say Virtual
+/// Machine Administrator Login): why a delegated caller can neither hold nor assign it.
+fn data_action_role_reason(snap: &Snapshot, action: &str, body: &Value) -> Option<Value> {
+    if !action.eq_ignore_ascii_case("Microsoft.Authorization/roleAssignments/write") {
+        return None;
+    }
+    let role_id = body["properties"]["roleDefinitionId"].as_str()?;
+    let role = snap.role(role_id.rsplit('/').next().unwrap_or(role_id))?;
+    let data: Vec<&str> = role
+        .permissions
+        .iter()
+        .flat_map(|p| p.data_actions.iter().map(String::as_str))
+        .collect();
+    if data.is_empty() {
+        return None;
+    }
+    Some(
+        json!({"kind": "dataActionRole", "effect": "denies", "code": "AuthorizationFailed",
+        "role": role.role_name, "roleDefinitionId": role.id, "dataActions": data,
+        "message": format!("'{}' carries data actions ({}). Data actions are never delegated (Azure Lighthouse): onboarding refuses a role with data actions in an authorization, and a delegated User Access Administrator may assign only the roles its authorization lists in delegatedRoleDefinitionIds, which cannot have data actions either. So a managing-tenant principal can neither hold nor assign it; only the customer tenant can.", role.role_name, data.join(", "))}),
     )
 }
 
@@ -1190,13 +1349,19 @@ fn grant_reason(g: &authz::Grant, effect: &str) -> Value {
             registration_definition_id,
             managed_by_tenant_id,
             eligible,
+            assignable_roles,
         } => json!({
-            "kind": "delegatedAuthorization", "effect": effect, "id": registration_assignment_id,
-            "name": registration_assignment_id.rsplit('/').next().unwrap_or_default(),
-            "registrationDefinitionId": registration_definition_id, "managedByTenantId": managed_by_tenant_id,
-            "role": g.role.role_name, "roleDefinitionId": g.role.id, "principalId": g.principal_id, "scope": g.scope,
-            "justInTime": eligible, "expiresAt": g.expires_at,
-            "message": format!("Registration assignment {} delegates '{}' to {} at {}{}.", registration_assignment_id.rsplit('/').next().unwrap_or_default(), g.role.role_name, g.principal_id, g.scope, if *eligible { " (activated just in time)" } else { "" })}),
+        "kind": "delegatedAuthorization", "effect": effect, "id": registration_assignment_id,
+        "name": registration_assignment_id.rsplit('/').next().unwrap_or_default(),
+        "registrationDefinitionId": registration_definition_id, "managedByTenantId": managed_by_tenant_id,
+        "role": g.role.role_name, "roleDefinitionId": g.role.id, "principalId": g.principal_id, "scope": g.scope,
+        "justInTime": eligible, "expiresAt": g.expires_at, "delegatedRoleDefinitionIds": assignable_roles.as_deref(),
+        "message": format!("Registration assignment {} delegates '{}' to {} at {}{}{}.", registration_assignment_id.rsplit('/').next().unwrap_or_default(), g.role.role_name, g.principal_id, g.scope,
+            if *eligible { " (activated just in time)" } else { "" },
+            match assignable_roles {
+                Some(r) => format!(", which serves only to assign the roles its delegatedRoleDefinitionIds list ({}) to managed identities in the customer's tenant: no other permission of the role applies", r.join(", ")),
+                None => String::new(),
+            })}),
     }
 }
 
@@ -1222,7 +1387,7 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     use providers::resources;
     use providers::subscriptions;
     use providers::{
-        authorization, denyassignments, deployments, insights, locks, managedservices, pim,
+        authorization, compute, denyassignments, deployments, insights, locks, managedservices, pim,
     };
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
@@ -1366,6 +1531,30 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::DeploymentOperationStatusesGet => {
             deployments::deployment_operation_statuses_get(cx, store)
         }
+        Route::VirtualMachineImagesListPublishers => {
+            compute::virtual_machine_images_list_publishers(cx, store)
+        }
+        Route::VirtualMachineImagesListOffers => {
+            compute::virtual_machine_images_list_offers(cx, store)
+        }
+        Route::VirtualMachineImagesListSkus => compute::virtual_machine_images_list_skus(cx, store),
+        Route::VirtualMachineImagesList => compute::virtual_machine_images_list(cx, store),
+        Route::VirtualMachineImagesGet => compute::virtual_machine_images_get(cx, store),
+        Route::VirtualMachineExtensionImagesListTypes => {
+            compute::virtual_machine_extension_images_list_types(cx, store)
+        }
+        Route::VirtualMachineExtensionImagesListVersions => {
+            compute::virtual_machine_extension_images_list_versions(cx, store)
+        }
+        Route::VirtualMachineExtensionImagesGet => {
+            compute::virtual_machine_extension_images_get(cx, store)
+        }
+        Route::VirtualMachinesGet => compute::virtual_machines_get(cx, store),
+        Route::VirtualMachinesInstanceView => compute::virtual_machines_instance_view(cx, store),
+        Route::VirtualMachinesStart => compute::virtual_machines_start(cx, store),
+        Route::VirtualMachinesPowerOff => compute::virtual_machines_power_off(cx, store),
+        Route::VirtualMachinesDeallocate => compute::virtual_machines_deallocate(cx, store),
+        Route::VirtualMachinesRestart => compute::virtual_machines_restart(cx, store),
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),
     }

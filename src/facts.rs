@@ -280,6 +280,7 @@ impl Snapshot {
                 else {
                     continue;
                 };
+                let assignable_roles = assignable_roles(&role, auth);
                 grants.push(Grant {
                     id: a.body["id"].as_str().unwrap_or_default().to_string(),
                     scope: a.parent.clone(),
@@ -299,6 +300,7 @@ impl Snapshot {
                             .to_string(),
                         managed_by_tenant_id: managed_by.clone(),
                         eligible: false,
+                        assignable_roles,
                     },
                     expires_at: None,
                 });
@@ -448,8 +450,24 @@ fn activation_grant(snap: &Snapshot, scope: &str, body: &Value) -> Option<Grant>
             registration_definition_id: e.registration_definition_id.clone(),
             managed_by_tenant_id: e.managed_by_tenant_id.clone(),
             eligible: true,
+            // User Access Administrator is never eligible (lighthouse::check)
+            assignable_roles: None,
         },
         expires_at: Some(end),
+    })
+}
+
+/// The `delegatedRoleDefinitionIds` of a User Access Administrator authorization (a delegated UAA
+/// grants nothing else); `None` for any other role.
+fn assignable_roles(role: &RoleDefinition, auth: &Value) -> Option<Arc<[String]>> {
+    (role.id == crate::lighthouse::USER_ACCESS_ADMINISTRATOR).then(|| {
+        auth["delegatedRoleDefinitionIds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str())
+            .map(role_guid)
+            .collect()
     })
 }
 

@@ -83,6 +83,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         let host = if opts.bind.eq_ignore_ascii_case("localhost") { "localhost".to_string() } else { opts.bind.clone() };
         println!("lighthouse-emulator listening on https://{host}:{}", running.port);
         println!("CA certificate: {}", running.ca_path.display());
+        if let Some(p) = running.userrealm_port {
+            println!("Also listening on port {p} for MSAL's user-realm lookup (az login -u, UsernamePasswordCredential); --userrealm-port 0 turns that off");
+        }
         let state = opts.state_dir.display();
         println!("Point clients at it: eval \"$(lighthouse-emulator env --port {} --state-dir {state})\"", running.port);
         for w in &running.warnings {
@@ -112,7 +115,57 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// A token from the running emulator (its key, its clock); without one, from the signing key already
+/// in the state dir — never from a new key, which no server would accept.
 fn token(s: &StateArgs, args: TokenArgs) -> ExitCode {
+    let dir = state_dir(s);
+    let ca = std::fs::read(dir.join("ca.pem"));
+    let asked = match &ca {
+        Ok(ca) => ask_server(s.port, ca, &args),
+        Err(_) => Err(lighthouse_emulator::client::ClientError::Unreachable(
+            String::new(),
+        )),
+    };
+    use lighthouse_emulator::client::ClientError;
+    match asked {
+        Ok(t) => {
+            println!("{t}");
+            return ExitCode::SUCCESS;
+        }
+        Err(ClientError::UntrustedCertificate(_)) => {
+            eprintln!(
+                "error: the emulator on https://localhost:{} was not started with --state-dir {} (its certificate is not signed by {}): pass the server's --state-dir (or LIGHTHOUSE_EMULATOR_STATE_DIR; `lighthouse-emulator env` exports it)",
+                s.port,
+                dir.display(),
+                dir.join("ca.pem").display()
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(ClientError::Other(m)) => {
+            eprintln!(
+                "error: asking the emulator on https://localhost:{} for a token: {m}",
+                s.port
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(ClientError::Unreachable(_)) => {}
+    }
+    // No server answers: mint with the key a server of this state dir uses, if there is one.
+    let key = match lighthouse_emulator::auth::keys::SigningKey::load(&dir) {
+        Ok(Some(k)) => k,
+        Ok(None) => {
+            eprintln!(
+                "error: no emulator answers on https://localhost:{} and {} holds no signing key: start the emulator first, or pass its --port and --state-dir",
+                s.port,
+                dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("error: signing key: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let world = match start::load_world(s.fixtures.as_ref()) {
         Ok(w) => w,
         Err(e) => {
@@ -120,14 +173,7 @@ fn token(s: &StateArgs, args: TokenArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let key = match lighthouse_emulator::auth::keys::SigningKey::load_or_create(&state_dir(s)) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: signing key: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let dir = lighthouse_emulator::directory::Directory::new(
+    let dir_index = lighthouse_emulator::directory::Directory::new(
         world.tenants,
         world.principals,
         world.subscriptions,
@@ -135,7 +181,7 @@ fn token(s: &StateArgs, args: TokenArgs) -> ExitCode {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let base = format!("https://localhost:{}", s.port);
     match lighthouse_emulator::auth::endpoints::issue_for(
-        &dir,
+        &dir_index,
         &key,
         &args.principal,
         &args.audience,
@@ -144,6 +190,10 @@ fn token(s: &StateArgs, args: TokenArgs) -> ExitCode {
         &base,
     ) {
         Ok(t) => {
+            eprintln!(
+                "note: no emulator answers on {base}; this token is signed with the key in {} and dated by this machine's clock",
+                dir.display()
+            );
             println!("{t}");
             ExitCode::SUCCESS
         }
@@ -154,12 +204,67 @@ fn token(s: &StateArgs, args: TokenArgs) -> ExitCode {
     }
 }
 
+/// `POST /_emulator/token` on the local emulator, trusting only the state dir's CA.
+fn ask_server(
+    port: u16,
+    ca: &[u8],
+    args: &TokenArgs,
+) -> Result<String, lighthouse_emulator::client::ClientError> {
+    use lighthouse_emulator::client::{request, ClientError};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ClientError::Other(e.to_string()))?;
+    let body =
+        serde_json::json!({"principal": args.principal, "audience": args.audience}).to_string();
+    let mut headers = Vec::new();
+    if let Some(k) = args.admin_key.as_deref() {
+        headers.push(("x-emulator-admin-key", k));
+    }
+    let (status, bytes) = rt.block_on(request(
+        "localhost",
+        port,
+        ca,
+        "POST",
+        "/_emulator/token",
+        &headers,
+        body.into_bytes(),
+    ))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    match v["accessToken"].as_str() {
+        Some(t) if status == 200 => Ok(t.to_string()),
+        _ => Err(ClientError::Other(
+            v["error"]["message"]
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| format!("status {status}")),
+        )),
+    }
+}
+
 fn env(s: &StateArgs, args: EnvArgs) -> ExitCode {
     let dir = state_dir(s);
     let ca = dir.join("ca.pem");
     let url = format!("https://localhost:{}", s.port);
+    let mut config_dir = dir.join("azure-cli");
+    let mut login = None;
+    if let Some(who) = &args.as_principal {
+        match sign_in_command(s, who) {
+            Ok((slug, command)) => {
+                config_dir = config_dir.join(slug);
+                login = Some(command);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let vars = [
         ("LIGHTHOUSE_EMULATOR_URL", url.clone()),
+        // what `lighthouse-emulator token` needs to find this server
+        ("LIGHTHOUSE_EMULATOR_STATE_DIR", dir.display().to_string()),
+        ("LIGHTHOUSE_EMULATOR_PORT", s.port.to_string()),
         ("REQUESTS_CA_BUNDLE", ca.display().to_string()),
         ("CURL_CA_BUNDLE", ca.display().to_string()),
         ("SSL_CERT_FILE", ca.display().to_string()),
@@ -167,10 +272,12 @@ fn env(s: &StateArgs, args: EnvArgs) -> ExitCode {
         ("AZURE_AUTHORITY_HOST", url.clone()),
         ("AZURE_CORE_INSTANCE_DISCOVERY", "false".to_string()),
         ("AZURE_CORE_COLLECT_TELEMETRY", "false".to_string()),
-        (
-            "AZURE_CONFIG_DIR",
-            dir.join("azure-cli").display().to_string(),
-        ),
+        // host-style data plane ({account}.blob.core.windows.net, {vault}.vault.azure.net): the
+        // emulator's port is also an HTTPS (CONNECT) proxy for those names. Its own port goes
+        // direct; MSAL Python's user-realm lookup on localhost:443 goes through the tunnel too.
+        ("HTTPS_PROXY", format!("http://localhost:{}", s.port)),
+        ("NO_PROXY", format!("localhost:{0},127.0.0.1:{0}", s.port)),
+        ("AZURE_CONFIG_DIR", config_dir.display().to_string()),
     ];
     for (k, v) in vars {
         match args.shell {
@@ -179,11 +286,72 @@ fn env(s: &StateArgs, args: EnvArgs) -> ExitCode {
             Shell::Powershell => println!("$env:{k} = '{v}'"),
         }
     }
-    if args.shell == Shell::Sh {
-        println!("# then: az cloud register -n LighthouseEmulator --endpoint-resource-manager {url} && az cloud set -n LighthouseEmulator");
-        println!("# Python: ClientSecretCredential(tenant, client_id, secret, authority='{url}', disable_instance_discovery=True)");
+    let register = format!(
+        "az cloud register -n LighthouseEmulator --endpoint-resource-manager {url} -o none"
+    );
+    match (login, args.shell) {
+        // sign in once per principal: its own config dir keeps the session for the next `env --as`
+        (Some(login), Shell::Sh) => println!(
+            "az account show >/dev/null 2>&1 || {{ {{ {register} 2>/dev/null; az cloud set -n LighthouseEmulator -o none; }} && {login} >/dev/null; }}"
+        ),
+        (Some(login), _) => {
+            println!("# once, in this shell: {register}; az cloud set -n LighthouseEmulator; {login}")
+        }
+        (None, Shell::Sh) => {
+            println!("# then: {register} && az cloud set -n LighthouseEmulator");
+            println!("# Python: ClientSecretCredential(tenant, client_id, secret, authority='{url}', disable_instance_discovery=True)");
+        }
+        (None, _) => {}
     }
     ExitCode::SUCCESS
+}
+
+/// For `env --as`: a directory name for the principal and the `az login` that signs it in.
+fn sign_in_command(s: &StateArgs, who: &str) -> Result<(String, String), String> {
+    use lighthouse_emulator::world::PrincipalKind;
+    let world = start::load_world(s.fixtures.as_ref())?;
+    let p = world
+        .principals
+        .iter()
+        .find(|p| {
+            [
+                Some(p.object_id.as_str()),
+                p.user_principal_name.as_deref(),
+                p.app_id.as_deref(),
+                Some(p.display_name.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|n| n.eq_ignore_ascii_case(who))
+        })
+        .ok_or_else(|| format!("no user or service principal '{who}' in the world"))?;
+    let slug: String = p
+        .client_name()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "@.-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+    let command = match (p.kind, &p.user_principal_name, &p.password, &p.app_id, &p.secret) {
+        (PrincipalKind::User, Some(upn), Some(pw), _, _) => format!(
+            "az login -u {} -p {} --tenant {} --allow-no-subscriptions -o none",
+            quote(upn),
+            quote(pw),
+            p.tenant_id
+        ),
+        (PrincipalKind::ServicePrincipal, _, _, Some(app), Some(secret)) => format!(
+            "az login --service-principal -u {app} -p {} --tenant {} --allow-no-subscriptions -o none",
+            quote(secret),
+            p.tenant_id
+        ),
+        _ => return Err(format!("'{who}' has no password or secret in the world: it cannot sign in")),
+    };
+    Ok((slug, command))
 }
 
 fn fixtures_check(file: &std::path::Path) -> ExitCode {

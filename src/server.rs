@@ -1,6 +1,6 @@
 //! The network edge: TCP listeners, TLS handshakes and hyper connections (HTTP/1.1 and HTTP/2), turning
-//! hyper requests into `Req` values for `dispatch` and `Reply` values back. The only module that
-//! spawns tasks. Bodies are capped before they are buffered.
+//! hyper requests into `Req` values for `dispatch` and `Reply` values back; plain-HTTP connections go
+//! to the CONNECT proxy (`proxy`). The only module that spawns tasks. Bodies are capped before they are buffered.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,9 +19,16 @@ use crate::arm::error::ArmError;
 use crate::dispatch::{self, App};
 use crate::wire::{Reply, Req};
 
-/// Accept connections forever on `listener`.
-pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Arc<rustls::ServerConfig>) {
+/// Accept connections forever on `listener`: TLS (the first byte is a handshake record, 0x16), or
+/// plain HTTP for the CONNECT proxy (`proxy`), whose tunnels get TLS with minted certificates.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    tunnel: Option<Arc<rustls::ServerConfig>>,
+) {
     let acceptor = TlsAcceptor::from(tls);
+    let tunnel = tunnel.map(TlsAcceptor::from);
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     loop {
         let (tcp, _peer): (tokio::net::TcpStream, SocketAddr) = match listener.accept().await {
@@ -33,24 +40,42 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Arc<rustls::Server
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
+        let tunnel = tunnel.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let stream = match acceptor.accept(tcp).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::debug!(error = %e, "TLS handshake failed");
-                    return;
-                }
+            let mut first = [0u8; 1];
+            if !matches!(tcp.peek(&mut first).await, Ok(1)) {
+                return;
+            }
+            if first[0] == 0x16 {
+                return serve_tls(app, tcp, acceptor, port).await;
+            }
+            let Some(tcp) = crate::proxy::accept(&app, tcp, port, tunnel.is_some()).await else {
+                return;
             };
-            let svc = service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(respond(&app, req, port).await) }
-            });
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            if let Some(t) = tunnel {
+                serve_tls(app, tcp, t, port).await;
+            }
         });
     }
+}
+
+/// TLS, then HTTP/1.1 or HTTP/2 (by ALPN) on one connection.
+async fn serve_tls(app: Arc<App>, tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, port: u16) {
+    let stream = match acceptor.accept(tcp).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            return;
+        }
+    };
+    let svc = service_fn(move |req| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(respond(&app, req, port).await) }
+    });
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(stream), svc)
+        .await;
 }
 
 async fn respond(app: &App, req: Request<Incoming>, port: u16) -> Response<Full<Bytes>> {

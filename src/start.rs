@@ -54,6 +54,8 @@ impl Options {
 
 pub struct Running {
     pub port: u16,
+    /// The extra port answering MSAL Python's user-realm lookup (443), when it could be bound.
+    pub userrealm_port: Option<u16>,
     pub app: Arc<App>,
     pub ca_path: PathBuf,
     pub ca_pem: String,
@@ -147,15 +149,27 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     let listeners = bind(&opts.bind, opts.port).await?;
     let port = listeners[0].local_addr().map_err(|e| e.to_string())?.port();
     let mut warnings = Vec::new();
+    let mut userrealm_port = None;
     for l in listeners {
-        tokio::spawn(crate::server::serve(app.clone(), l, tls.config.clone()));
+        tokio::spawn(crate::server::serve(
+            app.clone(),
+            l,
+            tls.config.clone(),
+            tls.tunnel.clone(),
+        ));
     }
     if opts.userrealm_port != 0 && opts.userrealm_port != port {
         match bind(&opts.bind, opts.userrealm_port).await {
             Ok(ls) => {
                 for l in ls {
-                    tokio::spawn(crate::server::serve(app.clone(), l, tls.config.clone()));
+                    tokio::spawn(crate::server::serve(
+            app.clone(),
+            l,
+            tls.config.clone(),
+            tls.tunnel.clone(),
+        ));
                 }
+                userrealm_port = Some(opts.userrealm_port);
             }
             Err(e) => warnings.push(format!(
                 "warning: could not listen on port {} for MSAL's user-realm lookup ({e}); password sign-in from MSAL Python (UsernamePasswordCredential, az login -u) needs it: run as root, or `sudo setcap cap_net_bind_service=+ep $(which lighthouse-emulator)`",
@@ -165,6 +179,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     }
     Ok(Running {
         port,
+        userrealm_port,
         app,
         ca_path: tls.ca_path,
         ca_pem: tls.ca_pem,

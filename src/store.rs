@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 #[derive(Debug)]
 pub struct StoreError(pub String);
@@ -114,6 +114,18 @@ CREATE TABLE IF NOT EXISTS secrets(seq INTEGER PRIMARY KEY AUTOINCREMENT, vault 
 CREATE INDEX IF NOT EXISTS secrets_name ON secrets(vault, name, seq);
 ";
 
+/// Version 3: `name` (the id's last segment, lower-cased) indexed with the type, so a globally named
+/// type's name is looked up across every subscription in one index probe; `owner` (the key of the
+/// resource that made this row as the platform, e.g. a managed application's deny assignment), indexed
+/// so that whatever deletes the owner deletes what it owns in the same transaction.
+const SCHEMA_V3: &str = "
+ALTER TABLE resources ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE resources ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+UPDATE resources SET name = replace(key, rtrim(key, replace(key, '/', '')), '');
+CREATE INDEX IF NOT EXISTS resources_name ON resources(rtype, name);
+CREATE INDEX IF NOT EXISTS resources_owner ON resources(owner) WHERE owner != '';
+";
+
 /// One stored blob's properties without its content (listing), or with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlobRow {
@@ -156,6 +168,9 @@ impl Store {
         }
         if version < 2 {
             conn.execute_batch(SCHEMA_V2)?;
+        }
+        if version < 3 {
+            conn.execute_batch(SCHEMA_V3)?;
         }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Store {
@@ -298,8 +313,8 @@ impl Tx<'_> {
 
     pub fn put(&self, s: &Stored) -> Result<(), StoreError> {
         let mut st = self.tx.prepare_cached(
-            "INSERT INTO resources(key, rtype, sub, rg, parent, body) VALUES(?1,?2,?3,?4,?5,?6)
-             ON CONFLICT(key) DO UPDATE SET rtype=?2, sub=?3, rg=?4, parent=?5, body=?6",
+            "INSERT INTO resources(key, rtype, sub, rg, parent, body, name) VALUES(?1,?2,?3,?4,?5,?6,?7)
+             ON CONFLICT(key) DO UPDATE SET rtype=?2, sub=?3, rg=?4, parent=?5, body=?6, name=?7",
         )?;
         st.execute(params![
             s.key,
@@ -307,9 +322,30 @@ impl Tx<'_> {
             s.sub,
             s.rg,
             s.parent,
-            serde_json::to_string(&s.body)?
+            serde_json::to_string(&s.body)?,
+            s.key.rsplit('/').next().unwrap_or_default()
         ])?;
         Ok(())
+    }
+
+    /// Record that the resource `owner` (a key) made `key` as the platform: deleting the owner, by
+    /// any path, deletes it (`delete_tree`). An existing owner is replaced; a row put later keeps it.
+    pub fn set_owner(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE resources SET owner = ?2 WHERE key = ?1",
+            params![key, owner],
+        )?;
+        Ok(())
+    }
+
+    /// The resources of `rtype` (lower-case) named `name` (compared lower-cased), in any subscription:
+    /// one probe of the (rtype, name) index. What makes a globally named type's name taken.
+    pub fn by_type_and_name(&self, rtype: &str, name: &str) -> Result<Vec<Stored>, StoreError> {
+        let mut st = self.tx.prepare_cached(&format!(
+            "SELECT {COLS} FROM resources WHERE rtype = ?1 AND name = ?2 ORDER BY key"
+        ))?;
+        let rows = st.query_map(params![rtype, name.to_lowercase()], row_to_stored)?;
+        rows.map(|r| stored(r?)).collect()
     }
 
     /// Delete one resource; true when it existed.
@@ -320,13 +356,27 @@ impl Tx<'_> {
             > 0)
     }
 
-    /// Delete a resource and everything below it (`key` and `key/…`); returns the deleted rows.
+    /// Delete a resource and everything below it (`key` and `key/…`), and — transitively — every row
+    /// a deleted row owns (`set_owner`) with everything below that; returns the deleted rows.
     pub fn delete_tree(&self, key: &str) -> Result<Vec<Stored>, StoreError> {
-        let gone = self.tree(key)?;
-        self.tx.execute(
-            "DELETE FROM resources WHERE key = ?1 OR (key >= ?2 AND key < ?3)",
-            params![key, format!("{key}/"), format!("{key}0")],
-        )?;
+        let mut gone = Vec::new();
+        let mut pending = vec![key.to_string()];
+        while let Some(key) = pending.pop() {
+            let (lo, hi) = (format!("{key}/"), format!("{key}0"));
+            // rows owned by anything in this tree (their owner key is the tree's key or below it)
+            let mut owned = self.tx.prepare_cached(
+                "SELECT key FROM resources WHERE owner != '' AND (owner = ?1 OR (owner >= ?2 AND owner < ?3))",
+            )?;
+            let owned: Vec<String> = owned
+                .query_map(params![key, lo, hi], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            gone.extend(self.tree(&key)?);
+            self.tx.execute(
+                "DELETE FROM resources WHERE key = ?1 OR (key >= ?2 AND key < ?3)",
+                params![key, lo, hi],
+            )?;
+            pending.extend(owned);
+        }
         Ok(gone)
     }
 
@@ -848,6 +898,59 @@ mod tests {
     }
 
     #[test]
+    fn owned_rows_go_with_their_owner_whatever_deletes_it() {
+        let store = Store::open(None).unwrap();
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                for (k, p) in [
+                    ("/rg", "/"),
+                    ("/rg/app", "/rg"),
+                    ("/mrg", "/"),
+                    ("/mrg/vm", "/mrg"),
+                    ("/mrg/deny", "/mrg"),
+                    ("/other", "/"),
+                ] {
+                    tx.put(&s(k, p))?;
+                }
+                tx.set_owner("/mrg", "/rg/app")?;
+                tx.set_owner("/mrg/deny", "/rg/app")?;
+                Ok(())
+            })
+            .unwrap();
+        // deleting the owner's group (not the owner itself) takes the owned rows and their trees
+        let gone = store.write(|tx| tx.delete_tree("/rg")).unwrap();
+        let mut keys: Vec<&str> = gone.iter().map(|r| r.key.as_str()).collect();
+        keys.sort();
+        assert_eq!(keys, ["/mrg", "/mrg/deny", "/mrg/vm", "/rg", "/rg/app"]);
+        assert_eq!(store.read(|tx| tx.count()).unwrap(), 1);
+    }
+
+    #[test]
+    fn global_name_and_owner_lookups_use_their_indexes() {
+        let store = Store::open(None).unwrap();
+        let conn = store.conn.lock().unwrap();
+        for (sql, index) in [
+            (
+                "SELECT key FROM resources WHERE rtype = 'a' AND name = 'b'",
+                "resources_name",
+            ),
+            (
+                "SELECT key FROM resources WHERE owner != '' AND (owner = 'k' OR (owner >= 'k/' AND owner < 'k0'))",
+                "resources_owner",
+            ),
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(plan.iter().any(|p| p.contains(index)), "{sql}: {plan:?}");
+        }
+    }
+
+    #[test]
     fn file_store_reopens_with_its_schema() {
         let dir = std::env::temp_dir().join(format!("lhe-store-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -862,7 +965,7 @@ mod tests {
     }
 
     #[test]
-    fn version_1_state_migrates_to_2_keeping_its_rows() {
+    fn version_1_state_migrates_to_3_keeping_its_rows() {
         let dir = std::env::temp_dir().join(format!("lhe-store-mig-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state.db");
@@ -885,10 +988,15 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        assert_eq!(v, 2);
+        assert_eq!(v, 3);
         assert!(
             st.read(|tx| tx.get("/k")).unwrap().is_some(),
             "v1 rows survive"
+        );
+        // schema 3 fills the name index of the rows it finds
+        assert_eq!(
+            st.read(|tx| tx.by_type_and_name("t", "K")).unwrap().len(),
+            1
         );
         st.write(|tx| -> Result<(), StoreError> {
             tx.put_container("/acct", "c", &json!({"etag": "e"}))?;

@@ -3,7 +3,8 @@
 //! (deny assignments first), §6 (locks: ReadOnly stops writes and deletes at and below its scope,
 //! CanNotDelete deletes, a delete of a scope holding a locked child is stopped, lock actions never are)
 //! with §6.4 (locks stop the customer path only) and §7.1 (customer callers see role assignments,
-//! managing-tenant callers only delegations), over random worlds of tenants, scopes, nested groups,
+//! managing-tenant callers only delegations; §7.2 a delegated User Access Administrator grants only
+//! `roleAssignments/write`), over random worlds of tenants, scopes, nested groups,
 //! roles, grants, denies and locks. The full outcome is checked: denied by a deny assignment, no grant,
 //! blocked by a lock, or allowed. Also unit properties of the glob and of scope coverage. The model
 //! shares no code with `src/authz.rs` or `is_at_or_above`.
@@ -295,11 +296,24 @@ fn model_decide(world: &World, req: &Request) -> Verdict {
             None => true,
             Some(end) => req.now < end,
         };
-        let op = g
-            .role
-            .permissions
-            .iter()
-            .any(|p| model_block_allows(p, &req.action, req.data));
+        // A delegated User Access Administrator serves only to assign roles (§7.2): nothing else of
+        // its role applies.
+        let limited_uaa = matches!(
+            &g.via,
+            Via::Delegation {
+                assignable_roles: Some(_),
+                ..
+            }
+        );
+        let op = if limited_uaa {
+            !req.data
+                && req.action.to_lowercase() == "microsoft.authorization/roleassignments/write"
+        } else {
+            g.role
+                .permissions
+                .iter()
+                .any(|p| model_block_allows(p, &req.action, req.data))
+        };
         if names_me(&g.principal_id)
             && on_path
             && active
@@ -412,7 +426,8 @@ fn expiry() -> impl Strategy<Value = Option<i64>> {
 }
 
 /// (principal, scope, role, delegated?, expires_at)
-type GrantSpec = (Index, Index, Index, bool, Option<i64>);
+/// (principal, scope, role, delegated, expiry, a delegated User Access Administrator limited to assigning roles)
+type GrantSpec = (Index, Index, Index, bool, Option<i64>, bool);
 /// (principals: None = Everyone, excludes, permissions, scope, doNotApplyToChildScopes)
 type DenySpec = (Vec<Option<Index>>, Vec<Index>, Vec<Permission>, Index, bool);
 /// Per subscription name, if present: (owning tenant, resource groups, resources in each group).
@@ -477,6 +492,7 @@ fn case() -> impl Strategy<Value = (World, Request)> {
                 any::<Index>(),
                 any::<bool>(),
                 expiry(),
+                prop::bool::weighted(0.2),
             ),
             0..=8,
         ),
@@ -601,7 +617,7 @@ fn build(
     let grants: Vec<Grant> = grants
         .into_iter()
         .enumerate()
-        .map(|(i, (who, at, role, delegated, expires_at))| {
+        .map(|(i, (who, at, role, delegated, expires_at, uaa))| {
             let who = who.get(&principals);
             let principal_id = who.object_id.clone();
             if delegated {
@@ -621,6 +637,9 @@ fn build(
                         managed_by_tenant_id: who.tenant_id.clone(),
                         // a just-in-time activation of an eligible authorization carries an end
                         eligible: expires_at.is_some(),
+                        // UAA is never eligible: a limited grant is permanent
+                        assignable_roles: (uaa && expires_at.is_none())
+                            .then(|| Arc::from(vec!["b24988ac-6180-42a0-ab88-20f7382dd24c".to_string()])),
                     },
                     expires_at,
                 }

@@ -54,6 +54,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/auth/token.rs",
             "src/wire.rs",
             "src/directory.rs",
+            "src/hosts.rs",
             "src/world.rs",
             "src/template/",
         ],
@@ -86,6 +87,7 @@ const RULES: &[(&[&str], &[&str])] = &[
         &[
             "src/providers/",
             "src/dataplane/",
+            "src/graph/",
             "src/auth/",
             "src/admin.rs",
             "src/facts.rs",
@@ -96,9 +98,21 @@ const RULES: &[(&[&str], &[&str])] = &[
             "crate::server",
             "crate::start",
             "crate::tls",
+            "crate::client",
         ],
     ),
 ];
+
+/// `word` in `line` as a name of its own: not the start of a longer identifier (Compute's
+/// `hyperVGeneration` is not the `hyper` crate).
+fn mentions(line: &str, word: &str) -> bool {
+    line.match_indices(word).any(|(i, _)| {
+        !line[i + word.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+    })
+}
 
 #[test]
 fn layering_holds() {
@@ -123,7 +137,7 @@ fn layering_holds() {
                     if l.starts_with("//") {
                         continue;
                     }
-                    if l.contains(word) {
+                    if mentions(l, word) {
                         broken.push(format!("{r}:{}: mentions `{word}`", n + 1));
                     }
                 }

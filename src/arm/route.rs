@@ -113,6 +113,22 @@ pub enum Route {
     ResourcesDelete,
     ResourcesAction,
     ResourcesListChildren,
+    // Microsoft.Compute as `az vm` uses it: the marketplace catalogue and the VM's power.
+    VirtualMachineImagesListPublishers,
+    VirtualMachineImagesListOffers,
+    VirtualMachineImagesListSkus,
+    VirtualMachineImagesList,
+    VirtualMachineImagesGet,
+    VirtualMachineExtensionImagesListTypes,
+    VirtualMachineExtensionImagesListVersions,
+    VirtualMachineExtensionImagesGet,
+    /// GET of one VM (with `$expand=instanceView`); PUT, PATCH, DELETE stay generic.
+    VirtualMachinesGet,
+    VirtualMachinesInstanceView,
+    VirtualMachinesStart,
+    VirtualMachinesPowerOff,
+    VirtualMachinesDeallocate,
+    VirtualMachinesRestart,
 }
 
 fn eq(a: &str, b: &str) -> bool {
@@ -355,6 +371,9 @@ impl Route {
                     }
                 }
             }
+            if let Some(r) = compute_route(m, id) {
+                return Ok(r);
+            }
             return generic(m, id);
         }
         if id.providers_collection {
@@ -507,7 +526,21 @@ impl Route {
             | ResourcesUpdate
             | ResourcesDelete
             | ResourcesAction
-            | ResourcesListChildren => match id.full_type().map(|t| t.to_ascii_lowercase()) {
+            | ResourcesListChildren
+            | VirtualMachineImagesListPublishers
+            | VirtualMachineImagesListOffers
+            | VirtualMachineImagesListSkus
+            | VirtualMachineImagesList
+            | VirtualMachineImagesGet
+            | VirtualMachineExtensionImagesListTypes
+            | VirtualMachineExtensionImagesListVersions
+            | VirtualMachineExtensionImagesGet
+            | VirtualMachinesGet
+            | VirtualMachinesInstanceView
+            | VirtualMachinesStart
+            | VirtualMachinesPowerOff
+            | VirtualMachinesDeallocate
+            | VirtualMachinesRestart => match id.full_type().map(|t| t.to_ascii_lowercase()) {
                 Some(t) if t.starts_with("microsoft.managedservices/") => Family::ManagedServices,
                 Some(t) if t.starts_with("microsoft.authorization/locks") => Family::Locks,
                 Some(t) if t.starts_with("microsoft.authorization/denyassignments") => {
@@ -564,7 +597,11 @@ impl Route {
             DeploymentOperationStatusesGet => {
                 "Microsoft.Resources/deployments/operationstatuses/read".into()
             }
-            ResourcesAction => {
+            ResourcesAction
+            | VirtualMachinesStart
+            | VirtualMachinesPowerOff
+            | VirtualMachinesDeallocate
+            | VirtualMachinesRestart => {
                 // POST …/{type}/{name}/{verb}: the verb is the last name-less segment
                 let mut parent = id.clone();
                 let verb = parent
@@ -592,6 +629,15 @@ impl Route {
                 | ProviderResourceTypesList
                 | SubscriptionsListLocations
                 | SubscriptionsCheckZonePeers
+                // the marketplace catalogue is the same for every caller of a subscription
+                | VirtualMachineImagesListPublishers
+                | VirtualMachineImagesListOffers
+                | VirtualMachineImagesListSkus
+                | VirtualMachineImagesList
+                | VirtualMachineImagesGet
+                | VirtualMachineExtensionImagesListTypes
+                | VirtualMachineExtensionImagesListVersions
+                | VirtualMachineExtensionImagesGet
         )
     }
 
@@ -639,6 +685,10 @@ impl Route {
                 | TagsCreateOrUpdateAtScope
                 | TagsUpdateAtScope
                 | TagsDeleteAtScope
+                | VirtualMachinesStart
+                | VirtualMachinesPowerOff
+                | VirtualMachinesDeallocate
+                | VirtualMachinesRestart
         )
     }
 
@@ -702,6 +752,64 @@ fn deployments_route(m: &str, last: &super::resource_id::ProviderPart) -> Result
         _ => return Err(ArmError::method_not_allowed(m)),
     };
     Ok(r)
+}
+
+/// Microsoft.Compute's own operations: the image catalogue under `…/locations/{l}/publishers`
+/// (GET only) and a VM's GET, instance view and power actions.
+fn compute_route(m: &str, id: &ResourceId) -> Option<Route> {
+    use Route::*;
+    let last = id.last()?;
+    if id.providers.len() != 1 || !eq(&last.namespace, "Microsoft.Compute") {
+        return None;
+    }
+    let t: Vec<(String, bool)> = last
+        .types
+        .iter()
+        .map(|(t, n)| (t.to_ascii_lowercase(), n.is_some()))
+        .collect();
+    let is = |i: usize, name: &str, named: bool| {
+        t.get(i).is_some_and(|(tt, n)| tt == name && *n == named)
+    };
+    if id.resource_group.is_none() && is(0, "locations", true) && t.len() >= 2 && m == "GET" {
+        let artifact = last.types.get(2).and_then(|(_, n)| n.as_deref());
+        let image = artifact.is_some_and(|a| eq(a, "vmimage")) && is(2, "artifacttypes", true);
+        let extension =
+            artifact.is_some_and(|a| eq(a, "vmextension")) && is(2, "artifacttypes", true);
+        return match t.len() {
+            2 if is(1, "publishers", false) => Some(VirtualMachineImagesListPublishers),
+            4 if image && is(3, "offers", false) => Some(VirtualMachineImagesListOffers),
+            5 if image && is(3, "offers", true) && is(4, "skus", false) => {
+                Some(VirtualMachineImagesListSkus)
+            }
+            6 if image && is(4, "skus", true) && is(5, "versions", false) => {
+                Some(VirtualMachineImagesList)
+            }
+            6 if image && is(4, "skus", true) && is(5, "versions", true) => {
+                Some(VirtualMachineImagesGet)
+            }
+            4 if extension && is(3, "types", false) => Some(VirtualMachineExtensionImagesListTypes),
+            5 if extension && is(3, "types", true) && is(4, "versions", false) => {
+                Some(VirtualMachineExtensionImagesListVersions)
+            }
+            5 if extension && is(3, "types", true) && is(4, "versions", true) => {
+                Some(VirtualMachineExtensionImagesGet)
+            }
+            _ => None,
+        };
+    }
+    if id.resource_group.as_deref().is_none_or(|r| r.is_empty()) || !is(0, "virtualmachines", true)
+    {
+        return None;
+    }
+    match (t.len(), t.get(1).map(|(v, named)| (v.as_str(), *named)), m) {
+        (1, None, "GET") => Some(VirtualMachinesGet),
+        (2, Some(("instanceview", false)), "GET") => Some(VirtualMachinesInstanceView),
+        (2, Some(("start", false)), "POST") => Some(VirtualMachinesStart),
+        (2, Some(("poweroff", false)), "POST") => Some(VirtualMachinesPowerOff),
+        (2, Some(("deallocate", false)), "POST") => Some(VirtualMachinesDeallocate),
+        (2, Some(("restart", false)), "POST") => Some(VirtualMachinesRestart),
+        _ => None,
+    }
 }
 
 fn generic(m: &str, id: &ResourceId) -> Result<Route, ArmError> {
@@ -848,7 +956,7 @@ mod tests {
             &format!(
                 "{s}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/restart"
             ),
-            ResourcesAction,
+            VirtualMachinesRestart,
             "Microsoft.Compute/virtualMachines/restart/action",
         );
         check(
@@ -863,6 +971,116 @@ mod tests {
             OperationStatusesGet,
             "Microsoft.ManagedServices/operationStatuses/read",
         );
+    }
+
+    #[test]
+    fn compute_routes() {
+        use Route::*;
+        let s = "/subscriptions/20000000-0000-0000-0000-000000002001";
+        let l = format!("{s}/providers/Microsoft.Compute/locations/westeurope/publishers");
+        let img = format!("{l}/Canonical/artifacttypes/vmimage/offers");
+        let ext = format!("{l}/Microsoft.Azure.Extensions/artifacttypes/vmextension/types");
+        let vm = format!("{s}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1");
+        for (m, path, route, action) in [
+            (
+                "GET",
+                l.clone(),
+                VirtualMachineImagesListPublishers,
+                "Microsoft.Compute/locations/publishers/read",
+            ),
+            (
+                "GET",
+                img.clone(),
+                VirtualMachineImagesListOffers,
+                "Microsoft.Compute/locations/publishers/artifacttypes/offers/read",
+            ),
+            (
+                "GET",
+                format!("{img}/o/skus"),
+                VirtualMachineImagesListSkus,
+                "Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/read",
+            ),
+            (
+                "GET",
+                format!("{img}/o/skus/k/versions"),
+                VirtualMachineImagesList,
+                "Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions/read",
+            ),
+            (
+                "GET",
+                format!("{img}/o/skus/k/versions/1.0"),
+                VirtualMachineImagesGet,
+                "Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions/read",
+            ),
+            (
+                "GET",
+                ext.clone(),
+                VirtualMachineExtensionImagesListTypes,
+                "Microsoft.Compute/locations/publishers/artifacttypes/types/read",
+            ),
+            (
+                "GET",
+                format!("{ext}/CustomScript/versions"),
+                VirtualMachineExtensionImagesListVersions,
+                "Microsoft.Compute/locations/publishers/artifacttypes/types/versions/read",
+            ),
+            (
+                "GET",
+                vm.clone(),
+                VirtualMachinesGet,
+                "Microsoft.Compute/virtualMachines/read",
+            ),
+            (
+                "GET",
+                format!("{vm}/instanceView"),
+                VirtualMachinesInstanceView,
+                "Microsoft.Compute/virtualMachines/instanceView/read",
+            ),
+            (
+                "POST",
+                format!("{vm}/start"),
+                VirtualMachinesStart,
+                "Microsoft.Compute/virtualMachines/start/action",
+            ),
+            (
+                "POST",
+                format!("{vm}/powerOff"),
+                VirtualMachinesPowerOff,
+                "Microsoft.Compute/virtualMachines/powerOff/action",
+            ),
+            (
+                "POST",
+                format!("{vm}/deallocate"),
+                VirtualMachinesDeallocate,
+                "Microsoft.Compute/virtualMachines/deallocate/action",
+            ),
+            (
+                "POST",
+                format!("{vm}/restart"),
+                VirtualMachinesRestart,
+                "Microsoft.Compute/virtualMachines/restart/action",
+            ),
+            (
+                "PUT",
+                vm.clone(),
+                ResourcesCreateOrUpdate,
+                "Microsoft.Compute/virtualMachines/write",
+            ),
+            (
+                "PUT",
+                format!("{vm}/extensions/CustomScript"),
+                ResourcesCreateOrUpdate,
+                "Microsoft.Compute/virtualMachines/extensions/write",
+            ),
+            (
+                "POST",
+                format!("{vm}/capture"),
+                ResourcesAction,
+                "Microsoft.Compute/virtualMachines/capture/action",
+            ),
+        ] {
+            check(m, &path, route, action);
+        }
     }
 
     #[test]

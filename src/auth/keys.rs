@@ -44,6 +44,18 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
+    /// Read `dir/signing-key.pem` if there is one; never creates it.
+    pub fn load(dir: &Path) -> io::Result<Option<SigningKey>> {
+        let path = dir.join(KEY_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(pem) => SigningKey::from_pem(&pem)
+                .map(Some)
+                .map_err(|e| bad_file(&path, &e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Read `dir/signing-key.pem`, or generate a new key and write it there (mode 0600 on unix).
     pub fn load_or_create(dir: &Path) -> io::Result<SigningKey> {
         let path = dir.join(KEY_FILE);

@@ -162,7 +162,7 @@ fn serve(cx: &DataCx, req: &Req, account: &Stored) -> Reply {
     let tenant = resource_tenant(cx.snap, account);
     let challenge = format!(
         "Bearer authorization_uri={}/{tenant}/oauth2/authorize resource_id=https://storage.azure.com",
-        cx.base_url
+        cx.login_base
     );
     // Shared Key, SAS: refused — only Entra access is modeled (allowSharedKeyAccess = false).
     let auth = req.header("authorization").unwrap_or("");
@@ -196,7 +196,7 @@ fn serve(cx: &DataCx, req: &Req, account: &Stored) -> Reply {
     let audiences = vec![
         STORAGE_AUDIENCE.to_string(),
         format!("https://{name}.blob.core.windows.net/"),
-        format!("{}/{name}", cx.base_url),
+        format!("{}/", cx.account_url(name)),
     ];
     let caller = match authenticate(cx, req, &audiences, &tenant) {
         Ok(c) => c,
@@ -260,7 +260,11 @@ fn serve(cx: &DataCx, req: &Req, account: &Stored) -> Reply {
 
     // Address: /{account}[/{container}[/{blob…}]]
     let rest = req.path.trim_start_matches('/');
-    let rest = rest.split_once('/').map(|(_, r)| r).unwrap_or("");
+    let rest = if cx.host_style {
+        rest
+    } else {
+        rest.split_once('/').map(|(_, r)| r).unwrap_or("")
+    };
     let (container, blob) = match rest.split_once('/') {
         Some((c, b)) if !b.is_empty() => (Some(c.to_string()), Some(b.to_string())),
         Some((c, _)) => (Some(c.to_string()), None),
@@ -611,8 +615,8 @@ fn list_containers(cx: &DataCx, req: &Req, addr: &Addr) -> Result<Reply, Reply> 
         .unwrap_or_else(|| "<NextMarker />".into());
     let name = addr.account.key.rsplit('/').next().unwrap_or_default();
     Ok(xml_reply(format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"{}/{name}/\">{echo}<Containers>{items}</Containers>{next}</EnumerationResults>",
-        cx.base_url
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"{}/\">{echo}<Containers>{items}</Containers>{next}</EnumerationResults>",
+        cx.account_url(name)
     )))
 }
 
@@ -694,8 +698,8 @@ fn list_blobs(cx: &DataCx, req: &Req, addr: &Addr, c: &str) -> Result<Reply, Rep
         .unwrap_or_else(|| "<NextMarker />".into());
     let name = addr.account.key.rsplit('/').next().unwrap_or_default();
     Ok(xml_reply(format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"{}/{name}/\" ContainerName=\"{}\">{echo}<Blobs>{items}</Blobs>{next}</EnumerationResults>",
-        cx.base_url,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"{}/\" ContainerName=\"{}\">{echo}<Blobs>{items}</Blobs>{next}</EnumerationResults>",
+        cx.account_url(name),
         xml_escape(c)
     )))
 }

@@ -121,7 +121,7 @@ fn serve(cx: &DataCx, req: &Req, vault: &Stored) -> Reply {
     let tenant = vault_tenant(cx, vault);
     let challenge = format!(
         "Bearer authorization=\"{}/{tenant}\", resource=\"{VAULT_AUDIENCE}\"",
-        cx.base_url
+        cx.login_base
     );
     let unauthorized = |msg: String| {
         kv_error(401, "Unauthorized", &msg).header("www-authenticate", challenge.clone())

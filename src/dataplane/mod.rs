@@ -16,6 +16,7 @@ use crate::auth::token::{self, AccessClaims, TokenError};
 use crate::authz::{self, Decision, Path, Subject};
 use crate::dispatch::{describe, AuthzMode};
 use crate::facts::Snapshot;
+use crate::hosts::Hosted;
 use crate::store::{Store, StoreError, Stored};
 use crate::wire::{Reply, Req};
 use crate::world::{is_storage_account_name, is_vault_name, WorldData};
@@ -29,8 +30,14 @@ pub struct DataCx<'a> {
     pub snap: &'a Snapshot,
     pub key: &'a SigningKey,
     pub now: OffsetDateTime,
-    /// `https://localhost:8443` as the client addressed us.
+    /// `https://localhost:8443` as the client addressed us, or the host-style name it used
+    /// (`https://fabrikamdata.blob.core.windows.net`).
     pub base_url: &'a str,
+    /// The emulator's own `https://localhost:{port}`: the authority a challenge names.
+    pub login_base: &'a str,
+    /// The request came by host-style name (through the CONNECT tunnel): the path holds no
+    /// account or vault segment.
+    pub host_style: bool,
     pub request_id: &'a str,
     pub authz: AuthzMode,
 }
@@ -86,6 +93,41 @@ pub fn resolve(store: &Store, path: &str) -> Option<Target> {
         }
     }
     None
+}
+
+impl DataCx<'_> {
+    /// The account's Blob endpoint without the trailing slash: `{base}/{account}` path-style, the
+    /// base itself host-style.
+    pub fn account_url(&self, name: &str) -> String {
+        if self.host_style {
+            self.base_url.to_string()
+        } else {
+            format!("{}/{name}", self.base_url)
+        }
+    }
+}
+
+/// Serve a request that came by host-style name (`crate::hosts`): the account or vault the host
+/// names, whatever the path; 404 when the world has no such account or vault (Azure's DNS would not
+/// resolve the name; the CONNECT proxy already refuses it).
+pub fn handle_hosted(cx: &DataCx, req: &Req, hosted: &Hosted) -> Option<Reply> {
+    let (rtype, name, what) = match hosted {
+        Hosted::Blob(a) => (STORAGE_ACCOUNT_TYPE, a, "storage account"),
+        Hosted::Vault(v) => (VAULT_TYPE, v, "key vault"),
+        Hosted::Local => return None,
+    };
+    Some(match find_by_name(cx.store, rtype, name) {
+        Ok(Some(r)) if rtype == VAULT_TYPE => keyvault::handle(cx, req, &r),
+        Ok(Some(r)) => blob::handle(cx, req, &r),
+        Ok(None) => Reply::json(
+            404,
+            &json!({"error": {"code": "ResourceNotFound", "message": format!("The emulator's world has no {what} named '{name}'.")}}),
+        ),
+        Err(e) => Reply::json(
+            500,
+            &json!({"error": {"code": "InternalError", "message": e.0}}),
+        ),
+    })
 }
 
 /// Serve a data-plane request, or `None` when the path names no account or vault.

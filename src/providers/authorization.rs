@@ -10,8 +10,8 @@ use super::{list_reply, parse_eq_filter, stored_row, Cx};
 use crate::arm::api_version::at_least;
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::{is_at_or_above, is_guid, ResourceId};
-use crate::authz::{RoleDefinition, Subject, Via};
-use crate::facts::{builtin_roles, role_guid};
+use crate::authz::{self, RoleDefinition, Subject, Via};
+use crate::facts::{builtin_roles, role_guid, Snapshot};
 use crate::store::Store;
 use crate::wire::Reply;
 
@@ -180,7 +180,7 @@ pub fn role_definitions_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError
 
 /// Is `principal_id` the identity of a managed identity (user-assigned, or a resource's system-assigned
 /// identity) in this subscription?
-fn is_managed_identity(store: &Store, sub: &str, principal_id: &str) -> Result<bool, ArmError> {
+pub fn is_managed_identity(store: &Store, sub: &str, principal_id: &str) -> Result<bool, ArmError> {
     let rows = store.read(|tx| tx.in_scope(sub, None))?;
     Ok(rows.iter().any(|r| {
         let b = &r.body;
@@ -195,59 +195,38 @@ fn is_managed_identity(store: &Store, sub: &str, principal_id: &str) -> Result<b
     }))
 }
 
-/// The roles a delegated caller may assign at `scope`: the `delegatedRoleDefinitionIds` of the User
-/// Access Administrator authorizations that name it in delegations covering the scope.
-fn delegated_assignable_roles(
-    cx: &Cx,
-    store: &Store,
+/// Why a delegated caller may not assign role `guid` to `principal_id` (of kind `kind_name`) at `scope`,
+/// or `None`: its delegated User Access Administrator authorizations covering the scope must list the
+/// role, and the principal must be a managed identity (ARM-FACTS §7.2). Also used by explain.
+#[allow(clippy::too_many_arguments)]
+pub fn delegated_assignment_refusal(
+    snap: &Snapshot,
+    subject: &Subject,
+    now: i64,
     scope: &str,
-) -> Result<Vec<String>, ArmError> {
-    let subject = Subject {
-        object_id: &cx.caller.object_id,
-        groups: &cx.caller.groups,
-    };
+    guid: &str,
+    principal_id: &str,
+    kind_name: &str,
+    managed_identity: bool,
+) -> Option<String> {
     let scope_l = scope.to_lowercase();
-    let mut out = Vec::new();
-    for g in cx.snap.access.grants_of(&subject) {
-        let Via::Delegation {
-            registration_definition_id,
-            ..
-        } = &g.via
-        else {
-            continue;
-        };
-        if g.role.id != crate::lighthouse::USER_ACCESS_ADMINISTRATOR
-            || !is_at_or_above(&g.scope, &scope_l)
-        {
-            continue;
-        }
-        let key = registration_definition_id.to_lowercase();
-        if let Some(def) = store.read(|tx| tx.get(&key))? {
-            for a in def.body["properties"]["authorizations"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                let names_caller = a["principalId"].as_str().is_some_and(|p| {
-                    p.eq_ignore_ascii_case(&cx.caller.object_id)
-                        || cx.caller.groups.iter().any(|gr| gr.eq_ignore_ascii_case(p))
-                });
-                if names_caller
-                    && role_guid(a["roleDefinitionId"].as_str().unwrap_or_default())
-                        == crate::lighthouse::USER_ACCESS_ADMINISTRATOR
-                {
-                    for d in a["delegatedRoleDefinitionIds"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                    {
-                        out.push(d.as_str().unwrap_or_default().to_lowercase());
-                    }
-                }
-            }
-        }
-    }
-    Ok(out)
+    let covering = snap.access.grants_of(subject).filter(|g| {
+        matches!(g.via, Via::Delegation { .. })
+            && g.active(now)
+            && is_at_or_above(&g.scope, &scope_l)
+    });
+    let role_name = snap
+        .role(guid)
+        .map(|r| r.role_name.as_str())
+        .unwrap_or_default();
+    authz::delegated_assignment_refusal(
+        covering,
+        guid,
+        role_name,
+        principal_id,
+        kind_name,
+        managed_identity,
+    )
 }
 
 fn ra_scope(row_body: &Value) -> String {
@@ -322,16 +301,37 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
         (None, false) => return Err(ArmError::principal_not_found(principal_id, &scope_tenant)),
     };
     // A managing-tenant caller may only assign the roles its User Access Administrator authorization
-    // lists in delegatedRoleDefinitionIds, and only to managed identities (ARM-FACTS §7.2, §4.4).
+    // lists in delegatedRoleDefinitionIds, and only to managed identities (ARM-FACTS §7.2, §4.4). The
+    // decision let the write through on such an authorization; the body decides the rest.
     if !cx.caller.platform && !cx.caller.tenant_id.eq_ignore_ascii_case(&scope_tenant) {
-        let allowed = delegated_assignable_roles(cx, store, &scope)?;
-        if !managed_identity || !allowed.contains(&guid) {
-            return Err(ArmError::authorization_failed(
+        let subject = Subject {
+            object_id: &cx.caller.object_id,
+            groups: &cx.caller.groups,
+        };
+        let kind_name = if managed_identity {
+            "managed identity"
+        } else {
+            kind
+        };
+        if let Some(why) = delegated_assignment_refusal(
+            cx.snap,
+            &subject,
+            cx.now.unix_timestamp(),
+            &scope,
+            &guid,
+            principal_id,
+            kind_name,
+            managed_identity,
+        ) {
+            let e = ArmError::authorization_failed(
                 &cx.caller.client_name,
                 &cx.caller.object_id,
-                "Microsoft.Authorization/roleAssignments/write",
+                authz::ROLE_ASSIGNMENT_WRITE,
                 &scope,
-            ));
+            );
+            let message = format!("{} The emulator's reason: {why}.", e.message);
+            return Err(ArmError { message, ..e }
+                .with_header("x-ms-emulator-decision", format!("denied; {why}")));
         }
     }
     let principal_type = p
@@ -525,6 +525,11 @@ pub fn permissions_list_for_scope(cx: &Cx, _store: &Store) -> Result<Reply, ArmE
             (Via::RoleAssignment, false) | (Via::Delegation { .. }, true)
         );
         if on_path && is_at_or_above(&g.scope, &scope) {
+            // a delegated User Access Administrator serves only to assign its listed roles
+            if g.assignable_roles().is_some() {
+                items.push(json!({"actions": [authz::ROLE_ASSIGNMENT_WRITE], "notActions": [], "dataActions": [], "notDataActions": []}));
+                continue;
+            }
             for p in &g.role.permissions {
                 items.push(json!({"actions": p.actions, "notActions": p.not_actions, "dataActions": p.data_actions, "notDataActions": p.not_data_actions}));
             }

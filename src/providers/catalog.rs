@@ -13,16 +13,96 @@ use serde_json::{json, Value};
 use crate::arm::api_version::Family;
 use crate::facts::builtin_roles;
 
+/// Azure's public regions, as ARM lists them for resource groups (its LocationNotAvailableForResourceGroup
+/// message, 2024, without the canary regions): `(name, displayName, geography)`.
 pub const LOCATIONS: &[(&str, &str, &str)] = &[
-    ("westeurope", "West Europe", "Europe"),
     ("northeurope", "North Europe", "Europe"),
-    ("eastus", "East US", "US"),
+    ("westeurope", "West Europe", "Europe"),
+    ("eastasia", "East Asia", "Asia Pacific"),
+    ("southeastasia", "Southeast Asia", "Asia Pacific"),
+    ("australiaeast", "Australia East", "Asia Pacific"),
+    ("australiasoutheast", "Australia Southeast", "Asia Pacific"),
+    ("brazilsouth", "Brazil South", "South America"),
+    ("canadacentral", "Canada Central", "Canada"),
+    ("canadaeast", "Canada East", "Canada"),
+    ("switzerlandnorth", "Switzerland North", "Europe"),
+    ("germanywestcentral", "Germany West Central", "Europe"),
     ("eastus2", "East US 2", "US"),
-    ("westus2", "West US 2", "US"),
+    ("eastus", "East US", "US"),
     ("centralus", "Central US", "US"),
+    ("northcentralus", "North Central US", "US"),
+    ("francecentral", "France Central", "Europe"),
     ("uksouth", "UK South", "UK"),
+    ("ukwest", "UK West", "UK"),
+    ("centralindia", "Central India", "Asia Pacific"),
+    ("southindia", "South India", "Asia Pacific"),
+    ("jioindiawest", "Jio India West", "Asia Pacific"),
+    ("italynorth", "Italy North", "Europe"),
+    ("japaneast", "Japan East", "Asia Pacific"),
+    ("japanwest", "Japan West", "Asia Pacific"),
+    ("koreacentral", "Korea Central", "Asia Pacific"),
+    ("koreasouth", "Korea South", "Asia Pacific"),
+    ("mexicocentral", "Mexico Central", "Mexico"),
+    ("norwayeast", "Norway East", "Europe"),
+    ("polandcentral", "Poland Central", "Europe"),
+    ("qatarcentral", "Qatar Central", "Middle East"),
+    ("spaincentral", "Spain Central", "Europe"),
     ("swedencentral", "Sweden Central", "Europe"),
+    ("uaenorth", "UAE North", "Middle East"),
+    ("westcentralus", "West Central US", "US"),
+    ("westus2", "West US 2", "US"),
+    ("westus", "West US", "US"),
+    ("southcentralus", "South Central US", "US"),
+    ("westus3", "West US 3", "US"),
+    ("southafricanorth", "South Africa North", "Africa"),
+    ("australiacentral", "Australia Central", "Asia Pacific"),
+    ("australiacentral2", "Australia Central 2", "Asia Pacific"),
+    ("israelcentral", "Israel Central", "Middle East"),
+    ("westindia", "West India", "Asia Pacific"),
 ];
+
+/// The regions of Azure Government (AzureUSGovernment tenants' subscriptions).
+pub const GOV_LOCATIONS: &[(&str, &str, &str)] = &[
+    ("usgovvirginia", "USGov Virginia", "US"),
+    ("usgovarizona", "USGov Arizona", "US"),
+    ("usgovtexas", "USGov Texas", "US"),
+    ("usdodeast", "USDoD East", "US"),
+    ("usdodcentral", "USDoD Central", "US"),
+];
+
+/// The regions of a cloud (`AzureCloud`, `AzureUSGovernment`, ...; a tenant's `cloud`).
+pub fn locations(cloud: &str) -> &'static [(&'static str, &'static str, &'static str)] {
+    if cloud.eq_ignore_ascii_case("AzureUSGovernment") {
+        GOV_LOCATIONS
+    } else {
+        LOCATIONS
+    }
+}
+
+/// The region `given` names in `cloud` — by name or display name, any case, spaces ignored, as ARM
+/// accepts them (`West Europe`, `WestEurope`, `westeurope`) — or `None`.
+pub fn region(cloud: &str, given: &str) -> Option<&'static str> {
+    let norm: String = given
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    locations(cloud)
+        .iter()
+        .find(|(name, display, _)| {
+            *name == norm || display.replace(' ', "").eq_ignore_ascii_case(&norm)
+        })
+        .map(|(name, ..)| *name)
+}
+
+/// The comma-separated region names of a cloud, as ARM's location errors list them.
+pub fn location_list(cloud: &str) -> String {
+    locations(cloud)
+        .iter()
+        .map(|(n, ..)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 /// One namespace: its spelling in the roles and its resource types (spelling of first sight).
 pub struct Namespace {
@@ -245,6 +325,22 @@ pub fn resource_types(ns: &str) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_by_cloud_and_spelling() {
+        for (cloud, given, want) in [
+            ("AzureCloud", "westeurope", Some("westeurope")),
+            ("AzureCloud", "West Europe", Some("westeurope")),
+            ("AzureCloud", "WESTUS3", Some("westus3")),
+            ("AzureCloud", "marsnorth", None),
+            ("AzureCloud", "usgovvirginia", None),
+            ("AzureUSGovernment", "USGov Virginia", Some("usgovvirginia")),
+            ("AzureUSGovernment", "westeurope", None),
+        ] {
+            assert_eq!(region(cloud, given), want, "{cloud} {given}");
+        }
+        assert!(location_list("AzureCloud").starts_with("northeurope,westeurope,"));
+    }
 
     #[test]
     fn types_come_from_role_actions() {

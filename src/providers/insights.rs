@@ -271,7 +271,7 @@ fn may_read_tenant_log(cx: &Cx) -> bool {
     };
     let now = cx.now.unix_timestamp();
     cx.snap.access.grants_of(&subject).any(|g| {
-        if !g.active(now) || !g.role.allows(READ_ACTION, false) {
+        if !g.active(now) || !g.covers(READ_ACTION, false) {
             return false;
         }
         match &g.via {

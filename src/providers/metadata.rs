@@ -1,13 +1,12 @@
 //! Cloud metadata (`/metadata/endpoints`, every shape az, Terraform and Azure Stack tooling ask for)
-//! pointing every endpoint at this emulator, and the sliver of Microsoft Graph the Azure CLI calls to
-//! name principals (`directoryObjects/getByIds`). Follows ARM-FACTS.md §10 and CLIENTS.md §2.6.
+//! pointing every endpoint at this emulator (Microsoft Graph is `crate::graph`). Follows ARM-FACTS.md §10
+//! and CLIENTS.md §2.6.
 
 use serde_json::{json, Value};
 
 use crate::arm::error::ArmError;
-use crate::directory::Directory;
+use crate::hosts::{KEY_VAULT_DNS, STORAGE_SUFFIX};
 use crate::wire::{Reply, Req};
-use crate::world::PrincipalKind;
 
 pub const CLOUD_NAME: &str = "LighthouseEmulator";
 
@@ -29,8 +28,8 @@ fn cloud(base: &str, name: &str) -> Value {
             "acrLoginServer": "azurecr.io",
             "sqlServerHostname": "database.windows.net",
             "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
-            "keyVaultDns": "vault.azure.net",
-            "storage": "core.windows.net",
+            "keyVaultDns": KEY_VAULT_DNS,
+            "storage": STORAGE_SUFFIX,
             "azureFrontDoorEndpointSuffix": "azurefd.net",
             "storageSyncEndpointSuffix": "afs.azure.net",
             "mhsmDns": "managedhsm.azure.net",
@@ -82,39 +81,4 @@ pub fn metadata_endpoints(req: &Req, base: &str) -> Result<Reply, ArmError> {
         _ => cloud(base, CLOUD_NAME),
     };
     Ok(Reply::json(200, &body))
-}
-
-/// `POST /v1.0/directoryObjects/getByIds`: the directory objects with those ids.
-pub fn graph_get_by_ids(req: &Req, dir: &Directory) -> Reply {
-    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-    let ids: Vec<String> = body["ids"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    let value: Vec<Value> = ids
-        .iter()
-        .filter_map(|id| dir.principal(id))
-        .map(|p| match p.kind {
-            PrincipalKind::User => json!({
-                "@odata.type": "#microsoft.graph.user", "id": p.object_id, "displayName": p.display_name,
-                "userPrincipalName": p.user_principal_name, "mail": p.user_principal_name,
-            }),
-            PrincipalKind::Group => json!({
-                "@odata.type": "#microsoft.graph.group", "id": p.object_id, "displayName": p.display_name,
-                "securityEnabled": true, "mailEnabled": false,
-            }),
-            PrincipalKind::ServicePrincipal => json!({
-                "@odata.type": "#microsoft.graph.servicePrincipal", "id": p.object_id, "displayName": p.display_name,
-                "appId": p.app_id, "servicePrincipalNames": [p.app_id], "servicePrincipalType": "Application",
-            }),
-        })
-        .collect();
-    Reply::json(
-        200,
-        &json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects", "value": value}),
-    )
 }

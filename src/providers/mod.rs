@@ -4,12 +4,17 @@
 
 pub mod authorization;
 pub mod catalog;
+pub mod children;
+pub mod compute;
+pub mod create_statuses;
 pub mod denyassignments;
 pub mod deployments;
 pub mod insights;
 pub mod locks;
 pub mod managedservices;
 pub mod metadata;
+pub mod naming;
+pub mod network;
 pub mod pim;
 pub mod providertypes;
 pub mod resources;
@@ -206,6 +211,39 @@ impl Cx<'_> {
     }
 }
 
+/// What a resource provider adds to a resource it stores, beyond what ARM adds to every resource
+/// (ids, provisioningState, etag, systemData): Compute's vmId and OS disk, Network's addresses.
+/// The one place the generic PUT path reaches a provider's own completion.
+pub fn complete_resource(
+    cx: &Cx,
+    store: &Store,
+    body: &mut Value,
+    existing: Option<&Value>,
+) -> Result<(), ArmError> {
+    let Value::Object(b) = body else {
+        return Ok(());
+    };
+    let t = cx.id.full_type().unwrap_or_default().to_ascii_lowercase();
+    match t.as_str() {
+        "microsoft.compute/virtualmachines" => {
+            compute::complete_virtual_machine(cx, b, existing);
+            compute::create_os_disk(cx, store, b)?;
+        }
+        "microsoft.compute/virtualmachines/extensions" => {
+            compute::complete_virtual_machine_extension(b)
+        }
+        "microsoft.network/networkinterfaces" => {
+            network::complete_network_interface(cx, store, b, existing)
+        }
+        "microsoft.network/publicipaddresses" => {
+            network::complete_public_ip_address(cx, b, existing)
+        }
+        "microsoft.network/virtualnetworks" => network::complete_virtual_network(cx, b),
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Build the store row for `id` with `body`.
 pub fn stored_row(id: &ResourceId, rtype: &str, body: Value) -> Stored {
     let parent = id.parent().map(|p| p.key()).unwrap_or_else(|| "/".into());
@@ -240,6 +278,10 @@ pub fn get_stored(
 
 /// HEAD of the request's id: 204 when it exists, 404 otherwise.
 pub fn check_existence(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    if let Some(e) = children::embedded(cx.id) {
+        let there = children::exists(store, &e, cx.id.name().unwrap_or_default())?;
+        return Ok(Reply::empty(if there { 204 } else { 404 }));
+    }
     let key = cx.id.key();
     Ok(Reply::empty(if store.get(&key)?.is_some() {
         204

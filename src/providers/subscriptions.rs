@@ -279,7 +279,14 @@ pub fn subscriptions_list_locations(cx: &Cx, _store: &Store) -> Result<Reply, Ar
         .req
         .query("policyAware")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let items = super::catalog::LOCATIONS
+    let cloud = cx
+        .snap
+        .dir
+        .subscription(&sub)
+        .and_then(|s| cx.snap.dir.tenant(&s.tenant_id))
+        .map(|t| t.cloud.as_str())
+        .unwrap_or("AzureCloud");
+    let items = super::catalog::locations(cloud)
         .iter()
         .map(|(name, display, geo)| {
             let meta = REGION_METADATA.iter().find(|m| m.0 == *name);

@@ -169,6 +169,7 @@ fn delegation(n: usize, principal: &str, scope: &str, role: &Arc<RoleDefinition>
             ),
             managed_by_tenant_id: guid(0x7e, 1),
             eligible: false,
+            assignable_roles: None,
         },
         expires_at: None,
     }

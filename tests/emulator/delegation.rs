@@ -646,24 +646,51 @@ async fn delegated_user_access_administrator_assigns_listed_roles_to_managed_ide
         .call("PUT", &ra(1), Some(&msp), Some(body(CONTRIBUTOR, &mi)))
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    // Reader is not listed
-    assert_eq!(
-        e.call("PUT", &ra(2), Some(&msp), Some(body(READER, &mi)))
-            .await
-            .code(),
-        "AuthorizationFailed"
+    // Reader is not listed: the refusal says why in its message and its decision header, and
+    // explain (given the body) agrees
+    let r = e
+        .call("PUT", &ra(2), Some(&msp), Some(body(READER, &mi)))
+        .await;
+    assert_eq!(r.code(), "AuthorizationFailed");
+    let why = r.header("x-ms-emulator-decision").to_string();
+    assert!(why.starts_with("denied;"), "{why}");
+    assert!(
+        why.contains(READER) && why.contains("is not listed"),
+        "{why}"
     );
+    let msg = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("is not listed") && msg.contains(CONTRIBUTOR),
+        "{msg}"
+    );
+    let explained = e
+        .call(
+            "POST",
+            "/_emulator/explain",
+            None,
+            Some(json!({"principal": "msp-automation", "method": "PUT",
+                "url": format!("https://localhost{}", ra(2)), "body": body(READER, &mi)})),
+        )
+        .await;
+    assert_eq!(explained.body["decision"], "denied", "{}", explained.body);
+    assert!(explained.body["reasons"]
+        .to_string()
+        .contains("is not listed"));
     // a user of the customer is not a managed identity
-    assert_eq!(
-        e.call(
+    let r = e
+        .call(
             "PUT",
             &ra(3),
             Some(&msp),
-            Some(body(CONTRIBUTOR, "30000000-0000-0000-0000-000000002112"))
+            Some(body(CONTRIBUTOR, "30000000-0000-0000-0000-000000002112")),
         )
-        .await
-        .code(),
-        "AuthorizationFailed"
+        .await;
+    assert_eq!(r.code(), "AuthorizationFailed");
+    assert!(
+        r.header("x-ms-emulator-decision")
+            .contains("is a User, not a managed identity"),
+        "{}",
+        r.header("x-ms-emulator-decision")
     );
     // alice (Contributor through MSP Operators) cannot assign roles at all
     let alice = e.token("alice").await;
@@ -765,4 +792,93 @@ async fn a_resource_group_delegation_lists_what_it_covers_and_reads_subscription
         )
         .await;
     assert_eq!(r.code(), "AuthorizationFailed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delegated_user_access_administrator_grants_nothing_but_those_role_assignments() {
+    // msp-automation holds Contributor (MSP Operators) and User Access Administrator with
+    // delegatedRoleDefinitionIds on fabrikam-prod: no other permission of UAA applies (ARM-FACTS §7.2),
+    // so locks, custom roles and the other Microsoft.Authorization writes Contributor excludes stay refused.
+    let e = emu().await;
+    let msp = e.token("msp-automation").await;
+    let lock = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.Authorization/locks/msp-lock?api-version=2020-05-01");
+    let r = e
+        .call(
+            "PUT",
+            &lock,
+            Some(&msp),
+            Some(json!({"properties": {"level": "CanNotDelete"}})),
+        )
+        .await;
+    assert_eq!(r.code(), "AuthorizationFailed", "{}", r.body);
+    let role = format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.Authorization/roleDefinitions/dddddddd-0000-0000-0000-000000000001?api-version=2022-04-01");
+    let r = e
+        .call(
+            "PUT",
+            &role,
+            Some(&msp),
+            Some(
+                json!({"properties": {"roleName": "msp custom", "type": "CustomRole",
+                "permissions": [{"actions": ["*/read"]}],
+                "assignableScopes": [format!("/subscriptions/{FABRIKAM_PROD}")]}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.code(), "AuthorizationFailed", "{}", r.body);
+    // explain names the UAA authorization as one that does not cover the lock, and says why
+    let x = e
+        .call(
+            "POST",
+            "/_emulator/explain",
+            None,
+            Some(json!({"principal": "msp-automation", "action": "Microsoft.Authorization/locks/write",
+                "scope": format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web")})),
+        )
+        .await;
+    assert_eq!(x.body["decision"], "denied", "{}", x.body);
+    let reasons = x.body["reasons"].to_string();
+    assert!(
+        reasons.contains("serves only to assign the roles its delegatedRoleDefinitionIds list"),
+        "{reasons}"
+    );
+    // and the role assignment write itself is allowed by it, limited
+    let x = e
+        .call(
+            "POST",
+            "/_emulator/explain",
+            None,
+            Some(json!({"principal": "msp-automation", "action": "Microsoft.Authorization/roleAssignments/write",
+                "scope": format!("/subscriptions/{FABRIKAM_PROD}")})),
+        )
+        .await;
+    assert_eq!(x.body["decision"], "allowed", "{}", x.body);
+    let granted = x.body["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["effect"] == "allows")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(granted["role"], "User Access Administrator", "{}", x.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parent_resource_not_found_names_no_write_on_a_get() {
+    // (a network child of a missing parent answers the Network provider's ResourceNotFound instead)
+    let e = emu().await;
+    let admin = e.token("admin@fabrikam").await;
+    let r = e
+        .call(
+            "GET",
+            &format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.Automation/automationAccounts/no-such-account/runbooks/r1?api-version=2023-11-01"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.code(), "ParentResourceNotFound");
+    assert_eq!(
+        r.body["error"]["message"],
+        "Can not perform requested operation on nested resource. Parent resource 'no-such-account' not found."
+    );
 }

@@ -7,13 +7,17 @@ mod dataplane;
 mod delegation;
 mod deployments;
 mod examples;
+mod graph;
 mod guardrails;
+mod hoststyle;
 mod identity;
 mod pim;
 mod refusals;
+mod resource_rules;
 mod spec_fixes;
 mod spec_plans;
 mod spec_replay;
+mod vm;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

@@ -40,7 +40,7 @@ AZ_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 ARM_SCOPE = "https://management.azure.com/.default"
 
 # ---------------------------------------------------------------------------
-# The default world (shared/default-world.md); ids and secrets are stable by design.
+# The default world (fixtures/default-world.md); ids and secrets are stable by design.
 # ---------------------------------------------------------------------------
 CONTOSO = "10000000-0000-0000-0000-000000000001"
 FABRIKAM = "10000000-0000-0000-0000-000000000002"
@@ -228,13 +228,20 @@ def _start_emulator(state_dir: str) -> Emulator:
 def emulator():
     state_dir = tempfile.mkdtemp(prefix="lighthouse-emulator-pytest-")
     saved = {k: os.environ.get(k) for k in
-             ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "AZURE_AUTHORITY_HOST")}
+             ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "AZURE_AUTHORITY_HOST",
+              "HTTPS_PROXY", "NO_PROXY", "https_proxy", "no_proxy")}
     emu = _start_emulator(state_dir)
     # requests (hence azure-core, MSAL, azure-identity) reads these per request.
     os.environ["REQUESTS_CA_BUNDLE"] = emu.ca
     os.environ["CURL_CA_BUNDLE"] = emu.ca
     os.environ["SSL_CERT_FILE"] = emu.ca
     os.environ["AZURE_AUTHORITY_HOST"] = emu.url
+    # as `lighthouse-emulator env` prints them: host-style data-plane names through the emulator
+    # as an HTTPS proxy, its own port direct (requests reads both per request)
+    for k in ("https_proxy", "no_proxy"):
+        os.environ.pop(k, None)
+    os.environ["HTTPS_PROXY"] = f"http://localhost:{emu.port}"
+    os.environ["NO_PROXY"] = f"localhost:{emu.port},127.0.0.1:{emu.port}"
     try:
         yield emu
     finally:
