@@ -15,6 +15,7 @@ pub mod dataplane;
 pub mod directory;
 pub mod dispatch;
 pub mod facts;
+pub mod kql;
 pub mod lighthouse;
 pub mod logsink;
 pub mod providers;

@@ -56,6 +56,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/directory.rs",
             "src/world.rs",
             "src/template/",
+            "src/kql/",
         ],
         &[
             "crate::store",
