@@ -1297,6 +1297,12 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     };
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
+        Route::ResourceGraphResources => {
+            providers::resourcegraph::resource_graph_resources(cx, store)
+        }
+        Route::ResourceGraphOperationsList => {
+            providers::resourcegraph::resource_graph_operations_list(cx, store)
+        }
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
         Route::SubscriptionsGet => subscriptions::subscriptions_get(cx, store),
         Route::SubscriptionsListLocations => subscriptions::subscriptions_list_locations(cx, store),

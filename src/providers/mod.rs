@@ -11,6 +11,7 @@ pub mod locks;
 pub mod managedservices;
 pub mod metadata;
 pub mod pim;
+pub mod resourcegraph;
 pub mod resources;
 pub mod subscriptions;
 

@@ -11,6 +11,7 @@ mod guardrails;
 mod identity;
 mod pim;
 mod refusals;
+mod resourcegraph;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
