@@ -19,6 +19,7 @@ pub mod kql;
 pub mod lighthouse;
 pub mod logsink;
 pub mod providers;
+pub mod quota;
 pub mod server;
 pub mod start;
 pub mod store;

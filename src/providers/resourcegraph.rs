@@ -177,7 +177,14 @@ fn resource_row(r: &Stored, tenant: &str) -> Map<String, Value> {
 /// (a runbook of an automation account), not resource groups, extension resources (role assignments,
 /// locks: other tables), deployments or the parts that live in a parent's body (subnets).
 fn is_graph_resource(r: &Stored) -> bool {
-    if r.rg.is_empty() || r.rtype.starts_with("microsoft.resources/") {
+    // extension resources and what ARM keeps about resources live in other tables, or in none
+    const NOT_RESOURCES: &[&str] = &[
+        "microsoft.resources/",
+        "microsoft.authorization/",
+        "microsoft.managedservices/",
+        "microsoft.insights/diagnosticsettings",
+    ];
+    if r.rg.is_empty() || NOT_RESOURCES.iter().any(|p| r.rtype.starts_with(p)) {
         return false;
     }
     let Ok(id) = ResourceId::parse(&r.key) else {

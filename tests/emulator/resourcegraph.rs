@@ -156,3 +156,60 @@ async fn containers_and_delegations_from_both_sides() {
         r.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_user_has_fifteen_queries_per_five_seconds() {
+    let e = emu().await;
+    let t = e.token("reader@fabrikam").await;
+    let body = json!({"query": "Resources | count"});
+    for want in (0..15).rev() {
+        let r = e.call("POST", ARG, Some(&t), Some(body.clone())).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.header("x-ms-user-quota-remaining"), want.to_string());
+        assert!(r
+            .header("x-ms-user-quota-resets-after")
+            .starts_with("00:00:0"));
+    }
+    let r = e.call("POST", ARG, Some(&t), Some(body.clone())).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.code(), "RateLimiting");
+    assert_eq!(r.body["error"]["details"][0]["code"], "RateLimiting");
+    assert_eq!(r.header("x-ms-user-quota-remaining"), "0");
+    assert!(!r.header("retry-after").is_empty());
+    // another user is counted apart
+    let other = e.token("admin@fabrikam").await;
+    let r = e.call("POST", ARG, Some(&other), Some(body.clone())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // the window passes on the emulator's clock
+    let r = e
+        .call(
+            "POST",
+            "/_emulator/clock",
+            None,
+            Some(json!({"advance": "PT6S"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let t = e.token("reader@fabrikam").await;
+    let r = e.call("POST", ARG, Some(&t), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-ms-user-quota-remaining"), "14");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_quota_can_be_switched_off_for_load_tests() {
+    let e = emu_with(|o| o.graph_quota = false).await;
+    let t = e.token("reader@fabrikam").await;
+    for _ in 0..20 {
+        let r = e
+            .call(
+                "POST",
+                ARG,
+                Some(&t),
+                Some(json!({"query": "Resources | count"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.header("x-ms-user-quota-remaining"), "");
+    }
+}
