@@ -117,6 +117,19 @@ pub fn run_tabular(t: &Tabular, tables: &dyn Tables, ctx: &Ctx) -> Result<Table,
             *inner,
         ),
     };
+    // a row of the wrong width from the caller is refused here, not indexed out of bounds later
+    if let Some(bad) = table.rows.iter().find(|r| r.len() != table.columns.len()) {
+        return Err(KqlError::semantic(
+            0,
+            0,
+            "",
+            format!(
+                "a row of {} values in a table of {} columns",
+                bad.len(),
+                table.columns.len()
+            ),
+        ));
+    }
     for op in &t.ops {
         table = apply(op, table, tables, ctx)?;
     }

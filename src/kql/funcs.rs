@@ -248,13 +248,13 @@ fn arith(op: BinOp, a: &Value, b: &Value) -> Value {
             BinOp::Div => x.checked_div(*y).map(Long).unwrap_or(Null),
             _ => x.checked_rem(*y).map(Long).unwrap_or(Null),
         },
-        (BinOp::Sub, DateTime(x), DateTime(y)) => TimeSpan(x - y),
+        (BinOp::Sub, DateTime(x), DateTime(y)) => TimeSpan(x.saturating_sub(*y)),
         (BinOp::Add, DateTime(x), TimeSpan(y)) | (BinOp::Add, TimeSpan(y), DateTime(x)) => {
-            DateTime(x + y)
+            DateTime(x.saturating_add(*y))
         }
-        (BinOp::Sub, DateTime(x), TimeSpan(y)) => DateTime(x - y),
-        (BinOp::Add, TimeSpan(x), TimeSpan(y)) => TimeSpan(x + y),
-        (BinOp::Sub, TimeSpan(x), TimeSpan(y)) => TimeSpan(x - y),
+        (BinOp::Sub, DateTime(x), TimeSpan(y)) => DateTime(x.saturating_sub(*y)),
+        (BinOp::Add, TimeSpan(x), TimeSpan(y)) => TimeSpan(x.saturating_add(*y)),
+        (BinOp::Sub, TimeSpan(x), TimeSpan(y)) => TimeSpan(x.saturating_sub(*y)),
         (BinOp::Div, TimeSpan(x), TimeSpan(y)) if *y != 0 => Real(*x as f64 / *y as f64),
         (BinOp::Mul, TimeSpan(x), n) | (BinOp::Mul, n, TimeSpan(x)) => match n.as_f64() {
             Some(f) => TimeSpan((*x as f64 * f).round() as i64),
@@ -366,7 +366,7 @@ fn call(f: Func, args: &[BExpr], re: Option<&regex::Regex>, row: &[Value], now: 
             let start = start.clamp(0, s.len() as i64) as usize;
             let end = match args.get(2) {
                 Some(l) => match eval(l, row, now).as_i64() {
-                    Some(l) => (start as i64 + l.max(0)).min(s.len() as i64) as usize,
+                    Some(l) => (start as i64).saturating_add(l.max(0)).min(s.len() as i64) as usize,
                     None => return Value::str(""),
                 },
                 None => s.len(),
@@ -507,7 +507,7 @@ fn call(f: Func, args: &[BExpr], re: Option<&regex::Regex>, row: &[Value], now: 
             other => convert(&other, Type::Dynamic),
         },
         Func::Ago => match arg(0).scalar() {
-            Value::TimeSpan(t) => Value::DateTime(now - t),
+            Value::TimeSpan(t) => Value::DateTime(now.saturating_sub(t)),
             _ => Value::Null,
         },
         Func::Bin => bin(&arg(0).scalar(), &arg(1).scalar()),
@@ -543,9 +543,21 @@ fn call(f: Func, args: &[BExpr], re: Option<&regex::Regex>, row: &[Value], now: 
 /// `bin(value, size)`: rounds down to a multiple of size (numbers, timespans, datetimes since the epoch).
 fn bin(v: &Value, size: &Value) -> Value {
     match (v, size) {
-        (Value::Long(x), Value::Long(s)) if *s > 0 => Value::Long(x.div_euclid(*s) * s),
-        (Value::DateTime(t), Value::TimeSpan(s)) if *s > 0 => Value::DateTime(t.div_euclid(*s) * s),
-        (Value::TimeSpan(t), Value::TimeSpan(s)) if *s > 0 => Value::TimeSpan(t.div_euclid(*s) * s),
+        (Value::Long(x), Value::Long(s)) if *s > 0 => x
+            .div_euclid(*s)
+            .checked_mul(*s)
+            .map(Value::Long)
+            .unwrap_or(Value::Null),
+        (Value::DateTime(t), Value::TimeSpan(s)) if *s > 0 => t
+            .div_euclid(*s)
+            .checked_mul(*s)
+            .map(Value::DateTime)
+            .unwrap_or(Value::Null),
+        (Value::TimeSpan(t), Value::TimeSpan(s)) if *s > 0 => t
+            .div_euclid(*s)
+            .checked_mul(*s)
+            .map(Value::TimeSpan)
+            .unwrap_or(Value::Null),
         (x, s) => match (x.as_f64(), s.as_f64()) {
             (Some(x), Some(s)) if s > 0.0 => Value::Real((x / s).floor() * s),
             _ => Value::Null,

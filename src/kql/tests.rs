@@ -988,6 +988,21 @@ fn semantic_errors() {
 }
 
 #[test]
+fn extreme_values_do_not_overflow() {
+    scalar("totimespan('99999999999999999.00:00:00')", json!(null));
+    scalar("isnotnull(datetime(2024-01-01) + 10675199d)", json!(true));
+    scalar(
+        "isnotnull(ago(-10675199d) - datetime(1970-01-01))",
+        json!(true),
+    );
+    scalar("substring('abc', 1, 9223372036854775807)", json!("bc"));
+    scalar("-9223372036854775807 - 2", json!(9223372036854775807i64));
+    // the floor would fall below the smallest long: null
+    scalar("bin(-9223372036854775807, 1000)", json!(null));
+    scalar("todatetime('2024-01-01T00:00+é:00')", json!(null));
+}
+
+#[test]
 fn nesting_is_bounded() {
     let deep = format!("T | where {}1{} == 1", "(".repeat(200), ")".repeat(200));
     let e = exec(&deep).unwrap_err();
@@ -1001,6 +1016,12 @@ fn nesting_is_bounded() {
     assert_eq!(exec(&neg).unwrap_err().code, "ParserFailure");
     let joins = format!("T{}", " | join (T".repeat(100) + &")".repeat(100));
     assert!(exec(&joins).is_err());
+    let deep_json = format!(
+        "T | project x = dynamic({}1{})",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert_eq!(exec(&deep_json).unwrap_err().code, "ParserFailure");
     // within the bound, a long chain evaluates
     let ok = format!("T | take 1 | project x = 1{}", " + 1".repeat(40));
     check(&ok, "x", json!([[41]]));

@@ -414,8 +414,8 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
         match &s[i..] {
             "" | "Z" | "z" => {}
             off if (off.starts_with('+') || off.starts_with('-')) && off.len() == 6 => {
-                let oh: i64 = off[1..3].parse().ok()?;
-                let om: i64 = off[4..6].parse().ok()?;
+                let oh: i64 = off.get(1..3)?.parse().ok()?;
+                let om: i64 = off.get(4..6)?.parse().ok()?;
                 let o = (oh * 3600 + om * 60) * TICKS_PER_SEC;
                 ticks -= if off.starts_with('+') { o } else { -o };
             }
@@ -446,10 +446,15 @@ pub fn parse_timespan(s: &str) -> Option<i64> {
     }
     let h: i64 = parts[0].parse().ok()?;
     let m: i64 = parts[1].parse().ok()?;
-    let mut t = ((days * 24 + h) * 60 + m) * 60 * TICKS_PER_SEC;
+    let mins = days
+        .checked_mul(24)?
+        .checked_add(h)?
+        .checked_mul(60)?
+        .checked_add(m)?;
+    let mut t = mins.checked_mul(60 * TICKS_PER_SEC)?;
     if let Some(sec) = parts.get(2) {
         let secs: f64 = sec.parse().ok()?;
-        t += (secs * TICKS_PER_SEC as f64).round() as i64;
+        t = t.checked_add((secs * TICKS_PER_SEC as f64).round() as i64)?;
     }
     Some(if neg { -t } else { t })
 }
