@@ -5,7 +5,6 @@
 //! suffix, mv-expand of arrays and bags, parse's simple mode).
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -15,6 +14,9 @@ use super::parse::{Expr, JoinKind, Named, Op, ParsePart, Pos, SortKey, Source, T
 use super::plan::{inferred_name, path_name, unique_name, AggSpec, BExpr, Binder};
 use super::value::{sort_cmp, Column, Key, Row, Table, Type, Value};
 use super::{Ctx, KqlError, Tables, MAX_JOINS, MAX_MV_EXPANDS, MAX_UNION_LEGS};
+
+/// Group and join keys are hashed once per row; foldhash is the crate's fast hasher.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Resource Graph's per-query limits, checked before any row is read.
 pub fn check_limits(t: &Tabular) -> Result<(), KqlError> {
@@ -431,7 +433,7 @@ fn summarize(
     for a in aggs {
         specs.push(b.aggregate(a.name.as_deref(), &a.expr, &by_names, &mut columns)?);
     }
-    let mut index: HashMap<Vec<Key>, usize> = HashMap::new();
+    let mut index: HashMap<Vec<Key>, usize> = HashMap::default();
     let mut groups: Vec<(Vec<Value>, Vec<AggState>)> = Vec::new();
     for r in &t.rows {
         let kv: Vec<Value> = keys.iter().map(|k| eval(k, r, now)).collect();
@@ -583,7 +585,7 @@ fn join(
         // a null key matches nothing
         (!k.contains(&Key::Null)).then_some(k)
     };
-    let mut index: HashMap<Vec<Key>, Vec<usize>> = HashMap::new();
+    let mut index: HashMap<Vec<Key>, Vec<usize>> = HashMap::default();
     for (i, r) in right.rows.iter().enumerate() {
         if let Some(k) = key(&rk, r) {
             index.entry(k).or_default().push(i);

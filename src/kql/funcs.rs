@@ -18,6 +18,10 @@ pub fn eval(e: &BExpr, row: &[Value], now: i64) -> Value {
     match e {
         BExpr::Lit(v) => v.clone(),
         BExpr::Col(i) => row[*i].clone(),
+        BExpr::Member(..) | BExpr::Index(..) if borrowable(e) => match path(e, row, now) {
+            Some(j) => Value::dynamic(j.clone()),
+            None => Value::Null,
+        },
         BExpr::Member(b, k) => member(&eval(b, row, now), k),
         BExpr::Index(b, i) => {
             let base = eval(b, row, now);
@@ -101,6 +105,41 @@ pub fn eval(e: &BExpr, row: &[Value], now: i64) -> Value {
             }
         }
         BExpr::Call(f, args, re) => call(*f, args, re.as_ref(), row, now),
+    }
+}
+
+/// Is `e` a member/index chain over a column (`properties.a['b'][0]`), which `path` walks by reference?
+fn borrowable(e: &BExpr) -> bool {
+    match e {
+        BExpr::Col(_) => true,
+        BExpr::Member(b, _) => borrowable(b),
+        BExpr::Index(b, i) => matches!(**i, BExpr::Lit(_)) && borrowable(b),
+        _ => false,
+    }
+}
+
+/// The JSON a borrowable chain reaches, without copying the bags on the way (only the end is
+/// copied by the caller); `None` for a missing key, an index out of range or a non-dynamic value.
+fn path<'a>(e: &BExpr, row: &'a [Value], now: i64) -> Option<&'a Json> {
+    match e {
+        BExpr::Col(i) => match &row[*i] {
+            Value::Dynamic(j) => Some(j),
+            _ => None,
+        },
+        BExpr::Member(b, k) => path(b, row, now)?.get(k.as_str()),
+        BExpr::Index(b, i) => {
+            let base = path(b, row, now)?;
+            match eval(i, row, now).scalar() {
+                Value::Str(k) => base.get(&*k),
+                Value::Long(n) => {
+                    let a = base.as_array()?;
+                    let at = if n < 0 { a.len() as i64 + n } else { n };
+                    a.get(usize::try_from(at).ok()?)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

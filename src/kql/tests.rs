@@ -1026,3 +1026,26 @@ fn nesting_is_bounded() {
     let ok = format!("T | take 1 | project x = 1{}", " + 1".repeat(40));
     check(&ok, "x", json!([[41]]));
 }
+
+#[test]
+fn resource_graph_result_shapes() {
+    let t = exec("T | project name, n, r, t, d.a, ok = n > 1, s | take 1").unwrap();
+    assert_eq!(
+        t.to_columns_and_rows(),
+        json!({
+            "columns": [
+                {"name": "name", "type": "string"}, {"name": "n", "type": "integer"},
+                {"name": "r", "type": "number"}, {"name": "t", "type": "datetime"},
+                {"name": "d_a", "type": "object"}, {"name": "ok", "type": "boolean"},
+                {"name": "s", "type": "string"}
+            ],
+            "rows": [["vm1", 1, 1.5, "2024-01-01T00:10:00Z", {"b": 1}, false, "Hello World"]]
+        })
+    );
+    assert_eq!(
+        t.to_objects(),
+        vec![
+            json!({"name": "vm1", "n": 1, "r": 1.5, "t": "2024-01-01T00:10:00Z", "d_a": {"b": 1}, "ok": false, "s": "Hello World"})
+        ]
+    );
+}
