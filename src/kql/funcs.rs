@@ -60,7 +60,7 @@ pub fn eval(e: &BExpr, row: &[Value], now: i64) -> Value {
                 _ => Value::Null,
             }
         }
-        BExpr::Bin(op, a, b) => binary(*op, &eval(a, row, now), &eval(b, row, now)),
+        BExpr::Bin(op, a, b) => binary(*op, &operand(a, row, now), &operand(b, row, now)),
         BExpr::Matches(a, re) => {
             let v = eval(a, row, now);
             Value::Bool(re.is_match(&v.to_kql_string()))
@@ -105,6 +105,15 @@ pub fn eval(e: &BExpr, row: &[Value], now: i64) -> Value {
             }
         }
         BExpr::Call(f, args, re) => call(*f, args, re.as_ref(), row, now),
+    }
+}
+
+/// A column or literal operand by reference (no copy, no reference count touched); others evaluated.
+fn operand<'a>(e: &'a BExpr, row: &'a [Value], now: i64) -> std::borrow::Cow<'a, Value> {
+    match e {
+        BExpr::Col(i) => std::borrow::Cow::Borrowed(&row[*i]),
+        BExpr::Lit(v) => std::borrow::Cow::Borrowed(v),
+        e => std::borrow::Cow::Owned(eval(e, row, now)),
     }
 }
 
