@@ -284,6 +284,16 @@ fn extend(t: Table, items: &[Named], ctx: &Ctx) -> Result<Table, KqlError> {
         };
         steps.push((e, at));
     }
+    // Kusto: a column extend names is removed and appended with its new values, so the output
+    // order is the untouched columns, then the extended ones in the order extend names them
+    let mut order: Vec<usize> = (0..columns.len())
+        .filter(|i| !steps.iter().any(|(_, at)| at == i))
+        .collect();
+    for (_, at) in &steps {
+        if !order.contains(at) {
+            order.push(*at);
+        }
+    }
     let rows = t
         .rows
         .iter()
@@ -294,9 +304,14 @@ fn extend(t: Table, items: &[Named], ctx: &Ctx) -> Result<Table, KqlError> {
             for (e, at) in &steps {
                 v[*at] = eval(e, &v, now);
             }
-            Row::from(v)
+            order
+                .iter()
+                .map(|&i| v[i].clone())
+                .collect::<Vec<_>>()
+                .into()
         })
         .collect();
+    let columns = order.iter().map(|&i| columns[i].clone()).collect();
     Ok(Table { columns, rows })
 }
 

@@ -580,7 +580,12 @@ fn project_extend_and_names() {
         "a b",
         json!([[1, 2]]),
     );
-    // extend of an existing name replaces the column in place
+    // extend of an existing name removes the column and appends it with the new values
+    check(
+        "T | extend n = n * 10 | project-away d, t, s | take 1",
+        "name r n",
+        json!([["vm1", 1.5, 10]]),
+    );
     check(
         "T | extend n = n * 10 | project-away d, r, t, s | take 1",
         "name n",
