@@ -294,6 +294,7 @@ fn extend(t: Table, items: &[Named], ctx: &Ctx) -> Result<Table, KqlError> {
             order.push(*at);
         }
     }
+    let identity = order.iter().enumerate().all(|(k, &i)| k == i);
     let rows = t
         .rows
         .iter()
@@ -304,11 +305,15 @@ fn extend(t: Table, items: &[Named], ctx: &Ctx) -> Result<Table, KqlError> {
             for (e, at) in &steps {
                 v[*at] = eval(e, &v, now);
             }
-            order
-                .iter()
-                .map(|&i| v[i].clone())
-                .collect::<Vec<_>>()
-                .into()
+            if identity {
+                Row::from(v)
+            } else {
+                order
+                    .iter()
+                    .map(|&i| v[i].clone())
+                    .collect::<Vec<_>>()
+                    .into()
+            }
         })
         .collect();
     let columns = order.iter().map(|&i| columns[i].clone()).collect();
