@@ -5,7 +5,6 @@
 //! suffix, mv-expand of arrays and bags, parse's simple mode).
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -15,6 +14,9 @@ use super::parse::{Expr, JoinKind, Named, Op, ParsePart, Pos, SortKey, Source, T
 use super::plan::{inferred_name, path_name, unique_name, AggSpec, BExpr, Binder};
 use super::value::{sort_cmp, Column, Key, Row, Table, Type, Value};
 use super::{Ctx, KqlError, Tables, MAX_JOINS, MAX_MV_EXPANDS, MAX_UNION_LEGS};
+
+/// Group and join keys are hashed once per row; foldhash is the crate's fast hasher.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Resource Graph's per-query limits, checked before any row is read.
 pub fn check_limits(t: &Tabular) -> Result<(), KqlError> {
@@ -117,6 +119,19 @@ pub fn run_tabular(t: &Tabular, tables: &dyn Tables, ctx: &Ctx) -> Result<Table,
             *inner,
         ),
     };
+    // a row of the wrong width from the caller is refused here, not indexed out of bounds later
+    if let Some(bad) = table.rows.iter().find(|r| r.len() != table.columns.len()) {
+        return Err(KqlError::semantic(
+            0,
+            0,
+            "",
+            format!(
+                "a row of {} values in a table of {} columns",
+                bad.len(),
+                table.columns.len()
+            ),
+        ));
+    }
     for op in &t.ops {
         table = apply(op, table, tables, ctx)?;
     }
@@ -269,6 +284,17 @@ fn extend(t: Table, items: &[Named], ctx: &Ctx) -> Result<Table, KqlError> {
         };
         steps.push((e, at));
     }
+    // Kusto: a column extend names is removed and appended with its new values, so the output
+    // order is the untouched columns, then the extended ones in the order extend names them
+    let mut order: Vec<usize> = (0..columns.len())
+        .filter(|i| !steps.iter().any(|(_, at)| at == i))
+        .collect();
+    for (_, at) in &steps {
+        if !order.contains(at) {
+            order.push(*at);
+        }
+    }
+    let identity = order.iter().enumerate().all(|(k, &i)| k == i);
     let rows = t
         .rows
         .iter()
@@ -279,9 +305,18 @@ fn extend(t: Table, items: &[Named], ctx: &Ctx) -> Result<Table, KqlError> {
             for (e, at) in &steps {
                 v[*at] = eval(e, &v, now);
             }
-            Row::from(v)
+            if identity {
+                Row::from(v)
+            } else {
+                order
+                    .iter()
+                    .map(|&i| v[i].clone())
+                    .collect::<Vec<_>>()
+                    .into()
+            }
         })
         .collect();
+    let columns = order.iter().map(|&i| columns[i].clone()).collect();
     Ok(Table { columns, rows })
 }
 
@@ -418,7 +453,7 @@ fn summarize(
     for a in aggs {
         specs.push(b.aggregate(a.name.as_deref(), &a.expr, &by_names, &mut columns)?);
     }
-    let mut index: HashMap<Vec<Key>, usize> = HashMap::new();
+    let mut index: HashMap<Vec<Key>, usize> = HashMap::default();
     let mut groups: Vec<(Vec<Value>, Vec<AggState>)> = Vec::new();
     for r in &t.rows {
         let kv: Vec<Value> = keys.iter().map(|k| eval(k, r, now)).collect();
@@ -570,7 +605,7 @@ fn join(
         // a null key matches nothing
         (!k.contains(&Key::Null)).then_some(k)
     };
-    let mut index: HashMap<Vec<Key>, Vec<usize>> = HashMap::new();
+    let mut index: HashMap<Vec<Key>, Vec<usize>> = HashMap::default();
     for (i, r) in right.rows.iter().enumerate() {
         if let Some(k) = key(&rk, r) {
             index.entry(k).or_default().push(i);

@@ -18,6 +18,10 @@ pub fn eval(e: &BExpr, row: &[Value], now: i64) -> Value {
     match e {
         BExpr::Lit(v) => v.clone(),
         BExpr::Col(i) => row[*i].clone(),
+        BExpr::Member(..) | BExpr::Index(..) if borrowable(e) => match path(e, row, now) {
+            Some(j) => Value::dynamic(j.clone()),
+            None => Value::Null,
+        },
         BExpr::Member(b, k) => member(&eval(b, row, now), k),
         BExpr::Index(b, i) => {
             let base = eval(b, row, now);
@@ -56,7 +60,7 @@ pub fn eval(e: &BExpr, row: &[Value], now: i64) -> Value {
                 _ => Value::Null,
             }
         }
-        BExpr::Bin(op, a, b) => binary(*op, &eval(a, row, now), &eval(b, row, now)),
+        BExpr::Bin(op, a, b) => binary(*op, &operand(a, row, now), &operand(b, row, now)),
         BExpr::Matches(a, re) => {
             let v = eval(a, row, now);
             Value::Bool(re.is_match(&v.to_kql_string()))
@@ -101,6 +105,50 @@ pub fn eval(e: &BExpr, row: &[Value], now: i64) -> Value {
             }
         }
         BExpr::Call(f, args, re) => call(*f, args, re.as_ref(), row, now),
+    }
+}
+
+/// A column or literal operand by reference (no copy, no reference count touched); others evaluated.
+fn operand<'a>(e: &'a BExpr, row: &'a [Value], now: i64) -> std::borrow::Cow<'a, Value> {
+    match e {
+        BExpr::Col(i) => std::borrow::Cow::Borrowed(&row[*i]),
+        BExpr::Lit(v) => std::borrow::Cow::Borrowed(v),
+        e => std::borrow::Cow::Owned(eval(e, row, now)),
+    }
+}
+
+/// Is `e` a member/index chain over a column (`properties.a['b'][0]`), which `path` walks by reference?
+fn borrowable(e: &BExpr) -> bool {
+    match e {
+        BExpr::Col(_) => true,
+        BExpr::Member(b, _) => borrowable(b),
+        BExpr::Index(b, i) => matches!(**i, BExpr::Lit(_)) && borrowable(b),
+        _ => false,
+    }
+}
+
+/// The JSON a borrowable chain reaches, without copying the bags on the way (only the end is
+/// copied by the caller); `None` for a missing key, an index out of range or a non-dynamic value.
+fn path<'a>(e: &BExpr, row: &'a [Value], now: i64) -> Option<&'a Json> {
+    match e {
+        BExpr::Col(i) => match &row[*i] {
+            Value::Dynamic(j) => Some(j),
+            _ => None,
+        },
+        BExpr::Member(b, k) => path(b, row, now)?.get(k.as_str()),
+        BExpr::Index(b, i) => {
+            let base = path(b, row, now)?;
+            match eval(i, row, now).scalar() {
+                Value::Str(k) => base.get(&*k),
+                Value::Long(n) => {
+                    let a = base.as_array()?;
+                    let at = if n < 0 { a.len() as i64 + n } else { n };
+                    a.get(usize::try_from(at).ok()?)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 
@@ -248,13 +296,13 @@ fn arith(op: BinOp, a: &Value, b: &Value) -> Value {
             BinOp::Div => x.checked_div(*y).map(Long).unwrap_or(Null),
             _ => x.checked_rem(*y).map(Long).unwrap_or(Null),
         },
-        (BinOp::Sub, DateTime(x), DateTime(y)) => TimeSpan(x - y),
+        (BinOp::Sub, DateTime(x), DateTime(y)) => TimeSpan(x.saturating_sub(*y)),
         (BinOp::Add, DateTime(x), TimeSpan(y)) | (BinOp::Add, TimeSpan(y), DateTime(x)) => {
-            DateTime(x + y)
+            DateTime(x.saturating_add(*y))
         }
-        (BinOp::Sub, DateTime(x), TimeSpan(y)) => DateTime(x - y),
-        (BinOp::Add, TimeSpan(x), TimeSpan(y)) => TimeSpan(x + y),
-        (BinOp::Sub, TimeSpan(x), TimeSpan(y)) => TimeSpan(x - y),
+        (BinOp::Sub, DateTime(x), TimeSpan(y)) => DateTime(x.saturating_sub(*y)),
+        (BinOp::Add, TimeSpan(x), TimeSpan(y)) => TimeSpan(x.saturating_add(*y)),
+        (BinOp::Sub, TimeSpan(x), TimeSpan(y)) => TimeSpan(x.saturating_sub(*y)),
         (BinOp::Div, TimeSpan(x), TimeSpan(y)) if *y != 0 => Real(*x as f64 / *y as f64),
         (BinOp::Mul, TimeSpan(x), n) | (BinOp::Mul, n, TimeSpan(x)) => match n.as_f64() {
             Some(f) => TimeSpan((*x as f64 * f).round() as i64),
@@ -366,7 +414,7 @@ fn call(f: Func, args: &[BExpr], re: Option<&regex::Regex>, row: &[Value], now: 
             let start = start.clamp(0, s.len() as i64) as usize;
             let end = match args.get(2) {
                 Some(l) => match eval(l, row, now).as_i64() {
-                    Some(l) => (start as i64 + l.max(0)).min(s.len() as i64) as usize,
+                    Some(l) => (start as i64).saturating_add(l.max(0)).min(s.len() as i64) as usize,
                     None => return Value::str(""),
                 },
                 None => s.len(),
@@ -507,7 +555,7 @@ fn call(f: Func, args: &[BExpr], re: Option<&regex::Regex>, row: &[Value], now: 
             other => convert(&other, Type::Dynamic),
         },
         Func::Ago => match arg(0).scalar() {
-            Value::TimeSpan(t) => Value::DateTime(now - t),
+            Value::TimeSpan(t) => Value::DateTime(now.saturating_sub(t)),
             _ => Value::Null,
         },
         Func::Bin => bin(&arg(0).scalar(), &arg(1).scalar()),
@@ -543,9 +591,21 @@ fn call(f: Func, args: &[BExpr], re: Option<&regex::Regex>, row: &[Value], now: 
 /// `bin(value, size)`: rounds down to a multiple of size (numbers, timespans, datetimes since the epoch).
 fn bin(v: &Value, size: &Value) -> Value {
     match (v, size) {
-        (Value::Long(x), Value::Long(s)) if *s > 0 => Value::Long(x.div_euclid(*s) * s),
-        (Value::DateTime(t), Value::TimeSpan(s)) if *s > 0 => Value::DateTime(t.div_euclid(*s) * s),
-        (Value::TimeSpan(t), Value::TimeSpan(s)) if *s > 0 => Value::TimeSpan(t.div_euclid(*s) * s),
+        (Value::Long(x), Value::Long(s)) if *s > 0 => x
+            .div_euclid(*s)
+            .checked_mul(*s)
+            .map(Value::Long)
+            .unwrap_or(Value::Null),
+        (Value::DateTime(t), Value::TimeSpan(s)) if *s > 0 => t
+            .div_euclid(*s)
+            .checked_mul(*s)
+            .map(Value::DateTime)
+            .unwrap_or(Value::Null),
+        (Value::TimeSpan(t), Value::TimeSpan(s)) if *s > 0 => t
+            .div_euclid(*s)
+            .checked_mul(*s)
+            .map(Value::TimeSpan)
+            .unwrap_or(Value::Null),
         (x, s) => match (x.as_f64(), s.as_f64()) {
             (Some(x), Some(s)) if s > 0.0 => Value::Real((x / s).floor() * s),
             _ => Value::Null,

@@ -324,7 +324,7 @@ impl Binder<'_> {
             let mut t = self.ctx.now_ticks();
             if let Some(a) = args.first() {
                 match self.bind(a, op)?.0 {
-                    BExpr::Lit(Value::TimeSpan(o)) => t += o,
+                    BExpr::Lit(Value::TimeSpan(o)) => t = t.saturating_add(o),
                     _ => return Err(sem(a.pos, name, "now() takes a timespan literal".into())),
                 }
             }

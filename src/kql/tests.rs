@@ -580,7 +580,12 @@ fn project_extend_and_names() {
         "a b",
         json!([[1, 2]]),
     );
-    // extend of an existing name replaces the column in place
+    // extend of an existing name removes the column and appends it with the new values
+    check(
+        "T | extend n = n * 10 | project-away d, t, s | take 1",
+        "name r n",
+        json!([["vm1", 1.5, 10]]),
+    );
     check(
         "T | extend n = n * 10 | project-away d, r, t, s | take 1",
         "name n",
@@ -988,6 +993,21 @@ fn semantic_errors() {
 }
 
 #[test]
+fn extreme_values_do_not_overflow() {
+    scalar("totimespan('99999999999999999.00:00:00')", json!(null));
+    scalar("isnotnull(datetime(2024-01-01) + 10675199d)", json!(true));
+    scalar(
+        "isnotnull(ago(-10675199d) - datetime(1970-01-01))",
+        json!(true),
+    );
+    scalar("substring('abc', 1, 9223372036854775807)", json!("bc"));
+    scalar("-9223372036854775807 - 2", json!(9223372036854775807i64));
+    // the floor would fall below the smallest long: null
+    scalar("bin(-9223372036854775807, 1000)", json!(null));
+    scalar("todatetime('2024-01-01T00:00+é:00')", json!(null));
+}
+
+#[test]
 fn nesting_is_bounded() {
     let deep = format!("T | where {}1{} == 1", "(".repeat(200), ")".repeat(200));
     let e = exec(&deep).unwrap_err();
@@ -1001,7 +1021,36 @@ fn nesting_is_bounded() {
     assert_eq!(exec(&neg).unwrap_err().code, "ParserFailure");
     let joins = format!("T{}", " | join (T".repeat(100) + &")".repeat(100));
     assert!(exec(&joins).is_err());
+    let deep_json = format!(
+        "T | project x = dynamic({}1{})",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert_eq!(exec(&deep_json).unwrap_err().code, "ParserFailure");
     // within the bound, a long chain evaluates
     let ok = format!("T | take 1 | project x = 1{}", " + 1".repeat(40));
     check(&ok, "x", json!([[41]]));
+}
+
+#[test]
+fn resource_graph_result_shapes() {
+    let t = exec("T | project name, n, r, t, d.a, ok = n > 1, s | take 1").unwrap();
+    assert_eq!(
+        t.to_columns_and_rows(),
+        json!({
+            "columns": [
+                {"name": "name", "type": "string"}, {"name": "n", "type": "integer"},
+                {"name": "r", "type": "number"}, {"name": "t", "type": "datetime"},
+                {"name": "d_a", "type": "object"}, {"name": "ok", "type": "boolean"},
+                {"name": "s", "type": "string"}
+            ],
+            "rows": [["vm1", 1, 1.5, "2024-01-01T00:10:00Z", {"b": 1}, false, "Hello World"]]
+        })
+    );
+    assert_eq!(
+        t.to_objects(),
+        vec![
+            json!({"name": "vm1", "n": 1, "r": 1.5, "t": "2024-01-01T00:10:00Z", "d_a": {"b": 1}, "ok": false, "s": "Hello World"})
+        ]
+    );
 }

@@ -40,6 +40,18 @@ impl Type {
         }
     }
 
+    /// The column type name Resource Graph's table format uses.
+    pub fn arg_name(self) -> &'static str {
+        match self {
+            Type::Bool => "boolean",
+            Type::Int | Type::Long => "integer",
+            Type::Real => "number",
+            Type::String | Type::TimeSpan => "string",
+            Type::DateTime => "datetime",
+            Type::Dynamic => "object",
+        }
+    }
+
     /// The type a name in `x:type`, `to typeof(type)` or `T(null)` stands for.
     pub fn from_name(s: &str) -> Option<Type> {
         Some(match s.to_ascii_lowercase().as_str() {
@@ -215,6 +227,11 @@ impl Value {
 
     /// A hashable key for grouping, `distinct` and join: equal keys for values `==` calls equal.
     pub fn key(&self) -> Key {
+        match self {
+            Value::Str(s) => return Key::Str(s.clone()),
+            Value::Long(i) => return Key::Long(*i),
+            _ => {}
+        }
         match self.scalar() {
             Value::Null => Key::Null,
             Value::Bool(b) => Key::Bool(b),
@@ -244,18 +261,24 @@ pub enum Key {
 
 /// Equality as `==` has it; `None` when either side is null (Kusto: `null == null` is null).
 pub fn equals(a: &Value, b: &Value) -> Option<bool> {
-    let (a, b) = (a.scalar(), b.scalar());
-    match (&a, &b) {
-        (Value::Null, Value::Null) => None,
-        (Value::Null, _) | (_, Value::Null) => Some(false),
-        _ => Some(compare(&a, &b) == Some(Ordering::Equal)),
+    match (a.is_null(), b.is_null()) {
+        (true, true) => None,
+        (true, false) | (false, true) => Some(false),
+        _ => Some(compare(a, b) == Some(Ordering::Equal)),
     }
 }
 
 /// Ordering between two non-null values of comparable types; `None` when they do not compare.
+/// Dynamic scalars are looked through; plain values compare without a copy (the sort's hot path).
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
-    let (a, b) = (a.scalar(), b.scalar());
-    match (&a, &b) {
+    if matches!(a, Value::Dynamic(_)) || matches!(b, Value::Dynamic(_)) {
+        return compare_plain(&a.scalar(), &b.scalar());
+    }
+    compare_plain(a, b)
+}
+
+fn compare_plain(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
         (Value::Long(x), Value::Long(y)) => Some(x.cmp(y)),
         (Value::Long(_) | Value::Real(_), Value::Long(_) | Value::Real(_)) => {
             a.as_f64()?.partial_cmp(&b.as_f64()?)
@@ -414,8 +437,8 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
         match &s[i..] {
             "" | "Z" | "z" => {}
             off if (off.starts_with('+') || off.starts_with('-')) && off.len() == 6 => {
-                let oh: i64 = off[1..3].parse().ok()?;
-                let om: i64 = off[4..6].parse().ok()?;
+                let oh: i64 = off.get(1..3)?.parse().ok()?;
+                let om: i64 = off.get(4..6)?.parse().ok()?;
                 let o = (oh * 3600 + om * 60) * TICKS_PER_SEC;
                 ticks -= if off.starts_with('+') { o } else { -o };
             }
@@ -446,10 +469,15 @@ pub fn parse_timespan(s: &str) -> Option<i64> {
     }
     let h: i64 = parts[0].parse().ok()?;
     let m: i64 = parts[1].parse().ok()?;
-    let mut t = ((days * 24 + h) * 60 + m) * 60 * TICKS_PER_SEC;
+    let mins = days
+        .checked_mul(24)?
+        .checked_add(h)?
+        .checked_mul(60)?
+        .checked_add(m)?;
+    let mut t = mins.checked_mul(60 * TICKS_PER_SEC)?;
     if let Some(sec) = parts.get(2) {
         let secs: f64 = sec.parse().ok()?;
-        t += (secs * TICKS_PER_SEC as f64).round() as i64;
+        t = t.checked_add((secs * TICKS_PER_SEC as f64).round() as i64)?;
     }
     Some(if neg { -t } else { t })
 }
@@ -507,6 +535,22 @@ impl Table {
     /// The index of a column by exact name.
     pub fn index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// Resource Graph's `resultFormat: table` shape: `{"columns": [{"name", "type"}], "rows": [[…]]}`,
+    /// with its type names (string, integer, number, boolean, object, datetime).
+    pub fn to_columns_and_rows(&self) -> Json {
+        let columns: Vec<Json> = self
+            .columns
+            .iter()
+            .map(|c| serde_json::json!({"name": c.name, "type": c.ty.arg_name()}))
+            .collect();
+        let rows: Vec<Json> = self
+            .rows
+            .iter()
+            .map(|r| Json::Array(r.iter().map(Value::to_json).collect()))
+            .collect();
+        serde_json::json!({"columns": columns, "rows": rows})
     }
 
     /// The rows as JSON objects (Resource Graph's `objectArray`).
