@@ -366,39 +366,29 @@ pub fn column_name(expr: &str) -> String {
         .join("_")
 }
 
-/// The page of `rows` (after `skip`), its `$skipToken` when more remain, in either result format.
-pub fn page(
-    columns: &[(String, &'static str)],
-    rows: Vec<Vec<Value>>,
-    req: &GraphRequest,
-    truncatable: bool,
-) -> Result<Value, ArmError> {
-    let total = rows.len();
+/// The page of `result` (after `skip`, or where the `$skipToken` left off), its `$skipToken` when more
+/// remain, in either result format.
+pub fn page(result: &Table, req: &GraphRequest, truncatable: bool) -> Result<Value, ArmError> {
+    let total = result.rows.len();
     let start = match &req.skip_token {
         Some(t) => decode_token(t).ok_or_else(|| bad_request("The '$skipToken' is not valid."))?,
         None => req.skip,
     };
     let size = req.top.unwrap_or(1000);
     let end = (start + size).min(total);
-    let page: Vec<Vec<Value>> = rows.into_iter().skip(start).take(size).collect();
-    let count = page.len();
+    let page = Table {
+        columns: result.columns.clone(),
+        rows: result
+            .rows
+            .get(start.min(total)..end)
+            .unwrap_or_default()
+            .to_vec(),
+    };
+    let count = page.rows.len();
     let data = if req.object_array {
-        Value::Array(
-            page.into_iter()
-                .map(|r| {
-                    Value::Object(
-                        columns
-                            .iter()
-                            .map(|(c, _)| c.clone())
-                            .zip(r)
-                            .collect::<Map<String, Value>>(),
-                    )
-                })
-                .collect(),
-        )
+        Value::Array(page.to_objects())
     } else {
-        json!({"columns": columns.iter().map(|(n, t)| json!({"name": n, "type": t})).collect::<Vec<_>>(),
-               "rows": page})
+        page.to_columns_and_rows()
     };
     let mut out = json!({"totalRecords": total, "count": count, "data": data, "facets": [],
         "resultTruncated": "false"});
@@ -501,18 +491,6 @@ impl Tables for CallerTables<'_, '_> {
     }
 }
 
-/// ARG's column type names (ARM-FACTS §9.3).
-fn type_name(t: Type) -> &'static str {
-    match t {
-        Type::Bool => "boolean",
-        Type::Int | Type::Long => "integer",
-        Type::Real => "number",
-        Type::DateTime => "datetime",
-        Type::Dynamic => "object",
-        Type::String | Type::TimeSpan => "string",
-    }
-}
-
 /// A query error in Resource Graph's envelope: BadRequest with InvalidQuery and the parser's position.
 fn query_error(cx: &Cx, e: &KqlError) -> ArmError {
     ArmError::new(
@@ -555,22 +533,12 @@ pub fn resource_graph_resources(cx: &Cx, store: &Store) -> Result<Reply, ArmErro
     if let Some(e) = tables.failed.borrow_mut().take() {
         return Err(e);
     }
-    let columns: Vec<(String, &'static str)> = result
-        .columns
-        .iter()
-        .map(|c| (c.name.clone(), type_name(c.ty)))
-        .collect();
-    let rows: Vec<Vec<Value>> = result
-        .rows
-        .iter()
-        .map(|r| r.iter().map(|v| v.to_json()).collect())
-        .collect();
     // A query that limits itself gets no $skipToken (ARM-FACTS §9.3).
     let q = req.query.to_ascii_lowercase();
     let limited = ["limit ", "take ", "sample "]
         .iter()
         .any(|w| q.contains(&format!("| {w}")) || q.contains(&format!("|{w}")));
-    let mut out = page(&columns, rows, &req, !limited)?;
+    let mut out = page(&result, &req, !limited)?;
     out["facets"] = Value::Array(
         req.facets
             .iter()
@@ -606,19 +574,7 @@ fn facet(query: &str, f: &Value, tables: &dyn Tables, ctx: &Ctx) -> Value {
     let run = kql::parse(&text).and_then(|q| kql::run(&q, tables, ctx));
     match run {
         Ok(t) => {
-            let data: Vec<Value> = t
-                .rows
-                .iter()
-                .map(|r| {
-                    Value::Object(
-                        t.columns
-                            .iter()
-                            .map(|c| c.name.clone())
-                            .zip(r.iter().map(|v| v.to_json()))
-                            .collect(),
-                    )
-                })
-                .collect();
+            let data = t.to_objects();
             json!({"expression": expression, "resultType": "FacetResult",
                 "totalRecords": data.len(), "count": data.len(), "data": data})
         }
