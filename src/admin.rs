@@ -61,6 +61,7 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         ("POST", "/_emulator/reset") => {
             let started = std::time::Instant::now();
             app.clock.reset();
+            app.graph_quota.clear();
             match app.load_world() {
                 Ok(()) => Reply::json(
                     200,

@@ -123,6 +123,20 @@ pub struct ServeArgs {
         default_value_t = 20
     )]
     pub max_authorizations: usize,
+    /// Resource Graph's per-user quota, 15 queries per 5 seconds (`off` for load tests).
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_GRAPH_QUOTA",
+        value_enum,
+        default_value = "on"
+    )]
+    pub graph_quota: Switch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -46,6 +46,8 @@ pub struct Config {
     pub max_authorizations: usize,
     /// PEM of the CA that signed the server certificate (served at `/_emulator/ca.pem`).
     pub ca_pem: String,
+    /// Resource Graph's per-user quota (15 queries / 5 s); off for load tests.
+    pub graph_quota: bool,
 }
 
 /// A token whose signature checked out: its claims, typed and as JSON (for the activity log).
@@ -72,6 +74,8 @@ pub struct App {
     pub key: SigningKey,
     pub config: Config,
     pub world: World,
+    /// Resource Graph's per-user windows.
+    pub graph_quota: crate::quota::UserQuota,
 }
 
 impl App {
@@ -87,6 +91,7 @@ impl App {
             verified: RwLock::new(HashMap::default()),
             clock: Clock::default(),
             key,
+            graph_quota: crate::quota::UserQuota::new(config.graph_quota),
             config,
             world,
         };
@@ -975,6 +980,26 @@ fn arm_authenticated(
         },
         may_read: &may_read,
     };
+    // Resource Graph counts each user's queries (ARM-FACTS §9.3): the headers on every answer, 429 when spent.
+    let quota = if route == Route::ResourceGraphResources && !caller.platform {
+        app.graph_quota.take(
+            &caller.object_id,
+            app.clock.now().unix_timestamp_nanos() as i64 / 1_000_000,
+        )
+    } else {
+        None
+    };
+    if let Some(crate::quota::Verdict::Throttled { resets_after_ms }) = quota {
+        return Err(ArmError::new(
+            "RateLimiting",
+            format!("Please provide below info when asking for support: timestamp = {}, correlationId = {}.", crate::clock::arm_time(app.clock.now()), new_id),
+        )
+        .with_status(429)
+        .with_detail("RateLimiting", "Client application has been throttled and should not attempt to repeat the request until an amount of time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help.")
+        .with_header("x-ms-user-quota-remaining", "0".into())
+        .with_header("x-ms-user-quota-resets-after", crate::quota::hms(resets_after_ms))
+        .with_header("retry-after", ((resets_after_ms + 999) / 1000).max(1).to_string()));
+    }
     let reply = run(&cx, &app.store).map_err(|e| {
         let has_reason = e.headers.iter().any(|(k, _)| *k == DECISION);
         if has_reason || decision_header.is_empty() {
@@ -986,6 +1011,18 @@ fn arm_authenticated(
     if route.is_write() && reply.status < 300 && touches_facts(&route, id) {
         app.refresh()?;
     }
+    let reply = match quota {
+        Some(crate::quota::Verdict::Allowed {
+            remaining,
+            resets_after_ms,
+        }) => reply
+            .header("x-ms-user-quota-remaining", remaining.to_string())
+            .header(
+                "x-ms-user-quota-resets-after",
+                crate::quota::hms(resets_after_ms),
+            ),
+        _ => reply,
+    };
     Ok(if decision_header.is_empty() {
         reply
     } else {
@@ -1391,6 +1428,12 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     };
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
+        Route::ResourceGraphResources => {
+            providers::resourcegraph::resource_graph_resources(cx, store)
+        }
+        Route::ResourceGraphOperationsList => {
+            providers::resourcegraph::resource_graph_operations_list(cx, store)
+        }
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
         Route::SubscriptionsGet => subscriptions::subscriptions_get(cx, store),
         Route::SubscriptionsListLocations => subscriptions::subscriptions_list_locations(cx, store),

@@ -61,6 +61,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         admin_key: args.admin_key.clone(),
         userrealm_port: args.userrealm_port,
         max_authorizations: args.max_authorizations,
+        graph_quota: args.graph_quota == lighthouse_emulator::cli::Switch::On,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

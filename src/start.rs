@@ -29,6 +29,8 @@ pub struct Options {
     pub admin_key: Option<String>,
     pub userrealm_port: u16,
     pub max_authorizations: usize,
+    /// Resource Graph's per-user quota (15 queries per 5 s).
+    pub graph_quota: bool,
 }
 
 impl Options {
@@ -48,6 +50,7 @@ impl Options {
             admin_key: None,
             userrealm_port: 0,
             max_authorizations: 20,
+            graph_quota: true,
         }
     }
 }
@@ -141,6 +144,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         admin_key: opts.admin_key.clone(),
         max_body: 4 * 1024 * 1024,
         max_authorizations: opts.max_authorizations,
+        graph_quota: opts.graph_quota,
         ca_pem: tls.ca_pem.clone(),
     };
     let app = Arc::new(

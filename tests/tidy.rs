@@ -57,6 +57,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/hosts.rs",
             "src/world.rs",
             "src/template/",
+            "src/kql/",
         ],
         &[
             "crate::store",

@@ -21,10 +21,22 @@ pub enum Family {
     Metadata,
     /// Privileged Identity Management (role assignment/eligibility schedules, approvals).
     Pim,
+    /// Azure Resource Graph queries (ARM-FACTS §9.1).
+    ResourceGraph,
     /// Any provider the emulator does not model: any well-formed version.
     Generic,
 }
 
+const RESOURCE_GRAPH: &[&str] = &[
+    "2018-09-01-preview",
+    "2019-04-01",
+    "2020-04-01-preview",
+    "2021-03-01",
+    "2021-06-01-preview",
+    "2022-10-01",
+    "2023-09-01-preview",
+    "2024-04-01",
+];
 const RESOURCES: &[&str] = &[
     "2015-01-01",
     "2015-11-01",
@@ -154,6 +166,7 @@ impl Family {
             Family::ActivityLog => ACTIVITY_LOG,
             Family::Metadata => METADATA,
             Family::Pim => PIM,
+            Family::ResourceGraph => RESOURCE_GRAPH,
             Family::Generic => &[],
         }
     }

@@ -89,6 +89,15 @@ impl ArmError {
         self
     }
 
+    /// A detail with more than a code and a message (Resource Graph's ParserFailure has a position).
+    pub fn with_detail_value(mut self, detail: Value) -> Self {
+        self.extra
+            .get_or_insert_with(Default::default)
+            .1
+            .push(detail);
+        self
+    }
+
     /// The JSON body ARM sends for this error.
     pub fn body(&self) -> Value {
         if self.aspnet_style {

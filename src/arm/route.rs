@@ -102,6 +102,11 @@ pub enum Route {
     DeploymentOperationsGet,
     /// Polling URL of a deployment (`…/deployments/{name}/operationStatuses/{id}`).
     DeploymentOperationStatusesGet,
+    /// `POST /providers/Microsoft.ResourceGraph/resources`: a KQL query over every row the caller may
+    /// read (the spec's `Resources` operation; authorized row by row).
+    ResourceGraphResources,
+    /// `GET /providers/Microsoft.ResourceGraph/operations`.
+    ResourceGraphOperationsList,
     // Microsoft.Insights activity log.
     ActivityLogsList,
     TenantActivityLogsList,
@@ -167,6 +172,21 @@ impl Route {
                     "PATCH" => Ok(TagsUpdateAtScope),
                     "DELETE" => Ok(TagsDeleteAtScope),
                     _ => Err(not_allowed()),
+                };
+            }
+            if eq(ns, "Microsoft.ResourceGraph")
+                && sub.is_none()
+                && id.providers.len() == 1
+                && depth == 1
+                && leaf_name.is_none()
+            {
+                return match (first_type.to_ascii_lowercase().as_str(), m) {
+                    ("resources", "POST") => Ok(ResourceGraphResources),
+                    ("operations", "GET") => Ok(ResourceGraphOperationsList),
+                    ("resources" | "operations", _) => Err(not_allowed()),
+                    _ => Err(ArmError::not_found(format!(
+                        "The resource type '{first_type}' could not be found in the namespace 'Microsoft.ResourceGraph'."
+                    ))),
                 };
             }
             if eq(ns, "Microsoft.Resources")
@@ -467,6 +487,7 @@ impl Route {
             | SubscriptionsListLocations
             | SubscriptionsCheckZonePeers
             | CheckResourceName => Family::Subscriptions,
+            ResourceGraphResources | ResourceGraphOperationsList => Family::ResourceGraph,
             RoleDefinitionsList
             | RoleDefinitionsGet
             | RoleDefinitionsCreateOrUpdate
@@ -557,6 +578,8 @@ impl Route {
         use Route::*;
         match self {
             TenantsList => "Microsoft.Resources/tenants/read".into(),
+            ResourceGraphResources => "Microsoft.ResourceGraph/resources/read".into(),
+            ResourceGraphOperationsList => "Microsoft.ResourceGraph/operations/read".into(),
             SubscriptionsList => "Microsoft.Resources/subscriptions/read".into(),
             SubscriptionsListLocations => "Microsoft.Resources/subscriptions/locations/read".into(),
             TagsList => "Microsoft.Resources/subscriptions/tagNames/read".into(),
@@ -701,6 +724,9 @@ impl Route {
                 | SubscriptionsList
                 | CheckResourceName
                 | DeploymentsCalculateTemplateHash
+                // Resource Graph decides row by row, inside the handler
+                | ResourceGraphResources
+                | ResourceGraphOperationsList
                 | ProviderOperationsList
                 | OperationResultsGet
                 | OperationStatusesGet

@@ -17,6 +17,7 @@ pub mod naming;
 pub mod network;
 pub mod pim;
 pub mod providertypes;
+pub mod resourcegraph;
 pub mod resources;
 pub mod subscriptions;
 

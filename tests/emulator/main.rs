@@ -14,6 +14,7 @@ mod identity;
 mod pim;
 mod refusals;
 mod resource_rules;
+mod resourcegraph;
 mod spec_fixes;
 mod spec_plans;
 mod spec_replay;

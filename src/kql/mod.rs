@@ -1,0 +1,108 @@
+//! The KQL engine for Resource Graph (and later Log Analytics): `parse` (tokens with line/column →
+//! syntax tree, nesting bounded) then `run` (each operator bound to its input's columns, then
+//! evaluated in Rust over the rows the caller hands in through `Tables`). Pure: no store, no clock
+//! (`now()`/`ago()` read `Ctx::now`), no I/O. Follows Resource Graph's "Understanding the query
+//! language" (the supported subset) and the Kusto query language reference.
+
+mod eval;
+mod funcs;
+mod lex;
+mod parse;
+mod plan;
+#[cfg(test)]
+mod tests;
+mod value;
+
+pub use parse::{Query, MAX_DEPTH};
+pub use value::{Column, Row, Table, Type, Value};
+
+/// Resource Graph's limits on one query (query-language.md: "at most 3 join/union").
+pub const MAX_JOINS: usize = 3;
+pub const MAX_UNION_LEGS: usize = 3;
+pub const MAX_MV_EXPANDS: usize = 2;
+
+/// An error with where it is: `code` is `ParserFailure` for syntax and anything outside the subset,
+/// `SemanticError` for an unknown column or table or a misused function, `LimitExceeded` for a
+/// Resource Graph limit. `line` is 1-based; `character_position_in_line` is 0-based, as ANTLR (and
+/// so Resource Graph's ParserFailure detail) counts it; `token` is the offending text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KqlError {
+    pub code: &'static str,
+    pub message: String,
+    pub line: u32,
+    pub character_position_in_line: u32,
+    pub token: String,
+}
+
+impl KqlError {
+    pub fn parser(line: u32, col: u32, token: &str, message: &str) -> KqlError {
+        KqlError {
+            code: "ParserFailure",
+            message: message.to_string(),
+            line,
+            character_position_in_line: col,
+            token: token.to_string(),
+        }
+    }
+
+    pub fn semantic(line: u32, col: u32, token: &str, message: String) -> KqlError {
+        KqlError {
+            code: "SemanticError",
+            message,
+            line,
+            character_position_in_line: col,
+            token: token.to_string(),
+        }
+    }
+
+    fn limit(line: u32, col: u32, token: &str, message: String) -> KqlError {
+        KqlError {
+            code: "LimitExceeded",
+            ..KqlError::semantic(line, col, token, message)
+        }
+    }
+}
+
+impl std::fmt::Display for KqlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at line {}, position {} ('{}'): {}",
+            self.code, self.line, self.character_position_in_line, self.token, self.message
+        )
+    }
+}
+
+impl std::error::Error for KqlError {}
+
+/// The rows a query may read, by table name (case-insensitive in Resource Graph: `resources`
+/// and `Resources` are one table). The caller hands in only what the principal may read.
+pub trait Tables {
+    fn table(&self, name: &str) -> Option<Table>;
+}
+
+/// What a query runs with besides its tables: the time `now()` and `ago()` read, the table a
+/// query starting with an operator reads (Resource Graph: `Resources`), and the seed `sample` uses.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub now: time::OffsetDateTime,
+    pub default_table: Option<String>,
+    pub seed: u64,
+}
+
+impl Ctx {
+    pub fn now_ticks(&self) -> i64 {
+        (self.now.unix_timestamp_nanos() / 100) as i64
+    }
+}
+
+/// Parse a query. Errors carry line, column and token.
+pub fn parse(query: &str) -> Result<Query, KqlError> {
+    parse::parse(query)
+}
+
+/// Run a parsed query over the caller's tables.
+pub fn run(query: &Query, tables: &dyn Tables, ctx: &Ctx) -> Result<Table, KqlError> {
+    eval::check_limits(&query.body)?;
+    eval::run_tabular(&query.body, tables, ctx)
+}
