@@ -39,6 +39,22 @@ pub enum Command {
 pub enum FixturesCommand {
     /// Validate a world file; errors carry line and column.
     Check { file: PathBuf },
+    /// Write a larger world: customer tenants with subscriptions (four in five delegated to Contoso
+    /// MSP) and resources of common types, for benchmarks and big sandboxes (`--fixtures FILE` loads it).
+    Generate {
+        #[arg(long, default_value_t = 10)]
+        tenants: usize,
+        #[arg(long, default_value_t = 100)]
+        subscriptions: usize,
+        #[arg(long, default_value_t = 10_000)]
+        resources: usize,
+        /// Another seed gives other names, locations, tags and properties.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write it (standard output when absent).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

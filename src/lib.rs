@@ -30,3 +30,4 @@ pub mod template;
 pub mod tls;
 pub mod wire;
 pub mod world;
+pub mod world_gen;

@@ -25,6 +25,24 @@ fn main() -> ExitCode {
         Some(Command::Fixtures {
             command: FixturesCommand::Check { file },
         }) => fixtures_check(&file),
+        Some(Command::Fixtures {
+            command:
+                FixturesCommand::Generate {
+                    tenants,
+                    subscriptions,
+                    resources,
+                    seed,
+                    output,
+                },
+        }) => fixtures_generate(
+            lighthouse_emulator::world_gen::Sizes {
+                tenants,
+                subscriptions,
+                resources,
+                seed,
+            },
+            output.as_deref(),
+        ),
     }
 }
 
@@ -353,6 +371,38 @@ fn sign_in_command(s: &StateArgs, who: &str) -> Result<(String, String), String>
         _ => return Err(format!("'{who}' has no password or secret in the world: it cannot sign in")),
     };
     Ok((slug, command))
+}
+
+fn fixtures_generate(
+    sizes: lighthouse_emulator::world_gen::Sizes,
+    output: Option<&std::path::Path>,
+) -> ExitCode {
+    let world = match lighthouse_emulator::world_gen::generate(sizes) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = serde_json::to_string_pretty(&world).unwrap_or_default() + "\n";
+    match output {
+        None => print!("{text}"),
+        Some(p) => {
+            if let Err(e) = std::fs::write(p, text) {
+                eprintln!("error: writing {}: {e}", p.display());
+                return ExitCode::FAILURE;
+            }
+            eprintln!(
+                "{}: {} tenants, {} subscriptions, {} resources (load it with --fixtures {})",
+                p.display(),
+                sizes.tenants + 1,
+                sizes.subscriptions,
+                sizes.resources,
+                p.display()
+            );
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn fixtures_check(file: &std::path::Path) -> ExitCode {

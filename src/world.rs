@@ -2,7 +2,7 @@
 //! list of ARM requests replayed through the providers as the platform, and the data-plane contents
 //! (blob containers and blobs, Key Vault secrets) put into the accounts and vaults those requests made. Parsing and validation only;
 //! never writes to the store itself (the store replays `requests`). Format documented in README.
-//! The default world (`fixtures/default-world.json`) mirrors ../shared/default-world.md exactly.
+//! The default world (`fixtures/default-world.json`) is exactly what `fixtures/default-world.md` describes.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

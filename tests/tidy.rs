@@ -56,6 +56,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/directory.rs",
             "src/hosts.rs",
             "src/world.rs",
+            "src/world_gen.rs",
             "src/template/",
             "src/kql/",
         ],
