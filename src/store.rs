@@ -57,6 +57,9 @@ pub struct Store {
     /// and remembered under it, every write empties it before the lock is released), so it never
     /// holds a row older than the last commit. SQLite stays the only record.
     cache: RwLock<HashMap<String, Arc<Cached>>>,
+    /// Values derived from the state that many reads share (`memo`), by name; like `cache`, built and
+    /// emptied only under the connection's lock, so none outlives the write after it.
+    memos: RwLock<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 /// A row in the read cache, with its JSON as ARM returns it, serialized once on first use.
@@ -176,6 +179,7 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             cache: RwLock::new(HashMap::default()),
+            memos: RwLock::new(HashMap::default()),
         })
     }
 
@@ -199,7 +203,38 @@ impl Store {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.memos
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         committed
+    }
+
+    /// A value derived from the current state by `build`, kept under `name` until the next write (a
+    /// view that many reads share, such as Resource Graph's rows of one subscription). Built and kept
+    /// under the connection's lock, so it is never older than the last commit.
+    pub fn memo<T: std::any::Any + Send + Sync>(
+        &self,
+        name: &str,
+        build: impl FnOnce(&Tx) -> Result<T, StoreError>,
+    ) -> Result<Arc<T>, StoreError> {
+        let found = self
+            .memos
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned();
+        if let Some(v) = found.and_then(|v| v.downcast::<T>().ok()) {
+            return Ok(v);
+        }
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let v = Arc::new(build(&Tx { tx: &conn })?);
+        let mut memos = self.memos.write().unwrap_or_else(|p| p.into_inner());
+        if memos.len() >= CACHE_MAX {
+            memos.clear();
+        }
+        memos.insert(name.to_string(), v.clone());
+        Ok(v)
     }
 
     /// One resource by its lower-cased id, from the read cache or SQLite.
@@ -243,6 +278,10 @@ impl Store {
             // `read` is not meant for writes, but if one slipped in the cache must not outlive it
             debug_assert!(false, "a write inside Store::read");
             self.cache
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            self.memos
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .clear();
@@ -825,6 +864,20 @@ mod tests {
             parent: parent.into(),
             body: json!({"id": key}),
         }
+    }
+
+    #[test]
+    fn a_memo_is_built_once_and_never_outlives_a_write() {
+        let store = Store::open(None).unwrap();
+        let count = |store: &Store| store.memo("n", |tx| Ok(tx.count()?)).map(|n| *n).unwrap();
+        assert_eq!(count(&store), 0);
+        let first = store.memo("n", |_| Ok(99_i64)).unwrap();
+        assert_eq!(*first, 0, "a kept memo is not built again");
+        store.write(|tx| tx.put(&s("/a", "/"))).unwrap();
+        assert_eq!(count(&store), 1, "a write empties the memos");
+        // a failed write empties them too (whatever it may have touched)
+        let _ = store.write(|_| -> Result<(), StoreError> { Err(StoreError("x".into())) });
+        assert_eq!(*store.memo("n", |_| Ok(7_i64)).unwrap(), 7);
     }
 
     #[test]

@@ -14,7 +14,14 @@ const MSP_READERS: &str = "30000000-0000-0000-0000-000000001102";
 const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
-const LOCATIONS: &[&str] = &["westeurope", "northeurope", "eastus", "westus2", "uksouth", "swedencentral"];
+const LOCATIONS: &[&str] = &[
+    "westeurope",
+    "northeurope",
+    "eastus",
+    "westus2",
+    "uksouth",
+    "swedencentral",
+];
 const ENVS: &[&str] = &["prod", "dev", "test"];
 const GROUPS: &[&str] = &["rg-web", "rg-data", "rg-network"];
 
@@ -60,7 +67,9 @@ fn put(id: String, api: &str, body: Value) -> Value {
 /// The world file for `sizes`. Errors name a size that cannot work.
 pub fn generate(sizes: Sizes) -> Result<Value, String> {
     if sizes.tenants == 0 || sizes.subscriptions < sizes.tenants {
-        return Err("give at least one tenant, and at least as many subscriptions as tenants".into());
+        return Err(
+            "give at least one tenant, and at least as many subscriptions as tenants".into(),
+        );
     }
     if sizes.tenants > 9_999 || sizes.subscriptions > 99_999 || sizes.resources > 1_000_000 {
         return Err("at most 9,999 tenants, 99,999 subscriptions and 1,000,000 resources".into());
@@ -75,8 +84,29 @@ pub fn generate(sizes: Sizes) -> Result<Value, String> {
         .filter(|p| p["tenantId"] == CONTOSO)
         .cloned()
         .collect();
-    let mut subscriptions = Vec::new();
-    let mut requests = Vec::new();
+    // Contoso's own msp-tools, with msp-automation Contributor there (as in the default world)
+    let mut subscriptions: Vec<Value> = default["subscriptions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["tenantId"] == CONTOSO)
+        .cloned()
+        .collect();
+    let mut requests: Vec<Value> = default["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            let id = r["id"].as_str().unwrap_or_default();
+            subscriptions.iter().any(|s| {
+                id.starts_with(&format!(
+                    "/subscriptions/{}/",
+                    s["subscriptionId"].as_str().unwrap_or_default()
+                ))
+            })
+        })
+        .cloned()
+        .collect();
     for i in 1..=sizes.tenants {
         let domain = format!("customer{i:04}.onmicrosoft.com");
         tenants.push(json!({"id": tenant_id(i), "displayName": format!("Customer {i:04}"),
@@ -103,8 +133,8 @@ pub fn generate(sizes: Sizes) -> Result<Value, String> {
                 json!({"location": seq.pick(LOCATIONS), "tags": {"env": seq.pick(ENVS)}}),
             ));
         }
-        // four subscriptions in five are delegated to Contoso MSP
-        if j % 5 != 0 {
+        // four subscriptions in five of each customer are delegated to Contoso MSP
+        if ((j - 1) / sizes.tenants) % 5 != 4 {
             let def = format!("/subscriptions/{sub}/providers/Microsoft.ManagedServices/registrationDefinitions/50000000-0000-0000-0001-{j:012x}");
             requests.push(put(def.clone(), "2022-10-01", json!({"properties": {
                 "registrationDefinitionName": format!("Contoso MSP - customer{t:04}-sub{j:05}"),
@@ -126,22 +156,46 @@ pub fn generate(sizes: Sizes) -> Result<Value, String> {
         let tags = json!({"env": seq.pick(ENVS), "costCenter": format!("cc-{:03}", seq.next() % 40),
             "owner": format!("team{}", seq.next() % 12)});
         let (rg, path, api, body) = match k % 6 {
-            0 => ("rg-data", format!("Microsoft.Storage/storageAccounts/st{j:05}x{k:07}"), "2023-05-01",
+            0 => (
+                "rg-data",
+                format!("Microsoft.Storage/storageAccounts/st{j:05}x{k:07}"),
+                "2023-05-01",
                 json!({"location": location, "kind": "StorageV2", "sku": {"name": seq.pick(&["Standard_LRS", "Standard_GRS", "Standard_ZRS"])},
                     "tags": tags, "properties": {"supportsHttpsTrafficOnly": seq.chance(85), "allowBlobPublicAccess": seq.chance(20),
-                    "minimumTlsVersion": seq.pick(&["TLS1_2", "TLS1_2", "TLS1_0"])}})),
-            1 => ("rg-network", format!("Microsoft.Network/virtualNetworks/vnet-{k:07}"), "2023-09-01",
-                json!({"location": location, "tags": tags, "properties": {"addressSpace": {"addressPrefixes": [format!("10.{}.0.0/16", k % 250)]}}})),
-            2 => ("rg-network", format!("Microsoft.Network/networkSecurityGroups/nsg-{k:07}"), "2023-09-01",
-                json!({"location": location, "tags": tags, "properties": {}})),
-            3 => ("rg-network", format!("Microsoft.Network/publicIPAddresses/pip-{k:07}"), "2023-09-01",
+                    "minimumTlsVersion": seq.pick(&["TLS1_2", "TLS1_2", "TLS1_0"])}}),
+            ),
+            1 => (
+                "rg-network",
+                format!("Microsoft.Network/virtualNetworks/vnet-{k:07}"),
+                "2023-09-01",
+                json!({"location": location, "tags": tags, "properties": {"addressSpace": {"addressPrefixes": [format!("10.{}.0.0/16", k % 250)]}}}),
+            ),
+            2 => (
+                "rg-network",
+                format!("Microsoft.Network/networkSecurityGroups/nsg-{k:07}"),
+                "2023-09-01",
+                json!({"location": location, "tags": tags, "properties": {}}),
+            ),
+            3 => (
+                "rg-network",
+                format!("Microsoft.Network/publicIPAddresses/pip-{k:07}"),
+                "2023-09-01",
                 json!({"location": location, "tags": tags, "sku": {"name": "Standard"},
-                    "properties": {"publicIPAllocationMethod": "Static"}})),
-            4 => ("rg-data", format!("Microsoft.KeyVault/vaults/kv{j:05}x{k:07}"), "2023-07-01",
+                    "properties": {"publicIPAllocationMethod": "Static"}}),
+            ),
+            4 => (
+                "rg-data",
+                format!("Microsoft.KeyVault/vaults/kv{j:05}x{k:07}"),
+                "2023-07-01",
                 json!({"location": location, "tags": tags, "properties": {"tenantId": tenant_id((j - 1) % sizes.tenants + 1),
-                    "sku": {"family": "A", "name": "standard"}, "enableRbacAuthorization": seq.chance(70)}})),
-            _ => ("rg-web", format!("Microsoft.Web/sites/app-{j:05}-{k:07}"), "2023-12-01",
-                json!({"location": location, "kind": "app", "tags": tags, "properties": {"httpsOnly": seq.chance(75)}})),
+                    "sku": {"family": "A", "name": "standard"}, "enableRbacAuthorization": seq.chance(70)}}),
+            ),
+            _ => (
+                "rg-web",
+                format!("Microsoft.Web/sites/app-{j:05}-{k:07}"),
+                "2023-12-01",
+                json!({"location": location, "kind": "app", "tags": tags, "properties": {"httpsOnly": seq.chance(75)}}),
+            ),
         };
         requests.push(put(
             format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/{path}"),
@@ -175,7 +229,7 @@ mod tests {
         let text = serde_json::to_string_pretty(&w).unwrap();
         let parsed = World::parse(&text).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(parsed.tenants.len(), 4);
-        assert_eq!(parsed.subscriptions.len(), 7);
+        assert_eq!(parsed.subscriptions.len(), 8); // with Contoso's msp-tools
         assert_eq!(
             text,
             serde_json::to_string_pretty(&generate(sizes).unwrap()).unwrap()

@@ -4,6 +4,8 @@
 //! the query (no indexing lag); every row passes the same pure decision a GET would. Follows ARM-FACTS
 //! §9 and the Resource Graph spec (2024-04-01 and earlier versions).
 
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 
 use super::Cx;
@@ -11,7 +13,7 @@ use crate::arm::error::ArmError;
 use crate::arm::resource_id::ResourceId;
 use crate::authz::{self, Path, Subject};
 use crate::facts::Snapshot;
-use crate::kql::{self, Ctx, KqlError, Table, Tables, Type, Value as KqlValue};
+use crate::kql::{self, Column, Ctx, KqlError, Row, Table, Tables, Type, Value as KqlValue};
 use crate::store::{Store, Stored};
 use crate::wire::Reply;
 use crate::world::Subscription;
@@ -129,11 +131,17 @@ fn path_to(snap: &Snapshot, caller_tenant: &str, sub: &Subscription) -> Option<P
 
 /// Rows of one table, each with the subscription it belongs to, before authorization.
 struct Candidate {
-    sub: String,
     /// The id the read is decided on, and the action.
     scope: String,
     action: String,
     row: Map<String, Value>,
+}
+
+/// A row ready for the engine, with what its read is decided on.
+struct GraphRow {
+    scope: String,
+    action: String,
+    row: Row,
 }
 
 fn lower(v: &Value) -> Value {
@@ -194,26 +202,22 @@ fn is_graph_resource(r: &Stored) -> bool {
         && (id.providers[0].types.len() == 1 || r.body.get("location").is_some())
 }
 
-/// Every row of `table` in the subscriptions in scope that the caller may read, ordered by id (so
-/// pages are stable while nothing is written).
-pub fn table_rows(
-    cx: &Cx,
+/// One subscription's rows of `table`, before authorization, ordered by id: built from the store once
+/// and kept until the next write (`Store::memo`), so repeated queries pay only for the decisions.
+fn subscription_rows(
+    snap: &Snapshot,
     store: &Store,
     table: &str,
-    subs: &[(&Subscription, Path)],
-) -> Result<Vec<Map<String, Value>>, ArmError> {
-    let mut cands: Vec<Candidate> = Vec::new();
-    let tenant_of = |sub: &str| -> String {
-        subs.iter()
-            .find(|(s, _)| s.subscription_id.eq_ignore_ascii_case(sub))
-            .map(|(s, _)| s.tenant_id.to_lowercase())
-            .unwrap_or_default()
-    };
-    match table {
-        "resources" => {
-            for (s, _) in subs {
-                let sub = s.subscription_id.to_lowercase();
-                for r in store.read(|tx| tx.in_scope(&sub, None))? {
+    s: &Subscription,
+) -> Result<Arc<Vec<GraphRow>>, ArmError> {
+    let sub = s.subscription_id.to_lowercase();
+    let tenant = s.tenant_id.to_lowercase();
+    let name = format!("resourcegraph/{table}/{sub}");
+    Ok(store.memo(&name, |tx| {
+        let mut cands: Vec<Candidate> = Vec::new();
+        match table {
+            "resources" => {
+                for r in tx.in_scope(&sub, None)? {
                     if is_graph_resource(&r) {
                         let action = ResourceId::parse(&r.key)
                             .map(|id| id.action("GET"))
@@ -221,19 +225,13 @@ pub fn table_rows(
                         cands.push(Candidate {
                             scope: r.key.clone(),
                             action,
-                            row: resource_row(&r, &tenant_of(&sub)),
-                            sub: sub.clone(),
+                            row: resource_row(&r, &tenant),
                         });
                     }
                 }
             }
-        }
-        "resourcecontainers" => {
-            for (s, _) in subs {
-                let sub = s.subscription_id.to_lowercase();
-                let tenant = s.tenant_id.to_lowercase();
-                let managed_by: Vec<Value> = cx
-                    .snap
+            "resourcecontainers" => {
+                let managed_by: Vec<Value> = snap
                     .managed_by
                     .get(&sub)
                     .into_iter()
@@ -245,11 +243,7 @@ pub fn table_rows(
                 row.insert("name".into(), json!(s.display_name));
                 row.insert("type".into(), json!("microsoft.resources/subscriptions"));
                 row.insert("tenantId".into(), json!(tenant));
-                row.insert("kind".into(), json!(""));
-                row.insert("location".into(), json!(""));
-                row.insert("resourceGroup".into(), json!(""));
                 row.insert("subscriptionId".into(), json!(sub));
-                row.insert("managedBy".into(), json!(""));
                 row.insert(
                     "properties".into(),
                     json!({"state": s.state, "managedByTenants": managed_by,
@@ -260,11 +254,8 @@ pub fn table_rows(
                     scope: format!("/subscriptions/{sub}"),
                     action: "Microsoft.Resources/subscriptions/read".into(),
                     row,
-                    sub: sub.clone(),
                 });
-                for g in store
-                    .read(|tx| tx.by_type("microsoft.resources/resourcegroups", Some(&sub), None))?
-                {
+                for g in tx.by_type("microsoft.resources/resourcegroups", Some(&sub), None)? {
                     let mut row = resource_row(&g, &tenant);
                     row.insert(
                         "type".into(),
@@ -274,70 +265,87 @@ pub fn table_rows(
                         scope: g.key.clone(),
                         action: "Microsoft.Resources/subscriptions/resourceGroups/read".into(),
                         row,
-                        sub: sub.clone(),
                     });
                 }
             }
-        }
-        "authorizationresources" | "managedservicesresources" => {
-            let types: &[&str] = if table == "authorizationresources" {
-                &[
-                    "microsoft.authorization/roleassignments",
-                    "microsoft.authorization/roledefinitions",
-                ]
-            } else {
-                &[
-                    "microsoft.managedservices/registrationdefinitions",
-                    "microsoft.managedservices/registrationassignments",
-                ]
-            };
-            for (s, _) in subs {
-                let sub = s.subscription_id.to_lowercase();
+            "authorizationresources" | "managedservicesresources" => {
+                let types: &[&str] = if table == "authorizationresources" {
+                    &[
+                        "microsoft.authorization/roleassignments",
+                        "microsoft.authorization/roledefinitions",
+                    ]
+                } else {
+                    &[
+                        "microsoft.managedservices/registrationdefinitions",
+                        "microsoft.managedservices/registrationassignments",
+                    ]
+                };
                 for t in types {
-                    for r in store.read(|tx| tx.by_type(t, Some(&sub), None))? {
-                        let row = resource_row(&r, &tenant_of(&sub));
+                    for r in tx.by_type(t, Some(&sub), None)? {
                         let action = format!("{}/read", r.body["type"].as_str().unwrap_or(t));
                         cands.push(Candidate {
                             scope: r.key.clone(),
                             action,
-                            row,
-                            sub: sub.clone(),
+                            row: resource_row(&r, &tenant),
                         });
                     }
                 }
             }
+            _ => {}
         }
-        _ => {}
-    }
+        cands.sort_by(|a, b| a.scope.cmp(&b.scope));
+        Ok(cands
+            .into_iter()
+            .map(|c| GraphRow {
+                row: to_row(c.row),
+                scope: c.scope,
+                action: c.action,
+            })
+            .collect())
+    })?)
+}
+
+/// Every row of `table` in the subscriptions in scope that the caller may read, ordered by id (so
+/// pages are stable while nothing is written).
+fn table_rows(
+    cx: &Cx,
+    store: &Store,
+    table: &str,
+    subs: &[(&Subscription, Path)],
+) -> Result<Table, ArmError> {
     let subject = Subject {
         object_id: &cx.caller.object_id,
         groups: &cx.caller.groups,
     };
     let now = cx.now.unix_timestamp();
-    let mut rows: Vec<(String, Map<String, Value>)> = cands
-        .into_iter()
-        .filter(|c| {
-            let path = subs
-                .iter()
-                .find(|(s, _)| s.subscription_id.eq_ignore_ascii_case(&c.sub))
-                .map(|(_, p)| *p);
-            path.is_some_and(|p| {
-                authz::decide(
-                    &subject,
-                    &c.action,
-                    false,
-                    &c.scope,
-                    p,
-                    &cx.snap.access,
-                    now,
-                )
-                .is_allowed()
-            })
-        })
-        .map(|c| (c.scope, c.row))
-        .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(rows.into_iter().map(|(_, r)| r).collect())
+    let mut rows: Vec<(Arc<Vec<GraphRow>>, usize)> = Vec::new();
+    for (s, path) in subs {
+        let all = subscription_rows(cx.snap, store, table, s)?;
+        for i in 0..all.len() {
+            let g = &all[i];
+            if authz::decide(
+                &subject,
+                &g.action,
+                false,
+                &g.scope,
+                *path,
+                &cx.snap.access,
+                now,
+            )
+            .is_allowed()
+            {
+                rows.push((all.clone(), i));
+            }
+        }
+    }
+    rows.sort_by(|(a, i), (b, j)| a[*i].scope.cmp(&b[*j].scope));
+    Ok(Table {
+        columns: columns(),
+        rows: rows
+            .into_iter()
+            .map(|(all, i)| all[i].row.clone())
+            .collect(),
+    })
 }
 
 /// The subscriptions a query covers: those named (silently dropping any the caller cannot reach, as ARG
@@ -434,27 +442,33 @@ const COLUMNS: &[(&str, Type)] = &[
     ("extendedLocation", Type::Dynamic),
 ];
 
-/// JSON rows as a KQL table of the standard columns.
-fn to_table(rows: Vec<Map<String, Value>>) -> Table {
-    let rows = rows
-        .into_iter()
-        .map(|mut r| {
-            COLUMNS
-                .iter()
-                .map(|(c, t)| {
-                    let v = r.remove(*c).unwrap_or(Value::Null);
-                    match (t, v) {
-                        (Type::String, Value::String(s)) => KqlValue::Str(s.into()),
-                        (Type::String, Value::Null) => KqlValue::Str("".into()),
-                        (Type::String, other) => KqlValue::Str(other.to_string().into()),
-                        (_, Value::Null) => KqlValue::Null,
-                        (_, v) => KqlValue::Dynamic(std::sync::Arc::new(v)),
-                    }
-                })
-                .collect()
+/// The standard columns as the engine sees them.
+fn columns() -> Vec<Column> {
+    COLUMNS
+        .iter()
+        .map(|(n, t)| Column {
+            name: n.to_string(),
+            ty: *t,
         })
-        .collect();
-    Table::new(COLUMNS, rows)
+        .collect()
+}
+
+/// A JSON row as an engine row of the standard columns.
+fn to_row(mut r: Map<String, Value>) -> Row {
+    COLUMNS
+        .iter()
+        .map(|(c, t)| {
+            let v = r.remove(*c).unwrap_or(Value::Null);
+            match (t, v) {
+                (Type::String, Value::String(s)) => KqlValue::Str(s.into()),
+                (Type::String, Value::Null) => KqlValue::Str("".into()),
+                (Type::String, other) => KqlValue::Str(other.to_string().into()),
+                (_, Value::Null) => KqlValue::Null,
+                (_, v) => KqlValue::Dynamic(Arc::new(v)),
+            }
+        })
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// The caller's tables, built when a query names them.
@@ -478,14 +492,16 @@ impl Tables for CallerTables<'_, '_> {
             return Some(t.clone());
         }
         match table_rows(self.cx, self.store, &name, &self.subs) {
-            Ok(rows) => {
-                let t = to_table(rows);
+            Ok(t) => {
                 self.built.borrow_mut().push((name, t.clone()));
                 Some(t)
             }
             Err(e) => {
                 *self.failed.borrow_mut() = Some(e);
-                Some(to_table(Vec::new()))
+                Some(Table {
+                    columns: columns(),
+                    rows: Vec::new(),
+                })
             }
         }
     }
