@@ -10,10 +10,11 @@ use std::sync::Mutex;
 pub const QUERIES: u32 = 15;
 pub const WINDOW_MS: i64 = 5_000;
 
-/// One user's current window: when it started and how many queries it has taken.
+/// One user's current window: when it started (none before the first query) and how many queries
+/// it has taken.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Window {
-    pub start_ms: i64,
+    pub start_ms: Option<i64>,
     pub used: u32,
 }
 
@@ -33,13 +34,17 @@ pub enum Verdict {
 impl Window {
     /// Take one query at `now_ms`: a new window when the old one has passed (or the clock went back).
     pub fn take(&mut self, now_ms: i64) -> Verdict {
-        if now_ms < self.start_ms || now_ms - self.start_ms >= WINDOW_MS {
-            *self = Window {
-                start_ms: now_ms,
-                used: 0,
-            };
-        }
-        let resets_after_ms = self.start_ms + WINDOW_MS - now_ms;
+        let start = match self.start_ms {
+            Some(s) if now_ms >= s && now_ms - s < WINDOW_MS => s,
+            _ => {
+                *self = Window {
+                    start_ms: Some(now_ms),
+                    used: 0,
+                };
+                now_ms
+            }
+        };
+        let resets_after_ms = start + WINDOW_MS - now_ms;
         if self.used >= QUERIES {
             return Verdict::Throttled { resets_after_ms };
         }
@@ -80,7 +85,7 @@ impl UserQuota {
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         // forget users whose window has long passed, so the map stays small
         if w.len() > 10_000 {
-            w.retain(|_, v| now_ms - v.start_ms < WINDOW_MS);
+            w.retain(|_, v| v.start_ms.is_some_and(|s| now_ms - s < WINDOW_MS));
         }
         Some(w.entry(user.to_ascii_lowercase()).or_default().take(now_ms))
     }
