@@ -423,7 +423,7 @@ pub fn reply(body: &Value) -> Reply {
 }
 
 /// The columns of every table (ARM-FACTS §9.4): strings, then the dynamic ones.
-const COLUMNS: &[(&str, Type)] = &[
+pub const COLUMNS: &[(&str, Type)] = &[
     ("id", Type::String),
     ("name", Type::String),
     ("type", Type::String),

@@ -13,24 +13,8 @@ use serde_json::json;
 
 const ROWS: usize = 10_000;
 
-const COLUMNS: &[(&str, Type)] = &[
-    ("id", Type::String),
-    ("name", Type::String),
-    ("type", Type::String),
-    ("tenantId", Type::String),
-    ("kind", Type::String),
-    ("location", Type::String),
-    ("resourceGroup", Type::String),
-    ("subscriptionId", Type::String),
-    ("managedBy", Type::String),
-    ("sku", Type::Dynamic),
-    ("plan", Type::Dynamic),
-    ("properties", Type::Dynamic),
-    ("tags", Type::Dynamic),
-    ("identity", Type::Dynamic),
-    ("zones", Type::Dynamic),
-    ("extendedLocation", Type::Dynamic),
-];
+/// The columns Resource Graph hands the engine.
+use lighthouse_emulator::providers::resourcegraph::COLUMNS;
 
 const TYPES: &[&str] = &[
     "microsoft.storage/storageaccounts",

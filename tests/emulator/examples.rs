@@ -2,30 +2,12 @@
 //! 2022-01-01-preview, copied under tests/spec-examples) against the server, mapped onto the default
 //! world, and checks the status is one the example lists and the response has the example's shape.
 
+use crate::spec_replay::paths;
 use crate::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 const PLAN_ID: &str = "marketplace-test.test.addesai-plan.1.0.0";
-
-/// Every key path of a JSON value (`a.b[].c`), arrays merged over their elements.
-fn paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                let p = format!("{prefix}.{k}");
-                out.insert(p.clone());
-                paths(x, &p, out);
-            }
-        }
-        Value::Array(a) => {
-            for x in a {
-                paths(x, &format!("{prefix}[]"), out);
-            }
-        }
-        _ => {}
-    }
-}
 
 fn example(version: &str, name: &str) -> Value {
     let p = format!(
