@@ -49,10 +49,12 @@ test("a parse error comes back with ARG's envelope and the parser's line", async
   await assert.rejects(fabrikamCi().resources({ query: "Resources\n| where name =! 'x'" }), (e) => {
     assert.equal(e.statusCode, 400);
     assert.equal(e.code, "BadRequest");
-    const body = JSON.parse(e.response.bodyAsText);
-    assert.equal(body.error.details[0].code, "InvalidQuery");
-    assert.equal(body.error.details[1].code, "ParserFailure");
-    assert.equal(body.error.details[1].line, 2);
+    // the SDK deserializes ARG's error: the parser's position lands in additionalProperties
+    const details = e.details.error.details;
+    assert.equal(details[0].code, "InvalidQuery");
+    assert.equal(details[1].code, "ParserFailure");
+    assert.equal(details[1].additionalProperties.line, 2);
+    assert.equal(details[1].additionalProperties.token, "=");
     return true;
   });
 });
