@@ -558,19 +558,14 @@ pub fn resource_graph_resources(cx: &Cx, store: &Store) -> Result<Reply, ArmErro
     out["facets"] = Value::Array(
         req.facets
             .iter()
-            .map(|f| facet(&query_text_for_facet(&req.query), f, &tables, &ctx))
+            .map(|f| facet(&req.query, &result, f, &tables, &ctx))
             .collect(),
     );
     Ok(reply(&out))
 }
 
-/// The query a facet runs over: the request's query without its trailing paging operators.
-fn query_text_for_facet(q: &str) -> String {
-    q.to_string()
-}
-
 /// One facet: `{query} | summarize count() by {expression} | top N by count …` as ARG computes it.
-fn facet(query: &str, f: &Value, tables: &dyn Tables, ctx: &Ctx) -> Value {
+fn facet(query: &str, result: &Table, f: &Value, tables: &dyn Tables, ctx: &Ctx) -> Value {
     let expression = f["expression"].as_str().unwrap_or_default();
     let o = &f["options"];
     let top = o["$top"].as_u64().unwrap_or(10).clamp(1, 1000);
@@ -584,8 +579,14 @@ fn facet(query: &str, f: &Value, tables: &dyn Tables, ctx: &Ctx) -> Value {
         .map(|f| format!(" | where {f}"))
         .unwrap_or_default();
     let column = column_name(expression);
+    // a facet reads the query's output: a projected path is already its column (`properties_a_b`)
+    let by = if result.columns.iter().any(|c| c.name == column) {
+        column.clone()
+    } else {
+        format!("{column} = {expression}")
+    };
     let text = format!(
-        "{query}{filter} | summarize count = count() by {column} = {expression} | top {top} by {sort_by} {order}"
+        "{query}{filter} | summarize count = count() by {by} | top {top} by {sort_by} {order}"
     );
     let run = kql::parse(&text).and_then(|q| kql::run(&q, tables, ctx));
     match run {

@@ -103,7 +103,63 @@ pub const SPECS: &[Spec] = &[
         ],
         plan: authorization,
     },
+    Spec {
+        dir: "resourcegraph/2024-04-01",
+        title: "Microsoft.ResourceGraph resources",
+        swaggers: &["resourcegraph.json"],
+        plan: resourcegraph,
+    },
 ];
+
+/// The examples' made-up subscription, queried by admin@fabrikam as fabrikam-prod (a VM, a vnet, a
+/// storage account and a key vault: what the example queries look for).
+fn resourcegraph(name: &str) -> Option<Plan> {
+    let base = || {
+        Case::new(
+            "admin@fabrikam",
+            &[("cfbbd179-59d2-4052-aa06-9270a38aa9d6", FABRIKAM_PROD)],
+        )
+    };
+    // enough resources named 'test' for the paging examples (a first page of 3, a page of 2 after 10)
+    let tests = |mut c: Case| {
+        for i in 0..14 {
+            c = c.setup(
+                "PUT",
+                format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.Network/networkSecurityGroups/test-nsg-{i:02}?api-version=2023-09-01"),
+                Some(json!({"location": "westeurope"})),
+            );
+        }
+        c
+    };
+    let tagged = |c: Case| {
+        let (m, p, b) = (
+            "PUT",
+            format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-01/providers/Microsoft.Resources/tags/default?api-version=2021-04-01"),
+            Some(json!({"properties": {"tags": {"tag1": "Value1"}}})),
+        );
+        c.setup(m, p, b)
+    };
+    match name {
+        "OperationsList" | "ResourcesComplexQuery" | "ResourcesFacetQuery"
+        | "ResourcesFilterQuery" | "ResourcesSummarizeQuery" => base().go(),
+        "ResourcesBasicQuery" | "ResourcesTenantBasicQuery" => tagged(base()).go(),
+        "ResourcesFirstPageQuery" | "ResourcesRandomPageQuery" => tests(base()).go(),
+        // the example's $skipToken is another service's; ours says where the next page starts
+        "ResourcesNextPageQuery" => tests(base())
+            .set("query", json!({"options": {"$skipToken": "eyIkc2tpcCI6Mn0="},
+                "query": "Resources | where name contains 'test' | project id, name, type, location",
+                "subscriptions": [FABRIKAM_PROD]}))
+            .missing(".$skipToken", "a page holds up to 1 000 rows, and fewer than that match in the world")
+            .go(),
+        "ResourcesPropertiesQuery" => base()
+            .missing(".data[].count", "summarize count() names its column count_ in Kusto and in ARG's documented samples (`order by count_ desc`); this example shows count")
+            .go(),
+        "ResourcesMgBasicQuery" => Some(Plan::Excluded(
+            "management groups are not modelled yet (issue 11): a query over them reads no rows",
+        )),
+        _ => None,
+    }
+}
 
 const API: &str = "api-version=2022-12-01";
 const NO_NEXT_PAGE: &str =
