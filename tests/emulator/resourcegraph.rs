@@ -213,3 +213,45 @@ async fn the_quota_can_be_switched_off_for_load_tests() {
         assert_eq!(r.header("x-ms-user-quota-remaining"), "");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_says_why_a_row_is_hidden() {
+    // ARG keeps a row exactly when a GET of it would be allowed: explaining that GET explains the row
+    let e = emu().await;
+    let r = query(
+        &e,
+        "alice",
+        json!({"query": "Resources | where subscriptionId == '20000000-0000-0000-0000-000000003001' | project id"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let shown = r.body["data"].to_string().to_lowercase();
+    let hidden = format!("/subscriptions/{NORTHWIND_MAIN}/resourceGroups/rg-private/providers/Microsoft.Storage/storageAccounts/northwindprivate");
+    assert!(!shown.contains(&hidden.to_lowercase()), "{shown}");
+    let x = e
+        .call(
+            "POST",
+            "/_emulator/explain",
+            None,
+            Some(
+                json!({"principal": "alice@contosomsp.onmicrosoft.com", "method": "GET",
+                "url": format!("https://localhost{hidden}?api-version=2023-05-01")}),
+            ),
+        )
+        .await;
+    assert_eq!(x.body["decision"], "denied", "{}", x.body);
+    let vm = format!("/subscriptions/{NORTHWIND_MAIN}/resourceGroups/rg-managed/providers/Microsoft.Compute/virtualMachines/vm-app-01");
+    assert!(shown.contains(&vm.to_lowercase()), "{shown}");
+    let x = e
+        .call(
+            "POST",
+            "/_emulator/explain",
+            None,
+            Some(
+                json!({"principal": "alice@contosomsp.onmicrosoft.com", "method": "GET",
+                "url": format!("https://localhost{vm}?api-version=2024-03-01")}),
+            ),
+        )
+        .await;
+    assert_eq!(x.body["decision"], "allowed", "{}", x.body);
+}
