@@ -706,18 +706,7 @@ impl AggState {
                 if v.is_null() {
                     return;
                 }
-                let better = match cur {
-                    None => true,
-                    Some(c) => {
-                        let o = sort_cmp(&v, c);
-                        if spec.agg == Agg::Max {
-                            o.is_gt()
-                        } else {
-                            o.is_lt()
-                        }
-                    }
-                };
-                if better {
+                if beats(&v, cur.as_ref(), spec.agg == Agg::Max) {
                     *cur = Some(v);
                 }
             }
@@ -739,18 +728,7 @@ impl AggState {
                 if v.is_null() {
                     return;
                 }
-                let better = match cur {
-                    None => true,
-                    Some((c, _)) => {
-                        let o = sort_cmp(&v, c);
-                        if spec.agg == Agg::ArgMax {
-                            o.is_gt()
-                        } else {
-                            o.is_lt()
-                        }
-                    }
-                };
-                if better {
+                if beats(&v, cur.as_ref().map(|(c, _)| c), spec.agg == Agg::ArgMax) {
                     *cur = Some((v, row.clone()));
                 }
             }
@@ -804,4 +782,16 @@ impl AggState {
             },
         }
     }
+}
+
+/// Does `v` beat the extreme so far (`None`: nothing yet), the greatest when `max`, else the least?
+fn beats(v: &Value, so_far: Option<&Value>, max: bool) -> bool {
+    so_far.is_none_or(|c| {
+        let o = sort_cmp(v, c);
+        if max {
+            o.is_gt()
+        } else {
+            o.is_lt()
+        }
+    })
 }
