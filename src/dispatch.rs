@@ -76,6 +76,9 @@ pub struct App {
     pub world: World,
     /// Resource Graph's per-user windows.
     pub graph_quota: crate::quota::UserQuota,
+    /// When the next cancelled subscription's retention ends (unix seconds; `i64::MAX` when none is
+    /// cancelled): every request compares the clock with it, one atomic load.
+    next_deletion: std::sync::atomic::AtomicI64,
 }
 
 impl App {
@@ -94,6 +97,7 @@ impl App {
             graph_quota: crate::quota::UserQuota::new(config.graph_quota),
             config,
             world,
+            next_deletion: std::sync::atomic::AtomicI64::new(i64::MAX),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {
@@ -140,9 +144,33 @@ impl App {
 
     /// Re-read the access facts after a write that changed them.
     pub fn refresh(&self) -> Result<(), StoreError> {
-        let snap = self.store.read(Snapshot::load)?;
-        *self.snap.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        let snap = Arc::new(self.store.read(Snapshot::load)?);
+        let next = providers::lifecycle::next_deletion(&self.store, &snap)?;
+        *self.snap.write().unwrap_or_else(|p| p.into_inner()) = snap;
+        self.next_deletion.store(
+            next.unwrap_or(i64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Ok(())
+    }
+
+    /// Delete the subscriptions whose retention after a cancel has run out on the emulator clock
+    /// (each request checks; moving the clock forward brings the deletion with the next request).
+    pub fn delete_expired_subscriptions(&self) -> Result<(), StoreError> {
+        let now = self.clock.unix();
+        if now
+            < self
+                .next_deletion
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        let snap = self.snapshot();
+        let gone = providers::lifecycle::delete_expired(&self.store, &snap, now)?;
+        for s in &gone {
+            tracing::info!(subscription = %s, "retention after cancel ended: resources deleted, subscription Deleted");
+        }
+        self.refresh()
     }
 
     /// Empty the store and load the world: directory rows, then its requests replayed as the platform.
@@ -213,6 +241,9 @@ pub fn handle(app: &App, req: &Req) -> Reply {
         correlation: correlation.clone(),
         ..Default::default()
     };
+    if let Err(e) = app.delete_expired_subscriptions() {
+        tracing::error!(error = %e.0, "deleting subscriptions after their retention failed");
+    }
     // host-style data plane ({account}.blob.core.windows.net, {vault}.vault.azure.net, reached
     // through the CONNECT tunnel): the host names the resource, whatever the path
     if !req.host.starts_with("localhost") {
@@ -943,6 +974,19 @@ fn arm_authenticated(
         })?;
     }
 
+    // A cancelled subscription is read-only until an Owner enables it again (its own cancel and
+    // enable excepted).
+    if let Some(sub) = the_sub {
+        if route.is_write()
+            && !matches!(route, Route::SubscriptionEnable | Route::SubscriptionCancel)
+            && providers::lifecycle::refuses_writes(sub)
+        {
+            let e = providers::lifecycle::read_only_disabled(&sub.subscription_id);
+            let why = format!("denied; {}", e.message);
+            return Err(e.with_header(DECISION, why));
+        }
+    }
+
     let new_id = fast_uuid();
     let subject = Subject {
         object_id: &caller.object_id,
@@ -1403,7 +1447,14 @@ fn grant_reason(g: &authz::Grant, effect: &str) -> Value {
 }
 
 fn touches_facts(route: &Route, id: &ResourceId) -> bool {
-    if matches!(route, Route::ResourceGroupsDelete | Route::ResourcesDelete) {
+    if matches!(
+        route,
+        Route::ResourceGroupsDelete
+            | Route::ResourcesDelete
+            | Route::SubscriptionCancel
+            | Route::SubscriptionEnable
+            | Route::SubscriptionRename
+    ) {
         return true;
     }
     if matches!(
@@ -1436,6 +1487,9 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         }
         Route::SubscriptionsList => subscriptions::subscriptions_list(cx, store),
         Route::SubscriptionsGet => subscriptions::subscriptions_get(cx, store),
+        Route::SubscriptionCancel => providers::lifecycle::subscription_cancel(cx, store),
+        Route::SubscriptionEnable => providers::lifecycle::subscription_enable(cx, store),
+        Route::SubscriptionRename => providers::lifecycle::subscription_rename(cx, store),
         Route::SubscriptionsListLocations => subscriptions::subscriptions_list_locations(cx, store),
         Route::SubscriptionsCheckZonePeers => {
             subscriptions::subscriptions_check_zone_peers(cx, store)

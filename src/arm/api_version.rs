@@ -11,6 +11,8 @@ pub enum Family {
     /// Subscriptions, tenants, resource groups, generic resources, providers.
     Resources,
     Subscriptions,
+    /// Microsoft.Subscription's cancel, enable and rename.
+    SubscriptionLifecycle,
     RoleAssignments,
     RoleDefinitions,
     Permissions,
@@ -144,6 +146,16 @@ const PIM: &[&str] = &[
     "2024-02-01-preview",
     "2024-09-01-preview",
 ];
+/// Microsoft.Subscription (specification/subscription: stable 2020-09-01, 2021-10-01; the
+/// previews the SDKs of those years sent).
+const SUBSCRIPTION_LIFECYCLE: &[&str] = &[
+    "2019-03-01-preview",
+    "2019-10-01-preview",
+    "2020-01-01",
+    "2020-09-01",
+    "2021-10-01",
+    "2024-08-01-preview",
+];
 const METADATA: &[&str] = &[
     "2015-01-01",
     "2018-01-01",
@@ -157,6 +169,7 @@ impl Family {
         match self {
             Family::Resources => RESOURCES,
             Family::Subscriptions => SUBSCRIPTIONS,
+            Family::SubscriptionLifecycle => SUBSCRIPTION_LIFECYCLE,
             Family::RoleAssignments => ROLE_ASSIGNMENTS,
             Family::RoleDefinitions => ROLE_DEFINITIONS,
             Family::Permissions => PERMISSIONS,

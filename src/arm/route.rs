@@ -16,6 +16,11 @@ pub enum Route {
     SubscriptionsCheckZonePeers,
     /// `POST /providers/Microsoft.Resources/checkResourceName` (checkResourceName).
     CheckResourceName,
+    /// `POST /subscriptions/{sub}/providers/Microsoft.Subscription/{cancel|enable|rename}`
+    /// (Subscription_Cancel, Subscription_Enable, Subscription_Rename of Microsoft.Subscription).
+    SubscriptionCancel,
+    SubscriptionEnable,
+    SubscriptionRename,
     /// `POST /providers/Microsoft.Resources/calculateTemplateHash` (Deployments_CalculateTemplateHash).
     DeploymentsCalculateTemplateHash,
     /// `GET /subscriptions/{sub}/providers/{ns}/resourceTypes` (ProviderResourceTypes_List).
@@ -196,6 +201,23 @@ impl Route {
                         && eq(&id.providers[0].namespace, "Microsoft.Management")))
             {
                 return deployments_route(m, last);
+            }
+            if eq(ns, "Microsoft.Subscription")
+                && sub.is_some()
+                && rg.is_none()
+                && id.providers.len() == 1
+                && depth == 1
+                && leaf_name.is_none()
+            {
+                return match (first_type.to_ascii_lowercase().as_str(), m) {
+                    ("cancel", "POST") => Ok(SubscriptionCancel),
+                    ("enable", "POST") => Ok(SubscriptionEnable),
+                    ("rename", "POST") => Ok(SubscriptionRename),
+                    ("cancel" | "enable" | "rename", _) => Err(not_allowed()),
+                    _ => Err(ArmError::not_found(format!(
+                        "The resource type '{first_type}' could not be found in the namespace 'Microsoft.Subscription'."
+                    ))),
+                };
             }
             if eq(ns, "Microsoft.Authorization") {
                 let t = first_type.to_ascii_lowercase();
@@ -488,6 +510,9 @@ impl Route {
             | SubscriptionsCheckZonePeers
             | CheckResourceName => Family::Subscriptions,
             ResourceGraphResources | ResourceGraphOperationsList => Family::ResourceGraph,
+            SubscriptionCancel | SubscriptionEnable | SubscriptionRename => {
+                Family::SubscriptionLifecycle
+            }
             RoleDefinitionsList
             | RoleDefinitionsGet
             | RoleDefinitionsCreateOrUpdate
@@ -680,6 +705,9 @@ impl Route {
             self,
             ProvidersRegister
                 | ProvidersUnregister
+                | SubscriptionCancel
+                | SubscriptionEnable
+                | SubscriptionRename
                 | ResourceGroupsCreateOrUpdate
                 | ResourceGroupsUpdate
                 | ResourceGroupsDelete

@@ -10,6 +10,7 @@ pub mod create_statuses;
 pub mod denyassignments;
 pub mod deployments;
 pub mod insights;
+pub mod lifecycle;
 pub mod locks;
 pub mod managedservices;
 pub mod metadata;

@@ -13,21 +13,6 @@ SCRIPT=az-resources.sh
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# expect_fail WHAT NEEDLE -- az args...: the command fails and its error names NEEDLE
-expect_fail() {
-  local what=$1 needle=$2
-  shift 3
-  local out
-  if out="$(az_ "$@" 2>&1)"; then
-    echo "expected $what to fail, it succeeded:"$'\n'"$out" >&2
-    return 1
-  fi
-  if ! grep -qF -- "$needle" <<<"$out"; then
-    echo "expected $what to fail with [$needle], got:"$'\n'"$out" >&2
-    return 1
-  fi
-}
-
 register_cloud
 if ! userrealm_on_443; then
   step "az login -u (alice, admin@tailspin, admin@fabrikam)"

@@ -68,6 +68,20 @@ expect_eq() { # expected actual what
 expect_line() { # needle haystack what
   if ! grep -qxF -- "$1" <<<"$2"; then echo "expected $3 to contain the line [$1], got:"$'\n'"$2" >&2; return 1; fi
 }
+# expect_fail WHAT NEEDLE -- az args...: the command fails and its error names NEEDLE
+expect_fail() {
+  local what=$1 needle=$2
+  shift 3
+  local out
+  if out="$(az_ "$@" 2>&1)"; then
+    echo "expected $what to fail, it succeeded:"$'\n'"$out" >&2
+    return 1
+  fi
+  if ! grep -qF -- "$needle" <<<"$out"; then
+    echo "expected $what to fail with [$needle], got:"$'\n'"$out" >&2
+    return 1
+  fi
+}
 expect_no_line() {
   if grep -qxF -- "$1" <<<"$2"; then echo "expected $3 NOT to contain [$1], got:"$'\n'"$2" >&2; return 1; fi
 }

@@ -11,6 +11,7 @@ mod graph;
 mod guardrails;
 mod hoststyle;
 mod identity;
+mod lifecycle;
 mod pim;
 mod refusals;
 mod resource_rules;
