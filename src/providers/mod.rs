@@ -19,6 +19,7 @@ pub mod network;
 pub mod pim;
 pub mod providertypes;
 pub mod resourcegraph;
+pub mod resourcegraph_scope;
 pub mod resources;
 pub mod subscriptions;
 

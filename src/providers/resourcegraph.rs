@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use super::resourcegraph_scope::{self as scope, ScopeFilter};
 use super::Cx;
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::ResourceId;
@@ -37,6 +38,9 @@ pub struct GraphRequest {
     pub skip_token: Option<String>,
     pub object_array: bool,
     pub facets: Vec<Value>,
+    /// `options.authorizationScopeFilter` (from 2021-06-01-preview; earlier versions have no such
+    /// option and get the default). `Err` holds a value that is none of the four.
+    pub scope_filter: Result<ScopeFilter, String>,
 }
 
 fn bad_request(message: &str) -> ArmError {
@@ -102,6 +106,11 @@ pub fn parse_request(body: &Value, api_version: &str) -> Result<GraphRequest, Ar
         None => crate::arm::api_version::at_least(api_version, "2021-03-01"),
     };
     let facets = body["facets"].as_array().cloned().unwrap_or_default();
+    let scope_filter = if crate::arm::api_version::at_least(api_version, "2021-06-01-preview") {
+        ScopeFilter::parse(&o["authorizationScopeFilter"])
+    } else {
+        Ok(ScopeFilter::default())
+    };
     Ok(GraphRequest {
         query,
         subscriptions,
@@ -111,6 +120,7 @@ pub fn parse_request(body: &Value, api_version: &str) -> Result<GraphRequest, Ar
         skip_token,
         object_array,
         facets,
+        scope_filter,
     })
 }
 
@@ -134,6 +144,7 @@ struct Candidate {
     /// The id the read is decided on, and the action.
     scope: String,
     action: String,
+    at: String,
     row: Map<String, Value>,
 }
 
@@ -141,6 +152,9 @@ struct Candidate {
 struct GraphRow {
     scope: String,
     action: String,
+    /// The scope the row sits at (an assignment's or a role definition's scope), lower-cased: what
+    /// `authorizationScopeFilter` compares with the query's scopes.
+    at: String,
     row: Row,
 }
 
@@ -225,6 +239,7 @@ fn subscription_rows(
                         cands.push(Candidate {
                             scope: r.key.clone(),
                             action,
+                            at: r.parent.clone(),
                             row: resource_row(&r, &tenant),
                         });
                     }
@@ -253,6 +268,7 @@ fn subscription_rows(
                 cands.push(Candidate {
                     scope: format!("/subscriptions/{sub}"),
                     action: "Microsoft.Resources/subscriptions/read".into(),
+                    at: "/".into(),
                     row,
                 });
                 for g in tx.by_type("microsoft.resources/resourcegroups", Some(&sub), None)? {
@@ -264,6 +280,7 @@ fn subscription_rows(
                     cands.push(Candidate {
                         scope: g.key.clone(),
                         action: "Microsoft.Resources/subscriptions/resourceGroups/read".into(),
+                        at: g.parent.clone(),
                         row,
                     });
                 }
@@ -286,6 +303,7 @@ fn subscription_rows(
                         cands.push(Candidate {
                             scope: r.key.clone(),
                             action,
+                            at: r.parent.clone(),
                             row: resource_row(&r, &tenant),
                         });
                     }
@@ -300,6 +318,7 @@ fn subscription_rows(
                 row: to_row(c.row),
                 scope: c.scope,
                 action: c.action,
+                at: c.at,
             })
             .collect())
     })?)
@@ -312,6 +331,7 @@ fn table_rows(
     store: &Store,
     table: &str,
     subs: &[(&Subscription, Path)],
+    within: &Within,
 ) -> Result<Table, ArmError> {
     let subject = Subject {
         object_id: &cx.caller.object_id,
@@ -323,29 +343,46 @@ fn table_rows(
         let all = subscription_rows(cx.snap, store, table, s)?;
         for i in 0..all.len() {
             let g = &all[i];
-            if authz::decide(
-                &subject,
-                &g.action,
-                false,
-                &g.scope,
-                *path,
-                &cx.snap.access,
-                now,
-            )
-            .is_allowed()
+            if (table != "authorizationresources" || within.filter.keeps(&within.scopes, &g.at))
+                && authz::decide(
+                    &subject,
+                    &g.action,
+                    false,
+                    &g.scope,
+                    *path,
+                    &cx.snap.access,
+                    now,
+                )
+                .is_allowed()
             {
                 rows.push((all.clone(), i));
             }
         }
     }
     rows.sort_by(|(a, i), (b, j)| a[*i].scope.cmp(&b[*j].scope));
+    // the built-in role definitions sit at the tenant root, readable by every caller; their ids
+    // (`/providers/…`) sort before every subscription's
+    let builtins =
+        if table == "authorizationresources" && within.filter.keeps(&within.scopes, scope::ROOT) {
+            scope::builtin_role_rows(&cx.caller.tenant_id, to_row)
+        } else {
+            Arc::new(Vec::new())
+        };
     Ok(Table {
         columns: columns(),
-        rows: rows
-            .into_iter()
-            .map(|(all, i)| all[i].row.clone())
+        rows: builtins
+            .iter()
+            .cloned()
+            .chain(rows.into_iter().map(|(all, i)| all[i].row.clone()))
             .collect(),
     })
+}
+
+/// The scopes a query names, as `authorizationScopeFilter` reads them: the tenant root for a
+/// tenant-level query, else each subscription in scope.
+struct Within {
+    scopes: Vec<String>,
+    filter: ScopeFilter,
 }
 
 /// The subscriptions a query covers: those named (silently dropping any the caller cannot reach, as ARG
@@ -476,6 +513,7 @@ struct CallerTables<'a, 'c> {
     cx: &'a Cx<'c>,
     store: &'a Store,
     subs: Vec<(&'a Subscription, Path)>,
+    within: Within,
     /// A store error met while building a table (reported after the query).
     failed: std::cell::RefCell<Option<ArmError>>,
     /// Tables already built for this request (facets read them again).
@@ -491,7 +529,7 @@ impl Tables for CallerTables<'_, '_> {
         if let Some((_, t)) = self.built.borrow().iter().find(|(n, _)| *n == name) {
             return Some(t.clone());
         }
-        match table_rows(self.cx, self.store, &name, &self.subs) {
+        match table_rows(self.cx, self.store, &name, &self.subs, &self.within) {
             Ok(t) => {
                 self.built.borrow_mut().push((name, t.clone()));
                 Some(t)
@@ -509,6 +547,23 @@ impl Tables for CallerTables<'_, '_> {
 
 /// A query error in Resource Graph's envelope: BadRequest with InvalidQuery and the parser's position.
 fn query_error(cx: &Cx, e: &KqlError) -> ArmError {
+    // The service's words, as users have pasted them from real answers ("fix the error before
+    // retrying", scautomation/AzureResourceGraph-Examples#2 (2022), microsoft/ARI#250 (2025)).
+    let invalid = graph_error(cx).with_detail("InvalidQuery", "Query is invalid. Please refer to the documentation for the Azure Resource Graph service and fix the error before retrying.");
+    // ARG reports what its parser refuses — syntax, and names it does not know (a table: "Query is
+    // invalid. ParserFailure", a column) — as ParserFailure, whose message is the code itself
+    // ("ParserFailure (Code:ParserFailure)" in the same pastes); the engine's own explanation stays
+    // out of the answer. Limits keep their own code.
+    let (code, message) = match e.code {
+        "ParserFailure" | "SemanticError" => ("ParserFailure", "ParserFailure".to_string()),
+        other => (other, e.message.clone()),
+    };
+    invalid.with_detail_value(json!({"code": code, "message": message, "line": e.line,
+        "characterPositionInLine": e.character_position_in_line, "token": e.token}))
+}
+
+/// Resource Graph's 400: BadRequest asking to quote the time and correlation id.
+fn graph_error(cx: &Cx) -> ArmError {
     ArmError::new(
         "BadRequest",
         format!(
@@ -517,15 +572,20 @@ fn query_error(cx: &Cx, e: &KqlError) -> ArmError {
             cx.new_id
         ),
     )
-    .with_detail("InvalidQuery", "Query is invalid. Please refer to the documentation for the Azure Resource Graph service and fix the query before retrying.")
-    .with_detail_value(json!({"code": e.code, "message": e.message, "line": e.line,
-        "characterPositionInLine": e.character_position_in_line, "token": e.token}))
 }
 
 /// `POST /providers/Microsoft.ResourceGraph/resources` (the spec's `Resources` operation).
 pub fn resource_graph_resources(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let body = cx.body.cloned().unwrap_or(Value::Null);
     let req = parse_request(&body, cx.api_version)?;
+    let filter = req.scope_filter.clone().map_err(|v| {
+        // The value is checked when the body is read; the service's wording for a value outside the
+        // enum is not published, so this names the property and the values the spec allows.
+        graph_error(cx).with_detail(
+            "InvalidRequestContent",
+            format!("The request content was invalid and could not be deserialized: Error converting value {v} to type 'AuthorizationScopeFilter'. Path 'options.authorizationScopeFilter'. Allowed values: AtScopeAndBelow, AtScopeAndAbove, AtScopeExact, AtScopeAboveAndBelow."),
+        )
+    })?;
     let query = kql::parse(&req.query).map_err(|e| query_error(cx, &e))?;
     // No management groups exist yet: a query over management groups reads nothing.
     let subs = if req.management_groups.is_some() {
@@ -533,10 +593,23 @@ pub fn resource_graph_resources(cx: &Cx, store: &Store) -> Result<Reply, ArmErro
     } else {
         subscriptions_in_scope(cx.snap, &cx.caller.tenant_id, req.subscriptions.as_deref())
     };
+    let within = Within {
+        scopes: if req.subscriptions.is_some() {
+            subs.iter()
+                .map(|(s, _)| format!("/subscriptions/{}", s.subscription_id.to_lowercase()))
+                .collect()
+        } else if req.management_groups.is_some() {
+            Vec::new()
+        } else {
+            vec![scope::ROOT.to_string()]
+        },
+        filter,
+    };
     let tables = CallerTables {
         cx,
         store,
         subs,
+        within,
         failed: Default::default(),
         built: Default::default(),
     };
@@ -565,6 +638,9 @@ pub fn resource_graph_resources(cx: &Cx, store: &Store) -> Result<Reply, ArmErro
 }
 
 /// One facet: `{query} | summarize count() by {expression} | top N by count …` as ARG computes it.
+/// (A facet's column is `count`, as in ARM-FACTS §9.3; a query's own `summarize count()` is `count_` as in
+/// Kusto — ARG's published samples sort by it, e.g. "Key vaults by location": `… | summarize count() by
+/// location | order by count_ desc` — although the spec's examples show `count`.)
 fn facet(query: &str, result: &Table, f: &Value, tables: &dyn Tables, ctx: &Ctx) -> Value {
     let expression = f["expression"].as_str().unwrap_or_default();
     let o = &f["options"];

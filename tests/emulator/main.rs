@@ -16,6 +16,7 @@ mod pim;
 mod refusals;
 mod resource_rules;
 mod resourcegraph;
+mod resourcegraph_scope;
 mod spec_fixes;
 mod spec_plans;
 mod spec_replay;
