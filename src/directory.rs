@@ -139,9 +139,10 @@ impl Directory {
     }
 }
 
-/// The lower-cased key, copied only when it has capitals (ids in tokens and paths rarely do).
+/// The lower-cased key, copied only when it has capitals (ids in tokens and paths rarely do). A byte
+/// scan: ASCII capitals, or any non-ASCII byte (which may be a capital) sends it to `to_lowercase`.
 fn lower(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_uppercase) {
+    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
         std::borrow::Cow::Owned(s.to_lowercase())
     } else {
         std::borrow::Cow::Borrowed(s)
