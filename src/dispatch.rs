@@ -1600,5 +1600,6 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::VirtualMachinesRestart => compute::virtual_machines_restart(cx, store),
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),
+        Route::Policy(op) => providers::policy::run(*op, cx, store),
     }
 }

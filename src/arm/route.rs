@@ -4,6 +4,7 @@
 
 use super::api_version::Family;
 use super::error::ArmError;
+use super::policy_route::PolicyOp;
 use super::resource_id::ResourceId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +135,8 @@ pub enum Route {
     VirtualMachinesPowerOff,
     VirtualMachinesDeallocate,
     VirtualMachinesRestart,
+    /// Azure Policy: definitions, set definitions, assignments, exemptions (`policy_route`).
+    Policy(PolicyOp),
 }
 
 fn eq(a: &str, b: &str) -> bool {
@@ -196,6 +199,9 @@ impl Route {
                         && eq(&id.providers[0].namespace, "Microsoft.Management")))
             {
                 return deployments_route(m, last);
+            }
+            if let Some(r) = PolicyOp::parse(m, id) {
+                return r.map(Policy);
             }
             if eq(ns, "Microsoft.Authorization") {
                 let t = first_type.to_ascii_lowercase();
@@ -527,6 +533,7 @@ impl Route {
             | MarketplaceRegistrationDefinitionsGet
             | ManagedServicesOperationsList => Family::ManagedServices,
             ActivityLogsList | TenantActivityLogsList => Family::ActivityLog,
+            Policy(_) => Family::Policy,
             DeploymentsCreateOrUpdate
             | DeploymentsGet
             | DeploymentsCheckExistence
@@ -598,6 +605,7 @@ impl Route {
                 "Microsoft.Resources/subscriptions/resourceGroups/read".into()
             }
             ResourcesCheckExistence => id.action("GET"),
+            Policy(op) => op.action(method, id),
             OperationResultsGet => "Microsoft.Resources/subscriptions/operationresults/read".into(),
             ActivityLogsList | TenantActivityLogsList => {
                 "Microsoft.Insights/eventtypes/values/read".into()
@@ -676,6 +684,9 @@ impl Route {
     /// Does this route change state (and so count as a write for locks and the activity log)?
     pub fn is_write(&self) -> bool {
         use Route::*;
+        if let Policy(op) = self {
+            return op.is_write();
+        }
         matches!(
             self,
             ProvidersRegister
