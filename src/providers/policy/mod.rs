@@ -99,14 +99,16 @@ pub fn built_ins() -> &'static BuiltIns {
             v["properties"]["version"] = json!(version);
             v["properties"]["versions"] = json!([version]);
             let name = v["name"].as_str().unwrap_or_default().to_lowercase();
-            let kind = if v["type"]
+            // upstream files carry no `type`: their id says which kind they are
+            let kind = if v["id"]
                 .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case(Kind::Set.rtype()))
+                .is_some_and(|i| i.to_ascii_lowercase().contains("/policysetdefinitions/"))
             {
                 Kind::Set
             } else {
                 Kind::Definition
             };
+            v["type"] = json!(kind.rtype());
             let list = match kind {
                 Kind::Set => &mut b.sets,
                 Kind::Definition => &mut b.definitions,
