@@ -855,7 +855,9 @@ fn arm_authenticated(
     let scope_id = decision_scope(&route, id);
     let scope_display = scope_id.canonical();
     let scope_key = scope_display.to_lowercase();
-    let tenant_level_read = id.subscription.is_none() && req.method == "GET";
+    // (the policy catalogue's POST lists read too)
+    let tenant_level_read = id.subscription.is_none()
+        && (req.method == "GET" || matches!(route, Route::Policy(op) if !op.is_write()));
     let needs_decision = !caller.platform
         && !route.is_self_scoped()
         && route != Route::SubscriptionsGet

@@ -18,6 +18,7 @@ mod resource_rules;
 mod resourcegraph;
 mod spec_fixes;
 mod spec_plans;
+mod spec_plans_policy;
 mod spec_replay;
 mod vm;
 

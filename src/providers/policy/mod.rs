@@ -116,6 +116,32 @@ pub fn built_ins() -> &'static BuiltIns {
             b.by_name.insert(name, (kind, list.len()));
             list.push(v);
         }
+        // the initiatives' references pinned to their definitions' major versions, as Azure shows them
+        let pins: Vec<Vec<Option<String>>> = b
+            .sets
+            .iter()
+            .map(|s| {
+                s["properties"]["policyDefinitions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        let name = r["policyDefinitionId"].as_str()?.rsplit('/').next()?;
+                        let (k, i) = b.by_name.get(&name.to_lowercase())?;
+                        (*k == Kind::Definition).then(|| major_pin(&b.definitions[*i]))
+                    })
+                    .collect()
+            })
+            .collect();
+        for (s, pins) in b.sets.iter_mut().zip(pins) {
+            if let Some(refs) = s["properties"]["policyDefinitions"].as_array_mut() {
+                for (r, pin) in refs.iter_mut().zip(pins) {
+                    if let (Some(pin), None) = (pin, r.get("definitionVersion")) {
+                        r["definitionVersion"] = json!(pin);
+                    }
+                }
+            }
+        }
         b
     })
 }
@@ -370,6 +396,12 @@ fn checked_properties(
     Ok(p)
 }
 
+/// `1.*.*` for a definition at version 1.x.y: how a reference or assignment follows its definition.
+pub fn major_pin(def: &Value) -> String {
+    let v = def["properties"]["version"].as_str().unwrap_or("1.0.0");
+    format!("{}.*.*", v.split('.').next().unwrap_or("1"))
+}
+
 /// A JSON value as Azure prints it in messages (strings bare).
 pub fn plain(v: &Value) -> String {
     match v {
@@ -432,6 +464,10 @@ fn check_set_references(
         }
         seen.push(reference.to_lowercase());
         r["policyDefinitionReferenceId"] = json!(reference);
+        if r.get("definitionVersion").is_none_or(Value::is_null) {
+            // Azure pins each reference to the referenced definition's major version
+            r["definitionVersion"] = json!(major_pin(&def));
+        }
         for g in r["groupNames"].as_array().into_iter().flatten() {
             let g = g.as_str().unwrap_or_default();
             if !groups.contains(&g.to_lowercase()) {
