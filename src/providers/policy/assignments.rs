@@ -7,10 +7,12 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{plain, resolve_definition, scope_of_collection, Kind};
+use super::{
+    list_reply, named_not_found, parse_eq_filter, plain, resolve_definition, scope_of_collection,
+    split_and, stored_row, Cx, Kind,
+};
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::{is_at_or_above, ResourceId};
-use crate::providers::{list_reply, named_not_found, stored_row, Cx};
 use crate::store::Store;
 use crate::wire::Reply;
 
@@ -490,7 +492,7 @@ fn list_filter(f: Option<&str>, id_names: &[&str]) -> Result<ListFilter, ArmErro
     let Some(f) = f.map(str::trim).filter(|f| !f.is_empty()) else {
         return Ok(out);
     };
-    for part in crate::providers::split_and(f) {
+    for part in split_and(f) {
         let p = part.trim();
         let set = |s: ScopeFilter, out: &mut ListFilter| {
             if out.scope != ScopeFilter::All {
@@ -510,7 +512,7 @@ fn list_filter(f: Option<&str>, id_names: &[&str]) -> Result<ListFilter, ArmErro
         {
             out.exclude_expired = true;
         } else {
-            match crate::providers::parse_eq_filter(p).as_deref() {
+            match parse_eq_filter(p).as_deref() {
                 Some([(k, v)])
                     if id_names.iter().any(|n| n.eq_ignore_ascii_case(k))
                         && out.id_eq.is_none() =>

@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Map, Value};
 
-use super::{list_reply, stored_row, Cx};
+// (the shared helpers of `providers`, also for `assignments`)
+use super::{list_reply, named_not_found, parse_eq_filter, split_and, stored_row, Cx};
 use crate::arm::error::ArmError;
 use crate::arm::policy_route::PolicyOp;
 use crate::arm::resource_id::{is_at_or_above, ResourceId};
@@ -280,7 +281,7 @@ pub fn resolve_definition(store: &Store, id_str: &str) -> Result<Option<(Kind, V
 }
 
 fn not_found(cx: &Cx, kind: Kind) -> ArmError {
-    super::named_not_found(cx, kind.not_found_code(), kind.what())
+    named_not_found(cx, kind.not_found_code(), kind.what())
 }
 
 fn invalid(code: &str, message: String) -> ArmError {
@@ -656,7 +657,7 @@ fn definition_filter(f: Option<&str>) -> Result<DefinitionFilter, ArmError> {
     let Some(f) = f.map(str::trim).filter(|f| !f.is_empty()) else {
         return Ok(out);
     };
-    let pairs = super::parse_eq_filter(f).ok_or_else(|| ArmError::invalid_filter(f))?;
+    let pairs = parse_eq_filter(f).ok_or_else(|| ArmError::invalid_filter(f))?;
     for (k, v) in pairs {
         match k.to_ascii_lowercase().as_str() {
             "policytype" => out.policy_type = Some(v.to_lowercase()),
