@@ -256,7 +256,7 @@ async fn a_customer_defines_assigns_lists_and_deletes() {
         .await;
     assert_eq!(
         (r.status, r.code()),
-        (400, "PolicyDefinitionInUse"),
+        (400, "InvalidDeletePolicyDefinitionRequest"),
         "{}",
         r.body
     );
@@ -626,6 +626,23 @@ async fn initiatives_and_exemptions() {
         .await;
     assert_eq!(r.status, 200, "an update");
     let set_id = r.body["id"].as_str().unwrap().to_string();
+    // a definition an initiative references is not deleted
+    let r = e
+        .call(
+            "DELETE",
+            &at(&sub(), "policyDefinitions", "require-tag"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "InvalidDeletePolicyDefinitionRequest")
+    );
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("referenced by the policy set definition"));
     let r = e
         .call(
             "PUT",

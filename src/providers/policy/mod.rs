@@ -463,28 +463,44 @@ pub fn definitions_get(cx: &Cx, store: &Store, kind: Kind) -> Result<Reply, ArmE
     Err(not_found(cx, kind))
 }
 
-/// DELETE: 200 when it existed, 204 otherwise; refused while an assignment (or a set, for a definition)
-/// still uses it, as Azure refuses (`PolicyDefinitionInUse` / `PolicySetDefinitionInUse`).
+/// DELETE: 200 when it existed, 204 otherwise; refused while an assignment (or, for a definition, an
+/// initiative) still references it: 400 `InvalidDeletePolicyDefinitionRequest` with Azure's wording
+/// ("… cannot be deleted. It is referenced by the policy assignment '…'. Please delete all policy
+/// assignments referencing the policy.", azuredemoenvironment/ade#37, Azure/Azure-Landing-Zones#444).
 pub fn definitions_delete(cx: &Cx, store: &Store, kind: Kind) -> Result<Reply, ArmError> {
     let key = cx.id.key();
     let Some(row) = store.read(|tx| tx.get(&key))? else {
         return Ok(Reply::empty(204));
     };
     let my_id = row.body["id"].as_str().unwrap_or_default().to_lowercase();
-    let assigned =
-        store.read(|tx| tx.by_type("microsoft.authorization/policyassignments", None, None))?;
-    if let Some(a) = assigned.iter().find(|a| {
-        a.body["properties"]["policyDefinitionId"]
-            .as_str()
-            .is_some_and(|d| d.to_lowercase() == my_id)
-    }) {
-        let (code, what) = match kind {
-            Kind::Definition => ("PolicyDefinitionInUse", "policy definition"),
-            Kind::Set => ("PolicySetDefinitionInUse", "policy set definition"),
+    let refers = |v: &Value| v.as_str().is_some_and(|d| d.to_lowercase() == my_id);
+    let mut users = Vec::new();
+    for a in store.read(|tx| tx.by_type("microsoft.authorization/policyassignments", None, None))? {
+        if refers(&a.body["properties"]["policyDefinitionId"]) {
+            users.push(("policy assignment", a.body["id"].clone()));
+        }
+    }
+    if kind == Kind::Definition {
+        for s in store
+            .read(|tx| tx.by_type("microsoft.authorization/policysetdefinitions", None, None))?
+        {
+            let refs = s.body["properties"]["policyDefinitions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if refs.iter().any(|r| refers(&r["policyDefinitionId"])) {
+                users.push(("policy set definition", s.body["id"].clone()));
+            }
+        }
+    }
+    if let Some((what_uses, id)) = users.first() {
+        let code = match kind {
+            Kind::Definition => "InvalidDeletePolicyDefinitionRequest",
+            Kind::Set => "InvalidDeletePolicySetDefinitionRequest",
         };
         return Err(invalid(
             code,
-            format!("The {what} '{}' cannot be deleted because it is currently used in one or more policy assignments, such as '{}'.", cx.id.name().unwrap_or_default(), a.body["id"].as_str().unwrap_or_default()),
+            format!("The {} '{}' cannot be deleted. It is referenced by the {what_uses} '{}'. Please delete all {what_uses}s referencing the policy.", kind.what(), cx.id.name().unwrap_or_default(), plain(id)),
         ));
     }
     let vtype = format!("{}/versions", kind.rtype()).to_lowercase();
