@@ -374,6 +374,41 @@ async fn an_assignment_identity_is_a_managed_identity_that_goes_with_it() {
     let e = emu().await;
     let t = e.token("admin@fabrikam").await;
     let def = format!("/providers/Microsoft.Authorization/policyDefinitions/{ALLOWED_LOCATIONS}");
+    // a Modify definition needs a managed identity (Azure's ResourceIdentityRequired)
+    let modify =
+        "/providers/Microsoft.Authorization/policyDefinitions/5ffd78d9-436d-4b41-a421-5baa819e3008";
+    let tag = json!({"tagName": {"value": "env"}, "tagValue": {"value": "prod"}});
+    let r = e
+        .call(
+            "PUT",
+            &at(&sub(), "policyAssignments", "tag-it"),
+            Some(&t),
+            Some(assignment(modify, tag.clone())),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "ResourceIdentityRequired"),
+        "{}",
+        r.body
+    );
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("'Modify' policy definitions"));
+    let mut with_mi = assignment(modify, tag);
+    with_mi["identity"] = json!({"type": "SystemAssigned"});
+    with_mi["location"] = json!("westeurope");
+    let r = e
+        .call(
+            "PUT",
+            &at(&sub(), "policyAssignments", "tag-it"),
+            Some(&t),
+            Some(with_mi),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
     let mut body = assignment(
         &def,
         json!({"listOfAllowedLocations": {"value": ["westeurope"]}}),

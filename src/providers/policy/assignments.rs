@@ -269,6 +269,15 @@ fn build_assignment(
         Some(i) => checked_identity(cx, store, i, existing)?,
         None => None,
     };
+    if identity.is_none() {
+        if let Some(effect) = identity_effect(store, kind, &def, &params)? {
+            // Azure's code and wording (Azure/azure-cli#13150, Azure/azure-policy#476)
+            return Err(ArmError::new(
+                "ResourceIdentityRequired",
+                format!("The policy assignment '{name}' request is invalid. Policy assignments must include a resource identity when assigning '{effect}' policy definitions."),
+            ));
+        }
+    }
     let location = body.get("location").and_then(Value::as_str);
     if identity.is_some() && location.is_none_or(str::is_empty) {
         // Azure requires a location with a managed identity (its docs and the terraform provider's
@@ -356,6 +365,66 @@ fn build_assignment(
         out["identity"] = i;
     }
     Ok(out)
+}
+
+/// The effect of a definition as assigned: a literal, or `[parameters('x')]` read from the given
+/// parameters (`{"x": {"value": …}}`) or the parameter's default.
+fn effect_of(def: &Value, params: &Map<String, Value>) -> Option<String> {
+    let e = def["properties"]["policyRule"]["then"]["effect"].as_str()?;
+    let Some(p) = e
+        .strip_prefix("[parameters('")
+        .and_then(|r| r.strip_suffix("')]"))
+    else {
+        return Some(e.to_string());
+    };
+    let given = params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(p))
+        .map(|(_, v)| &v["value"]);
+    let default = def["properties"]["parameters"]
+        .as_object()
+        .and_then(|d| d.iter().find(|(k, _)| k.eq_ignore_ascii_case(p)))
+        .map(|(_, d)| &d["defaultValue"]);
+    given.or(default)?.as_str().map(String::from)
+}
+
+/// `Modify` or `DeployIfNotExists` when the assigned definition (or one an initiative references) has
+/// that effect: such assignments need a managed identity. Effects an initiative passes down through its
+/// own parameters are read from the reference's literal value or the definition's default.
+fn identity_effect(
+    store: &Store,
+    kind: Kind,
+    def: &Value,
+    params: &Map<String, Value>,
+) -> Result<Option<&'static str>, ArmError> {
+    let needs = |e: Option<String>| match e.map(|e| e.to_ascii_lowercase()).as_deref() {
+        Some("modify") => Some("Modify"),
+        Some("deployifnotexists") => Some("DeployIfNotExists"),
+        _ => None,
+    };
+    if kind == Kind::Definition {
+        return Ok(needs(effect_of(def, params)));
+    }
+    for r in def["properties"]["policyDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let id = r["policyDefinitionId"].as_str().unwrap_or_default();
+        if let Some((Kind::Definition, d)) = resolve_definition(store, id)? {
+            let literal: Map<String, Value> = r["parameters"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, v)| !v["value"].as_str().is_some_and(|s| s.starts_with('[')))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if let Some(e) = needs(effect_of(&d, &literal)) {
+                return Ok(Some(e));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Non-compliance messages of an initiative's assignment may name only references of the set
