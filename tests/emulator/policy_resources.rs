@@ -443,6 +443,7 @@ async fn an_assignment_identity_is_a_managed_identity_that_goes_with_it() {
         .as_str()
         .unwrap()
         .to_string();
+    assert_ne!(r.body["properties"]["instanceId"], pid.as_str());
     // kept across an update
     let r = e
         .call(

@@ -331,7 +331,7 @@ fn build_assignment(
     props.insert("enforcementMode".into(), json!(mode));
     let instance = existing
         .and_then(|e| e["properties"]["instanceId"].as_str().map(String::from))
-        .unwrap_or_else(|| cx.new_id.to_string());
+        .unwrap_or_else(|| second_guid(cx.new_id));
     props.insert("instanceId".into(), json!(instance));
     props.insert(
         "assignmentType".into(),
@@ -425,6 +425,23 @@ fn identity_effect(
         }
     }
     Ok(None)
+}
+
+/// A second stable id from this request's id (the identity's principal id is the first): its hex
+/// digits reversed, in GUID form.
+fn second_guid(seed: &str) -> String {
+    let hex: String = seed.chars().rev().filter(|c| *c != '-').collect();
+    if hex.len() != 32 {
+        return seed.to_string();
+    }
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// Non-compliance messages of an initiative's assignment may name only references of the set
