@@ -886,7 +886,9 @@ fn arm_authenticated(
     let scope_id = decision_scope(&route, id);
     let scope_display = scope_id.canonical();
     let scope_key = scope_display.to_lowercase();
-    let tenant_level_read = id.subscription.is_none() && req.method == "GET";
+    // (the policy catalogue's POST lists read too)
+    let tenant_level_read = id.subscription.is_none()
+        && (req.method == "GET" || matches!(route, Route::Policy(op) if !op.is_write()));
     let needs_decision = !caller.platform
         && !route.is_self_scoped()
         && route != Route::SubscriptionsGet
@@ -1654,5 +1656,6 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::VirtualMachinesRestart => compute::virtual_machines_restart(cx, store),
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),
+        Route::Policy(op) => providers::policy::run(*op, cx, store),
     }
 }

@@ -4,6 +4,7 @@
 
 use super::api_version::Family;
 use super::error::ArmError;
+use super::policy_route::PolicyOp;
 use super::resource_id::ResourceId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +140,8 @@ pub enum Route {
     VirtualMachinesPowerOff,
     VirtualMachinesDeallocate,
     VirtualMachinesRestart,
+    /// Azure Policy: definitions, set definitions, assignments, exemptions (`policy_route`).
+    Policy(PolicyOp),
 }
 
 fn eq(a: &str, b: &str) -> bool {
@@ -218,6 +221,9 @@ impl Route {
                         "The resource type '{first_type}' could not be found in the namespace 'Microsoft.Subscription'."
                     ))),
                 };
+            }
+            if let Some(r) = PolicyOp::parse(m, id) {
+                return r.map(Policy);
             }
             if eq(ns, "Microsoft.Authorization") {
                 let t = first_type.to_ascii_lowercase();
@@ -552,6 +558,7 @@ impl Route {
             | MarketplaceRegistrationDefinitionsGet
             | ManagedServicesOperationsList => Family::ManagedServices,
             ActivityLogsList | TenantActivityLogsList => Family::ActivityLog,
+            Policy(_) => Family::Policy,
             DeploymentsCreateOrUpdate
             | DeploymentsGet
             | DeploymentsCheckExistence
@@ -623,6 +630,7 @@ impl Route {
                 "Microsoft.Resources/subscriptions/resourceGroups/read".into()
             }
             ResourcesCheckExistence => id.action("GET"),
+            Policy(op) => op.action(method, id),
             OperationResultsGet => "Microsoft.Resources/subscriptions/operationresults/read".into(),
             ActivityLogsList | TenantActivityLogsList => {
                 "Microsoft.Insights/eventtypes/values/read".into()
@@ -701,6 +709,9 @@ impl Route {
     /// Does this route change state (and so count as a write for locks and the activity log)?
     pub fn is_write(&self) -> bool {
         use Route::*;
+        if let Policy(op) = self {
+            return op.is_write();
+        }
         matches!(
             self,
             ProvidersRegister

@@ -17,6 +17,7 @@ pub mod metadata;
 pub mod naming;
 pub mod network;
 pub mod pim;
+pub mod policy;
 pub mod providertypes;
 pub mod resourcegraph;
 pub mod resourcegraph_scope;

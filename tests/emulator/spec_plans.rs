@@ -34,7 +34,7 @@ pub struct Case {
 }
 
 impl Case {
-    fn new(who: &'static str, subs: &[(&str, &str)]) -> Case {
+    pub fn new(who: &'static str, subs: &[(&str, &str)]) -> Case {
         Case {
             who,
             subs: subs
@@ -46,23 +46,23 @@ impl Case {
             missing_ok: Vec::new(),
         }
     }
-    fn sub(mut self, from: &str, to: &str) -> Case {
+    pub fn sub(mut self, from: &str, to: &str) -> Case {
         self.subs.push((from.to_string(), to.to_string()));
         self
     }
-    fn set(mut self, name: &'static str, v: Value) -> Case {
+    pub fn set(mut self, name: &'static str, v: Value) -> Case {
         self.set.push((name, v));
         self
     }
-    fn setup(mut self, method: &'static str, path: String, body: Option<Value>) -> Case {
+    pub fn setup(mut self, method: &'static str, path: String, body: Option<Value>) -> Case {
         self.setup.push((method, path, body));
         self
     }
-    fn missing(mut self, path: &'static str, why: &'static str) -> Case {
+    pub fn missing(mut self, path: &'static str, why: &'static str) -> Case {
         self.missing_ok.push((path, why));
         self
     }
-    fn go(self) -> Option<Plan> {
+    pub fn go(self) -> Option<Plan> {
         Some(Plan::Replay(self))
     }
 }
@@ -102,6 +102,18 @@ pub const SPECS: &[Spec] = &[
             "authorization-DenyAssignmentCalls.json",
         ],
         plan: authorization,
+    },
+    Spec {
+        dir: "policy/2025-11-01",
+        title: "Microsoft.Authorization policy definitions, set definitions, assignments",
+        swaggers: &["openapi.json"],
+        plan: crate::spec_plans_policy::policy,
+    },
+    Spec {
+        dir: "policyexemptions/2024-12-01-preview",
+        title: "Microsoft.Authorization policy exemptions",
+        swaggers: &["policyExemptions.json"],
+        plan: crate::spec_plans_policy::policy,
     },
     Spec {
         dir: "resourcegraph/2024-04-01",
