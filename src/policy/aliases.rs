@@ -249,6 +249,21 @@ pub fn for_type(namespace: &str, resource_type: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The resource types of `namespace` the table has aliases for (`storageAccounts`…).
+pub fn types_in(namespace: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (name, ..) in TABLE {
+        let Some((t, _)) = split(name) else { continue };
+        let Some((ns, rt)) = t.split_once('/') else {
+            continue;
+        };
+        if ns.eq_ignore_ascii_case(namespace) && !out.iter().any(|x| x.eq_ignore_ascii_case(rt)) {
+            out.push(rt.to_string());
+        }
+    }
+    out
+}
+
 /// `$expand=resourceTypes/aliases`: add `aliases` to each of a provider's `resourceTypes` entries.
 pub fn expand(namespace: &str, resource_types: &mut [Value]) {
     for t in resource_types {

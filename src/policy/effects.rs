@@ -46,6 +46,23 @@ impl Effect {
             .map(|(_, e)| *e)
     }
 
+    /// Where the effect runs in a request ("effect basics", order of evaluation): disabled first,
+    /// then append and modify (they change the request), deny, audit, manual, auditIfNotExists and
+    /// denyAction; deployIfNotExists after the provider answered success. Sort a request's outcomes
+    /// by it.
+    pub fn order(self) -> u8 {
+        match self {
+            Effect::Disabled => 0,
+            Effect::Append | Effect::Modify => 1,
+            Effect::Deny => 2,
+            Effect::Audit => 3,
+            Effect::Manual => 4,
+            Effect::AuditIfNotExists => 5,
+            Effect::DenyAction => 6,
+            Effect::DeployIfNotExists => 7,
+        }
+    }
+
     /// The name as the docs spell it (`auditIfNotExists`).
     pub fn name(self) -> &'static str {
         EFFECTS
@@ -322,19 +339,31 @@ pub fn apply_append(body: &Value, details: &Value) -> Result<Value, Conflict> {
     Ok(out)
 }
 
+/// What `modify` made of a body: the changed body, and the operations skipped because of a conflict
+/// whose effect lets the request through (`conflictEffect` audit or disabled).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Modified {
+    pub body: Value,
+    pub skipped: Vec<Conflict>,
+}
+
 /// The `modify` effect: `operations` is the evaluated `details.operations` (`{operation: add |
-/// addOrReplace | remove, field, value, condition?}`), on tags and modifiable aliases.
-/// `conflict_effect` is `details.conflictEffect` (`deny` when absent).
+/// addOrReplace | remove, field, value, condition?}`), on tags, modifiable aliases and a VM's
+/// `identity.type` ("effect-modify": only tags can be removed). An operation that cannot apply falls
+/// back to `conflict_effect` (`details.conflictEffect`, deny when absent): deny refuses the request
+/// (`Err`), audit and disabled skip the operation.
 pub fn apply_modify(
     body: &Value,
     operations: &Value,
     conflict_effect: Option<&str>,
-) -> Result<Value, Conflict> {
+) -> Result<Modified, Conflict> {
     let effect = conflict_effect
         .and_then(Effect::parse)
         .unwrap_or(Effect::Deny);
-    let conflict = |message: String| Conflict { effect, message };
-    let mut out = body.clone();
+    let mut out = Modified {
+        body: body.clone(),
+        skipped: Vec::new(),
+    };
     for op in operations.as_array().into_iter().flatten() {
         if let Some(c) = member(op, "condition") {
             let on = match c {
@@ -349,24 +378,62 @@ pub fn apply_modify(
         let kind = member(op, "operation")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let mode = if kind.eq_ignore_ascii_case("add") {
-            SetMode::Add
-        } else if kind.eq_ignore_ascii_case("addOrReplace") {
-            SetMode::AddOrReplace
-        } else if kind.eq_ignore_ascii_case("remove") {
-            SetMode::Remove
-        } else {
-            return Err(conflict(format!(
-                "The modify operation '{kind}' is not one of 'add', 'addOrReplace' and 'remove'."
-            )));
-        };
         let field = member(op, "field")
             .and_then(Value::as_str)
             .unwrap_or_default();
         let value = member(op, "value").cloned().unwrap_or(Value::Null);
-        set_target(&mut out, field, &value, mode, true).map_err(conflict)?;
+        let mode = if kind.eq_ignore_ascii_case("add") {
+            Ok(SetMode::Add)
+        } else if kind.eq_ignore_ascii_case("addOrReplace") {
+            Ok(SetMode::AddOrReplace)
+        } else if kind.eq_ignore_ascii_case("remove") {
+            Ok(SetMode::Remove)
+        } else {
+            Err(format!(
+                "The modify operation '{kind}' is not one of 'add', 'addOrReplace' and 'remove'."
+            ))
+        };
+        let mut next = out.body.clone();
+        let r = mode.and_then(|mode| modify_one(&mut next, field, &value, mode));
+        match r {
+            Ok(()) => out.body = next,
+            Err(message) => {
+                let c = Conflict { effect, message };
+                if effect == Effect::Deny {
+                    return Err(c);
+                }
+                out.skipped.push(c);
+            }
+        }
     }
     Ok(out)
+}
+
+fn modify_one(body: &mut Value, field: &str, value: &Value, mode: SetMode) -> Result<(), String> {
+    if field.eq_ignore_ascii_case("identity.type") {
+        let t = policy_type(body).to_ascii_lowercase();
+        if mode == SetMode::Remove
+            || !matches!(
+                t.as_str(),
+                "microsoft.compute/virtualmachines" | "microsoft.compute/virtualmachinescalesets"
+            )
+        {
+            return Err("Only the identity.type of virtual machines and virtual machine scale sets can be added or replaced.".into());
+        }
+        return set_path(
+            body,
+            &[PSeg::Key("identity".into()), PSeg::Key("type".into())],
+            value,
+            mode,
+        );
+    }
+    let is_tag = field.eq_ignore_ascii_case("tags") || rule::tag_name(field).is_some();
+    if mode == SetMode::Remove && !is_tag {
+        return Err(format!(
+            "The modify operation 'remove' cannot apply to '{field}': only tags can be removed."
+        ));
+    }
+    set_target(body, field, value, mode, true)
 }
 
 fn norm_type(t: &str) -> String {

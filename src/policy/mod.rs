@@ -13,7 +13,9 @@ mod tests;
 
 use serde_json::{Map, Value};
 
-pub use effects::{apply_append, apply_modify, denies_action, related_exists, Conflict, Effect};
+pub use effects::{
+    apply_append, apply_modify, denies_action, related_exists, Conflict, Effect, Modified,
+};
 pub use eval::{evaluate, EvalContext, Outcome};
 pub use rule::Cond;
 

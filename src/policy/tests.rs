@@ -528,18 +528,31 @@ fn append_and_modify() {
         {"operation": "addOrReplace", "field": "Microsoft.Storage/storageAccounts/publicNetworkAccess", "value": "Disabled"},
         {"operation": "add", "field": "Microsoft.Storage/storageAccounts/minimumTlsVersion", "value": "TLS1_2"},
         {"operation": "addOrReplace", "field": "tags['skipped']", "value": "x", "condition": false}]);
-    let out = apply_modify(&body, &ops, None).unwrap();
+    let out = apply_modify(&body, &ops, None).unwrap().body;
     assert_eq!(out["tags"], json!({"Env": "Test", "new": "1"}));
     assert_eq!(out["properties"]["publicNetworkAccess"], "Disabled");
     assert_eq!(out["properties"]["minimumTlsVersion"], "TLS1_2");
     // `add` where another value is present, and an alias that is not modifiable: the conflict effect
-    let c = apply_modify(
+    let m = apply_modify(
         &body,
-        &json!([{"operation": "add", "field": "tags['Env']", "value": "x"}]),
+        &json!([{"operation": "add", "field": "tags['Env']", "value": "x"},
+        {"operation": "add", "field": "tags['other']", "value": "y"}]),
         Some("audit"),
     )
-    .unwrap_err();
-    assert_eq!(c.effect, Effect::Audit);
+    .unwrap();
+    assert_eq!((m.skipped.len(), m.skipped[0].effect), (1, Effect::Audit));
+    assert_eq!(m.body["tags"]["Env"], "Prod");
+    assert_eq!(m.body["tags"]["other"], "y");
+    // only tags can be removed; identity.type of a VM can be set
+    let c = apply_modify(&body, &json!([{"operation": "remove", "field": "Microsoft.Storage/storageAccounts/publicNetworkAccess"}]), None).unwrap_err();
+    assert!(
+        c.message.contains("only tags can be removed"),
+        "{}",
+        c.message
+    );
+    let m = apply_modify(&vm(json!({})), &json!([{"operation": "addOrReplace", "field": "identity.type", "value": "SystemAssigned"}]), None).unwrap();
+    assert_eq!(m.body["identity"]["type"], "SystemAssigned");
+    assert!(apply_modify(&body, &json!([{"operation": "addOrReplace", "field": "identity.type", "value": "SystemAssigned"}]), None).is_err());
     let c = apply_modify(&body, &json!([{"operation": "addOrReplace", "field": "Microsoft.Storage/storageAccounts/encryption.keySource", "value": "x"}]), None).unwrap_err();
     assert_eq!(c.effect, Effect::Deny);
     assert!(c.message.contains("not modifiable"), "{}", c.message);
@@ -549,7 +562,8 @@ fn append_and_modify() {
         &json!([{"operation": "remove", "field": "tags"}]),
         None,
     )
-    .unwrap();
+    .unwrap()
+    .body;
     assert!(out.get("tags").is_none());
 }
 
@@ -1305,7 +1319,8 @@ fn modify_and_append_built_ins_change_the_body() {
         &o.details["operations"],
         o.details["conflictEffect"].as_str(),
     )
-    .unwrap();
+    .unwrap()
+    .body;
     assert_eq!(out["tags"]["env"], "prod");
     assert!(!evaluate(&d, &p, &out, &ctx()).unwrap().matched);
 
@@ -1318,7 +1333,8 @@ fn modify_and_append_built_ins_change_the_body() {
         &o.details["operations"],
         o.details["conflictEffect"].as_str(),
     )
-    .unwrap();
+    .unwrap()
+    .body;
     assert_eq!(out["properties"]["publicNetworkAccess"], "Disabled");
 
     let d = load("Tags/ApplyTag_Append.json");
@@ -1403,7 +1419,9 @@ fn lighthouse_policy_samples() {
     let p = d.resolve_parameters("a", None).unwrap();
     let body = vm(json!({}));
     let o = evaluate(&d, &p, &body, &ctx()).unwrap();
-    let out = apply_modify(&body, &o.details["operations"], None).unwrap();
+    let out = apply_modify(&body, &o.details["operations"], None)
+        .unwrap()
+        .body;
     assert_eq!(out["tags"]["managedByTenant"], "Lighthouse");
 
     let d = sample("policy-enforce-keyvault-monitoring", 0);

@@ -1301,6 +1301,17 @@ fn provider_body(sub: &str, ns: &str, state: &str) -> Value {
 fn provider_body_as(sub: &str, ns: &str, state: &str, aliases: bool) -> Value {
     let mut types = super::catalog::resource_types(ns);
     if aliases {
+        // types with aliases that no built-in role names (registrationDefinitions…) are listed too
+        for t in crate::policy::aliases::types_in(ns) {
+            if !types.iter().any(|x| {
+                x["resourceType"]
+                    .as_str()
+                    .is_some_and(|r| r.eq_ignore_ascii_case(&t))
+            }) {
+                let versions = super::catalog::api_versions(ns, &t);
+                types.push(json!({"resourceType": t, "locations": [], "apiVersions": versions, "capabilities": "None"}));
+            }
+        }
         crate::policy::aliases::expand(ns, &mut types);
     }
     json!({

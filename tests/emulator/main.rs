@@ -12,6 +12,7 @@ mod guardrails;
 mod hoststyle;
 mod identity;
 mod pim;
+mod policy_aliases;
 mod refusals;
 mod resource_rules;
 mod resourcegraph;
