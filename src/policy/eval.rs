@@ -56,6 +56,10 @@ pub struct Outcome {
     /// `then.details` evaluated for this resource (`existenceCondition` and a `deployment`'s template
     /// left as written); `Null` when not matched.
     pub details: Value,
+    /// The conditions evaluated, in order, as Azure reports them in a `PolicyViolation`'s and a policy
+    /// state's `evaluationDetails.evaluatedExpressions` (`{result, expressionKind, expression, path,
+    /// expressionValue, targetValue, operator}`; policyStates.json ExpressionEvaluationDetails).
+    pub evaluated: Vec<Value>,
 }
 
 /// Evaluate `def` with these parameter values (from `Definition::resolve_parameters`) on `resource`.
@@ -72,12 +76,14 @@ pub fn evaluate(
         matched: false,
         effect,
         details: Value::Null,
+        evaluated: Vec::new(),
     };
     if !applicable || effect == Effect::Disabled {
         return Ok(out);
     }
     let ev = Ev::new(resource, resource, ctx, params);
     out.matched = ev.cond(&def.cond).map_err(|e| fail(def, &e))?;
+    out.evaluated = ev.take_trace();
     if out.matched {
         out.details = effects::eval_details(def, &ev).map_err(|e| fail(def, &e))?;
     }
@@ -130,6 +136,7 @@ pub(crate) struct Ev<'a> {
     tctx: Context,
     params: &'a Map<String, Value>,
     frames: RefCell<Vec<Frame>>,
+    trace: RefCell<Vec<Value>>,
 }
 
 static NULL: Value = Value::Null;
@@ -210,6 +217,7 @@ impl<'a> Ev<'a> {
             tctx,
             params,
             frames: RefCell::new(Vec::new()),
+            trace: RefCell::new(Vec::new()),
         }
     }
 
@@ -331,30 +339,91 @@ impl<'a> Ev<'a> {
             Cond::Not(c) => Ok(!self.cond(c)?),
             Cond::Leaf { lhs, op, rhs } => {
                 let r = self.value(rhs)?;
-                match lhs {
+                let (kind, expression, path, value, result) = match lhs {
                     Lhs::Field(f) => {
                         let name = if expr::is_expression(f) {
                             self.text_value(f)?
                         } else {
                             f.clone()
                         };
-                        match self.field(self.cond_res, &name, true)? {
-                            FieldVal::One(v) => test(*op, &v, &r),
+                        let v = self.field(self.cond_res, &name, true)?;
+                        let result = match &v {
+                            FieldVal::One(v) => test(*op, v, &r)?,
                             FieldVal::Many(vs) => {
-                                for v in &vs {
+                                let mut all = true;
+                                for v in vs {
                                     if !test(*op, v, &r)? {
-                                        return Ok(false);
+                                        all = false;
+                                        break;
                                     }
                                 }
-                                Ok(true)
+                                all
                             }
-                        }
+                        };
+                        let path = self.path_text(&name);
+                        ("Field", name, path, v.into_value(), result)
                     }
-                    Lhs::Value(v) => test(*op, &self.value(v)?, &r),
-                    Lhs::Count(c) => test(*op, &json!(self.count(c)?), &r),
+                    Lhs::Value(v) => {
+                        let x = self.value(v)?;
+                        let result = test(*op, &x, &r)?;
+                        ("Value", teval::to_text(v), None, x, result)
+                    }
+                    Lhs::Count(c) => {
+                        let n = json!(self.count(c)?);
+                        let result = test(*op, &n, &r)?;
+                        let what = match &c.source {
+                            CountSource::Field(f) => f.clone(),
+                            CountSource::Value(v) => teval::to_text(v),
+                        };
+                        ("Count", what, None, n, result)
+                    }
+                };
+                // what Azure reports as `evaluationDetails.evaluatedExpressions` (the conditions of
+                // a count's `where` are summed up by the count's own entry)
+                if self.frames.borrow().is_empty() {
+                    let mut e = json!({
+                        "result": if result { "True" } else { "False" },
+                        "expressionKind": kind,
+                        "expression": expression,
+                        "expressionValue": value,
+                        "targetValue": r,
+                        "operator": operator_name(*op),
+                    });
+                    if let Some(p) = path {
+                        e["path"] = Value::String(p);
+                    }
+                    self.trace.borrow_mut().push(e);
                 }
+                Ok(result)
             }
         }
+    }
+
+    /// The property path a field reads (`properties.supportsHttpsTrafficOnly`, `tags.env`).
+    fn path_text(&self, name: &str) -> Option<String> {
+        if let Some(t) = rule::tag_name(name) {
+            return Some(format!("tags.{t}"));
+        }
+        if rule::is_field_keyword(name) {
+            return Some(name.to_string());
+        }
+        let r = aliases::resolve(name)?;
+        Some(
+            r.path
+                .iter()
+                .map(|s| match s {
+                    PSeg::Key(k) => k.clone(),
+                    PSeg::All => "[*]".to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(".")
+                .replace(".[*]", "[*]"),
+        )
+    }
+
+    /// The evaluated expressions recorded so far.
+    pub(crate) fn take_trace(&self) -> Vec<Value> {
+        std::mem::take(&mut self.trace.borrow_mut())
     }
 
     fn count(&self, c: &Count) -> Result<usize, String> {
@@ -725,6 +794,16 @@ fn compare(op: Op, a: &Value, b: &Value) -> Result<bool, String> {
         Op::Greater => ord == Ordering::Greater,
         _ => ord != Ordering::Less,
     })
+}
+
+/// `Equals`, `NotIn`… as `evaluatedExpressions` spell operators.
+fn operator_name(op: Op) -> String {
+    let n = op.name();
+    let mut c = n.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
 }
 
 /// One condition on one value.

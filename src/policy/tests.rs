@@ -1468,3 +1468,44 @@ fn lighthouse_policy_samples() {
     assert!(!compliant(&ty, &p, &kv(json!({})), &[]));
     assert!(compliant(&ty, &p, &storage(json!({})), &[]));
 }
+
+#[test]
+fn evaluated_expressions_as_azure_reports_them() {
+    let d = sample("policy-enforce-https-storage", 0);
+    let o = evaluate(
+        &d,
+        &Map::new(),
+        &storage(json!({"supportsHttpsTrafficOnly": false})),
+        &ctx(),
+    )
+    .unwrap();
+    assert_eq!(
+        o.evaluated,
+        vec![
+            json!({"result": "True", "expressionKind": "Field", "expression": "type", "path": "type",
+                "expressionValue": "Microsoft.Storage/storageAccounts", "targetValue": "Microsoft.Storage/storageAccounts", "operator": "Equals"}),
+            json!({"result": "False", "expressionKind": "Field", "expression": "Microsoft.Storage/storageAccounts/supportsHttpsTrafficOnly",
+                "path": "properties.supportsHttpsTrafficOnly", "expressionValue": false, "targetValue": "true", "operator": "Equals"}),
+        ]
+    );
+    let d = def(
+        json!({"if": {"count": {"field": "Microsoft.Network/networkSecurityGroups/securityRules[*]",
+        "where": {"field": "Microsoft.Network/networkSecurityGroups/securityRules[*].access", "equals": "Allow"}}, "greater": 0},
+        "then": {"effect": "audit"}}),
+        json!({}),
+    );
+    let nsg = res(
+        "Microsoft.Network/networkSecurityGroups",
+        "n",
+        json!({"securityRules": [{"properties": {"access": "Allow"}}]}),
+    );
+    let o = evaluate(&d, &Map::new(), &nsg, &ctx()).unwrap();
+    assert_eq!(o.evaluated.len(), 1);
+    assert_eq!(
+        (
+            o.evaluated[0]["expressionKind"].as_str(),
+            o.evaluated[0]["expressionValue"].as_i64()
+        ),
+        (Some("Count"), Some(1))
+    );
+}
