@@ -84,6 +84,56 @@ pub(crate) fn unknown_effect(e: &str) -> PolicyError {
     )
 }
 
+/// What each effect needs in `then.details` ("effect basics" and the per-effect pages), checked
+/// when the effect is written literally (a parameterised effect is checked when evaluated).
+pub(crate) fn check_details(effect: Effect, then: &Value) -> Result<(), PolicyError> {
+    let details = member(then, "details");
+    let need = |what: &str, path: &str| {
+        Err(PolicyError::new(
+            "InvalidPolicyRule",
+            format!(
+                "Failed to parse policy rule: 'The '{}' effect requires {what}. Path '{path}'.'.",
+                effect.name()
+            ),
+            &format!("policyRule.{path}"),
+        ))
+    };
+    let d = |k: &str| details.and_then(|d| member(d, k));
+    match effect {
+        Effect::AuditIfNotExists | Effect::DeployIfNotExists
+            if !d("type").is_some_and(Value::is_string) =>
+        {
+            need(
+                "'details.type', the type of the related resource",
+                "then.details.type",
+            )
+        }
+        Effect::DeployIfNotExists if d("deployment").is_none() => {
+            need("'details.deployment'", "then.details.deployment")
+        }
+        Effect::DeployIfNotExists | Effect::Modify
+            if !d("roleDefinitionIds").is_some_and(Value::is_array) =>
+        {
+            need(
+                "'details.roleDefinitionIds'",
+                "then.details.roleDefinitionIds",
+            )
+        }
+        Effect::Modify if !d("operations").is_some_and(Value::is_array) => need(
+            "'details.operations', an array of operations",
+            "then.details.operations",
+        ),
+        Effect::Append if !details.is_some_and(|x| x.is_array() || x.is_object()) => need(
+            "'details', an array of 'field' and 'value' pairs",
+            "then.details",
+        ),
+        Effect::DenyAction if !d("actionNames").is_some_and(Value::is_array) => {
+            need("'details.actionNames'", "then.details.actionNames")
+        }
+        _ => Ok(()),
+    }
+}
+
 fn member<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
     v.as_object()?
         .iter()

@@ -231,6 +231,9 @@ impl Definition {
         if !expr::is_expression(effect) && Effect::parse(effect).is_none() {
             return Err(effects::unknown_effect(effect));
         }
+        if let Some(e) = Effect::parse(effect) {
+            effects::check_details(e, then)?;
+        }
         let existence = match details_member(then, "existenceCondition") {
             Some(ec) => Some(
                 rule::parse_cond(ec, "then.details.existenceCondition", 0, name)

@@ -370,6 +370,21 @@ fn functions_not_in_policy_fail_with_invalid_policy_parameters() {
 fn parse_errors_have_azure_codes_and_paths() {
     let rows: &[(Value, &str, &str)] = &[
         (
+            json!({"if": {"value": "a", "equals": "a"}, "then": {"effect": "auditIfNotExists", "details": {}}}),
+            "InvalidPolicyRule",
+            "policyRule.then.details.type",
+        ),
+        (
+            json!({"if": {"value": "a", "equals": "a"}, "then": {"effect": "modify", "details": {"roleDefinitionIds": []}}}),
+            "InvalidPolicyRule",
+            "policyRule.then.details.operations",
+        ),
+        (
+            json!({"if": {"value": "a", "equals": "a"}, "then": {"effect": "denyAction"}}),
+            "InvalidPolicyRule",
+            "policyRule.then.details.actionNames",
+        ),
+        (
             json!({"if": {"fields": "type", "equals": "x"}, "then": {"effect": "deny"}}),
             "InvalidPolicyRule",
             "policyRule.if.fields",
@@ -426,7 +441,7 @@ fn parse_errors_have_azure_codes_and_paths() {
     assert_eq!(e.code, "PolicyParameterAllowedAndDefaultValuesMismatch");
     // a deployIfNotExists template keeps its own parameters
     Definition::parse("d1", &json!({"policyRule": {"if": {"value": "a", "equals": "a"}, "then": {"effect": "deployIfNotExists",
-        "details": {"type": "Microsoft.Foo/bars", "deployment": {"properties": {"template": {"resources": [{"name": "[parameters('inner')]"}]}, "parameters": {}}}}}}})).unwrap();
+        "details": {"type": "Microsoft.Foo/bars", "roleDefinitionIds": [], "deployment": {"properties": {"template": {"resources": [{"name": "[parameters('inner')]"}]}, "parameters": {}}}}}}})).unwrap();
 }
 
 #[test]
