@@ -5,6 +5,9 @@
 //! the `Alias` objects of `GET /providers?$expand=resourceTypes/aliases` (resources spec 2025-04-01).
 //! Pure data; never reads the store.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use serde_json::{json, Value};
 
 /// One step of an alias path: an object member (matched case-insensitively) or every array member.
@@ -200,10 +203,22 @@ pub fn split(alias: &str) -> Option<(&str, &str)> {
     Some((rtype, prop))
 }
 
+/// The table's rows by lower-cased alias (every field condition looks its alias up).
+fn index() -> &'static HashMap<String, usize> {
+    static INDEX: OnceLock<HashMap<String, usize>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        TABLE
+            .iter()
+            .enumerate()
+            .map(|(i, (n, ..))| (n.to_ascii_lowercase(), i))
+            .collect()
+    })
+}
+
 /// The alias's path: a table row, or the documented convention.
 pub fn resolve(alias: &str) -> Option<Resolved> {
     if let Some((name, path, _, modifiable)) =
-        TABLE.iter().find(|(n, ..)| n.eq_ignore_ascii_case(alias))
+        index().get(&alias.to_ascii_lowercase()).map(|i| &TABLE[*i])
     {
         let (rtype, _) = split(name)?;
         return Some(Resolved {

@@ -56,7 +56,7 @@ pub struct Outcome {
     /// `then.details` evaluated for this resource (`existenceCondition` and a `deployment`'s template
     /// left as written); `Null` when not matched.
     pub details: Value,
-    /// The conditions evaluated, in order, as Azure reports them in a `PolicyViolation`'s and a policy
+    /// When matched: the conditions evaluated, in order, as Azure reports them in a `PolicyViolation`'s and a policy
     /// state's `evaluationDetails.evaluatedExpressions` (`{result, expressionKind, expression, path,
     /// expressionValue, targetValue, operator}`; policyStates.json ExpressionEvaluationDetails).
     pub evaluated: Vec<Value>,
@@ -83,8 +83,12 @@ pub fn evaluate(
     }
     let ev = Ev::new(resource, resource, ctx, params);
     out.matched = ev.cond(&def.cond).map_err(|e| fail(def, &e))?;
-    out.evaluated = ev.take_trace();
     if out.matched {
+        // the evaluated expressions are what a refusal or a non-compliant state reports: recorded
+        // in a second pass, so that the common case (the rule does not apply) builds none
+        ev.tracing.set(true);
+        ev.cond(&def.cond).map_err(|e| fail(def, &e))?;
+        out.evaluated = ev.take_trace();
         out.details = effects::eval_details(def, &ev).map_err(|e| fail(def, &e))?;
     }
     Ok(out)
@@ -137,6 +141,7 @@ pub(crate) struct Ev<'a> {
     params: &'a Map<String, Value>,
     frames: RefCell<Vec<Frame>>,
     trace: RefCell<Vec<Value>>,
+    tracing: std::cell::Cell<bool>,
 }
 
 static NULL: Value = Value::Null;
@@ -218,6 +223,7 @@ impl<'a> Ev<'a> {
             params,
             frames: RefCell::new(Vec::new()),
             trace: RefCell::new(Vec::new()),
+            tracing: std::cell::Cell::new(false),
         }
     }
 
@@ -380,7 +386,7 @@ impl<'a> Ev<'a> {
                 };
                 // what Azure reports as `evaluationDetails.evaluatedExpressions` (the conditions of
                 // a count's `where` are summed up by the count's own entry)
-                if self.frames.borrow().is_empty() {
+                if self.tracing.get() && self.frames.borrow().is_empty() {
                     let mut e = json!({
                         "result": if result { "True" } else { "False" },
                         "expressionKind": kind,
