@@ -86,15 +86,17 @@ pub(crate) fn unknown_effect(e: &str) -> PolicyError {
 
 /// What each effect needs in `then.details` ("effect basics" and the per-effect pages), checked
 /// when the effect is written literally (a parameterised effect is checked when evaluated).
-pub(crate) fn check_details(effect: Effect, then: &Value) -> Result<(), PolicyError> {
+pub(crate) fn check_details(
+    definition: &str,
+    effect: Effect,
+    then: &Value,
+) -> Result<(), PolicyError> {
     let details = member(then, "details");
+    // Azure's code and first sentence (Azure/azure-policy issue #880); the second names what is missing.
     let need = |what: &str, path: &str| {
         Err(PolicyError::new(
-            "InvalidPolicyRule",
-            format!(
-                "Failed to parse policy rule: 'The '{}' effect requires {what}. Path '{path}'.'.",
-                effect.name()
-            ),
+            "InvalidPolicyRuleEffectDetails",
+            format!("The policy definition '{definition}' rule is invalid. The policy effect 'details' property could not be parsed. The '{}' effect requires {what}.", effect.name()),
             &format!("policyRule.{path}"),
         ))
     };

@@ -232,7 +232,7 @@ impl Definition {
             return Err(effects::unknown_effect(effect));
         }
         if let Some(e) = Effect::parse(effect) {
-            effects::check_details(e, then)?;
+            effects::check_details(name, e, then)?;
         }
         let existence = match details_member(then, "existenceCondition") {
             Some(ec) => Some(

@@ -371,17 +371,17 @@ fn parse_errors_have_azure_codes_and_paths() {
     let rows: &[(Value, &str, &str)] = &[
         (
             json!({"if": {"value": "a", "equals": "a"}, "then": {"effect": "auditIfNotExists", "details": {}}}),
-            "InvalidPolicyRule",
+            "InvalidPolicyRuleEffectDetails",
             "policyRule.then.details.type",
         ),
         (
             json!({"if": {"value": "a", "equals": "a"}, "then": {"effect": "modify", "details": {"roleDefinitionIds": []}}}),
-            "InvalidPolicyRule",
+            "InvalidPolicyRuleEffectDetails",
             "policyRule.then.details.operations",
         ),
         (
             json!({"if": {"value": "a", "equals": "a"}, "then": {"effect": "denyAction"}}),
-            "InvalidPolicyRule",
+            "InvalidPolicyRuleEffectDetails",
             "policyRule.then.details.actionNames",
         ),
         (
