@@ -150,7 +150,16 @@ pub(crate) fn resolve_effect(
     let raw = member(&def.then, "effect")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let text = if expr::is_expression(raw) {
+    // the common form, `[parameters('effect')]`, without parsing
+    let direct = raw
+        .strip_prefix("[parameters('")
+        .and_then(|r| r.strip_suffix("')]"))
+        .filter(|n| !n.contains('\''))
+        .and_then(|n| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)))
+        .and_then(|(_, v)| v.as_str());
+    let text = if let Some(e) = direct {
+        e.to_string()
+    } else if expr::is_expression(raw) {
         let ctx = EvalContext::new(OffsetDateTime::UNIX_EPOCH);
         let ev = Ev::new(&Value::Null, &Value::Null, &ctx, params);
         match ev

@@ -5,6 +5,7 @@
 //! `requestContext`, `policy`, `ipRangeContains`, `addDays`, `utcNow` anywhere) added to the template
 //! evaluator through its `Env::function` hook. Pure: the time comes in the `EvalContext`.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::net::IpAddr;
 
@@ -343,8 +344,18 @@ impl<'a> Ev<'a> {
                 Ok(false)
             }
             Cond::Not(c) => Ok(!self.cond(c)?),
-            Cond::Leaf { lhs, op, rhs } => {
-                let r = self.value(rhs)?;
+            Cond::Leaf {
+                lhs,
+                op,
+                rhs,
+                rhs_expr,
+            } => {
+                let r = if *rhs_expr {
+                    Cow::Owned(self.value(rhs)?)
+                } else {
+                    Cow::Borrowed(rhs)
+                };
+                let r = r.as_ref();
                 let (kind, expression, path, value, result) = match lhs {
                     Lhs::Field(f) => {
                         let name = if expr::is_expression(f) {
@@ -354,11 +365,11 @@ impl<'a> Ev<'a> {
                         };
                         let v = self.field(self.cond_res, &name, true)?;
                         let result = match &v {
-                            FieldVal::One(v) => test(*op, v, &r)?,
+                            FieldVal::One(v) => test(*op, v, r)?,
                             FieldVal::Many(vs) => {
                                 let mut all = true;
                                 for v in vs {
-                                    if !test(*op, v, &r)? {
+                                    if !test(*op, v, r)? {
                                         all = false;
                                         break;
                                     }
@@ -371,12 +382,12 @@ impl<'a> Ev<'a> {
                     }
                     Lhs::Value(v) => {
                         let x = self.value(v)?;
-                        let result = test(*op, &x, &r)?;
+                        let result = test(*op, &x, r)?;
                         ("Value", teval::to_text(v), None, x, result)
                     }
                     Lhs::Count(c) => {
                         let n = json!(self.count(c)?);
-                        let result = test(*op, &n, &r)?;
+                        let result = test(*op, &n, r)?;
                         let what = match &c.source {
                             CountSource::Field(f) => f.clone(),
                             CountSource::Value(v) => teval::to_text(v),

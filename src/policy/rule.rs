@@ -105,7 +105,13 @@ pub enum Cond {
     AllOf(Vec<Cond>),
     AnyOf(Vec<Cond>),
     Not(Box<Cond>),
-    Leaf { lhs: Lhs, op: Op, rhs: Value },
+    Leaf {
+        lhs: Lhs,
+        op: Op,
+        rhs: Value,
+        /// `rhs` holds an expression (or a `[[` escape) to evaluate; otherwise it is used as written.
+        rhs_expr: bool,
+    },
 }
 
 fn parse_error(inner: &str, path: &str) -> PolicyError {
@@ -274,7 +280,12 @@ pub fn parse_cond(
         op = Some((o, x.clone()));
     }
     match (lhs, op) {
-        (Some(lhs), Some((op, rhs))) => Ok(Cond::Leaf { lhs, op, rhs }),
+        (Some(lhs), Some((op, rhs))) => Ok(Cond::Leaf {
+            lhs,
+            op,
+            rhs_expr: has_expression(&rhs, 0),
+            rhs,
+        }),
         (None, _) => Err(parse_error(
             "The condition has none of 'field', 'value' or 'count'",
             path,
@@ -283,6 +294,16 @@ pub fn parse_cond(
             "The condition has no condition operator (equals, like, in, exists, …)",
             path,
         )),
+    }
+}
+
+/// Whether evaluating `v` can change it: a string starting with `[` somewhere in it.
+fn has_expression(v: &Value, depth: usize) -> bool {
+    match v {
+        Value::String(s) => s.starts_with('['),
+        Value::Array(a) => depth > 64 || a.iter().any(|x| has_expression(x, depth + 1)),
+        Value::Object(m) => depth > 64 || m.values().any(|x| has_expression(x, depth + 1)),
+        _ => false,
     }
 }
 
