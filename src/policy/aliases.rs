@@ -203,30 +203,32 @@ pub fn split(alias: &str) -> Option<(&str, &str)> {
     Some((rtype, prop))
 }
 
-/// The table's rows by lower-cased alias (every field condition looks its alias up).
-fn index() -> &'static HashMap<String, usize> {
-    static INDEX: OnceLock<HashMap<String, usize>> = OnceLock::new();
+/// The table's rows, resolved once, by lower-cased alias (every field condition looks its alias up).
+fn index() -> &'static HashMap<String, Resolved> {
+    static INDEX: OnceLock<HashMap<String, Resolved>> = OnceLock::new();
     INDEX.get_or_init(|| {
         TABLE
             .iter()
-            .enumerate()
-            .map(|(i, (n, ..))| (n.to_ascii_lowercase(), i))
+            .filter_map(|(name, path, _, modifiable)| {
+                let (rtype, _) = split(name)?;
+                Some((
+                    name.to_ascii_lowercase(),
+                    Resolved {
+                        rtype: rtype.to_string(),
+                        path: parse_path(path),
+                        modifiable: *modifiable,
+                        known: true,
+                    },
+                ))
+            })
             .collect()
     })
 }
 
 /// The alias's path: a table row, or the documented convention.
 pub fn resolve(alias: &str) -> Option<Resolved> {
-    if let Some((name, path, _, modifiable)) =
-        index().get(&alias.to_ascii_lowercase()).map(|i| &TABLE[*i])
-    {
-        let (rtype, _) = split(name)?;
-        return Some(Resolved {
-            rtype: rtype.to_string(),
-            path: parse_path(path),
-            modifiable: *modifiable,
-            known: true,
-        });
+    if let Some(r) = index().get(&alias.to_ascii_lowercase()) {
+        return Some(r.clone());
     }
     let (rtype, prop) = split(alias)?;
     let first = prop.split(['.', '[']).next().unwrap_or_default();

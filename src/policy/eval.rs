@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
@@ -32,6 +33,9 @@ pub struct EvalContext {
     /// `policy()`: `{assignmentId, definitionId, setDefinitionId, definitionReferenceId}`.
     pub policy: Value,
     pub utc_now: OffsetDateTime,
+    /// The template evaluator's view of the above, built at the first evaluation (set the fields
+    /// before evaluating with it).
+    template: OnceLock<Context>,
 }
 
 impl EvalContext {
@@ -42,7 +46,26 @@ impl EvalContext {
             request: json!({}),
             policy: json!({}),
             utc_now,
+            template: OnceLock::new(),
         }
+    }
+
+    fn template(&self) -> &Context {
+        self.template.get_or_init(|| Context {
+            subscription: self.subscription.clone(),
+            resource_group: self.resource_group.clone(),
+            deployment: Value::Null,
+            tenant: Value::Null,
+            subscription_id: self
+                .subscription
+                .as_ref()
+                .and_then(|s| s["subscriptionId"].as_str().map(String::from)),
+            resource_group_name: self
+                .resource_group
+                .as_ref()
+                .and_then(|g| g["name"].as_str().map(String::from)),
+            utc_now: self.utc_now,
+        })
     }
 }
 
@@ -138,7 +161,7 @@ pub(crate) struct Ev<'a> {
     cond_res: &'a Value,
     fn_res: &'a Value,
     ctx: &'a EvalContext,
-    tctx: Context,
+    tctx: &'a Context,
     params: &'a Map<String, Value>,
     frames: RefCell<Vec<Frame>>,
     trace: RefCell<Vec<Value>>,
@@ -201,21 +224,7 @@ impl<'a> Ev<'a> {
         ctx: &'a EvalContext,
         params: &'a Map<String, Value>,
     ) -> Self {
-        let tctx = Context {
-            subscription: ctx.subscription.clone(),
-            resource_group: ctx.resource_group.clone(),
-            deployment: Value::Null,
-            tenant: Value::Null,
-            subscription_id: ctx
-                .subscription
-                .as_ref()
-                .and_then(|s| s["subscriptionId"].as_str().map(String::from)),
-            resource_group_name: ctx
-                .resource_group
-                .as_ref()
-                .and_then(|g| g["name"].as_str().map(String::from)),
-            utc_now: ctx.utc_now,
-        };
+        let tctx = ctx.template();
         Ev {
             cond_res,
             fn_res,
@@ -230,7 +239,7 @@ impl<'a> Ev<'a> {
 
     fn scope(&self) -> Scope<'_> {
         Scope {
-            ctx: &self.tctx,
+            ctx: self.tctx,
             env: self,
             params: self.params,
             vars: None,
