@@ -20,6 +20,7 @@ pub mod hosts;
 pub mod kql;
 pub mod lighthouse;
 pub mod logsink;
+pub mod policy;
 pub mod providers;
 pub mod proxy;
 pub mod quota;

@@ -59,6 +59,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/world_gen.rs",
             "src/template/",
             "src/kql/",
+            "src/policy/",
         ],
         &[
             "crate::store",

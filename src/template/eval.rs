@@ -42,6 +42,17 @@ pub trait Env {
     fn resolve_name(&self, _name: &str) -> Option<String> {
         None
     }
+    /// The functions a language built on this evaluator adds or redefines (Azure Policy's `field()`,
+    /// `current()`, `requestContext()`…): asked first, with the evaluated arguments; `None` when `name`
+    /// is not one of them, and the template function of that name (if any) runs.
+    fn function(
+        &self,
+        _name: &str,
+        _args: &[Value],
+        _ctx: &Context,
+    ) -> Option<Result<Value, String>> {
+        None
+    }
 }
 
 /// An expression error: ARM's message and the JSON path (relative to the evaluated value).
@@ -517,6 +528,9 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
         _ => {}
     }
     let args = lazy_args(raw, sc)?;
+    if let Some(r) = sc.env.function(name, &args, sc.ctx) {
+        return r;
+    }
     let a = &args;
     match lname.as_str() {
         // --- deployment values ---

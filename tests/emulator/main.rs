@@ -13,6 +13,7 @@ mod hoststyle;
 mod identity;
 mod lifecycle;
 mod pim;
+mod policy_aliases;
 mod policy_resources;
 mod refusals;
 mod resource_rules;
