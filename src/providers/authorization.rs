@@ -282,6 +282,11 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
         .as_deref()
         .and_then(|s| cx.snap.dir.subscription(s))
         .map(|s| s.tenant_id.clone())
+        .or_else(|| {
+            // at a management group: the group's tenant
+            let g = cx.snap.groups.group(cx.id.management_group()?)?;
+            Some(g.tenant_id.clone())
+        })
         .unwrap_or_else(|| cx.caller.tenant_id.clone());
     let directory_kind = cx
         .snap

@@ -12,6 +12,7 @@ pub mod deployments;
 pub mod insights;
 pub mod locks;
 pub mod managedservices;
+pub mod managementgroups;
 pub mod metadata;
 pub mod naming;
 pub mod network;

@@ -11,6 +11,7 @@ mod graph;
 mod guardrails;
 mod hoststyle;
 mod identity;
+mod managementgroups;
 mod pim;
 mod refusals;
 mod resource_rules;

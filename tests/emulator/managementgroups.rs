@@ -1,0 +1,458 @@
+//! Management groups: each tenant's root with its subscriptions, groups created (as the long-running
+//! PUT Azure answers), read with `$expand`/`$recurse`, moved, deleted (refused while they hold
+//! anything); subscriptions moved in and out; RBAC inherited from a group by the groups and
+//! subscriptions below it, and lost when a subscription moves out; a delegation never reaching a
+//! group; the tenant-level activity log.
+
+use crate::*;
+use serde_json::{json, Value};
+
+const API: &str = "api-version=2023-04-01";
+const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+const READER_AT_FABRIKAM: &str = "30000000-0000-0000-0000-000000002112";
+
+fn mg(name: &str) -> String {
+    format!("/providers/Microsoft.Management/managementGroups/{name}")
+}
+
+async fn create(e: &Emu, t: &str, name: &str, parent: Option<&str>) -> Resp {
+    let mut body = json!({"properties": {"displayName": format!("{name} display")}});
+    if let Some(p) = parent {
+        body["properties"]["details"] = json!({"parent": {"id": mg(p)}});
+    }
+    e.call("PUT", &format!("{}?{API}", mg(name)), Some(t), Some(body))
+        .await
+}
+
+async fn move_in(e: &Emu, t: &str, group: &str, sub: &str) -> Resp {
+    e.call(
+        "PUT",
+        &format!("{}/subscriptions/{sub}?{API}", mg(group)),
+        Some(t),
+        None,
+    )
+    .await
+}
+
+fn window(e: &Emu) -> String {
+    let now = e.app.clock.now();
+    let t = lighthouse_emulator::clock::arm_time;
+    format!(
+        "eventTimestamp ge '{}' and eventTimestamp le '{}'",
+        t(now - time::Duration::hours(1)),
+        t(now + time::Duration::hours(1))
+    )
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| x["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_root_holds_every_subscription_and_groups_are_made_moved_and_deleted() {
+    let e = emu().await;
+    let admin = e.token("admin@fabrikam").await;
+    // the root: named after the tenant, "Tenant Root Group", both subscriptions under it
+    let r = e
+        .call(
+            "GET",
+            &format!("{}?{API}&$expand=children", mg(FABRIKAM)),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["properties"]["displayName"], "Tenant Root Group");
+    assert_eq!(r.body["properties"]["tenantId"], FABRIKAM);
+    assert_eq!(
+        names(&r.body["properties"]["children"]),
+        [FABRIKAM_PROD, FABRIKAM_DEV]
+    );
+    // create: 202 with the async operation and the group's URL, as Azure answers
+    let r = create(&e, &admin, "Platform", None).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["status"], "NotStarted");
+    let op = r.header("azure-asyncoperation").to_string();
+    assert!(r
+        .header("location")
+        .ends_with(&format!("{}?{API}", mg("Platform"))));
+    let r = e.call("GET", &op, Some(&admin), None).await;
+    assert_eq!(r.body["status"], "Succeeded", "{}", r.body);
+    assert_eq!(
+        create(&e, &admin, "Prod", Some("Platform")).await.status,
+        202
+    );
+    assert_eq!(move_in(&e, &admin, "Prod", FABRIKAM_PROD).await.status, 200);
+
+    let r = e
+        .call(
+            "GET",
+            &format!("{}?{API}&$expand=children&$recurse=true", mg(FABRIKAM)),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let kids = &r.body["properties"]["children"];
+    assert_eq!(names(kids), ["Platform", FABRIKAM_DEV], "{}", r.body);
+    assert_eq!(names(&kids[0]["children"][0]["children"]), [FABRIKAM_PROD]);
+    // $filter leaves subscriptions out
+    let r = e
+        .call(
+            "GET",
+            &format!(
+                "{}?{API}&$expand=children&$filter=children.childType ne Subscription",
+                mg(FABRIKAM)
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(names(&r.body["properties"]["children"]), ["Platform"]);
+    // path and ancestors
+    let r = e
+        .call(
+            "GET",
+            &format!("{}?{API}&$expand=path", mg("prod")),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["name"], "Prod",
+        "canonical casing of the stored name"
+    );
+    assert_eq!(
+        names(&r.body["properties"]["details"]["path"]),
+        [FABRIKAM, "Platform"]
+    );
+    let r = e
+        .call(
+            "GET",
+            &format!("{}?{API}&$expand=ancestors", mg("Prod")),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        names(&r.body["properties"]["details"]["managementGroupAncestorsChain"]),
+        ["Platform", FABRIKAM]
+    );
+    assert_eq!(
+        r.body["properties"]["details"]["parent"]["name"],
+        "Platform"
+    );
+    // descendants
+    let r = e
+        .call(
+            "GET",
+            &format!("{}/descendants?{API}", mg("Platform")),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        names(&r.body["value"]),
+        ["Prod", FABRIKAM_PROD],
+        "{}",
+        r.body
+    );
+    // list: the tenant's groups only
+    let r = e
+        .call(
+            "GET",
+            &format!("/providers/Microsoft.Management/managementGroups?{API}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(names(&r.body["value"]), [FABRIKAM, "Platform", "Prod"]);
+    // a group that holds anything is not deleted
+    let r = e
+        .call(
+            "DELETE",
+            &format!("{}?{API}", mg("Platform")),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = e
+        .call(
+            "DELETE",
+            &format!("{}?{API}", mg(FABRIKAM)),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400, "the root is never deleted: {}", r.body);
+    // subscriptions under a group; out again to the root
+    let r = e
+        .call(
+            "GET",
+            &format!("{}/subscriptions?{API}", mg("Prod")),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(names(&r.body["value"]), [FABRIKAM_PROD]);
+    let r = e
+        .call(
+            "DELETE",
+            &format!("{}/subscriptions/{FABRIKAM_PROD}?{API}", mg("Prod")),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // PATCH renames and moves
+    let r = e
+        .call(
+            "PATCH",
+            &format!("{}?{API}", mg("Prod")),
+            Some(&admin),
+            Some(json!({"displayName": "Production", "parentGroupId": mg(FABRIKAM)})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["properties"]["displayName"], "Production");
+    assert_eq!(r.body["properties"]["details"]["parent"]["name"], FABRIKAM);
+    // a group cannot go under its own descendant
+    assert_eq!(
+        create(&e, &admin, "Leaf", Some("Platform")).await.status,
+        202
+    );
+    let r = e
+        .call(
+            "PATCH",
+            &format!("{}?{API}", mg("Platform")),
+            Some(&admin),
+            Some(json!({"parentGroupId": mg("Leaf")})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // delete an empty group: 202, then it is gone
+    for g in ["Leaf", "Platform", "Prod"] {
+        let r = e
+            .call("DELETE", &format!("{}?{API}", mg(g)), Some(&admin), None)
+            .await;
+        assert_eq!(r.status, 202, "{g}: {}", r.body);
+    }
+    let r = e
+        .call("GET", &format!("{}?{API}", mg("Prod")), Some(&admin), None)
+        .await;
+    assert_eq!(r.status, 404);
+    // name checks
+    let r = e
+        .call(
+            "POST",
+            &format!("/providers/Microsoft.Management/checkNameAvailability?{API}"),
+            Some(&admin),
+            Some(json!({"name": FABRIKAM, "type": "Microsoft.Management/managementGroups"})),
+        )
+        .await;
+    assert_eq!(r.body["reason"], "AlreadyExists");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_at_a_group_reaches_everything_below_it_until_the_subscription_moves_out() {
+    let e = emu().await;
+    let admin = e.token("admin@fabrikam").await;
+    let ci = e.token("fabrikam-ci").await;
+    let reader = e.token("reader@fabrikam").await;
+    // fabrikam-ci (Contributor on both subscriptions, nothing at the root) may still make a group
+    // under the root (no hierarchy settings yet) and so owns it
+    assert_eq!(create(&e, &ci, "Apps", None).await.status, 202);
+    let r = e
+        .call("GET", &format!("{}?{API}", mg("Apps")), Some(&ci), None)
+        .await;
+    assert_eq!(r.status, 200, "the creator owns its group: {}", r.body);
+    // reader@fabrikam sees the root (the whole tenant may) but not Apps
+    let r = e
+        .call(
+            "GET",
+            &format!("{}?{API}", mg(FABRIKAM)),
+            Some(&reader),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = e
+        .call("GET", &format!("{}?{API}", mg("Apps")), Some(&reader), None)
+        .await;
+    assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
+    // admin moves fabrikam-dev into Apps and makes reader a Reader on Apps
+    assert_eq!(move_in(&e, &admin, "Apps", FABRIKAM_DEV).await.status, 200);
+    let dev_group =
+        format!("/subscriptions/{FABRIKAM_DEV}/resourceGroups/rg-dev?api-version=2024-11-01");
+    assert_eq!(
+        e.call("GET", &dev_group, Some(&reader), None).await.status,
+        403
+    );
+    let ra = format!("{}/providers/Microsoft.Authorization/roleAssignments/7a1c0000-0000-4000-8000-000000000001?api-version=2022-04-01", mg("Apps"));
+    let r = e
+        .call("PUT", &ra, Some(&admin), Some(json!({"properties": {
+            "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{READER}"),
+            "principalId": READER_AT_FABRIKAM}})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = e.call("GET", &dev_group, Some(&reader), None).await;
+    assert_eq!(r.status, 200, "inherited from Apps: {}", r.body);
+    assert!(r
+        .header("x-ms-emulator-decision")
+        .contains("7a1c0000-0000-4000-8000-000000000001"));
+    let r = e
+        .call("GET", &format!("{}?{API}", mg("Apps")), Some(&reader), None)
+        .await;
+    assert_eq!(r.status, 200);
+    // a group made below Apps inherits too
+    assert_eq!(
+        create(&e, &admin, "AppsChild", Some("Apps")).await.status,
+        202
+    );
+    let r = e
+        .call(
+            "GET",
+            &format!("{}?{API}", mg("AppsChild")),
+            Some(&reader),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // reader may not move the subscription (Reader is no Owner)
+    let r = e
+        .call(
+            "DELETE",
+            &format!("{}/subscriptions/{FABRIKAM_DEV}?{API}", mg("Apps")),
+            Some(&reader),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
+    // out again: the grant no longer reaches it
+    let r = e
+        .call(
+            "DELETE",
+            &format!("{}/subscriptions/{FABRIKAM_DEV}?{API}", mg("Apps")),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        e.call("GET", &dev_group, Some(&reader), None).await.status,
+        403
+    );
+    // with hierarchy settings requiring authorization, fabrikam-ci may no longer create under the root
+    let r = e
+        .call(
+            "PUT",
+            &format!("{}/settings/default?{API}", mg(FABRIKAM)),
+            Some(&admin),
+            Some(json!({"properties": {"requireAuthorizationForGroupCreation": true}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = create(&e, &ci, "Another", None).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "AuthorizationFailed"),
+        "{}",
+        r.body
+    );
+    // but may create below the group it owns
+    assert_eq!(create(&e, &ci, "AppsTeam", Some("Apps")).await.status, 202);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delegation_never_reaches_a_management_group() {
+    let e = emu().await;
+    let alice = e.token("alice").await;
+    let admin = e.token("admin@fabrikam").await;
+    // the provider's principals never see a customer's groups
+    let r = e
+        .call(
+            "GET",
+            &format!("{}?{API}", mg(FABRIKAM)),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = e
+        .call(
+            "GET",
+            &format!("/providers/Microsoft.Management/managementGroups?{API}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert!(
+        !names(&r.body["value"]).contains(&FABRIKAM.to_string()),
+        "{}",
+        r.body
+    );
+    let r = e
+        .call(
+            "GET",
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01",
+                mg(FABRIKAM)
+            ),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
+    // a registration assignment at a group is refused, whoever asks
+    let r = e
+        .call("PUT", &format!("{}/providers/Microsoft.ManagedServices/registrationAssignments/0c0c0000-0000-4000-8000-000000000001?api-version=2022-10-01", mg(FABRIKAM)),
+            Some(&admin),
+            Some(json!({"properties": {"registrationDefinitionId": format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.ManagedServices/registrationDefinitions/50000000-0000-0000-0000-000000002001")}})))
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "InvalidResourceType"),
+        "{}",
+        r.body
+    );
+    // alice can still work in the delegated subscription, wherever it sits in the customer's tree
+    assert_eq!(create(&e, &admin, "Delegated", None).await.status, 202);
+    assert_eq!(
+        move_in(&e, &admin, "Delegated", FABRIKAM_PROD).await.status,
+        200
+    );
+    let r = e
+        .call(
+            "GET",
+            &format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups?api-version=2024-11-01"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn group_writes_land_in_the_tenant_level_activity_log() {
+    let e = emu().await;
+    let admin = e.token("admin@fabrikam").await;
+    assert_eq!(create(&e, &admin, "Logged", None).await.status, 202);
+    let r = e
+        .call("GET", &format!("/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter={}", window(&e)), Some(&admin), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ops: Vec<&str> = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["operationName"]["value"].as_str())
+        .collect();
+    assert!(
+        ops.contains(&"Microsoft.Management/managementGroups/write"),
+        "{ops:?}"
+    );
+}
