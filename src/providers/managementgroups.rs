@@ -7,13 +7,13 @@
 
 use serde_json::{json, Value};
 
-use super::{stored_row, Cx};
+use super::{stored_row, Caller, Cx};
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::ResourceId;
 use crate::authz::{self, Path, Subject};
 use crate::facts::{derived_guid, Snapshot};
 use crate::hierarchy::{group_id, group_key, Group, GROUP_SUBSCRIPTION_TYPE};
-use crate::providers::Caller;
+
 use crate::store::Store;
 use crate::wire::Reply;
 
