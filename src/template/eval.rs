@@ -30,6 +30,9 @@ pub struct Context {
     pub resource_group_name: Option<String>,
     /// The time `utcNow()` reports (parameter defaults only).
     pub utc_now: OffsetDateTime,
+    /// `managementGroup()` at management-group scope (`{id, name, type, properties}`); `None` elsewhere.
+    /// Resources a management-group deployment declares without a scope go below it.
+    pub management_group: Option<Value>,
 }
 
 /// What evaluation needs from outside: other resources' state and fresh GUIDs.
@@ -273,6 +276,7 @@ pub const FUNCTIONS: &[&str] = &[
     "resourcegroup",
     "deployment",
     "tenant",
+    "managementgroup",
     "environment",
     "reference",
     "utcnow",
@@ -579,6 +583,10 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             arity(name, a, 0, 0)?;
             Ok(sc.ctx.tenant.clone())
         }
+        "managementgroup" => {
+            arity(name, a, 0, 0)?;
+            sc.ctx.management_group.clone().ok_or_else(|| "The template function 'managementGroup' is not expected at this location. Please see https://aka.ms/arm-functions for usage details.".into())
+        }
         "environment" => {
             arity(name, a, 0, 0)?;
             Ok(json!({
@@ -671,9 +679,26 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             )))
         }
         "managementgroupresourceid" => {
+            // managementGroupResourceId([groupId], type, names…): below the deployment's group, or
+            // the one named first
             arity(name, a, 2, usize::MAX)?;
             let strs = all_strings(name, a)?;
-            Err(format!("The template function '{name}' is not expected at this location: the emulator serves no management groups (arguments '{}').", strs.join(", ")))
+            let (group, rest) = match type_position(&strs) {
+                Some(0) => (
+                    sc.ctx
+                        .management_group
+                        .as_ref()
+                        .and_then(|g| g["name"].as_str().map(String::from))
+                        .ok_or_else(|| format!("The template function '{name}' without a management group id is only valid in a management-group deployment. Please see https://aka.ms/arm-functions for usage details."))?,
+                    &strs[..],
+                ),
+                Some(1) => (strs[0].clone(), &strs[1..]),
+                _ => return Err(bad_resource_type(name)),
+            };
+            Ok(Value::String(format!(
+                "/providers/Microsoft.Management/managementGroups/{group}{}",
+                provider_path(name, rest)?
+            )))
         }
         // --- strings ---
         "concat" => {
@@ -1459,6 +1484,7 @@ mod tests {
             subscription_id: Some("s1".into()),
             resource_group_name: Some("rg1".into()),
             utc_now: time::macros::datetime!(2025-01-02 03:04:05 UTC),
+            management_group: None,
         }
     }
 

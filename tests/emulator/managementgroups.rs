@@ -456,3 +456,177 @@ async fn group_writes_land_in_the_tenant_level_activity_log() {
         "{ops:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_management_group_deployment_assigns_roles_below_the_group_and_deploys_into_its_subscriptions(
+) {
+    let e = emu().await;
+    let admin = e.token("admin@fabrikam").await;
+    let reader = e.token("reader@fabrikam").await;
+    assert_eq!(create(&e, &admin, "Apps", None).await.status, 202);
+    assert_eq!(move_in(&e, &admin, "Apps", FABRIKAM_DEV).await.status, 200);
+    let template = json!({
+        "$schema": "https://schema.management.azure.com/schemas/2019-08-01/managementGroupDeploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "parameters": {"targetSubscription": {"type": "string"}},
+        "resources": [
+            {"type": "Microsoft.Authorization/roleAssignments", "apiVersion": "2022-04-01",
+             "name": "[guid(managementGroup().id, 'reader')]",
+             "properties": {"roleDefinitionId": format!("[tenantResourceId('Microsoft.Authorization/roleDefinitions', '{READER}')]"),
+                            "principalId": READER_AT_FABRIKAM, "principalType": "User"}},
+            {"type": "Microsoft.Resources/deployments", "apiVersion": "2021-04-01", "name": "into-dev",
+             "subscriptionId": "[parameters('targetSubscription')]", "location": "westeurope",
+             "properties": {"mode": "Incremental", "template": {
+                "$schema": "https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#",
+                "contentVersion": "1.0.0.0",
+                "resources": [{"type": "Microsoft.Resources/resourceGroups", "apiVersion": "2022-09-01",
+                               "name": "rg-from-mg", "location": "westeurope"}]}}}
+        ],
+        "outputs": {
+            "group": {"type": "string", "value": "[managementGroup().name]"},
+            "assignment": {"type": "string", "value": "[managementGroupResourceId('Microsoft.Authorization/roleAssignments', guid(managementGroup().id, 'reader'))]"}
+        }
+    });
+    let body = json!({"location": "westeurope", "properties": {"mode": "Incremental", "template": template,
+        "parameters": {"targetSubscription": {"value": FABRIKAM_DEV}}}});
+    let dep = format!(
+        "{}/providers/Microsoft.Resources/deployments/mg-dep",
+        mg("Apps")
+    );
+    // validate and what-if first: nothing is written
+    let r = e
+        .call(
+            "POST",
+            &format!("{dep}/validate?api-version=2025-04-01"),
+            Some(&admin),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ids: Vec<&str> = r.body["properties"]["validatedResources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["id"].as_str())
+        .collect();
+    assert!(
+        ids.iter().any(|i| i.starts_with(&format!(
+            "{}/providers/Microsoft.Authorization/roleAssignments/",
+            mg("Apps")
+        ))),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(
+            &format!(
+                "/subscriptions/{FABRIKAM_DEV}/providers/Microsoft.Resources/deployments/into-dev"
+            )
+            .as_str()
+        ),
+        "{ids:?}"
+    );
+    let r = e
+        .call(
+            "POST",
+            &format!("{dep}/whatIf?api-version=2025-04-01"),
+            Some(&admin),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // the provider's principals may not deploy at a customer's group
+    let alice = e.token("alice").await;
+    let r = e
+        .call(
+            "PUT",
+            &format!("{dep}?api-version=2025-04-01"),
+            Some(&alice),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "AuthorizationFailed"),
+        "{}",
+        r.body
+    );
+    // deploy
+    let r = e
+        .call(
+            "PUT",
+            &format!("{dep}?api-version=2025-04-01"),
+            Some(&admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let poll = r.header("azure-asyncoperation").to_string();
+    let s = e.call("GET", &poll, Some(&admin), None).await;
+    assert_eq!(s.body["status"], "Succeeded", "{}", s.body);
+    let got = e
+        .call(
+            "GET",
+            &format!("{dep}?api-version=2025-04-01"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        got.body["properties"]["provisioningState"], "Succeeded",
+        "{}",
+        got.body
+    );
+    assert_eq!(got.body["properties"]["outputs"]["group"]["value"], "Apps");
+    assert!(got.body["properties"]["outputs"]["assignment"]["value"]
+        .as_str()
+        .unwrap()
+        .starts_with(&mg("Apps")));
+    // the listing at the group has it; operations name both resources
+    let list = e
+        .call(
+            "GET",
+            &format!(
+                "{}/providers/Microsoft.Resources/deployments?api-version=2025-04-01",
+                mg("Apps")
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(names(&list.body["value"]), ["mg-dep"]);
+    let root_list = e
+        .call(
+            "GET",
+            &format!(
+                "{}/providers/Microsoft.Resources/deployments?api-version=2025-04-01",
+                mg(FABRIKAM)
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(
+        names(&root_list.body["value"]).is_empty(),
+        "{}",
+        root_list.body
+    );
+    let ops = e
+        .call(
+            "GET",
+            &format!("{dep}/operations?api-version=2025-04-01"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        ops.body["value"].as_array().unwrap().len(),
+        3,
+        "{}",
+        ops.body
+    );
+    // its effect: the resource group exists, and reader@fabrikam reads it through the group's role
+    let rg =
+        format!("/subscriptions/{FABRIKAM_DEV}/resourceGroups/rg-from-mg?api-version=2024-11-01");
+    let r = e.call("GET", &rg, Some(&reader), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

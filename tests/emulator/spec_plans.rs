@@ -427,7 +427,53 @@ fn inline_template(subscription_scope: bool) -> Value {
 }
 
 const NO_NETWORK: &str = "the emulator has no network: the example's templateLink URI is replaced by an inline template, so the answer has no templateLink";
-const NO_MANAGEMENT_GROUPS: &str = "management groups and tenant-level deployments (of policy definitions and management groups) are outside the emulator's model: it serves deployments at subscription and resource-group scope";
+const NO_TENANT_DEPLOYMENTS: &str = "tenant-level deployments (and the scope extension form of this one) are outside the emulator's model: it serves deployments at management-group, subscription and resource-group scope";
+
+/// At Fabrikam's root group (admin@fabrikam owns it), the example's group id mapped onto it.
+fn at_group() -> Case {
+    Case::new(
+        "admin@fabrikam",
+        &[
+            ("my-management-group-id", FABRIKAM),
+            ("myManagementGruop", FABRIKAM),
+        ],
+    )
+}
+
+/// A role assignment at Fabrikam's root: Reader for reader@fabrikam, with a description.
+fn mg_assignment(description: &str) -> (&'static str, String, Option<Value>) {
+    (
+        "PUT",
+        format!("/providers/Microsoft.Management/managementGroups/{FABRIKAM}/providers/Microsoft.Authorization/roleAssignments/{MG_RA}?api-version=2022-04-01"),
+        Some(json!({"properties": {"roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{READER}"),
+            "principalId": READER_AT_FABRIKAM, "description": description}})),
+    )
+}
+
+const MG_RA: &str = "5a1e0000-0000-4000-8000-000000000001";
+
+/// A management-group deployment of two role assignments at the group, the second depending on the
+/// first (the examples' templateLink replaced by the template itself).
+fn mg_body() -> Value {
+    let ra = |name: &str, role: &str, description: &str, depends: bool| {
+        let mut r = json!({"type": "Microsoft.Authorization/roleAssignments", "apiVersion": "2022-04-01",
+            "name": name,
+            "properties": {"roleDefinitionId": format!("[tenantResourceId('Microsoft.Authorization/roleDefinitions', '{role}')]"),
+                "principalId": READER_AT_FABRIKAM, "description": description,
+                "scope": "[managementGroup().id]"}});
+        if depends {
+            r["dependsOn"] = json!([MG_RA]);
+        }
+        r
+    };
+    json!({"location": "eastus", "properties": {"mode": "Incremental", "parameters": {}, "template": {
+    "$schema": "https://schema.management.azure.com/schemas/2019-08-01/managementGroupDeploymentTemplate.json#",
+    "contentVersion": "1.0.0.0",
+    "resources": [
+        ra(MG_RA, READER, "after", false),
+        ra("5a1e0000-0000-4000-8000-000000000002", MONITORING_READER, "second", true),
+    ]}}})
+}
 
 fn deployments(name: &str) -> Option<Plan> {
     let rg = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-data");
@@ -474,10 +520,43 @@ fn deployments(name: &str) -> Option<Plan> {
         "PutDeploymentAtScope"
         | "PutDeploymentAtTenant"
         | "PostDeploymentValidateOnTenant"
-        | "PostDeploymentWhatIfOnTenant"
-        | "PutDeploymentAtManagementGroup"
-        | "PostDeploymentValidateOnManagementGroup"
-        | "PostDeploymentWhatIfOnManagementGroup" => Some(Plan::Excluded(NO_MANAGEMENT_GROUPS)),
+        | "PostDeploymentWhatIfOnTenant" => Some(Plan::Excluded(NO_TENANT_DEPLOYMENTS)),
+        "PutDeploymentAtManagementGroup" => at_group().set("parameters", mg_body()).go(),
+        "PostDeploymentValidateOnManagementGroup" => at_group()
+            .set("parameters", mg_body())
+            .missing(".properties.templateLink*", NO_NETWORK)
+            .missing(
+                ".properties.diagnostics*",
+                "diagnostics are listed only when validation has warnings (the example's come from short-circuited nested deployments); this template has none",
+            )
+            .go(),
+        "PostDeploymentWhatIfOnManagementGroup" => {
+            let mut c = at_group()
+                .set("groupId", json!(FABRIKAM))
+                .set("parameters", mg_body());
+            // the role assignment the template changes (its description), so a Modify shows
+            let (m, p, b) = mg_assignment("before");
+            c = c.setup(m, p, b);
+            for path in [
+                ".properties.changes[].after.before*",
+                ".properties.changes[].after.changeType",
+                ".properties.changes[].after.delta*",
+                ".properties.changes[].after.resourceId",
+            ] {
+                c = c.missing(path, "the example's 'after' of its first change nests a whole second change (before, delta, changeType): a copy-paste slip upstream, not what ARM returns");
+            }
+            for path in [
+                ".properties.changes[].before.location",
+                ".properties.changes[].after.location",
+                ".properties.changes[].before.properties.enforcementMode",
+                ".properties.changes[].after.properties.enforcementMode",
+                ".properties.changes[].before.properties.policyDefinitionId",
+                ".properties.changes[].after.properties.policyDefinitionId",
+            ] {
+                c = c.missing(path, "the example's resources are policy assignments (location, enforcementMode, policyDefinitionId); the replayed template changes role assignments, which have none of those");
+            }
+            c.go()
+        }
         "PostDeploymentValidateOnScope"
         | "PostDeploymentValidateOnSubscription"
         | "PostDeploymentValidateOnResourceGroup" => base()
