@@ -573,6 +573,63 @@ mod tests {
     }
 
     #[test]
+    fn grants_and_denies_at_a_group_reach_every_scope_below_it() {
+        let h = Hierarchy::new(
+            &["t1".into()],
+            &[("s1".into(), "t1".into()), ("s2".into(), "t1".into())],
+            &[
+                serde_json::json!({"name": "G", "properties": {"tenantId": "t1", "displayName": "G",
+                "details": {"parent": {"id": "/providers/Microsoft.Management/managementGroups/t1"}}}}),
+            ],
+            &[("s2".into(), "g".into())],
+            &[],
+        );
+        let reader = builtin_roles()["acdd72a7-3385-48ef-bd42-f606fba81ae7"].clone();
+        let g = "/providers/microsoft.management/managementgroups/g";
+        let mut grants = vec![Grant {
+            id: format!("{g}/providers/microsoft.authorization/roleassignments/ra"),
+            scope: g.into(),
+            principal_id: "p".into(),
+            role: reader,
+            via: Via::RoleAssignment,
+            expires_at: None,
+        }];
+        let deny = |scope: &str, child: bool| DenyRule {
+            id: format!("{scope}/providers/microsoft.authorization/denyassignments/d"),
+            name: "d".into(),
+            scope: scope.into(),
+            principals: vec![crate::authz::EVERYONE.into()],
+            exclude_principals: vec![],
+            permissions: vec![Permission {
+                actions: vec!["*".into()],
+                ..Default::default()
+            }],
+            do_not_apply_to_child_scopes: child,
+        };
+        let mut denies = vec![
+            deny(g, false),
+            deny("/providers/microsoft.management/managementgroups/t1", true),
+        ];
+        expand_below_groups(&h, &mut grants, &mut denies);
+        let scopes: Vec<&str> = grants.iter().map(|g| g.scope.as_str()).collect();
+        assert_eq!(
+            scopes,
+            [g, "/subscriptions/s2"],
+            "s1 sits under the root, not G"
+        );
+        let scopes: Vec<&str> = denies.iter().map(|d| d.scope.as_str()).collect();
+        assert_eq!(
+            scopes,
+            [
+                g,
+                "/providers/microsoft.management/managementgroups/t1",
+                "/subscriptions/s2"
+            ],
+            "a deny that does not apply to child scopes stays where it is"
+        );
+    }
+
+    #[test]
     fn derived_guids_are_stable_guids() {
         let a = derived_guid("x");
         assert_eq!(a, derived_guid("x"));

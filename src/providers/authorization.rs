@@ -27,6 +27,16 @@ fn scope_path(id: &ResourceId) -> String {
     }
 }
 
+/// The scope a role definition read at `id` is named under: the request's, except at a management
+/// group, where a role definition has its tenant-level id (the id role assignments there carry).
+fn role_definition_scope(id: &ResourceId) -> String {
+    if id.management_group().is_some() {
+        String::new()
+    } else {
+        scope_path(id)
+    }
+}
+
 pub fn role_definition_body(scope: &str, r: &RoleDefinition, api_version: &str) -> Value {
     let perms: Vec<Value> = r
         .permissions
@@ -65,7 +75,7 @@ pub fn role_definitions_get(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> 
         .ok_or_else(|| ArmError::role_definition_does_not_exist(&guid))?;
     Ok(Reply::json(
         200,
-        &role_definition_body(&scope_path(cx.id), role, cx.api_version),
+        &role_definition_body(&role_definition_scope(cx.id), role, cx.api_version),
     ))
 }
 
@@ -76,7 +86,7 @@ pub fn role_definitions_list(cx: &Cx, _store: &Store) -> Result<Reply, ArmError>
     } else {
         parse_eq_filter(&filter).ok_or_else(|| ArmError::invalid_filter(&filter))?
     };
-    let scope = scope_path(cx.id);
+    let scope = role_definition_scope(cx.id);
     let mut roles: Vec<&Arc<RoleDefinition>> = builtin_roles()
         .values()
         .chain(cx.snap.custom_roles.values())

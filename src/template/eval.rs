@@ -1509,6 +1509,43 @@ mod tests {
     }
 
     #[test]
+    fn management_group_functions_need_a_group_deployment() {
+        let mut c = ctx();
+        c.subscription = None;
+        c.subscription_id = None;
+        c.resource_group = None;
+        c.resource_group_name = None;
+        c.management_group = Some(
+            json!({"id": "/providers/Microsoft.Management/managementGroups/Apps", "name": "Apps"}),
+        );
+        let params = serde_json::Map::new();
+        let sc = Scope {
+            ctx: &c,
+            env: &NoEnv,
+            params: &params,
+            vars: None,
+            copies: vec![],
+            in_default: false,
+            allow_reference: true,
+        };
+        let cases = [
+            ("[managementGroup().name]", json!("Apps")),
+            ("[managementGroupResourceId('Microsoft.Authorization/policyDefinitions', 'p')]", json!("/providers/Microsoft.Management/managementGroups/Apps/providers/Microsoft.Authorization/policyDefinitions/p")),
+            ("[managementGroupResourceId('Other', 'Microsoft.Authorization/roleAssignments', 'r')]", json!("/providers/Microsoft.Management/managementGroups/Other/providers/Microsoft.Authorization/roleAssignments/r")),
+            ("[resourceId('Microsoft.Authorization/roleDefinitions', 'r')]", json!("/providers/Microsoft.Authorization/roleDefinitions/r")),
+        ];
+        for (e, want) in cases {
+            assert_eq!(eval_str(e, &sc).unwrap(), want, "{e}");
+        }
+        // outside a management-group deployment both are refused
+        assert!(ev("[managementGroup()]").is_err());
+        assert!(ev(
+            "[managementGroupResourceId('Microsoft.Authorization/policyDefinitions', 'p')]"
+        )
+        .is_err());
+    }
+
+    #[test]
     fn functions() {
         let cases = [
             ("[concat('Managed by', ' ', parameters('name'))]", json!("Managed by Relecloud")),

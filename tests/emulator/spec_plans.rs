@@ -242,9 +242,11 @@ fn resourcegraph(name: &str) -> Option<Plan> {
         "ResourcesPropertiesQuery" => base()
             .missing(".data[].count", "summarize count() names its column count_ in Kusto and in ARG's documented samples (`order by count_ desc`); this example shows count")
             .go(),
-        "ResourcesMgBasicQuery" => Some(Plan::Excluded(
-            "management groups are not modelled yet (issue 11): a query over them reads no rows",
-        )),
+        // the example's first group is Fabrikam's root (both its subscriptions); ProductionMG does
+        // not exist, and ARG leaves it out silently
+        "ResourcesMgBasicQuery" => {
+            tagged(base().sub("e927f598-c1d4-4f72-8541-95d83a6a4ac8", FABRIKAM)).go()
+        }
         _ => None,
     }
 }
