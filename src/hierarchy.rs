@@ -45,7 +45,7 @@ pub struct Hierarchy {
     sub_tenant: HashMap<String, String>,
     /// Tenants whose root demands `managementGroups/write` on it to create groups under it.
     require_auth: HashMap<String, bool>,
-    /// Children in creation order: group → child group names (lower-cased).
+    /// Child groups by name: group → child group names (lower-cased).
     children: HashMap<String, Vec<String>>,
 }
 
