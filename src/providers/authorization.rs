@@ -495,13 +495,16 @@ pub fn role_assignments_list_for_scope(cx: &Cx, store: &Store) -> Result<Reply, 
         v.extend(cx.snap.dir.groups_of(oid).iter().cloned());
         v
     };
+    // Management groups: those above the scope (inherited there) and the scopes below a group's.
+    let (groups_above, scopes_below) = group_scopes(cx, &scope);
     let items: Vec<Value> = rows
         .into_iter()
         .filter(|r| {
             let s = ra_scope(&r.body).to_lowercase();
             let s = if s == "/" { String::new() } else { s };
-            let above = is_at_or_above(&s, &scope);
-            let below = is_at_or_above(&scope, &s);
+            let above = is_at_or_above(&s, &scope) || groups_above.contains(&s);
+            let below =
+                is_at_or_above(&scope, &s) || scopes_below.iter().any(|b| is_at_or_above(b, &s));
             let pid = r.body["properties"]["principalId"]
                 .as_str()
                 .unwrap_or_default()
@@ -517,6 +520,31 @@ pub fn role_assignments_list_for_scope(cx: &Cx, store: &Store) -> Result<Reply, 
         .map(|r| r.body)
         .collect();
     Ok(list_reply(cx, items))
+}
+
+/// For a listing at `scope` (lower-cased): the keys of the management groups above it (the groups
+/// holding its subscription, or above its group), and, at a group, the group and subscription scopes
+/// below it.
+fn group_scopes(cx: &Cx, scope: &str) -> (Vec<String>, Vec<String>) {
+    use crate::hierarchy::group_key;
+    let h = &cx.snap.groups;
+    match cx.id.management_group() {
+        Some(g) => (
+            h.ancestors(g).iter().map(|a| group_key(&a.name)).collect(),
+            h.scopes_below(scope),
+        ),
+        None => (
+            cx.id
+                .subscription
+                .as_deref()
+                .map(|s| h.ancestors_of_subscription(s))
+                .unwrap_or_default()
+                .iter()
+                .map(|a| group_key(&a.name))
+                .collect(),
+            Vec::new(),
+        ),
+    }
 }
 
 /// The caller's effective permissions at a scope: one entry per grant that applies (not merged).

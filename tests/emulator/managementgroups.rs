@@ -301,6 +301,36 @@ async fn a_role_at_a_group_reaches_everything_below_it_until_the_subscription_mo
     assert_eq!(r.status, 201, "{}", r.body);
     let r = e.call("GET", &dev_group, Some(&reader), None).await;
     assert_eq!(r.status, 200, "inherited from Apps: {}", r.body);
+    // listed at the subscription as inherited, with the root's Owner assignment
+    let listed = e
+        .call("GET", &format!("/subscriptions/{FABRIKAM_DEV}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=atScope()"), Some(&admin), None)
+        .await;
+    let got = names(&listed.body["value"]);
+    assert!(
+        got.contains(&"7a1c0000-0000-4000-8000-000000000001".to_string()),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"70000000-0000-0000-0000-000000002900".to_string()),
+        "{got:?}"
+    );
+    // and at the group, what is below it
+    let listed = e
+        .call(
+            "GET",
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01",
+                mg("Apps")
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(
+        names(&listed.body["value"]).contains(&"70000000-0000-0000-0000-000000002002".to_string()),
+        "fabrikam-dev's own: {}",
+        listed.body
+    );
     assert!(r
         .header("x-ms-emulator-decision")
         .contains("7a1c0000-0000-4000-8000-000000000001"));
