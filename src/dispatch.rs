@@ -654,6 +654,42 @@ fn record_activity(
         .as_deref()
         .filter(|s| !s.is_empty())
         .and_then(|s| snap.dir.subscription(s));
+    // a write at or below a management group goes to its tenant's tenant-level log
+    let group_tenant = id
+        .management_group()
+        .and_then(|g| snap.groups.group(g))
+        .map(|g| g.tenant_id.clone())
+        .or_else(|| id.management_group().map(|_| caller.tenant_id.clone()));
+    if audit.write && reply.status != 401 && sub.is_none() {
+        if let Some(tenant) = group_tenant {
+            let error = (reply.status >= 400)
+                .then(|| serde_json::from_slice::<Value>(&reply.body).ok())
+                .flatten();
+            let uri = format!("{base}{}", req.path);
+            let canonical = id.canonical();
+            let log = crate::activity::tenant_log_key(&tenant);
+            let record = crate::activity::Record {
+                caller,
+                method: &req.method,
+                action: &audit.action,
+                resource_id: &canonical,
+                subscription_id: &log,
+                subscription_tenant: &tenant,
+                resource_group: None,
+                status: reply.status,
+                error: error.as_ref(),
+                correlation_id: &audit.correlation,
+                client_request_id: req.header("x-ms-client-request-id"),
+                grant: audit.grant.as_ref(),
+                now: app.clock.now(),
+                uri: &uri,
+                managed_by_tenant: None,
+            };
+            if let Err(e) = crate::activity::record(&app.store, &record) {
+                tracing::error!(error = %e, "activity log write failed");
+            }
+        }
+    }
     if audit.write && reply.status != 401 {
         if let Some(sub) = sub {
             let error = (reply.status >= 400)
@@ -881,13 +917,17 @@ fn arm_authenticated(
         }
     }
 
+    // Management groups: never through a delegation, never another tenant's.
+    providers::managementgroups::reachable(snap, caller, id)?;
+
     // Decide.
     let action = route.action(&req.method, id);
     let scope_id = decision_scope(&route, id);
     let scope_display = scope_id.canonical();
     let scope_key = scope_display.to_lowercase();
-    // (the policy catalogue's POST lists read too)
+    // (the policy catalogue's POST lists read too; a management group's reads are decided)
     let tenant_level_read = id.subscription.is_none()
+        && id.management_group().is_none()
         && (req.method == "GET" || matches!(route, Route::Policy(op) if !op.is_write()));
     let needs_decision = !caller.platform
         && !route.is_self_scoped()
@@ -1481,6 +1521,35 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     };
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
+
+        Route::ManagementGroupsList => providers::managementgroups::management_groups_list(cx, store),
+        Route::ManagementGroupsGet => providers::managementgroups::management_groups_get(cx, store),
+        Route::ManagementGroupsCreateOrUpdate => providers::managementgroups::management_groups_create_or_update(cx, store),
+        Route::ManagementGroupsUpdate => providers::managementgroups::management_groups_update(cx, store),
+        Route::ManagementGroupsDelete => providers::managementgroups::management_groups_delete(cx, store),
+        Route::ManagementGroupsGetDescendants => providers::managementgroups::management_groups_get_descendants(cx, store),
+        Route::ManagementGroupSubscriptionsCreate => {
+            providers::managementgroups::management_group_subscriptions_create(cx, store)
+        }
+        Route::ManagementGroupSubscriptionsDelete => {
+            providers::managementgroups::management_group_subscriptions_delete(cx, store)
+        }
+        Route::ManagementGroupSubscriptionsGetSubscription => {
+            providers::managementgroups::management_group_subscriptions_get_subscription(cx, store)
+        }
+        Route::ManagementGroupSubscriptionsGetSubscriptionsUnderManagementGroup => {
+            providers::managementgroups::management_group_subscriptions_get_subscriptions_under_management_group(cx, store)
+        }
+        Route::HierarchySettingsList => providers::managementgroups::hierarchy_settings_list(cx, store),
+        Route::HierarchySettingsGet => providers::managementgroups::hierarchy_settings_get(cx, store),
+        Route::HierarchySettingsCreateOrUpdate => providers::managementgroups::hierarchy_settings_create_or_update(cx, store),
+        Route::HierarchySettingsUpdate => providers::managementgroups::hierarchy_settings_update(cx, store),
+        Route::HierarchySettingsDelete => providers::managementgroups::hierarchy_settings_delete(cx, store),
+        Route::CheckNameAvailability => providers::managementgroups::check_name_availability(cx, store),
+        Route::EntitiesList => providers::managementgroups::entities_list(cx, store),
+        Route::ManagementOperationsList => providers::managementgroups::management_operations_list(cx, store),
+        Route::StartTenantBackfill => providers::managementgroups::start_tenant_backfill(cx, store),
+        Route::TenantBackfillStatus => providers::managementgroups::tenant_backfill_status(cx, store),
         Route::ResourceGraphResources => {
             providers::resourcegraph::resource_graph_resources(cx, store)
         }

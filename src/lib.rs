@@ -16,6 +16,7 @@ pub mod directory;
 pub mod dispatch;
 pub mod facts;
 pub mod graph;
+pub mod hierarchy;
 pub mod hosts;
 pub mod kql;
 pub mod lighthouse;

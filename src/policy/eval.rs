@@ -65,6 +65,7 @@ impl EvalContext {
                 .as_ref()
                 .and_then(|g| g["name"].as_str().map(String::from)),
             utc_now: self.utc_now,
+            management_group: None,
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod insights;
 pub mod lifecycle;
 pub mod locks;
 pub mod managedservices;
+pub mod managementgroups;
 pub mod metadata;
 pub mod naming;
 pub mod network;

@@ -402,6 +402,21 @@ pub fn subscriptions_in_scope<'a>(
         .collect()
 }
 
+/// The subscriptions below the named management groups of the caller's own tenant (`managementGroups`
+/// of the request): a service provider's query never reaches a customer's groups.
+fn subscriptions_below_groups(
+    snap: &Snapshot,
+    caller_tenant: &str,
+    groups: &[String],
+) -> Vec<String> {
+    groups
+        .iter()
+        .filter_map(|g| snap.groups.group(g))
+        .filter(|g| g.tenant_id.eq_ignore_ascii_case(caller_tenant))
+        .flat_map(|g| snap.groups.descendants(&g.name).1)
+        .collect()
+}
+
 /// A column name as ARG writes a projected dynamic path: `properties.a.b` → `properties_a_b`.
 pub fn column_name(expr: &str) -> String {
     expr.replace(['.', '[', ']', '\''], "_")
@@ -587,24 +602,37 @@ pub fn resource_graph_resources(cx: &Cx, store: &Store) -> Result<Reply, ArmErro
         )
     })?;
     let query = kql::parse(&req.query).map_err(|e| query_error(cx, &e))?;
-    // No management groups exist yet: a query over management groups reads nothing.
-    let subs = if req.management_groups.is_some() {
-        Vec::new()
-    } else {
-        subscriptions_in_scope(cx.snap, &cx.caller.tenant_id, req.subscriptions.as_deref())
-    };
-    let within = Within {
-        scopes: if req.subscriptions.is_some() {
-            subs.iter()
-                .map(|(s, _)| format!("/subscriptions/{}", s.subscription_id.to_lowercase()))
-                .collect()
-        } else if req.management_groups.is_some() {
-            Vec::new()
-        } else {
-            vec![scope::ROOT.to_string()]
-        },
-        filter,
-    };
+    let below = req
+        .management_groups
+        .as_deref()
+        .map(|g| subscriptions_below_groups(cx.snap, &cx.caller.tenant_id, g));
+    let named = below.as_deref().or(req.subscriptions.as_deref());
+    let subs = subscriptions_in_scope(cx.snap, &cx.caller.tenant_id, named);
+    let within =
+        Within {
+            // a query over management groups: the groups themselves and the subscriptions below them
+            scopes: if let Some(groups) = req.management_groups.as_deref() {
+                groups
+                    .iter()
+                    .map(|g| {
+                        format!(
+                            "/providers/microsoft.management/managementgroups/{}",
+                            g.to_lowercase()
+                        )
+                    })
+                    .chain(subs.iter().map(|(s, _)| {
+                        format!("/subscriptions/{}", s.subscription_id.to_lowercase())
+                    }))
+                    .collect()
+            } else if req.subscriptions.is_some() {
+                subs.iter()
+                    .map(|(s, _)| format!("/subscriptions/{}", s.subscription_id.to_lowercase()))
+                    .collect()
+            } else {
+                vec![scope::ROOT.to_string()]
+            },
+            filter,
+        };
     let tables = CallerTables {
         cx,
         store,

@@ -12,6 +12,7 @@ mod guardrails;
 mod hoststyle;
 mod identity;
 mod lifecycle;
+mod managementgroups;
 mod pim;
 mod policy_aliases;
 mod policy_resources;
