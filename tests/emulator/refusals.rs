@@ -350,3 +350,69 @@ async fn jsonc_bodies_are_read_like_newtonsoft_reads_them() {
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["tags"]["env"], "jsonc");
 }
+
+/// A body nested past serde_json's limit must not reach the lenient reader, which recurses without a
+/// bound: every depth gets ARM's 400, the process stays up (issue 13: 3 100–5 000 deep aborted it).
+#[tokio::test(flavor = "multi_thread")]
+async fn deeply_nested_bodies_are_refused() {
+    let e = emu().await;
+    let t = e.token("admin@fabrikam").await;
+    let path = rg_path(FABRIKAM_PROD, "rg-deep");
+    for depth in [129usize, 3_100, 5_000, 20_000] {
+        let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes();
+        let r = e
+            .raw(
+                "PUT",
+                &path,
+                &[
+                    ("authorization", &format!("Bearer {t}")),
+                    ("content-type", "application/json"),
+                ],
+                body,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "InvalidRequestContent"),
+            "depth {depth}"
+        );
+    }
+    // and a lenient (JSONC) body of ordinary depth is still read
+    let r = e
+        .raw(
+            "PUT",
+            &path,
+            &[
+                ("authorization", &format!("Bearer {t}")),
+                ("content-type", "application/json"),
+            ],
+            b"{location: 'westeurope', /* a comment */}".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+}
+
+/// A template expression nested 5 000 deep is refused as an invalid template, not evaluated (issue 13:
+/// it aborted the process).
+#[tokio::test(flavor = "multi_thread")]
+async fn deeply_nested_template_expressions_are_refused() {
+    let e = emu().await;
+    let t = e.token("admin@fabrikam").await;
+    let expr = format!("[{}'a'{}]", "concat(".repeat(5_000), ")".repeat(5_000));
+    let body = json!({"properties": {"mode": "Incremental", "template": {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0", "resources": [],
+        "outputs": {"deep": {"type": "string", "value": expr}}}}});
+    let path = format!("/subscriptions/{FABRIKAM_PROD}/resourcegroups/rg-web/providers/Microsoft.Resources/deployments/deep?api-version=2024-03-01");
+    let r = e.call("PUT", &path, Some(&t), Some(body)).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.code(), "InvalidTemplate", "{:?}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nesting deeper than 64"),
+        "{:?}",
+        r.body
+    );
+}
