@@ -485,6 +485,15 @@ async fn group_writes_land_in_the_tenant_level_activity_log() {
         ops.contains(&"Microsoft.Management/managementGroups/write"),
         "{ops:?}"
     );
+    let ev = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["operationName"]["value"] == "Microsoft.Management/managementGroups/write")
+        .unwrap();
+    assert_eq!(ev["subscriptionId"], "", "{ev}");
+    assert_eq!(ev["tenantId"], FABRIKAM);
+    assert_eq!(ev["resourceId"], mg("Logged"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
