@@ -76,6 +76,8 @@ pub struct App {
     pub world: World,
     /// Resource Graph's per-user windows.
     pub graph_quota: crate::quota::UserQuota,
+    /// Conditional writes take it exclusively, other writes shared (`check_preconditions`).
+    write_gate: RwLock<()>,
     /// When the next cancelled subscription's retention ends (unix seconds; `i64::MAX` when none is
     /// cancelled): every request compares the clock with it, one atomic load.
     next_deletion: std::sync::atomic::AtomicI64,
@@ -98,6 +100,7 @@ impl App {
             config,
             world,
             next_deletion: std::sync::atomic::AtomicI64::new(i64::MAX),
+            write_gate: RwLock::new(()),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {
@@ -219,6 +222,34 @@ impl App {
         self.store.write(|tx| tx.set_meta("world_loaded", "1"))?;
         self.refresh()
     }
+}
+
+thread_local! {
+    /// How many pipeline handlers are running on this thread (nested requests run inside their outer one).
+    static GATE_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of `GATE_DEPTH`, left when dropped (also on an early return).
+struct GateDepth;
+
+impl GateDepth {
+    fn enter() -> GateDepth {
+        GATE_DEPTH.with(|d| d.set(d.get() + 1));
+        GateDepth
+    }
+}
+
+impl Drop for GateDepth {
+    fn drop(&mut self) {
+        GATE_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// Which side of `App::write_gate` a request holds while its handler runs.
+enum Gate<'a> {
+    Exclusive(#[allow(dead_code)] std::sync::RwLockWriteGuard<'a, ()>),
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'a, ()>),
+    None,
 }
 
 /// Handle one request from any surface. Never panics on input; adds ARM's standard headers.
@@ -1088,7 +1119,30 @@ fn arm_authenticated(
         .with_header("x-ms-user-quota-resets-after", crate::quota::hms(resets_after_ms))
         .with_header("retry-after", ((resets_after_ms + 999) / 1000).max(1).to_string()));
     }
-    let reply = run(&cx, &app.store).map_err(|e| {
+    // Conditional writes (If-Match / If-None-Match) check and write under the gate's exclusive side;
+    // every other write holds it shared, so none slips between a check and its write.
+    let reply = {
+        let conditional = route.is_write()
+            && (req.header("if-match").is_some() || req.header("if-none-match").is_some());
+        // Nested requests (a deployment's resources, a remediation's) run on this thread inside
+        // their outer request, which already holds the gate: taking it again could deadlock.
+        let outermost = GATE_DEPTH.with(|d| d.get()) == 0;
+        let _gate = if !outermost {
+            Gate::None
+        } else if conditional {
+            Gate::Exclusive(app.write_gate.write().unwrap_or_else(|p| p.into_inner()))
+        } else if route.is_write() {
+            Gate::Shared(app.write_gate.read().unwrap_or_else(|p| p.into_inner()))
+        } else {
+            Gate::None
+        };
+        let _depth = GateDepth::enter();
+        if conditional {
+            providers::preconditions::check(&cx, &app.store)?;
+        }
+        run(&cx, &app.store)
+    };
+    let reply = reply.map_err(|e| {
         let has_reason = e.headers.iter().any(|(k, _)| *k == DECISION);
         if has_reason || decision_header.is_empty() {
             e

@@ -416,3 +416,93 @@ async fn deeply_nested_template_expressions_are_refused() {
         r.body
     );
 }
+
+/// ETags on ARM writes: If-Match with a stale etag, If-None-Match: * on an existing resource or group,
+/// If-Match: * on a missing one → 412 PreconditionFailed and nothing written; the current etag passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn conditional_writes_honour_etags() {
+    let e = emu().await;
+    let t = e.token("admin@fabrikam").await;
+    let auth = format!("Bearer {t}");
+    let nsg = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.Network/networkSecurityGroups/nsg-etag?api-version=2023-09-01");
+    let put = |hdr: Option<(&'static str, String)>, body: Value| {
+        let (e, nsg, auth) = (&e, nsg.clone(), auth.clone());
+        async move {
+            let mut h: Vec<(&str, &str)> = vec![
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ];
+            let v;
+            if let Some((k, val)) = hdr {
+                v = val;
+                h.push((k, &v));
+            }
+            e.raw("PUT", &nsg, &h, serde_json::to_vec(&body).unwrap())
+                .await
+        }
+    };
+    let body = json!({"location": "westeurope", "tags": {"v": "1"}});
+    let r = put(Some(("if-match", "*".into())), body.clone()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (412, "PreconditionFailed"),
+        "If-Match: * on a missing resource"
+    );
+    let r = put(Some(("if-none-match", "*".into())), body.clone()).await;
+    assert_eq!(r.status, 201, "If-None-Match: * creates");
+    let etag = r.body["etag"].as_str().unwrap().to_string();
+    let r = put(Some(("if-none-match", "*".into())), body.clone()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (412, "PreconditionFailed"),
+        "If-None-Match: * on an existing resource"
+    );
+    let r = put(
+        Some(("if-match", "W/\"stale\"".into())),
+        json!({"location": "westeurope", "tags": {"v": "2"}}),
+    )
+    .await;
+    assert_eq!(r.status, 412);
+    let got = e.call("GET", &nsg, Some(&t), None).await;
+    assert_eq!(
+        got.body["tags"]["v"], "1",
+        "a refused write changes nothing"
+    );
+    let r = put(
+        Some(("if-match", etag.clone())),
+        json!({"location": "westeurope", "tags": {"v": "2"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_ne!(
+        r.body["etag"].as_str().unwrap(),
+        etag,
+        "a write changes the etag"
+    );
+    // DELETE with the old etag is refused; the group with If-None-Match: * too
+    let r = e
+        .raw(
+            "DELETE",
+            &nsg,
+            &[("authorization", &auth), ("if-match", &etag)],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, 412);
+    assert_eq!(e.call("GET", &nsg, Some(&t), None).await.status, 200);
+    let rg = rg_path(FABRIKAM_PROD, "rg-web");
+    let r = e
+        .raw(
+            "PUT",
+            &rg,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+                ("if-none-match", "*"),
+            ],
+            br#"{"location":"westeurope"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (412, "PreconditionFailed"));
+    e.call("POST", "/_emulator/reset", None, None).await;
+}
