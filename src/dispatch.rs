@@ -905,6 +905,9 @@ fn arm_authenticated(
         } else {
             None
         };
+    if let Some(b) = body.as_ref().filter(|_| route.is_write()) {
+        crate::arm::tags::check(b)?;
+    }
 
     // Subscription: well-formed, existing, and reachable from the caller's tenant.
     let mut path = Path::Customer;

@@ -6,3 +6,4 @@ pub mod error;
 pub mod policy_route;
 pub mod resource_id;
 pub mod route;
+pub mod tags;

@@ -63,6 +63,12 @@ fn location_of(cx: &Cx, given: &str, rtype: Option<&str>) -> Result<String, ArmE
         return Ok(region.to_string());
     }
     let list = super::catalog::location_list(cloud);
+    // a message quotes the location given: a long one is cut, never echoed back whole
+    let given: String = if given.chars().count() > 120 {
+        format!("{}…", given.chars().take(120).collect::<String>())
+    } else {
+        given.to_string()
+    };
     match rtype {
         Some(_) if given.eq_ignore_ascii_case("global") => Ok("global".into()),
         None => Err(ArmError::new(

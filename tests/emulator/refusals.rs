@@ -506,3 +506,56 @@ async fn conditional_writes_honour_etags() {
     assert_eq!((r.status, r.code()), (412, "PreconditionFailed"));
     e.call("POST", "/_emulator/reset", None, None).await;
 }
+
+/// Azure's limits on what a body carries: tags (count, name and value length, reserved characters) and
+/// an absurd location, each refused with ARM's code and without echoing megabytes back.
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_tags_and_locations_are_refused() {
+    let e = emu().await;
+    let t = e.token("admin@fabrikam").await;
+    let path = rg_path(FABRIKAM_PROD, "rg-limits");
+    let many: serde_json::Map<String, Value> =
+        (0..10_000).map(|i| (format!("t{i}"), json!("v"))).collect();
+    for (body, code) in [
+        (
+            json!({"location": "westeurope", "tags": many}),
+            "InvalidTags",
+        ),
+        (
+            json!({"location": "westeurope", "tags": {"k": "v".repeat(1 << 20)}}),
+            "InvalidTagValueLength",
+        ),
+        (
+            json!({"location": "westeurope", "tags": {"a&b": "v"}}),
+            "InvalidTagNameCharacters",
+        ),
+    ] {
+        let r = e.call("PUT", &path, Some(&t), Some(body)).await;
+        assert_eq!((r.status, r.code()), (400, code));
+        assert!(r.body.to_string().len() < 4_000);
+    }
+    let r = e
+        .call(
+            "PUT",
+            &path,
+            Some(&t),
+            Some(json!({"location": "x".repeat(3 << 20)})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        400,
+        "{}",
+        &r.body.to_string()[..200.min(r.body.to_string().len())]
+    );
+    assert!(
+        r.body.to_string().len() < 4_000,
+        "the location is not echoed back: {} bytes",
+        r.body.to_string().len()
+    );
+    assert_eq!(
+        e.call("GET", &path, Some(&t), None).await.status,
+        404,
+        "nothing was written"
+    );
+}
