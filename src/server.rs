@@ -263,12 +263,42 @@ async fn serve_tls(
 
 async fn respond(app: &App, req: Request<Incoming>, port: u16) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    // Blob uploads are larger than ARM bodies; ARM's own limit is applied in dispatch.
-    let cap = app.config.max_body.max(64 * 1024 * 1024);
+    // Blob uploads are larger than ARM bodies: ARM's paths get ARM's limit, the rest the data plane's.
+    let arm_path = ["/subscriptions", "/providers", "/tenants"]
+        .iter()
+        .any(|p| {
+            parts.uri.path().len() >= p.len() && parts.uri.path()[..p.len()].eq_ignore_ascii_case(p)
+        });
+    let cap = if arm_path {
+        app.config.max_body
+    } else {
+        app.config.max_body.max(64 * 1024 * 1024)
+    };
+    // A declared length beyond the limit is refused before a byte of the body is read.
+    let declared = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap as u64) {
+        let e = ArmError::request_entity_too_large(cap);
+        return to_response(dispatch::error_reply(&e), false);
+    }
     let body = match Limited::new(body, cap).collect().await {
         Ok(b) => b.to_bytes().to_vec(),
-        Err(_) => {
-            let e = ArmError::request_entity_too_large(cap);
+        Err(err) => {
+            // over the limit → 413; a body that breaks off or whose chunking is malformed → 400
+            let e = if err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                ArmError::request_entity_too_large(cap)
+            } else {
+                ArmError::invalid_request_content(
+                    "the request body could not be read (malformed or incomplete chunked encoding)",
+                )
+                .with_status(400)
+            };
             return to_response(dispatch::error_reply(&e), false);
         }
     };

@@ -271,6 +271,28 @@ fn serve(cx: &DataCx, req: &Req, account: &Stored) -> Reply {
         None if rest.is_empty() => (None, None),
         None => (Some(rest.to_string()), None),
     };
+    // A blob name is 1–1 024 characters (Storage counts UTF-16 units) without control characters
+    // ("Naming and referencing containers, blobs, and metadata"; the service's codes and texts).
+    if let Some(b) = &blob {
+        if b.encode_utf16().count() > 1024 {
+            return error(
+                cx,
+                400,
+                "OutOfRangeInput",
+                "The specified resource name length is not within the permissible limits.",
+                None,
+            );
+        }
+        if b.chars().any(char::is_control) {
+            return error(
+                cx,
+                400,
+                "InvalidResourceName",
+                "The specifed resource name contains invalid characters.",
+                None,
+            );
+        }
+    }
     let addr = Addr {
         account,
         container: container.filter(|c| !c.is_empty()),

@@ -1015,3 +1015,51 @@ async fn secrets_officer_sets_versions_deletes_recovers_and_purges() {
         200
     );
 }
+
+/// Blob names Storage refuses: longer than 1 024 characters (OutOfRangeInput) or with a control
+/// character such as NUL (InvalidResourceName) — never stored (issue 13 found a 60 000-character name).
+#[tokio::test(flavor = "multi_thread")]
+async fn blob_names_follow_storage_limits() {
+    let e = emu().await;
+    let ci = e.token_for("fabrikam-ci", STORAGE).await;
+    let long = format!("/fabrikamdata/reports/{}", "n".repeat(2_000));
+    let r = blob(
+        &e,
+        "PUT",
+        &long,
+        &ci,
+        &[("x-ms-blob-type", "BlockBlob")],
+        b"x",
+    )
+    .await;
+    assert_eq!((r.status, r.h("x-ms-error-code")), (400, "OutOfRangeInput"));
+    // a 60 000-character name does not even pass the HTTP layer's URI limit
+    let huge = format!("/fabrikamdata/reports/{}", "n".repeat(60_000));
+    let r = blob(
+        &e,
+        "PUT",
+        &huge,
+        &ci,
+        &[("x-ms-blob-type", "BlockBlob")],
+        b"x",
+    )
+    .await;
+    assert!((400..500).contains(&r.status), "{}", r.status);
+    let nul = "/fabrikamdata/reports/a%00b";
+    let r = blob(
+        &e,
+        "PUT",
+        nul,
+        &ci,
+        &[("x-ms-blob-type", "BlockBlob")],
+        b"x",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.h("x-ms-error-code")),
+        (400, "InvalidResourceName")
+    );
+    let ok = format!("/fabrikamdata/reports/{}", "n".repeat(1_024));
+    let r = blob(&e, "GET", &ok, &ci, &[], b"").await;
+    assert_ne!(r.h("x-ms-error-code"), "OutOfRangeInput");
+}

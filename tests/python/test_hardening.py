@@ -113,3 +113,33 @@ def test_the_connection_limit_queues_rather_than_refuses():
             h.close()
     finally:
         proc.kill()
+
+
+def raw_exchange(port: int, ca: str, head: bytes, body: bytes = b"") -> bytes:
+    ctx = ssl.create_default_context(cafile=ca)
+    with ctx.wrap_socket(socket.create_connection(("localhost", port)), server_hostname="localhost") as s:
+        s.settimeout(10)
+        s.sendall(head + body)
+        out = b""
+        try:
+            while b"\r\n\r\n" not in out or len(out) < 12:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            pass
+        return out
+
+
+def test_a_declared_length_beyond_the_limit_is_refused_at_once_and_bad_chunking_is_a_400(emulator):
+    port, ca = emulator.port, emulator.ca
+    path = b"/subscriptions/20000000-0000-0000-0000-000000002001/resourcegroups/x?api-version=2024-11-01"
+    t0 = time.monotonic()
+    out = raw_exchange(port, ca, b"PUT " + path + b" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: 104857600\r\n\r\n", b"{")
+    assert out.startswith(b"HTTP/1.1 413"), out[:200]
+    assert time.monotonic() - t0 < 5, "refused before the body arrives"
+    out = raw_exchange(port, ca, b"PUT " + path + b" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n", b"zz\r\n{}\r\n0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400"), out[:200]
