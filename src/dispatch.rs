@@ -1088,6 +1088,28 @@ fn arm_authenticated(
         }
     }
 
+    // Azure Policy: append/modify change the body, deny refuses, denyAction stops a delete.
+    let gate = if caller.platform || !route.is_write() {
+        None
+    } else if req.method == "DELETE" {
+        crate::policy_gate::before_delete(app, snap, id, &api)?;
+        None
+    } else {
+        crate::policy_gate::before_write(app, snap, &req.method, id, &api, body.as_ref())?
+    };
+    let body = match gate.as_ref().and_then(|g| g.body.clone()) {
+        Some(b) => Some(b),
+        None => body,
+    };
+    if let Some(g) = gate.as_ref().filter(|g| !g.notes.is_empty()) {
+        let notes = g.notes.join("; ");
+        decision_header = if decision_header.is_empty() {
+            format!("allowed; {notes}")
+        } else {
+            format!("{decision_header}; {notes}")
+        };
+    }
+
     let new_id = fast_uuid();
     let subject = Subject {
         object_id: &caller.object_id,
@@ -1158,6 +1180,9 @@ fn arm_authenticated(
     }
     if route.is_write() && reply.status < 300 && touches_policies(&route, id) {
         app.refresh_policies()?;
+    }
+    if let Some(g) = gate {
+        crate::policy_gate::after_write(app, snap, base, caller, g, reply.status);
     }
     let reply = match quota {
         Some(crate::quota::Verdict::Allowed {

@@ -395,11 +395,22 @@ fn context(
         .or_else(|| scope.mg.as_ref().map(|g| g.tenant_id.clone()))
         .unwrap_or_default();
     let tenant = cx.snap.dir.tenant(&tenant_id);
+    // `managedByTenants` too: the Lighthouse samples test `empty(subscription().managedByTenants)`
+    // to tell a delegated deployment (policy-add-or-replace-tag, policy-enforce-*-monitoring)
+    let managed_by: Vec<Value> = cx
+        .snap
+        .managed_by
+        .get(&scope.sub.to_lowercase())
+        .into_iter()
+        .flatten()
+        .map(|t| json!({"tenantId": t}))
+        .collect();
     let subscription = json!({
         "id": format!("/subscriptions/{}", scope.sub),
         "subscriptionId": scope.sub,
         "tenantId": tenant_id,
         "displayName": sub.map(|s| s.display_name.clone()).unwrap_or_default(),
+        "managedByTenants": managed_by,
     });
     let resource_group = match &scope.rg {
         Some(r) => Some(require_group(store, &scope.sub, r)?),
@@ -479,6 +490,41 @@ impl<'a> DeployEnv<'a> {
 
 impl Env for DeployEnv<'_> {
     fn reference(&self, id: &str, api: Option<&str>, full: bool) -> Result<Value, String> {
+        // An id rooted at `/providers/…` that is not a tenant resource is read at the deployment's
+        // scope, as ARM does (policy-add-or-replace-tag references its subscription's
+        // `/providers/Microsoft.Authorization/policyAssignments/CRUD-tags`).
+        let lower = id.to_lowercase();
+        if lower.starts_with("/providers/")
+            && !lower.starts_with("/providers/microsoft.management/")
+        {
+            if let Some(sub) = self.cx.id.subscription.as_deref().filter(|s| !s.is_empty()) {
+                let scoped = match self.cx.id.resource_group.as_deref() {
+                    Some(rg) if !rg.is_empty() => {
+                        format!("/subscriptions/{sub}/resourceGroups/{rg}{id}")
+                    }
+                    _ => format!("/subscriptions/{sub}{id}"),
+                };
+                let tenant_level = self.deployed.borrow().contains_key(&lower)
+                    || self.reference_at(id, api, full).is_ok();
+                if !tenant_level {
+                    return self.reference_at(&scoped, api, full);
+                }
+            }
+        }
+        self.reference_at(id, api, full)
+    }
+
+    fn new_guid(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    fn resolve_name(&self, name: &str) -> Option<String> {
+        self.names.get(&name.to_lowercase()).cloned()
+    }
+}
+
+impl DeployEnv<'_> {
+    fn reference_at(&self, id: &str, api: Option<&str>, full: bool) -> Result<Value, String> {
         let key = id.to_lowercase();
         let shape = |v: Value| {
             if full {
@@ -504,14 +550,6 @@ impl Env for DeployEnv<'_> {
                 body["error"]["message"].as_str().unwrap_or("no details")
             ))
         }
-    }
-
-    fn new_guid(&self) -> String {
-        uuid::Uuid::new_v4().to_string()
-    }
-
-    fn resolve_name(&self, name: &str) -> Option<String> {
-        self.names.get(&name.to_lowercase()).cloned()
     }
 }
 

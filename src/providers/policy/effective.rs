@@ -37,6 +37,12 @@ pub struct Member {
     pub params: Map<String, Value>,
     /// The initiative reference's `groupNames`.
     pub group_names: Vec<String>,
+    /// The definition's `displayName` (its name when it has none) and `version`, as a refusal names it.
+    pub display_name: String,
+    pub version: String,
+    /// The same of the initiative, when there is one.
+    pub set_display_name: String,
+    pub set_version: String,
 }
 
 /// One policy assignment, ready to evaluate.
@@ -102,7 +108,7 @@ impl PolicySet {
                 ))
             })
             .collect();
-        let mut parsed: HashMap<String, Option<Arc<Definition>>> = HashMap::new();
+        let mut parsed: HashMap<String, Option<Parsed>> = HashMap::new();
         let mut set = PolicySet::default();
         for r in rows {
             match applied(store, &r.body, &r.parent, &sub_tenant, &mut parsed) {
@@ -237,11 +243,30 @@ pub fn context_for(
     ctx
 }
 
+/// A parsed definition with its display name and version.
+type Parsed = (Arc<Definition>, String, String);
+
+/// `displayName` (else `name`) and `version` of a definition's body.
+fn display(body: &Value) -> (String, String) {
+    (
+        body["properties"]["displayName"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .or(body["name"].as_str())
+            .unwrap_or_default()
+            .to_string(),
+        body["properties"]["version"]
+            .as_str()
+            .unwrap_or("1.0.0")
+            .to_string(),
+    )
+}
+
 fn def_of(
     store: &Store,
     id: &str,
-    parsed: &mut HashMap<String, Option<Arc<Definition>>>,
-) -> Result<Arc<Definition>, String> {
+    parsed: &mut HashMap<String, Option<Parsed>>,
+) -> Result<Parsed, String> {
     let key = id.to_lowercase();
     if let Some(d) = parsed.get(&key) {
         return d
@@ -251,8 +276,9 @@ fn def_of(
     let d = match resolve_definition(store, id) {
         Ok(Some((Kind::Definition, body))) => {
             let name = body["name"].as_str().unwrap_or_default();
+            let (dn, v) = display(&body);
             Definition::parse(name, &body["properties"])
-                .map(Arc::new)
+                .map(|d| (Arc::new(d), dn, v))
                 .map_err(|e| format!("definition '{id}': {}", e.message))
         }
         Ok(_) => Err(format!("definition '{id}' not found")),
@@ -267,7 +293,7 @@ fn applied(
     body: &Value,
     parent: &str,
     sub_tenant: &HashMap<String, String>,
-    parsed: &mut HashMap<String, Option<Arc<Definition>>>,
+    parsed: &mut HashMap<String, Option<Parsed>>,
 ) -> Result<Applied, String> {
     let p = &body["properties"];
     let id = body["id"].as_str().unwrap_or_default().to_string();
@@ -277,7 +303,7 @@ fn applied(
     let mut members = Vec::new();
     match resolve_definition(store, def_id).map_err(|e| e.message)? {
         Some((Kind::Definition, _)) => {
-            let def = def_of(store, def_id, parsed)?;
+            let (def, display_name, version) = def_of(store, def_id, parsed)?;
             let params = def
                 .resolve_parameters(&name, supplied)
                 .map_err(|e| e.message)?;
@@ -288,10 +314,15 @@ fn applied(
                 def,
                 params,
                 group_names: Vec::new(),
+                display_name,
+                version,
+                set_display_name: String::new(),
+                set_version: String::new(),
             });
         }
         Some((Kind::Set, set)) => {
             let set_params = set_parameters(&set, supplied);
+            let (set_display_name, set_version) = display(&set);
             let ctx = EvalContext::new(OffsetDateTime::UNIX_EPOCH);
             let ev = crate::policy::eval::Ev::new(&Value::Null, &Value::Null, &ctx, &set_params);
             for r in set["properties"]["policyDefinitions"]
@@ -301,7 +332,7 @@ fn applied(
             {
                 let mid = r["policyDefinitionId"].as_str().unwrap_or_default();
                 let reference = r["policyDefinitionReferenceId"].as_str().map(String::from);
-                let def = def_of(store, mid, parsed)?;
+                let (def, display_name, version) = def_of(store, mid, parsed)?;
                 let mut given = Map::new();
                 for (k, v) in r["parameters"].as_object().into_iter().flatten() {
                     let raw = v.get("value").cloned().unwrap_or(Value::Null);
@@ -329,6 +360,10 @@ fn applied(
                         .filter_map(Value::as_str)
                         .map(String::from)
                         .collect(),
+                    display_name,
+                    version,
+                    set_display_name: set_display_name.clone(),
+                    set_version: set_version.clone(),
                 });
             }
         }
