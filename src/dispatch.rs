@@ -1130,6 +1130,10 @@ fn arm_authenticated(
         };
         authz::decide(&subject, &action, false, key, path, &snap.access, now_unix).is_allowed()
     };
+    let policy_check = |target: &str, body: &Value| -> Option<ArmError> {
+        let rid = ResourceId::parse(target).ok()?;
+        crate::policy_gate::before_write(app, snap, "PUT", &rid, "", Some(body)).err()
+    };
     let cx = Cx {
         req,
         id,
@@ -1146,6 +1150,7 @@ fn arm_authenticated(
             subrequest(app, req, base, caller, method, path_and_query, body)
         },
         may_read: &may_read,
+        policy_check: &policy_check,
     };
     // Resource Graph counts each user's queries (ARM-FACTS §9.3): the headers on every answer, 429 when spent.
     let quota = if route == Route::ResourceGraphResources && !caller.platform {
@@ -1469,6 +1474,18 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
                 "message": format!("The {} lock '{}' on {} does not stop a principal acting through a delegation (Azure Lighthouse).", l.level, l.name, l.scope_display)}));
         }
     }
+    // Azure Policy, after RBAC as in the pipeline: the assignment that would refuse or change it
+    let (policy, refused) = crate::policy_gate::explain(
+        app,
+        &snap,
+        &method,
+        &scope_id,
+        body.get("body").filter(|b| !b.is_null()),
+    );
+    if refused {
+        allowed = false;
+    }
+    reasons.extend(policy);
     Ok(
         json!({"decision": if allowed { "allowed" } else { "denied" }, "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
     )

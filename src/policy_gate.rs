@@ -844,3 +844,47 @@ fn write_event(
         tracing::error!(error = %e, "policy activity event not written");
     }
 }
+
+/// For `POST /_emulator/explain`: what the policies in force would do to this request — refuse it
+/// (`denies`, with the assignment and definition), or change or audit it — without running it.
+pub fn explain(
+    app: &App,
+    snap: &Snapshot,
+    method: &str,
+    id: &ResourceId,
+    body: Option<&Value>,
+) -> (Vec<Value>, bool) {
+    let verdict = match method {
+        "DELETE" => before_delete(app, snap, id, "").map(|_| None),
+        "PUT" | "PATCH" => before_write(app, snap, method, id, "", body),
+        _ => Ok(None),
+    };
+    match verdict {
+        Err(e) => {
+            let assignments: Vec<Value> = e
+                .extra
+                .as_deref()
+                .map(|x| {
+                    x.2.iter()
+                        .map(|i| json!({"policyAssignmentId": i["info"]["policyAssignmentId"], "policyDefinitionId": i["info"]["policyDefinitionId"], "effect": i["info"]["policyDefinitionEffect"]}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                vec![json!({"kind": "policy", "effect": "denies", "code": e.code, "message": e.message, "policies": assignments})],
+                true,
+            )
+        }
+        Ok(Some(g)) => (
+            g.notes
+                .iter()
+                .map(|n| {
+                    let effect = if n.starts_with("audited") { "audits" } else { "changes" };
+                    json!({"kind": "policy", "effect": effect, "message": format!("The request is {n}.")})
+                })
+                .collect(),
+            false,
+        ),
+        Ok(None) => (Vec::new(), false),
+    }
+}

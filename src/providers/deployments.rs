@@ -684,6 +684,11 @@ pub fn deployments_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, Arm
         Err(e) => return Ok(template_error(cx, &e)),
     };
     env.learn(&plan);
+    // preflight: what a policy denies fails the PUT itself (400 InvalidTemplateDeployment); resources
+    // whose bodies need another's runtime state are judged when they re-enter the pipeline
+    if let Some(e) = policy_refusal(cx, &plan, &ctx, &env) {
+        return Err(e);
+    }
     let location = req
         .location
         .clone()
@@ -1136,6 +1141,9 @@ pub fn deployments_validate(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Err(e) => return Ok(template_error(cx, &e)),
     };
     env.learn(&plan);
+    if let Some(e) = policy_refusal(cx, &plan, &ctx, &env) {
+        return Err(e);
+    }
     let location = req.location.clone().unwrap_or_default();
     let (providers, dependencies) = providers_and_dependencies(&plan, &location);
     let mut out = json!({
@@ -1164,6 +1172,41 @@ pub fn deployments_validate(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     Ok(Reply::json(200, &out))
 }
 
+/// Preflight's policy check: each resource the template deploys (nested deployments left to their
+/// own preflight) as its PUT body against the assignments in force. A refusal is Azure's
+/// 400 InvalidTemplateDeployment "The template deployment failed because of policy violation." with
+/// each RequestDisallowedByPolicy in `details` (as az and azd print it).
+fn policy_refusal(cx: &Cx, plan: &Plan, ctx: &Context, env: &DeployEnv) -> Option<ArmError> {
+    let mut refusals = Vec::new();
+    for &k in &plan.order {
+        let inst = &plan.instances[k];
+        if !inst.condition || inst.is_deployment() {
+            continue;
+        }
+        let Ok(body) = plan.body(k, ctx, env) else {
+            continue;
+        };
+        if let Some(e) = (cx.policy_check)(&inst.id, &body) {
+            refusals.push(e);
+        }
+    }
+    policy_violation(refusals)
+}
+
+fn policy_violation(refusals: Vec<ArmError>) -> Option<ArmError> {
+    if refusals.is_empty() {
+        return None;
+    }
+    let mut e = ArmError::new(
+        "InvalidTemplateDeployment",
+        "The template deployment failed because of policy violation. Please see details for more information.",
+    );
+    for r in refusals {
+        e = e.with_detail_value(r.body()["error"].clone());
+    }
+    Some(e)
+}
+
 /// What-if: for each resource the template would deploy, Create / Modify / NoChange against what
 /// exists now (read through the pipeline as the caller). Nested deployments are expanded.
 pub fn deployments_what_if(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
@@ -1174,6 +1217,7 @@ pub fn deployments_what_if(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     if let Err(reply) = what_if(cx, store, &scope, &name, &req, &mut changes, 0)? {
         return Ok(reply);
     }
+
     Ok(Reply::json(
         200,
         &json!({"status": "Succeeded", "properties": {"changes": changes}}),
@@ -1199,6 +1243,7 @@ fn what_if(
         Err(e) => return Ok(Err(template_error(cx, &e))),
     };
     env.learn(&plan);
+    let mut refusals = Vec::new();
     for &k in &plan.order {
         let inst = &plan.instances[k];
         if !inst.condition {
@@ -1272,10 +1317,20 @@ fn what_if(
         } else {
             json!({"resourceId": inst.id, "changeType": "Create", "after": after_full})
         };
+        if let Some(e) = (cx.policy_check)(&inst.id, &after) {
+            refusals.push(e);
+        }
         env.deployed
             .borrow_mut()
             .insert(inst.id.to_lowercase(), after_full);
         changes.push(change);
+    }
+    // preflight refuses what a policy denies: the what-if operation fails with that validation error
+    if let Some(e) = policy_violation(refusals) {
+        return Ok(Err(Reply::json(
+            200,
+            &json!({"status": "Failed", "error": e.body()["error"]}),
+        )));
     }
     Ok(Ok(()))
 }

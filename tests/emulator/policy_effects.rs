@@ -126,6 +126,39 @@ async fn enforce_https_storage_refuses_the_customer_and_the_provider() {
         404
     );
 
+    // explain names the assignment that would refuse it, without writing
+    let x = e
+        .call(
+            "POST",
+            "/_emulator/explain",
+            None,
+            Some(json!({"principal": "alice", "method": "PUT",
+        "url": format!("https://localhost{}", sa("plainhttp1")), "body": storage(false)})),
+        )
+        .await;
+    assert_eq!(x.body["decision"], "denied", "{}", x.body);
+    let policy = x.body["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "policy")
+        .unwrap()
+        .clone();
+    assert_eq!(policy["code"], "RequestDisallowedByPolicy");
+    assert!(policy["policies"][0]["policyAssignmentId"]
+        .as_str()
+        .unwrap()
+        .ends_with("/enforce-https-storage-assignment"));
+    let x = e
+        .call(
+            "POST",
+            "/_emulator/explain",
+            None,
+            Some(json!({"principal": "alice", "method": "PUT",
+        "url": format!("https://localhost{}", sa("plainhttp1")), "body": storage(true)})),
+        )
+        .await;
+    assert_eq!(x.body["decision"], "allowed", "{}", x.body);
     let ok = e
         .call("PUT", &sa("securehttp1"), Some(&admin), Some(storage(true)))
         .await;
@@ -163,15 +196,59 @@ async fn enforce_https_storage_refuses_the_customer_and_the_provider() {
         "contentVersion": "1.0.0.0", "resources": [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-05-01",
         "name": "plainhttp3", "location": "westeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"},
         "properties": {"supportsHttpsTrafficOnly": false}}]});
-    let d = deploy(
-        &e,
-        &alice,
-        &format!("{}/resourceGroups/rg-data", sub(FABRIKAM_PROD)),
-        "sa",
-        tpl,
-        json!({}),
-    )
-    .await;
+    // validate and what-if report the refusal without writing
+    let rg_data = format!("{}/resourceGroups/rg-data", sub(FABRIKAM_PROD));
+    let dep =
+        |op: &str| format!("{rg_data}/providers/Microsoft.Resources/deployments/sa/{op}?{DEP_API}");
+    let req = json!({"properties": {"mode": "Incremental", "template": tpl.clone()}});
+    let v = e
+        .call("POST", &dep("validate"), Some(&alice), Some(req.clone()))
+        .await;
+    assert_eq!(v.status, 400, "{}", v.body);
+    assert_eq!(v.code(), "InvalidTemplateDeployment");
+    assert_eq!(v.body["error"]["message"], "The template deployment failed because of policy violation. Please see details for more information.");
+    assert_eq!(
+        v.body["error"]["details"][0]["code"],
+        "RequestDisallowedByPolicy"
+    );
+    assert_eq!(
+        v.body["error"]["details"][0]["additionalInfo"][0]["type"],
+        "PolicyViolation"
+    );
+    let w = e
+        .call("POST", &dep("whatIf"), Some(&alice), Some(req))
+        .await;
+    assert_eq!(w.body["status"], "Failed", "{}", w.body);
+    assert_eq!(
+        w.body["error"]["details"][0]["code"],
+        "RequestDisallowedByPolicy"
+    );
+    // the deployment's PUT is refused by the same preflight
+    let put = format!("{rg_data}/providers/Microsoft.Resources/deployments/sa?{DEP_API}");
+    let r = e
+        .call(
+            "PUT",
+            &put,
+            Some(&alice),
+            Some(json!({"properties": {"mode": "Incremental", "template": tpl}})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "InvalidTemplateDeployment"),
+        "{}",
+        r.body
+    );
+    // a resource whose body needs another's runtime state passes preflight and is refused when it
+    // re-enters the pipeline: the deployment fails on it
+    let tpl = json!({"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0", "resources": [
+        {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2024-05-01", "name": "vnet-ref", "location": "westeurope",
+         "properties": {"addressSpace": {"addressPrefixes": ["10.1.0.0/16"]}}},
+        {"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-05-01", "dependsOn": ["vnet-ref"],
+         "name": "plainhttp3", "location": "westeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"},
+         "properties": {"supportsHttpsTrafficOnly": "[not(equals(reference('vnet-ref').addressSpace.addressPrefixes[0], '10.1.0.0/16'))]"}}]});
+    let d = deploy(&e, &alice, &rg_data, "sa", tpl, json!({})).await;
     assert_eq!(d["properties"]["provisioningState"], "Failed", "{d}");
     assert!(d.to_string().contains("RequestDisallowedByPolicy"), "{d}");
     assert_eq!(
@@ -326,17 +403,20 @@ async fn allow_certain_managing_tenants_refuses_an_onboarding_to_another_tenant(
     for a in p["authorizations"]["value"].as_array_mut().unwrap() {
         a["principalId"] = json!("30000000-0000-0000-0000-000000003111");
     }
-    let d = deploy(
-        &e,
-        &admin,
-        &sub(FABRIKAM_DEV),
-        "onboard-nw",
-        tpl.clone(),
-        p.clone(),
-    )
-    .await;
-    assert_eq!(d["properties"]["provisioningState"], "Failed", "{d}");
-    assert!(d.to_string().contains("RequestDisallowedByPolicy"), "{d}");
+    let r = e
+        .call("PUT", &format!("{}/providers/Microsoft.Resources/deployments/onboard-nw?{DEP_API}", sub(FABRIKAM_DEV)),
+            Some(&admin), Some(json!({"location": "westeurope", "properties": {"mode": "Incremental", "template": tpl.clone(), "parameters": p.clone()}})))
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "InvalidTemplateDeployment"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.body["error"]["details"][0]["code"],
+        "RequestDisallowedByPolicy"
+    );
     p["managedByTenantId"]["value"] = json!(CONTOSO);
     for a in p["authorizations"]["value"].as_array_mut().unwrap() {
         a["principalId"] = json!("30000000-0000-0000-0000-000000001101");
