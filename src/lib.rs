@@ -22,6 +22,7 @@ pub mod kql;
 pub mod lighthouse;
 pub mod logsink;
 pub mod policy;
+pub mod policy_gate;
 pub mod providers;
 pub mod proxy;
 pub mod quota;

@@ -102,6 +102,9 @@ const ROLE_ASSIGNMENTS: &[&str] = &[
     "2017-10-01-preview",
     "2018-01-01-preview",
     "2018-09-01-preview",
+    // not in the public specs, but served by ARM: Lighthouse's policy samples and many quickstarts
+    // deploy role assignments with it (delegatedManagedIdentityResourceId)
+    "2019-04-01-preview",
     "2020-03-01-preview",
     "2020-04-01-preview",
     "2020-08-01-preview",

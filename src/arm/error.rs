@@ -4,14 +4,18 @@
 
 use serde_json::{json, Value};
 
+/// `target`, `details`, `additionalInfo`.
+pub type Extra = (Option<String>, Vec<Value>, Vec<Value>);
+
 /// An ARM error: code, message and the extra headers some codes carry (`WWW-Authenticate`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArmError {
     pub status: u16,
     pub code: String,
     pub message: String,
-    /// `target` and `details`, rarely present (boxed to keep `Result<_, ArmError>` small).
-    pub extra: Option<Box<(Option<String>, Vec<Value>)>>,
+    /// `target`, `details` and `additionalInfo`, rarely present (boxed to keep `Result<_, ArmError>`
+    /// small).
+    pub extra: Option<Box<Extra>>,
     pub headers: Vec<(&'static str, String)>,
     /// Microsoft.Authorization answers some routing failures in ASP.NET style (`{"Message":…}`).
     pub aspnet_style: bool,
@@ -98,18 +102,27 @@ impl ArmError {
         self
     }
 
+    /// An `additionalInfo` entry (`{"type": "PolicyViolation", "info": …}`).
+    pub fn with_additional_info(mut self, info: Value) -> Self {
+        self.extra.get_or_insert_with(Default::default).2.push(info);
+        self
+    }
+
     /// The JSON body ARM sends for this error.
     pub fn body(&self) -> Value {
         if self.aspnet_style {
             return json!({ "Message": self.message });
         }
         let mut e = json!({ "code": self.code, "message": self.message });
-        if let Some((target, details)) = self.extra.as_deref() {
+        if let Some((target, details, info)) = self.extra.as_deref() {
             if let Some(t) = target {
                 e["target"] = json!(t);
             }
             if !details.is_empty() {
                 e["details"] = Value::Array(details.clone());
+            }
+            if !info.is_empty() {
+                e["additionalInfo"] = Value::Array(info.clone());
             }
         }
         json!({ "error": e })

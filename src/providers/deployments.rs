@@ -395,11 +395,22 @@ fn context(
         .or_else(|| scope.mg.as_ref().map(|g| g.tenant_id.clone()))
         .unwrap_or_default();
     let tenant = cx.snap.dir.tenant(&tenant_id);
+    // `managedByTenants` too: the Lighthouse samples test `empty(subscription().managedByTenants)`
+    // to tell a delegated deployment (policy-add-or-replace-tag, policy-enforce-*-monitoring)
+    let managed_by: Vec<Value> = cx
+        .snap
+        .managed_by
+        .get(&scope.sub.to_lowercase())
+        .into_iter()
+        .flatten()
+        .map(|t| json!({"tenantId": t}))
+        .collect();
     let subscription = json!({
         "id": format!("/subscriptions/{}", scope.sub),
         "subscriptionId": scope.sub,
         "tenantId": tenant_id,
         "displayName": sub.map(|s| s.display_name.clone()).unwrap_or_default(),
+        "managedByTenants": managed_by,
     });
     let resource_group = match &scope.rg {
         Some(r) => Some(require_group(store, &scope.sub, r)?),
@@ -479,6 +490,41 @@ impl<'a> DeployEnv<'a> {
 
 impl Env for DeployEnv<'_> {
     fn reference(&self, id: &str, api: Option<&str>, full: bool) -> Result<Value, String> {
+        // An id rooted at `/providers/…` that is not a tenant resource is read at the deployment's
+        // scope, as ARM does (policy-add-or-replace-tag references its subscription's
+        // `/providers/Microsoft.Authorization/policyAssignments/CRUD-tags`).
+        let lower = id.to_lowercase();
+        if lower.starts_with("/providers/")
+            && !lower.starts_with("/providers/microsoft.management/")
+        {
+            if let Some(sub) = self.cx.id.subscription.as_deref().filter(|s| !s.is_empty()) {
+                let scoped = match self.cx.id.resource_group.as_deref() {
+                    Some(rg) if !rg.is_empty() => {
+                        format!("/subscriptions/{sub}/resourceGroups/{rg}{id}")
+                    }
+                    _ => format!("/subscriptions/{sub}{id}"),
+                };
+                let tenant_level = self.deployed.borrow().contains_key(&lower)
+                    || self.reference_at(id, api, full).is_ok();
+                if !tenant_level {
+                    return self.reference_at(&scoped, api, full);
+                }
+            }
+        }
+        self.reference_at(id, api, full)
+    }
+
+    fn new_guid(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    fn resolve_name(&self, name: &str) -> Option<String> {
+        self.names.get(&name.to_lowercase()).cloned()
+    }
+}
+
+impl DeployEnv<'_> {
+    fn reference_at(&self, id: &str, api: Option<&str>, full: bool) -> Result<Value, String> {
         let key = id.to_lowercase();
         let shape = |v: Value| {
             if full {
@@ -504,14 +550,6 @@ impl Env for DeployEnv<'_> {
                 body["error"]["message"].as_str().unwrap_or("no details")
             ))
         }
-    }
-
-    fn new_guid(&self) -> String {
-        uuid::Uuid::new_v4().to_string()
-    }
-
-    fn resolve_name(&self, name: &str) -> Option<String> {
-        self.names.get(&name.to_lowercase()).cloned()
     }
 }
 
@@ -646,6 +684,11 @@ pub fn deployments_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, Arm
         Err(e) => return Ok(template_error(cx, &e)),
     };
     env.learn(&plan);
+    // preflight: what a policy denies fails the PUT itself (400 InvalidTemplateDeployment); resources
+    // whose bodies need another's runtime state are judged when they re-enter the pipeline
+    if let Some(e) = policy_refusal(cx, &plan, &ctx, &env) {
+        return Err(e);
+    }
     let location = req
         .location
         .clone()
@@ -1098,6 +1141,9 @@ pub fn deployments_validate(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Err(e) => return Ok(template_error(cx, &e)),
     };
     env.learn(&plan);
+    if let Some(e) = policy_refusal(cx, &plan, &ctx, &env) {
+        return Err(e);
+    }
     let location = req.location.clone().unwrap_or_default();
     let (providers, dependencies) = providers_and_dependencies(&plan, &location);
     let mut out = json!({
@@ -1126,6 +1172,41 @@ pub fn deployments_validate(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     Ok(Reply::json(200, &out))
 }
 
+/// Preflight's policy check: each resource the template deploys (nested deployments left to their
+/// own preflight) as its PUT body against the assignments in force. A refusal is Azure's
+/// 400 InvalidTemplateDeployment "The template deployment failed because of policy violation." with
+/// each RequestDisallowedByPolicy in `details` (as az and azd print it).
+fn policy_refusal(cx: &Cx, plan: &Plan, ctx: &Context, env: &DeployEnv) -> Option<ArmError> {
+    let mut refusals = Vec::new();
+    for &k in &plan.order {
+        let inst = &plan.instances[k];
+        if !inst.condition || inst.is_deployment() {
+            continue;
+        }
+        let Ok(body) = plan.body(k, ctx, env) else {
+            continue;
+        };
+        if let Some(e) = (cx.policy_check)(&inst.id, &body) {
+            refusals.push(e);
+        }
+    }
+    policy_violation(refusals)
+}
+
+fn policy_violation(refusals: Vec<ArmError>) -> Option<ArmError> {
+    if refusals.is_empty() {
+        return None;
+    }
+    let mut e = ArmError::new(
+        "InvalidTemplateDeployment",
+        "The template deployment failed because of policy violation. Please see details for more information.",
+    );
+    for r in refusals {
+        e = e.with_detail_value(r.body()["error"].clone());
+    }
+    Some(e)
+}
+
 /// What-if: for each resource the template would deploy, Create / Modify / NoChange against what
 /// exists now (read through the pipeline as the caller). Nested deployments are expanded.
 pub fn deployments_what_if(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
@@ -1136,6 +1217,7 @@ pub fn deployments_what_if(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     if let Err(reply) = what_if(cx, store, &scope, &name, &req, &mut changes, 0)? {
         return Ok(reply);
     }
+
     Ok(Reply::json(
         200,
         &json!({"status": "Succeeded", "properties": {"changes": changes}}),
@@ -1161,6 +1243,7 @@ fn what_if(
         Err(e) => return Ok(Err(template_error(cx, &e))),
     };
     env.learn(&plan);
+    let mut refusals = Vec::new();
     for &k in &plan.order {
         let inst = &plan.instances[k];
         if !inst.condition {
@@ -1234,10 +1317,20 @@ fn what_if(
         } else {
             json!({"resourceId": inst.id, "changeType": "Create", "after": after_full})
         };
+        if let Some(e) = (cx.policy_check)(&inst.id, &after) {
+            refusals.push(e);
+        }
         env.deployed
             .borrow_mut()
             .insert(inst.id.to_lowercase(), after_full);
         changes.push(change);
+    }
+    // preflight refuses what a policy denies: the what-if operation fails with that validation error
+    if let Some(e) = policy_violation(refusals) {
+        return Ok(Err(Reply::json(
+            200,
+            &json!({"status": "Failed", "error": e.body()["error"]}),
+        )));
     }
     Ok(Ok(()))
 }

@@ -464,6 +464,7 @@ fn copy<'a>(cx: &Cx<'a>) -> Cx<'a> {
         max_authorizations: cx.max_authorizations,
         subrequest: cx.subrequest,
         may_read: cx.may_read,
+        policy_check: cx.policy_check,
     }
 }
 

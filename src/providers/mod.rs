@@ -124,6 +124,9 @@ pub struct Cx<'a> {
     /// Whether the caller may read the item with this id: lists of groups and resources show only
     /// those when the caller has no read right on the whole list's scope (ARM filters such lists).
     pub may_read: &'a dyn Fn(&str) -> bool,
+    /// Azure Policy's verdict on a PUT of this body at this id, without writing: the
+    /// RequestDisallowedByPolicy error when an assignment in force denies it (validate and what-if).
+    pub policy_check: &'a dyn Fn(&str, &Value) -> Option<ArmError>,
 }
 
 impl Cx<'_> {

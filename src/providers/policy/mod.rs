@@ -6,6 +6,7 @@
 
 pub mod assignments;
 mod builtins;
+pub mod effective;
 
 pub use builtins::{built_ins, BuiltIns};
 
@@ -167,10 +168,14 @@ fn checked_properties(
     name: &str,
     mut p: Map<String, Value>,
 ) -> Result<Map<String, Value>, ArmError> {
-    // ARM-FACTS §13.1: displayName ≤ 128, description ≤ 512.
-    if p.get("displayName")
-        .and_then(Value::as_str)
-        .is_some_and(|d| d.chars().count() > 128)
+    // ARM-FACTS §13.1: displayName ≤ 128, description ≤ 512. The specs state no maxLength, and
+    // Microsoft's own Lighthouse sample (policy-allow-certain-managing-tenants, api-version 2018-05-01)
+    // deploys a 143-character displayName: the limit is applied from the 2019 api-versions on.
+    let old_api = cx.api_version < "2019-01-01";
+    if !old_api
+        && p.get("displayName")
+            .and_then(Value::as_str)
+            .is_some_and(|d| d.chars().count() > 128)
     {
         return Err(invalid(
             "InvalidPolicyDefinitionDisplayName",
