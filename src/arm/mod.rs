@@ -4,5 +4,6 @@
 pub mod api_version;
 pub mod error;
 pub mod policy_route;
+pub mod policyinsights_route;
 pub mod resource_id;
 pub mod route;
