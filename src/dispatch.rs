@@ -18,6 +18,7 @@ use crate::auth::token::{self, TokenError};
 use crate::authz::{self, Decision, MethodKind, Path, Subject, Via};
 use crate::clock::{arm_us_time, Clock};
 use crate::facts::{Snapshot, FACT_TYPES};
+use crate::providers::policy::effective::PolicySet;
 use crate::providers::subscriptions::{can_see, can_see_scope, standing, Standing};
 use crate::providers::{self, Caller, Cx};
 use crate::store::{Store, StoreError};
@@ -67,6 +68,9 @@ fn cache_key(tok: &str) -> &str {
 pub struct App {
     pub store: Store,
     snap: RwLock<Arc<Snapshot>>,
+    /// The policy assignments and exemptions in force, rebuilt after a write to a policy type or the
+    /// management-group hierarchy (`touches_policies`), never per request.
+    policies: RwLock<Arc<PolicySet>>,
     /// Tokens whose signature has been verified, with their claims: the signature check is the most
     /// expensive step of a request and a token is reused for an hour. Times are checked on every use.
     verified: RwLock<HashMap<String, (String, Verified)>>,
@@ -91,6 +95,7 @@ impl App {
         let app = App {
             store,
             snap: RwLock::new(Arc::new(Snapshot::default())),
+            policies: RwLock::new(Arc::new(PolicySet::default())),
             verified: RwLock::new(HashMap::default()),
             clock: Clock::default(),
             key,
@@ -105,6 +110,7 @@ impl App {
         } else {
             app.refresh()?;
         }
+        app.refresh_policies()?;
         Ok(app)
     }
 
@@ -140,6 +146,21 @@ impl App {
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snap.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The policy assignments and exemptions in force.
+    pub fn policies(&self) -> Arc<PolicySet> {
+        self.policies
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Re-read the policy assignments, exemptions and their definitions.
+    pub fn refresh_policies(&self) -> Result<(), StoreError> {
+        let set = PolicySet::load(&self.store).map_err(|e| StoreError(e.message))?;
+        *self.policies.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+        Ok(())
     }
 
     /// Re-read the access facts after a write that changed them.
@@ -217,6 +238,7 @@ impl App {
         }
         crate::dataplane::load_world_data(&self.store, &self.world.data, self.clock.now())?;
         self.store.write(|tx| tx.set_meta("world_loaded", "1"))?;
+        self.refresh_policies()?;
         self.refresh()
     }
 }
@@ -799,6 +821,43 @@ fn subrequest(
     reply
 }
 
+/// Run an ARM request through the whole pipeline as a managed identity (a service principal of
+/// kind ManagedIdentity in `tenant_id`): a policy assignment's `deployIfNotExists` deployment and
+/// remediation. Its own role assignments decide; it never bypasses the pipeline (ARM-FACTS: "Deployments,
+/// policy remediation and alert actions re-enter that path as their principal").
+pub fn run_as(
+    app: &App,
+    object_id: &str,
+    tenant_id: &str,
+    base: &str,
+    method: &str,
+    path_and_query: &str,
+    body: Option<&Value>,
+) -> Reply {
+    let caller = Caller {
+        object_id: object_id.to_lowercase(),
+        tenant_id: tenant_id.to_lowercase(),
+        groups: Vec::new(),
+        client_name: object_id.to_lowercase(),
+        identity_type: "ManagedIdentity",
+        claims: Arc::new(
+            json!({"oid": object_id, "tid": tenant_id, "idtyp": "app", "appid": object_id}),
+        ),
+        platform: false,
+    };
+    let hostport = base.split("://").nth(1).unwrap_or(base);
+    let port = hostport
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(443);
+    let parent = Req {
+        host: hostport.to_string(),
+        port,
+        ..Default::default()
+    };
+    subrequest(app, &parent, base, &caller, method, path_and_query, body)
+}
+
 /// The scope an authorization decision is made at: the resource itself, or the scope a collection or
 /// action hangs from.
 fn decision_scope(route: &Route, id: &ResourceId) -> ResourceId {
@@ -1096,6 +1155,9 @@ fn arm_authenticated(
     })?;
     if route.is_write() && reply.status < 300 && touches_facts(&route, id) {
         app.refresh()?;
+    }
+    if route.is_write() && reply.status < 300 && touches_policies(&route, id) {
+        app.refresh_policies()?;
     }
     let reply = match quota {
         Some(crate::quota::Verdict::Allowed {
@@ -1486,6 +1548,20 @@ fn grant_reason(g: &authz::Grant, effect: &str) -> Value {
                 None => String::new(),
             })}),
     }
+}
+
+/// A write after which the policies in force are read again: a policy type, the hierarchy, or a
+/// deletion that may take assignments with it.
+fn touches_policies(route: &Route, id: &ResourceId) -> bool {
+    if matches!(
+        route,
+        Route::ResourceGroupsDelete | Route::ResourcesDelete | Route::Policy(_)
+    ) {
+        return true;
+    }
+    let t = id.full_type().unwrap_or_default().to_ascii_lowercase();
+    // (the hierarchy's types are all Microsoft.Management's)
+    t.starts_with("microsoft.authorization/policy") || t.starts_with("microsoft.management/")
 }
 
 fn touches_facts(route: &Route, id: &ResourceId) -> bool {

@@ -6,6 +6,7 @@
 
 pub mod assignments;
 mod builtins;
+pub mod effective;
 
 pub use builtins::{built_ins, BuiltIns};
 
