@@ -1145,7 +1145,17 @@ fn arm_authenticated(
         .with_header("x-ms-user-quota-resets-after", crate::quota::hms(resets_after_ms))
         .with_header("retry-after", ((resets_after_ms + 999) / 1000).max(1).to_string()));
     }
-    let reply = run(&cx, &app.store).map_err(|e| {
+    let reply = match route {
+        // PolicyInsights reads the policies in force and runs remediations as managed identities
+        Route::PolicyInsights(op) => {
+            let as_identity = |oid: &str, tid: &str, m: &str, p: &str, b: Option<&Value>| {
+                run_as(app, oid, tid, base, m, p, b)
+            };
+            providers::policyinsights::run(op, &cx, &app.store, &app.policies(), &as_identity)
+        }
+        _ => run(&cx, &app.store),
+    }
+    .map_err(|e| {
         let has_reason = e.headers.iter().any(|(k, _)| *k == DECISION);
         if has_reason || decision_header.is_empty() {
             e
@@ -1802,5 +1812,7 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),
         Route::Policy(op) => providers::policy::run(*op, cx, store),
+        // answered in arm_authenticated, which hands it the policies in force and `run_as`
+        Route::PolicyInsights(_) => Err(ArmError::internal()),
     }
 }

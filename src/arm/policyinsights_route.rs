@@ -62,7 +62,12 @@ impl InsightsOp {
         } else if eq(t, "asyncOperationResults") && depth == 1 && name.is_some() {
             (m == "GET").then_some(PolicyStatesAsyncOperationResults)
         } else if eq(t, "remediations") {
-            match (name.is_some(), depth, second.map(|s| s.0.to_ascii_lowercase()), m) {
+            match (
+                name.is_some(),
+                depth,
+                second.map(|s| s.0.to_ascii_lowercase()),
+                m,
+            ) {
                 (true, 1, None, "PUT") => Some(RemediationsCreateOrUpdate),
                 (true, 1, None, "GET") => Some(RemediationsGet),
                 (true, 1, None, "DELETE") => Some(RemediationsDelete),
@@ -100,7 +105,9 @@ impl InsightsOp {
     pub fn action(self) -> &'static str {
         use InsightsOp::*;
         match self {
-            PolicyStatesListQueryResults => "Microsoft.PolicyInsights/policyStates/queryResults/read",
+            PolicyStatesListQueryResults => {
+                "Microsoft.PolicyInsights/policyStates/queryResults/read"
+            }
             PolicyStatesSummarize => "Microsoft.PolicyInsights/policyStates/summarize/read",
             PolicyStatesTriggerEvaluation => {
                 "Microsoft.PolicyInsights/policyStates/triggerEvaluation/action"
@@ -141,23 +148,87 @@ mod tests {
         let pi = "/providers/Microsoft.PolicyInsights";
         let pa = format!("{s}/providers/Microsoft.Authorization/policyAssignments/ec8f9645");
         let cases: Vec<(&str, String, Option<InsightsOp>)> = vec![
-            ("POST", format!("{mg}{pi}/policyStates/latest/queryResults"), Some(PolicyStatesListQueryResults)),
-            ("POST", format!("{s}{pi}/policyStates/default/queryResults"), Some(PolicyStatesListQueryResults)),
-            ("POST", format!("{res}{pi}/policyStates/latest/summarize"), Some(PolicyStatesSummarize)),
-            ("POST", format!("{pa}{pi}/policyStates/latest/queryResults"), Some(PolicyStatesListQueryResults)),
-            ("POST", format!("{s}{pi}/policyStates/latest/triggerEvaluation"), Some(PolicyStatesTriggerEvaluation)),
-            ("POST", format!("{rg}{pi}/policyStates/latest/triggerEvaluation"), Some(PolicyStatesTriggerEvaluation)),
-            ("POST", format!("{mg}{pi}/policyStates/latest/triggerEvaluation"), None),
-            ("POST", format!("{s}{pi}/policyStates/default/summarize"), None),
-            ("GET", format!("{s}{pi}/policyStates/latest/queryResults"), None),
-            ("PUT", format!("{mg}{pi}/remediations/r1"), Some(RemediationsCreateOrUpdate)),
-            ("GET", format!("{res}{pi}/remediations/r1"), Some(RemediationsGet)),
-            ("DELETE", format!("{rg}{pi}/remediations/r1"), Some(RemediationsDelete)),
-            ("GET", format!("{s}{pi}/remediations"), Some(RemediationsList)),
-            ("POST", format!("{s}{pi}/remediations/r1/cancel"), Some(RemediationsCancel)),
-            ("POST", format!("{s}{pi}/remediations/r1/listDeployments"), Some(RemediationsListDeployments)),
+            (
+                "POST",
+                format!("{mg}{pi}/policyStates/latest/queryResults"),
+                Some(PolicyStatesListQueryResults),
+            ),
+            (
+                "POST",
+                format!("{s}{pi}/policyStates/default/queryResults"),
+                Some(PolicyStatesListQueryResults),
+            ),
+            (
+                "POST",
+                format!("{res}{pi}/policyStates/latest/summarize"),
+                Some(PolicyStatesSummarize),
+            ),
+            (
+                "POST",
+                format!("{pa}{pi}/policyStates/latest/queryResults"),
+                Some(PolicyStatesListQueryResults),
+            ),
+            (
+                "POST",
+                format!("{s}{pi}/policyStates/latest/triggerEvaluation"),
+                Some(PolicyStatesTriggerEvaluation),
+            ),
+            (
+                "POST",
+                format!("{rg}{pi}/policyStates/latest/triggerEvaluation"),
+                Some(PolicyStatesTriggerEvaluation),
+            ),
+            (
+                "POST",
+                format!("{mg}{pi}/policyStates/latest/triggerEvaluation"),
+                None,
+            ),
+            (
+                "POST",
+                format!("{s}{pi}/policyStates/default/summarize"),
+                None,
+            ),
+            (
+                "GET",
+                format!("{s}{pi}/policyStates/latest/queryResults"),
+                None,
+            ),
+            (
+                "PUT",
+                format!("{mg}{pi}/remediations/r1"),
+                Some(RemediationsCreateOrUpdate),
+            ),
+            (
+                "GET",
+                format!("{res}{pi}/remediations/r1"),
+                Some(RemediationsGet),
+            ),
+            (
+                "DELETE",
+                format!("{rg}{pi}/remediations/r1"),
+                Some(RemediationsDelete),
+            ),
+            (
+                "GET",
+                format!("{s}{pi}/remediations"),
+                Some(RemediationsList),
+            ),
+            (
+                "POST",
+                format!("{s}{pi}/remediations/r1/cancel"),
+                Some(RemediationsCancel),
+            ),
+            (
+                "POST",
+                format!("{s}{pi}/remediations/r1/listDeployments"),
+                Some(RemediationsListDeployments),
+            ),
             ("PATCH", format!("{s}{pi}/remediations/r1"), None),
-            ("GET", format!("{s}{pi}/asyncOperationResults/abc"), Some(PolicyStatesAsyncOperationResults)),
+            (
+                "GET",
+                format!("{s}{pi}/asyncOperationResults/abc"),
+                Some(PolicyStatesAsyncOperationResults),
+            ),
         ];
         for (m, p, want) in cases {
             let id = ResourceId::parse(&p).unwrap();

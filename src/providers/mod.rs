@@ -19,6 +19,7 @@ pub mod naming;
 pub mod network;
 pub mod pim;
 pub mod policy;
+pub mod policyinsights;
 pub mod providertypes;
 pub mod resourcegraph;
 pub mod resourcegraph_scope;

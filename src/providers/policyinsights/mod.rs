@@ -11,8 +11,11 @@ pub mod states;
 
 use serde_json::{json, Map, Value};
 
-use super::policy::effective::PolicySet;
-use super::Cx;
+// the policies in force come from the shared loader (`policy::effective`, the one issue 11 reads
+// them through); the shared helpers of `providers`, also for `states` and `remediations`
+use super::catalog::api_versions;
+pub use super::policy::effective::{context_for, group_ancestors, Applied, Member, PolicySet};
+use super::{list_reply, operation_for, parse_eq_filter, stored_row, Cx, OPERATION_OWNER};
 use crate::arm::error::ArmError;
 use crate::arm::policyinsights_route::InsightsOp;
 use crate::arm::resource_id::ResourceId;
@@ -26,20 +29,26 @@ pub use states::{Scope, State};
 pub type RunAs<'a> = dyn Fn(&str, &str, &str, &str, Option<&Value>) -> Reply + 'a;
 
 /// The one entry point from dispatch: the handler named after the operation.
-pub fn run(op: InsightsOp, cx: &Cx, store: &Store, run_as: &RunAs) -> Result<Reply, ArmError> {
+pub fn run(
+    op: InsightsOp,
+    cx: &Cx,
+    store: &Store,
+    set: &PolicySet,
+    run_as: &RunAs,
+) -> Result<Reply, ArmError> {
     use InsightsOp::*;
     match op {
-        PolicyStatesListQueryResults => policy_states_list_query_results(cx, store),
-        PolicyStatesSummarize => policy_states_summarize(cx, store),
-        PolicyStatesTriggerEvaluation => policy_states_trigger_evaluation(cx, store),
+        PolicyStatesListQueryResults => policy_states_list_query_results(cx, store, set),
+        PolicyStatesSummarize => policy_states_summarize(cx, store, set),
+        PolicyStatesTriggerEvaluation => policy_states_trigger_evaluation(cx, store, set),
         PolicyStatesAsyncOperationResults => policy_states_async_operation_results(cx, store),
-        RemediationsCreateOrUpdate => remediations::remediations_create_or_update(cx, store),
-        RemediationsGet => remediations::remediations_get(cx, store, run_as),
+        RemediationsCreateOrUpdate => remediations::remediations_create_or_update(cx, store, set),
+        RemediationsGet => remediations::remediations_get(cx, store, set, run_as),
         RemediationsDelete => remediations::remediations_delete(cx, store),
-        RemediationsList => remediations::remediations_list(cx, store, run_as),
+        RemediationsList => remediations::remediations_list(cx, store, set, run_as),
         RemediationsCancel => remediations::remediations_cancel(cx, store),
         RemediationsListDeployments => {
-            remediations::remediations_list_deployments(cx, store, run_as)
+            remediations::remediations_list_deployments(cx, store, set, run_as)
         }
     }
 }
@@ -75,7 +84,11 @@ pub fn scope_of(cx: &Cx, scope: &ResourceId) -> Scope {
     if let Some(last) = scope.last() {
         let t = last.types[0].0.to_ascii_lowercase();
         let name = last.types[0].1.clone().unwrap_or_default();
-        if last.namespace.eq_ignore_ascii_case("Microsoft.Authorization") && last.types.len() == 1 {
+        if last
+            .namespace
+            .eq_ignore_ascii_case("Microsoft.Authorization")
+            && last.types.len() == 1
+        {
             let hit = match t.as_str() {
                 "policyassignments" => {
                     out.assignment = Some(scope.canonical());
@@ -108,16 +121,24 @@ pub fn scope_of(cx: &Cx, scope: &ResourceId) -> Scope {
 }
 
 /// The states of the request's scope, as records.
-fn records(cx: &Cx, store: &Store) -> Result<Vec<Map<String, Value>>, ArmError> {
-    let set = PolicySet::load(store)?;
+fn records(cx: &Cx, store: &Store, set: &PolicySet) -> Result<Vec<Map<String, Value>>, ArmError> {
     let scope = scope_of(cx, &InsightsOp::scope(cx.id));
-    let mut states = states::compute(store, cx.snap, &set, &scope, cx.now)?;
+    let mut states = states::compute(store, cx.snap, set, &scope, cx.now)?;
     states.sort_by(|a, b| {
         let k = |s: &State| {
             (
-                s.record["resourceId"].as_str().unwrap_or_default().to_lowercase(),
-                s.record["policyAssignmentId"].as_str().unwrap_or_default().to_lowercase(),
-                s.record["policyDefinitionReferenceId"].as_str().unwrap_or_default().to_lowercase(),
+                s.record["resourceId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_lowercase(),
+                s.record["policyAssignmentId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_lowercase(),
+                s.record["policyDefinitionReferenceId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_lowercase(),
             )
         };
         k(a).cmp(&k(b))
@@ -154,7 +175,12 @@ fn top(cx: &Cx) -> Result<Option<usize>, ArmError> {
 }
 
 fn filter_of(cx: &Cx) -> Result<Option<odata::Filter>, ArmError> {
-    match cx.req.query("$filter").map(str::trim).filter(|f| !f.is_empty()) {
+    match cx
+        .req
+        .query("$filter")
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+    {
         None => Ok(None),
         Some(f) => odata::parse_filter(f)
             .map(Some)
@@ -163,7 +189,12 @@ fn filter_of(cx: &Cx) -> Result<Option<odata::Filter>, ArmError> {
 }
 
 fn check_time(cx: &Cx, option: &str) -> Result<(), ArmError> {
-    if let Some(t) = cx.req.query(option).map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(t) = cx
+        .req
+        .query(option)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         let fmt = &time::format_description::well_known::Rfc3339;
         let ok = time::OffsetDateTime::parse(t, fmt).is_ok()
             || time::OffsetDateTime::parse(&format!("{t}Z"), fmt).is_ok()
@@ -178,15 +209,29 @@ fn check_time(cx: &Cx, option: &str) -> Result<(), ArmError> {
 
 /// PolicyStates_ListQueryResultsFor*: the states of the scope through `$filter`, `$apply`,
 /// `$orderby`, `$top`, `$select` (`$from`/`$to` checked: every state is the latest, stamped now).
-pub fn policy_states_list_query_results(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+pub fn policy_states_list_query_results(
+    cx: &Cx,
+    store: &Store,
+    set: &PolicySet,
+) -> Result<Reply, ArmError> {
     check_time(cx, "$from")?;
     check_time(cx, "$to")?;
     let filter = filter_of(cx)?;
-    let apply = match cx.req.query("$apply").map(str::trim).filter(|f| !f.is_empty()) {
+    let apply = match cx
+        .req
+        .query("$apply")
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+    {
         None => Vec::new(),
         Some(a) => odata::parse_apply(a).map_err(|e| bad_query("$apply", &e))?,
     };
-    let orderby = match cx.req.query("$orderby").map(str::trim).filter(|f| !f.is_empty()) {
+    let orderby = match cx
+        .req
+        .query("$orderby")
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+    {
         None => Vec::new(),
         Some(o) => odata::parse_orderby(o).map_err(|e| bad_query("$orderby", &e))?,
     };
@@ -197,7 +242,7 @@ pub fn policy_states_list_query_results(cx: &Cx, store: &Store) -> Result<Reply,
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.split(',').map(|f| f.trim().to_string()).collect());
-    let mut rows = records(cx, store)?;
+    let mut rows = records(cx, store, set)?;
     if let Some(f) = &filter {
         rows.retain(|r| f.matches(r));
     }
@@ -257,23 +302,40 @@ fn details_by<'r>(
 }
 
 fn summary_results(cx: &Cx, rows: &[&Map<String, Value>], extra_filter: &str) -> Value {
-    let (resource_details, non_compliant_resources) =
-        details_by(rows, |r| r["resourceId"].as_str().unwrap_or_default().to_lowercase());
+    let (resource_details, non_compliant_resources) = details_by(rows, |r| {
+        r["resourceId"].as_str().unwrap_or_default().to_lowercase()
+    });
     let (policy_details, non_compliant_policies) = details_by(rows, |r| {
         format!(
             "{}|{}|{}",
-            r["policyAssignmentId"].as_str().unwrap_or_default().to_lowercase(),
-            r["policyDefinitionId"].as_str().unwrap_or_default().to_lowercase(),
-            r["policyDefinitionReferenceId"].as_str().unwrap_or_default().to_lowercase()
+            r["policyAssignmentId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase(),
+            r["policyDefinitionId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase(),
+            r["policyDefinitionReferenceId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase()
         )
     });
     let grouped: Vec<&Map<String, Value>> = rows
         .iter()
         .copied()
-        .filter(|r| r["policyDefinitionGroupNames"].as_array().is_some_and(|a| !a.is_empty()))
+        .filter(|r| {
+            r["policyDefinitionGroupNames"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
         .collect();
     let (group_details, _) = details_by(&grouped, |r| {
-        r["policyDefinitionGroupNames"][0].as_str().unwrap_or_default().to_lowercase()
+        r["policyDefinitionGroupNames"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase()
     });
     let scope = InsightsOp::scope(cx.id).canonical();
     let filter = if extra_filter.is_empty() {
@@ -293,12 +355,12 @@ fn summary_results(cx: &Cx, rows: &[&Map<String, Value>], extra_filter: &str) ->
 
 /// PolicyStates_SummarizeFor*: the counts of the scope, then per assignment (at most `$top`) and per
 /// definition of each.
-pub fn policy_states_summarize(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+pub fn policy_states_summarize(cx: &Cx, store: &Store, set: &PolicySet) -> Result<Reply, ArmError> {
     check_time(cx, "$from")?;
     check_time(cx, "$to")?;
     let filter = filter_of(cx)?;
     let top = top(cx)?;
-    let mut rows = records(cx, store)?;
+    let mut rows = records(cx, store, set)?;
     if let Some(f) = &filter {
         rows.retain(|r| f.matches(r));
     }
@@ -374,17 +436,20 @@ pub fn policy_states_summarize(cx: &Cx, store: &Store) -> Result<Reply, ArmError
 /// PolicyStates_TriggerSubscriptionEvaluation / _TriggerResourceGroupEvaluation: evaluates the scope
 /// now (states are computed from the store, so the scan's result is what the next query shows) and
 /// answers 202 with a `Location` that reports 200 when polled.
-pub fn policy_states_trigger_evaluation(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let set = PolicySet::load(store)?;
+pub fn policy_states_trigger_evaluation(
+    cx: &Cx,
+    store: &Store,
+    set: &PolicySet,
+) -> Result<Reply, ArmError> {
     let scope = scope_of(cx, &InsightsOp::scope(cx.id));
-    let n = states::compute(store, cx.snap, &set, &scope, cx.now)?.len();
+    let n = states::compute(store, cx.snap, set, &scope, cx.now)?.len();
     let sub = cx.id.subscription.clone().unwrap_or_default();
     let path = format!(
         "/subscriptions/{sub}/providers/Microsoft.PolicyInsights/asyncOperationResults/{}",
         cx.new_id
     );
     let body = json!({"id": path, "name": cx.new_id, "status": "Succeeded", "states": n,
-        super::OPERATION_OWNER: cx.caller.object_id});
+        OPERATION_OWNER: cx.caller.object_id});
     store.write(|tx| tx.put_operation(cx.new_id, &body))?;
     Ok(Reply::empty(202)
         .header(
@@ -397,7 +462,7 @@ pub fn policy_states_trigger_evaluation(cx: &Cx, store: &Store) -> Result<Reply,
 /// The poll of a trigger's `Location`: 200 once done (it is done when answered), 404 for an unknown id.
 pub fn policy_states_async_operation_results(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let op = cx.id.name().unwrap_or_default();
-    match super::operation_for(store, op, cx.caller, true)? {
+    match operation_for(store, op, cx.caller, true)? {
         Some(_) => Ok(Reply::empty(200)),
         None => Err(ArmError::not_found(format!(
             "The asynchronous operation '{op}' could not be found."

@@ -81,7 +81,9 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
             }
             _ => {
                 let start = i;
-                while i < cs.len() && !matches!(cs[i], ' ' | '\t' | '\n' | '\r' | '(' | ')' | ',' | '\'') {
+                while i < cs.len()
+                    && !matches!(cs[i], ' ' | '\t' | '\n' | '\r' | '(' | ')' | ',' | '\'')
+                {
                     i += 1;
                 }
                 out.push(Tok::Word(cs[start..i].iter().collect()));
@@ -194,8 +196,11 @@ pub fn parse_filter(s: &str) -> Result<Filter, String> {
 
 /// The record's value of `field`, the key matched without regard to case.
 pub fn get<'r>(r: &'r Map<String, Value>, field: &str) -> Option<&'r Value> {
-    r.get(field)
-        .or_else(|| r.iter().find(|(k, _)| k.eq_ignore_ascii_case(field)).map(|(_, v)| v))
+    r.get(field).or_else(|| {
+        r.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(field))
+            .map(|(_, v)| v)
+    })
 }
 
 fn order(a: &Value, b: &Value) -> Option<Ordering> {
@@ -206,7 +211,9 @@ fn order(a: &Value, b: &Value) -> Option<Ordering> {
         (Value::Null, Value::Null) => Some(Ordering::Equal),
         (Value::Array(x), _) if matches!(b, Value::String(_)) => {
             // a collection (policyDefinitionGroupNames) equals a value it contains
-            x.iter().any(|e| order(e, b) == Some(Ordering::Equal)).then_some(Ordering::Equal)
+            x.iter()
+                .any(|e| order(e, b) == Some(Ordering::Equal))
+                .then_some(Ordering::Equal)
         }
         _ => None,
     }
@@ -274,7 +281,9 @@ fn split_top(s: &str, sep: char) -> Vec<String> {
 /// `name(inner)` → `inner`.
 fn call<'s>(s: &'s str, name: &str) -> Option<&'s str> {
     let s = s.trim();
-    let rest = s.get(..name.len()).filter(|h| h.eq_ignore_ascii_case(name))?;
+    let rest = s
+        .get(..name.len())
+        .filter(|h| h.eq_ignore_ascii_case(name))?;
     let _ = rest;
     let inner = s[name.len()..].trim_start();
     inner.strip_prefix('(')?.strip_suffix(')')
@@ -286,7 +295,9 @@ fn parse_aggs(s: &str) -> Result<Vec<Agg>, String> {
         .map(|a| {
             let words: Vec<&str> = a.split_whitespace().collect();
             match words.as_slice() {
-                [c, as_, alias] if c.eq_ignore_ascii_case("$count") && as_.eq_ignore_ascii_case("as") => {
+                [c, as_, alias]
+                    if c.eq_ignore_ascii_case("$count") && as_.eq_ignore_ascii_case("as") =>
+                {
                     Ok(Agg::Count(alias.to_string()))
                 }
                 [f, w, m, as_, alias]
@@ -320,7 +331,9 @@ pub fn parse_apply(s: &str) -> Result<Vec<Step>, String> {
                 let fields = parts
                     .first()
                     .and_then(|p| p.strip_prefix('(')?.strip_suffix(')'))
-                    .ok_or_else(|| format!("groupby expects a parenthesised list of properties: '{t}'"))?;
+                    .ok_or_else(|| {
+                        format!("groupby expects a parenthesised list of properties: '{t}'")
+                    })?;
                 let fields: Vec<String> = fields
                     .split(',')
                     .map(|f| f.trim().to_string())
@@ -329,7 +342,8 @@ pub fn parse_apply(s: &str) -> Result<Vec<Step>, String> {
                 let aggs = match parts.get(1) {
                     None => Vec::new(),
                     Some(a) => parse_aggs(
-                        call(a, "aggregate").ok_or_else(|| format!("aggregate(…) expected: '{a}'"))?,
+                        call(a, "aggregate")
+                            .ok_or_else(|| format!("aggregate(…) expected: '{a}'"))?,
                     )?,
                 };
                 if parts.len() > 2 {
@@ -357,19 +371,36 @@ fn aggregate(rows: &[Map<String, Value>], aggs: &[Agg], out: &mut Map<String, Va
                 out.insert(alias.clone(), Value::from(rows.len()));
             }
             Agg::With(f, m, alias) => {
-                let vals: Vec<&Value> = rows.iter().filter_map(|r| get(r, f)).filter(|v| !v.is_null()).collect();
+                let vals: Vec<&Value> = rows
+                    .iter()
+                    .filter_map(|r| get(r, f))
+                    .filter(|v| !v.is_null())
+                    .collect();
                 let nums: Vec<f64> = vals.iter().filter_map(|v| v.as_f64()).collect();
                 let v = match m.as_str() {
                     "countdistinct" => {
-                        let mut seen: Vec<String> = vals.iter().map(|v| v.to_string().to_lowercase()).collect();
+                        let mut seen: Vec<String> =
+                            vals.iter().map(|v| v.to_string().to_lowercase()).collect();
                         seen.sort();
                         seen.dedup();
                         Value::from(seen.len())
                     }
                     "sum" => Value::from(nums.iter().sum::<f64>()),
-                    "average" if !nums.is_empty() => Value::from(nums.iter().sum::<f64>() / nums.len() as f64),
-                    "min" => vals.iter().copied().min_by(|a, b| order(a, b).unwrap_or(Ordering::Equal)).cloned().unwrap_or(Value::Null),
-                    "max" => vals.iter().copied().max_by(|a, b| order(a, b).unwrap_or(Ordering::Equal)).cloned().unwrap_or(Value::Null),
+                    "average" if !nums.is_empty() => {
+                        Value::from(nums.iter().sum::<f64>() / nums.len() as f64)
+                    }
+                    "min" => vals
+                        .iter()
+                        .copied()
+                        .min_by(|a, b| order(a, b).unwrap_or(Ordering::Equal))
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                    "max" => vals
+                        .iter()
+                        .copied()
+                        .max_by(|a, b| order(a, b).unwrap_or(Ordering::Equal))
+                        .cloned()
+                        .unwrap_or(Value::Null),
                     _ => Value::Null,
                 };
                 out.insert(alias.clone(), v);
@@ -377,6 +408,9 @@ fn aggregate(rows: &[Map<String, Value>], aggs: &[Agg], out: &mut Map<String, Va
         }
     }
 }
+
+/// One group of `groupby`: its key, its head record (the grouped properties) and its members.
+type Group = (Vec<String>, Map<String, Value>, Vec<Map<String, Value>>);
 
 /// Run the `$apply` steps over the records.
 pub fn apply(steps: &[Step], mut rows: Vec<Map<String, Value>>) -> Vec<Map<String, Value>> {
@@ -390,11 +424,15 @@ pub fn apply(steps: &[Step], mut rows: Vec<Map<String, Value>>) -> Vec<Map<Strin
             }
             Step::GroupBy(fields, aggs) => {
                 let keys: Vec<String> = fields.iter().map(|f| key_of(rows.first(), f)).collect();
-                let mut groups: Vec<(Vec<String>, Map<String, Value>, Vec<Map<String, Value>>)> = Vec::new();
+                let mut groups: Vec<Group> = Vec::new();
                 let mut index: std::collections::HashMap<Vec<String>, usize> = Default::default();
                 for r in rows {
-                    let vals: Vec<Value> = keys.iter().map(|k| get(&r, k).cloned().unwrap_or(Value::Null)).collect();
-                    let k: Vec<String> = vals.iter().map(|v| v.to_string().to_lowercase()).collect();
+                    let vals: Vec<Value> = keys
+                        .iter()
+                        .map(|k| get(&r, k).cloned().unwrap_or(Value::Null))
+                        .collect();
+                    let k: Vec<String> =
+                        vals.iter().map(|v| v.to_string().to_lowercase()).collect();
                     let i = *index.entry(k.clone()).or_insert_with(|| {
                         let head = keys.iter().cloned().zip(vals).collect();
                         groups.push((k, head, Vec::new()));
@@ -433,7 +471,10 @@ pub fn parse_orderby(s: &str) -> Result<Vec<(String, bool)>, String> {
 pub fn sort(rows: &mut [Map<String, Value>], by: &[(String, bool)]) {
     rows.sort_by(|a, b| {
         for (f, desc) in by {
-            let (x, y) = (get(a, f).unwrap_or(&Value::Null), get(b, f).unwrap_or(&Value::Null));
+            let (x, y) = (
+                get(a, f).unwrap_or(&Value::Null),
+                get(b, f).unwrap_or(&Value::Null),
+            );
             let o = match (x, y) {
                 (Value::Null, Value::Null) => Ordering::Equal,
                 (Value::Null, _) => Ordering::Less,
@@ -452,7 +493,9 @@ pub fn sort(rows: &mut [Map<String, Value>], by: &[(String, bool)]) {
 /// Keep only the `$select`ed properties (and the `@odata.` annotations), in the record's spelling.
 pub fn select(r: Map<String, Value>, fields: &[String]) -> Map<String, Value> {
     r.into_iter()
-        .filter(|(k, _)| k.starts_with("@odata.") || fields.iter().any(|f| f.eq_ignore_ascii_case(k)))
+        .filter(|(k, _)| {
+            k.starts_with("@odata.") || fields.iter().any(|f| f.eq_ignore_ascii_case(k))
+        })
         .collect()
 }
 
@@ -467,9 +510,11 @@ mod tests {
 
     #[test]
     fn filters_of_the_examples_and_clients() {
-        let r = rec(json!({"isCompliant": false, "policyDefinitionAction": "deny", "complianceState": "NonCompliant",
+        let r = rec(
+            json!({"isCompliant": false, "policyDefinitionAction": "deny", "complianceState": "NonCompliant",
             "policyAssignmentId": "/subscriptions/S/providers/Microsoft.Authorization/policyAssignments/A",
-            "timestamp": "2019-10-06T17:58:00Z", "policyDefinitionGroupNames": ["g1"]}));
+            "timestamp": "2019-10-06T17:58:00Z", "policyDefinitionGroupNames": ["g1"]}),
+        );
         let cases = [
             ("IsCompliant eq false", true),
             ("IsCompliant eq false and (PolicyDefinitionAction eq 'audit' or PolicyDefinitionAction eq 'deny')", true),
@@ -492,7 +537,10 @@ mod tests {
     #[test]
     fn apply_groupby_and_aggregate() {
         let rows: Vec<_> = [
-            ("a1", "r1", false), ("a1", "r2", false), ("a1", "r1", false), ("a2", "r1", true),
+            ("a1", "r1", false),
+            ("a1", "r2", false),
+            ("a1", "r1", false),
+            ("a2", "r1", true),
         ]
         .iter()
         .map(|(a, r, c)| rec(json!({"policyAssignmentId": a, "resourceId": r, "isCompliant": c})))
@@ -500,11 +548,20 @@ mod tests {
         let steps = parse_apply("groupby((PolicyAssignmentId, ResourceId))/groupby((PolicyAssignmentId), aggregate($count as NumberOfRecords))").unwrap();
         let mut out = apply(&steps, rows.clone());
         sort(&mut out, &parse_orderby("NumberOfRecords desc").unwrap());
-        assert_eq!(Value::Object(out[0].clone()), json!({"policyAssignmentId": "a1", "NumberOfRecords": 2}));
+        assert_eq!(
+            Value::Object(out[0].clone()),
+            json!({"policyAssignmentId": "a1", "NumberOfRecords": 2})
+        );
         assert_eq!(out.len(), 2);
-        let out = apply(&parse_apply("filter(isCompliant eq false)/aggregate($count as N)").unwrap(), rows.clone());
+        let out = apply(
+            &parse_apply("filter(isCompliant eq false)/aggregate($count as N)").unwrap(),
+            rows.clone(),
+        );
         assert_eq!(Value::Object(out[0].clone()), json!({"N": 3}));
-        let out = apply(&parse_apply("aggregate(resourceId with countdistinct as R)").unwrap(), rows);
+        let out = apply(
+            &parse_apply("aggregate(resourceId with countdistinct as R)").unwrap(),
+            rows,
+        );
         assert_eq!(Value::Object(out[0].clone()), json!({"R": 2}));
         for bad in ["groupby(a)", "compute(x)", "aggregate(x as y)"] {
             assert!(parse_apply(bad).is_err(), "{bad}");

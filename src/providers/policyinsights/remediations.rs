@@ -10,13 +10,11 @@
 use serde_json::{json, Map, Value};
 
 use super::states::{self, State};
-use super::{scope_of, RunAs};
+use super::{list_reply, parse_eq_filter, scope_of, stored_row, Cx, PolicySet, RunAs};
 use crate::arm::error::ArmError;
 use crate::arm::policyinsights_route::InsightsOp;
 use crate::arm::resource_id::{is_at_or_above, ResourceId};
 use crate::policy::Effect;
-use crate::providers::policy::effective::PolicySet;
-use crate::providers::{list_reply, stored_row, Cx};
 use crate::store::Store;
 use crate::wire::Reply;
 
@@ -60,7 +58,11 @@ fn not_found(cx: &Cx) -> ArmError {
 }
 
 /// Remediations_CreateOrUpdateAt*.
-pub fn remediations_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+pub fn remediations_create_or_update(
+    cx: &Cx,
+    store: &Store,
+    set: &PolicySet,
+) -> Result<Reply, ArmError> {
     let body = cx.object_body()?;
     let empty = Map::new();
     let p = body
@@ -76,7 +78,6 @@ pub fn remediations_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, Ar
             "The remediation request must name a 'policyAssignmentId'.".into(),
         ));
     };
-    let set = PolicySet::load(store)?;
     let Some(a) = set
         .assignments
         .iter()
@@ -119,9 +120,14 @@ pub fn remediations_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, Ar
     let id = remediation_id(cx);
     let existing = store.get(&id.key())?;
     if let Some(e) = &existing {
-        let state = e.body["properties"]["provisioningState"].as_str().unwrap_or_default();
+        let state = e.body["properties"]["provisioningState"]
+            .as_str()
+            .unwrap_or_default();
         if matches!(state, "Accepted" | "Evaluating") {
-            return Err(ArmError::conflict(format!("The remediation '{}' is in progress and cannot be updated.", id.name().unwrap_or_default())));
+            return Err(ArmError::conflict(format!(
+                "The remediation '{}' is in progress and cannot be updated.",
+                id.name().unwrap_or_default()
+            )));
         }
     }
     let created = existing
@@ -156,23 +162,36 @@ pub fn remediations_create_or_update(cx: &Cx, store: &Store) -> Result<Reply, Ar
         "systemData": cx.system_data(existing.as_ref().map(|e| &e.body["systemData"])),
     });
     store.write(|tx| tx.put(&stored_row(&id, TYPE, out.clone())))?;
-    Ok(Reply::json(if existing.is_some() { 200 } else { 201 }, &out))
+    Ok(Reply::json(
+        if existing.is_some() { 200 } else { 201 },
+        &out,
+    ))
 }
 
 /// Run an `Accepted` remediation now and store the outcome; any other is returned as stored.
-fn settle(cx: &Cx, store: &Store, run_as: &RunAs, mut body: Value) -> Result<Value, ArmError> {
+fn settle(
+    cx: &Cx,
+    store: &Store,
+    set: &PolicySet,
+    run_as: &RunAs,
+    mut body: Value,
+) -> Result<Value, ArmError> {
     if body["properties"]["provisioningState"] != "Accepted" {
         return Ok(body);
     }
     let id = ResourceId::parse(body["id"].as_str().unwrap_or_default())
         .map_err(|_| ArmError::internal())?;
     let p = body["properties"].clone();
-    let aid = p["policyAssignmentId"].as_str().unwrap_or_default().to_string();
-    let reference = p["policyDefinitionReferenceId"].as_str().map(str::to_lowercase);
-    let set = PolicySet::load(store)?;
+    let aid = p["policyAssignmentId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let reference = p["policyDefinitionReferenceId"]
+        .as_str()
+        .map(str::to_lowercase);
     let mut scope = scope_of(cx, &InsightsOp::scope(&id));
     scope.assignment = Some(aid.clone());
-    let all = states::compute(store, cx.snap, &set, &scope, cx.now)?;
+    let all = states::compute(store, cx.snap, set, &scope, cx.now)?;
     let locations: Vec<String> = p["filters"]["locations"]
         .as_array()
         .into_iter()
@@ -193,15 +212,25 @@ fn settle(cx: &Cx, store: &Store, run_as: &RunAs, mut body: Value) -> Result<Val
         .filter(|s| s.compliance == "NonCompliant")
         .filter(|s| matches!(s.effect, Effect::DeployIfNotExists | Effect::Modify))
         .filter(|s| {
-            let r = s.record["policyDefinitionReferenceId"].as_str().unwrap_or_default();
-            reference.as_deref().is_none_or(|x| r.eq_ignore_ascii_case(x))
+            let r = s.record["policyDefinitionReferenceId"]
+                .as_str()
+                .unwrap_or_default();
+            reference
+                .as_deref()
+                .is_none_or(|x| r.eq_ignore_ascii_case(x))
         })
         .filter(|s| {
-            let l = s.record["resourceLocation"].as_str().unwrap_or_default().to_lowercase();
+            let l = s.record["resourceLocation"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase();
             locations.is_empty() || locations.contains(&l)
         })
         .filter(|s| {
-            let r = s.record["resourceId"].as_str().unwrap_or_default().to_lowercase();
+            let r = s.record["resourceId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase();
             resource_ids.is_empty() || resource_ids.contains(&r)
         })
         .take(count)
@@ -209,9 +238,20 @@ fn settle(cx: &Cx, store: &Store, run_as: &RunAs, mut body: Value) -> Result<Val
     let mut deployments = Vec::new();
     for (i, s) in chosen.iter().enumerate() {
         let applied = &set.assignments[s.assignment];
-        deployments.push(remediate(cx, store, run_as, &id, i, applied.identity.as_ref(), s));
+        deployments.push(remediate(
+            cx,
+            store,
+            run_as,
+            &id,
+            i,
+            applied.identity.as_ref(),
+            s,
+        ));
     }
-    let failed = deployments.iter().filter(|d| d["status"] == "Failed").count();
+    let failed = deployments
+        .iter()
+        .filter(|d| d["status"] == "Failed")
+        .count();
     let total = deployments.len();
     // failureThreshold.percentage: the remediation fails when the failed share passes it; without one,
     // when any deployment failed.
@@ -223,7 +263,11 @@ fn settle(cx: &Cx, store: &Store, run_as: &RunAs, mut body: Value) -> Result<Val
     body["properties"]["provisioningState"] = json!(state);
     body["properties"]["deploymentStatus"] = json!({"totalDeployments": total,
         "successfulDeployments": total - failed, "failedDeployments": failed});
-    body["properties"]["statusMessage"] = json!(format!("Remediation {}: {} of {total} deployments succeeded", state.to_lowercase(), total - failed));
+    body["properties"]["statusMessage"] = json!(format!(
+        "Remediation {}: {} of {total} deployments succeeded",
+        state.to_lowercase(),
+        total - failed
+    ));
     body["properties"]["lastUpdatedOn"] = json!(cx.now_str());
     body[DEPLOYMENTS] = Value::Array(deployments);
     store.write(|tx| tx.put(&stored_row(&id, TYPE, body.clone())))?;
@@ -240,7 +284,10 @@ fn remediate(
     identity: Option<&(String, String)>,
     s: &State,
 ) -> Value {
-    let rid = s.record["resourceId"].as_str().unwrap_or_default().to_string();
+    let rid = s.record["resourceId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let location = s.record["resourceLocation"].clone();
     let mut item = json!({"remediatedResourceId": rid, "deploymentId": "", "status": "Failed",
         "resourceLocation": location, "createdOn": cx.now_str(), "lastUpdatedOn": cx.now_str()});
@@ -249,27 +296,45 @@ fn remediate(
         item
     };
     let Some((pid, tid)) = identity else {
-        return fail(item, json!({"code": "MissingPolicyAssignmentIdentity", "message": "The policy assignment has no managed identity to remediate with."}));
+        return fail(
+            item,
+            json!({"code": "MissingPolicyAssignmentIdentity", "message": "The policy assignment has no managed identity to remediate with."}),
+        );
     };
     let target = ResourceId::parse(&rid).unwrap_or_default();
     let sub = target.subscription.clone().unwrap_or_default();
     let (method, path, req_body) = if s.effect == Effect::DeployIfNotExists {
-        let d = member(&s.details, "deployment").cloned().unwrap_or(Value::Null);
+        let d = member(&s.details, "deployment")
+            .cloned()
+            .unwrap_or(Value::Null);
         let at_sub = member(&s.details, "deploymentScope")
             .and_then(Value::as_str)
             .is_some_and(|x| x.eq_ignore_ascii_case("subscription"));
-        let name = crate::template::hash::guid(&[remediation.key(), rid.to_lowercase(), index.to_string()]);
+        let name = crate::template::hash::guid(&[
+            remediation.key(),
+            rid.to_lowercase(),
+            index.to_string(),
+        ]);
         let mut b = json!({"properties": d.get("properties").cloned().unwrap_or(json!({}))});
         let path = if at_sub {
             b["location"] = d
                 .get("location")
                 .cloned()
                 .filter(|l| l.is_string())
-                .unwrap_or_else(|| if location.as_str().is_some_and(|l| !l.is_empty()) { location.clone() } else { json!("westus") });
+                .unwrap_or_else(|| {
+                    if location.as_str().is_some_and(|l| !l.is_empty()) {
+                        location.clone()
+                    } else {
+                        json!("westus")
+                    }
+                });
             format!("/subscriptions/{sub}/providers/Microsoft.Resources/deployments/{name}")
         } else {
             let Some(rg) = target.resource_group.clone() else {
-                return fail(item, json!({"code": "InvalidDeploymentScope", "message": format!("The resource '{rid}' is not in a resource group: its deployIfNotExists deployment needs 'deploymentScope' 'subscription'.")}));
+                return fail(
+                    item,
+                    json!({"code": "InvalidDeploymentScope", "message": format!("The resource '{rid}' is not in a resource group: its deployIfNotExists deployment needs 'deploymentScope' 'subscription'.")}),
+                );
             };
             format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Resources/deployments/{name}")
         };
@@ -277,13 +342,23 @@ fn remediate(
         ("PUT", format!("{path}?api-version={DEPLOYMENT_API}"), b)
     } else {
         let Ok(Some(row)) = store.get(&target.key()) else {
-            return fail(item, json!({"code": "ResourceNotFound", "message": format!("The resource '{rid}' was not found.")}));
+            return fail(
+                item,
+                json!({"code": "ResourceNotFound", "message": format!("The resource '{rid}' was not found.")}),
+            );
         };
-        let ops = member(&s.details, "operations").cloned().unwrap_or(json!([]));
+        let ops = member(&s.details, "operations")
+            .cloned()
+            .unwrap_or(json!([]));
         let conflict = member(&s.details, "conflictEffect").and_then(Value::as_str);
         let changed = match crate::policy::apply_modify(&row.body, &ops, conflict) {
             Ok(m) => m.body,
-            Err(c) => return fail(item, json!({"code": "PolicyModifyConflict", "message": c.message})),
+            Err(c) => {
+                return fail(
+                    item,
+                    json!({"code": "PolicyModifyConflict", "message": c.message}),
+                )
+            }
         };
         let api = api_version_for(&target);
         item["deploymentId"] = json!(rid);
@@ -309,7 +384,7 @@ fn api_version_for(id: &ResourceId) -> String {
         return "2021-04-01".into();
     };
     let (ns, rest) = t.split_once('/').unwrap_or((&t, ""));
-    let versions = crate::providers::catalog::api_versions(ns, rest);
+    let versions = super::api_versions(ns, rest);
     versions
         .iter()
         .filter(|v| !v.contains("preview"))
@@ -335,8 +410,13 @@ fn stored(cx: &Cx, store: &Store) -> Result<Value, ArmError> {
 }
 
 /// Remediations_GetAt*: runs an accepted remediation first.
-pub fn remediations_get(cx: &Cx, store: &Store, run_as: &RunAs) -> Result<Reply, ArmError> {
-    let body = settle(cx, store, run_as, stored(cx, store)?)?;
+pub fn remediations_get(
+    cx: &Cx,
+    store: &Store,
+    set: &PolicySet,
+    run_as: &RunAs,
+) -> Result<Reply, ArmError> {
+    let body = settle(cx, store, set, run_as, stored(cx, store)?)?;
     Ok(Reply::json(200, &public(body)))
 }
 
@@ -353,11 +433,21 @@ pub fn remediations_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 
 /// Remediations_ListFor*: those at or below the scope, `$filter` on `PolicyAssignmentId` and
 /// `PolicyDefinitionReferenceId` (eq, and), `$top`.
-pub fn remediations_list(cx: &Cx, store: &Store, run_as: &RunAs) -> Result<Reply, ArmError> {
+pub fn remediations_list(
+    cx: &Cx,
+    store: &Store,
+    set: &PolicySet,
+    run_as: &RunAs,
+) -> Result<Reply, ArmError> {
     let scope = cx.id.scope_of_last_part().key();
     let mut wanted: Vec<(String, String)> = Vec::new();
-    if let Some(f) = cx.req.query("$filter").map(str::trim).filter(|f| !f.is_empty()) {
-        for (k, v) in crate::providers::parse_eq_filter(f).ok_or_else(|| ArmError::invalid_filter(f))? {
+    if let Some(f) = cx
+        .req
+        .query("$filter")
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+    {
+        for (k, v) in parse_eq_filter(f).ok_or_else(|| ArmError::invalid_filter(f))? {
             let k = k.to_ascii_lowercase();
             if k != "policyassignmentid" && k != "policydefinitionreferenceid" {
                 return Err(ArmError::invalid_filter(f));
@@ -373,11 +463,15 @@ pub fn remediations_list(cx: &Cx, store: &Store, run_as: &RunAs) -> Result<Reply
         }
         let p = &r.body["properties"];
         let ok = wanted.iter().all(|(k, v)| {
-            let field = if k == "policyassignmentid" { "policyAssignmentId" } else { "policyDefinitionReferenceId" };
+            let field = if k == "policyassignmentid" {
+                "policyAssignmentId"
+            } else {
+                "policyDefinitionReferenceId"
+            };
             p[field].as_str().is_some_and(|x| x.eq_ignore_ascii_case(v))
         });
         if ok {
-            items.push(public(settle(cx, store, run_as, r.body)?));
+            items.push(public(settle(cx, store, set, run_as, r.body)?));
         }
     }
     Ok(list_reply(cx, items))
@@ -388,11 +482,17 @@ pub fn remediations_list(cx: &Cx, store: &Store, run_as: &RunAs) -> Result<Reply
 /// provider's #16478 records).
 pub fn remediations_cancel(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let mut body = stored(cx, store)?;
-    let state = body["properties"]["provisioningState"].as_str().unwrap_or_default().to_string();
+    let state = body["properties"]["provisioningState"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     if state != "Accepted" && state != "Evaluating" {
         return Err(ArmError::new(
             "InvalidCancelRemediationRequest",
-            format!("The remediation '{}' is in state '{state}' and cannot be cancelled.", remediation_id(cx).name().unwrap_or_default()),
+            format!(
+                "The remediation '{}' is in state '{state}' and cannot be cancelled.",
+                remediation_id(cx).name().unwrap_or_default()
+            ),
         )
         .with_status(400));
     }
@@ -405,9 +505,13 @@ pub fn remediations_cancel(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
 }
 
 /// Remediations_ListDeploymentsAt*: each resource's deployment (or modify), `$top`.
-pub fn remediations_list_deployments(cx: &Cx, store: &Store, run_as: &RunAs) -> Result<Reply, ArmError> {
-    let body = settle(cx, store, run_as, stored(cx, store)?)?;
+pub fn remediations_list_deployments(
+    cx: &Cx,
+    store: &Store,
+    set: &PolicySet,
+    run_as: &RunAs,
+) -> Result<Reply, ArmError> {
+    let body = settle(cx, store, set, run_as, stored(cx, store)?)?;
     let items = body[DEPLOYMENTS].as_array().cloned().unwrap_or_default();
     Ok(list_reply(cx, items))
 }
-

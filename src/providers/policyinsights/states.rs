@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
-use super::super::policy::effective::{context_for, group_ancestors, Applied, Member, PolicySet};
+use super::{context_for, group_ancestors, Applied, Member, PolicySet};
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::ResourceId;
 use crate::facts::Snapshot;
@@ -112,7 +112,12 @@ pub fn compute(
         let mut targets: Vec<(String, &Value, String, String)> = Vec::new();
         if scope.resource_group.is_none() && scope.resource.is_none() {
             if let Some(b) = &sub_body {
-                targets.push((format!("/subscriptions/{sub}"), b, String::new(), String::new()));
+                targets.push((
+                    format!("/subscriptions/{sub}"),
+                    b,
+                    String::new(),
+                    String::new(),
+                ));
             }
         }
         for r in &rows {
@@ -168,9 +173,9 @@ pub fn compute(
                     {
                         continue;
                     }
-                    let Some((effect, compliance, details)) =
-                        judge(set, a, m, body, &key, &rg, &ancestors, &by_type, &base_ctx, now)
-                    else {
+                    let Some((effect, compliance, details)) = judge(
+                        set, a, m, body, &key, &rg, &ancestors, &by_type, &base_ctx, now,
+                    ) else {
                         continue;
                     };
                     let record = record(&stamp, body, sub, &rg, &mg_ids, a, m, effect, compliance);
@@ -241,7 +246,11 @@ fn judge(
         }
         _ => Some((
             effect,
-            if o.matched { "NonCompliant" } else { "Compliant" },
+            if o.matched {
+                "NonCompliant"
+            } else {
+                "Compliant"
+            },
             o.details,
         )),
     }
