@@ -15,6 +15,7 @@ mod lifecycle;
 mod managementgroups;
 mod pim;
 mod policy_aliases;
+mod policy_compliance;
 mod policy_resources;
 mod refusals;
 mod resource_rules;

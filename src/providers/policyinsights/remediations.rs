@@ -370,8 +370,20 @@ fn remediate(
         let e = rbody.get("error").cloned().unwrap_or(json!({"code": crate::wire::status_name(reply.status), "message": String::from_utf8_lossy(&reply.body)}));
         return fail(item, e);
     }
-    if rbody["properties"]["provisioningState"] == "Failed" {
-        let e = rbody["properties"]["error"].clone();
+    // a deployment answers Accepted and has already run: its stored outcome says how it went
+    let done = if s.effect == Effect::DeployIfNotExists {
+        let key = ResourceId::parse(item["deploymentId"].as_str().unwrap_or_default())
+            .map(|d| d.key())
+            .unwrap_or_default();
+        match store.get(&key) {
+            Ok(Some(row)) => row.body.clone(),
+            _ => rbody,
+        }
+    } else {
+        rbody
+    };
+    if done["properties"]["provisioningState"] == "Failed" {
+        let e = done["properties"]["error"].clone();
         return fail(item, e);
     }
     item["status"] = json!("Succeeded");

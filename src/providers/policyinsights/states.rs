@@ -223,7 +223,7 @@ fn judge(
     let o = match policy::evaluate(&m.def, &m.params, body, &ctx) {
         Ok(o) => o,
         Err(e) => {
-            tracing::debug!(assignment = %a.id, resource = %key, error = %e.message, "policy state not evaluable");
+            tracing::warn!(assignment = %a.id, resource = %key, error = %e.message, "policy state not evaluable");
             return None;
         }
     };
@@ -338,7 +338,7 @@ fn record(
         "effectiveParameters": "",
         "isCompliant": compliance == "Compliant",
         "subscriptionId": sub_id,
-        "resourceType": body["type"],
+        "resourceType": policy::eval::policy_type(body),
         "resourceLocation": body["location"].as_str().unwrap_or_default(),
         "resourceGroup": rg_name,
         "resourceTags": text_of(body.get("tags").unwrap_or(&Value::Null)),
