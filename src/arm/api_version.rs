@@ -104,6 +104,8 @@ const ROLE_ASSIGNMENTS: &[&str] = &[
     "2017-10-01-preview",
     "2018-01-01-preview",
     "2018-09-01-preview",
+    // (the version that introduced delegatedManagedIdentityResourceId; the Lighthouse policy samples use it)
+    "2019-04-01-preview",
     "2020-03-01-preview",
     "2020-04-01-preview",
     "2020-08-01-preview",

@@ -637,3 +637,157 @@ async fn a_modify_remediation_tags_existing_resources() {
         .await;
     assert!(values(&r).is_empty(), "{}", r.body);
 }
+
+/// Deploy a subscription-scope sample with its parameter file, as `who`; the deployment's final state.
+async fn deploy_sample(e: &Emu, who: &str, name: &str, template: &str, params: &str) -> Value {
+    let t = e.token(who).await;
+    let template = load(template);
+    let params = load(params)["parameters"].clone();
+    let d = format!(
+        "{}/providers/Microsoft.Resources/deployments/{name}?{ARM}",
+        sub()
+    );
+    let r = e
+        .call(
+            "PUT",
+            &d,
+            Some(&t),
+            Some(json!({"location": "westeurope",
+            "properties": {"mode": "Incremental", "template": template, "parameters": params}})),
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.body);
+    e.call("GET", &d, Some(&t), None).await.body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_keyvault_monitoring_sample_remediates_through_the_identity_the_provider_granted() {
+    let e = emu().await;
+    // the customer's admin deploys it (writing policy definitions needs a policy role the default
+    // world's delegation does not give); in a delegated subscription the sample's role assignment
+    // names the assignment as the delegated managed identity
+    let d = deploy_sample(
+        &e,
+        "admin@fabrikam",
+        "kv-monitoring",
+        "policy-enforce-keyvault-monitoring/enforceAzureMonitoredKeyVault.json",
+        "policy-enforce-keyvault-monitoring/enforceAzureMonitoredKeyVault.parameters.json",
+    )
+    .await;
+    assert_eq!(d["properties"]["provisioningState"], "Succeeded", "{d}");
+    // the provider's automation remediates
+    let msp = e.token("msp-automation").await;
+    let a = format!(
+        "{}/providers/Microsoft.Authorization/policyAssignments/Enforce-Monitoring-KeyVault-Assignment",
+        sub()
+    );
+    let r = e
+        .call(
+            "PUT",
+            &remediation("kv"),
+            Some(&msp),
+            Some(json!({"properties": {"policyAssignmentId": a}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = e.call("GET", &remediation("kv"), Some(&msp), None).await;
+    assert_eq!(
+        r.body["properties"]["provisioningState"], "Succeeded",
+        "{}",
+        r.body
+    );
+    let kv = format!(
+        "{}/resourceGroups/rg-data/providers/Microsoft.KeyVault/vaults/fabrikam-kv",
+        sub()
+    );
+    let admin = e.token("admin@fabrikam").await;
+    let setting = format!("{kv}/providers/Microsoft.Insights/diagnosticSettings/setByPolicy?api-version=2021-05-01-preview");
+    let r = e.call("GET", &setting, Some(&admin), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["properties"]["workspaceId"],
+        "/subscriptions/74903176-3e4e-492d-9d18-9afab69a0cf8/resourcegroups/azuremgmt/providers/microsoft.operationalinsights/workspaces/workspace100"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_subscription_monitoring_sample_remediates_the_subscription() {
+    let e = emu().await;
+    let d = deploy_sample(
+        &e,
+        "admin@fabrikam",
+        "sub-monitoring",
+        "policy-enforce-sub-monitoring/enforceAzureMonitoredSubsription.json",
+        "policy-enforce-sub-monitoring/enforceAzureMonitoredSubscription.parameters.json",
+    )
+    .await;
+    assert_eq!(d["properties"]["provisioningState"], "Succeeded", "{d}");
+    let admin = e.token("admin@fabrikam").await;
+    let a = format!(
+        "{}/providers/Microsoft.Authorization/policyAssignments/Enable-Full-AzSub-Monitoring-Assignment",
+        sub()
+    );
+    // the subscription itself is what is non-compliant
+    let f = q("&$filter=complianceState eq 'NonCompliant'");
+    let r = e
+        .call("POST", &states(&a, "queryResults", &f), Some(&admin), None)
+        .await;
+    let v = values(&r);
+    assert_eq!(v.len(), 1, "{}", r.body);
+    assert_eq!(v[0]["resourceType"], "Microsoft.Resources/subscriptions");
+    let r = e
+        .call(
+            "PUT",
+            &remediation("sub"),
+            Some(&admin),
+            Some(json!({"properties": {"policyAssignmentId": a}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = e.call("GET", &remediation("sub"), Some(&admin), None).await;
+    let deployments = format!(
+        "{}/providers/Microsoft.PolicyInsights/remediations/sub/listDeployments?{PI}",
+        sub()
+    );
+    let l = e.call("POST", &deployments, Some(&admin), None).await;
+    // As in Azure: the identity holds Contributor (the sample's roleDefinitionIds), which creates the
+    // group, the workspace and the automation account but not the policy assignment the sample's
+    // deployment also makes, so that deployment fails with ARM's authorization error
+    assert_eq!(
+        r.body["properties"]["provisioningState"], "Failed",
+        "{}",
+        r.body
+    );
+    let d = values(&l);
+    assert_eq!(d.len(), 1, "{}", l.body);
+    assert_eq!(d[0]["status"], "Failed");
+    assert!(d[0]["remediatedResourceId"]
+        .as_str()
+        .unwrap()
+        .eq_ignore_ascii_case(&sub()));
+    assert!(
+        d[0]["error"].to_string().contains("AuthorizationFailed")
+            && d[0]["error"]
+                .to_string()
+                .contains("Microsoft.Authorization/policyAssignments/write"),
+        "{}",
+        d[0]
+    );
+    let r = e
+        .call(
+            "GET",
+            &format!("{}/resourceGroups/fabrikam-prod-mgmt?{ARM}", sub()),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ws = format!("{}/resourceGroups/fabrikam-prod-mgmt/providers/Microsoft.OperationalInsights/workspaces/fabrikam-prodmanagedws?api-version=2022-10-01", sub());
+    let r = e.call("GET", &ws, Some(&admin), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // the group the existence condition looks for exists now: the subscription is compliant
+    let r = e
+        .call("POST", &states(&a, "queryResults", &f), Some(&admin), None)
+        .await;
+    assert!(values(&r).is_empty(), "{}", r.body);
+}
