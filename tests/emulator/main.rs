@@ -24,6 +24,7 @@ mod resourcegraph_scope;
 mod spec_fixes;
 mod spec_plans;
 mod spec_plans_policy;
+mod spec_plans_policyinsights;
 mod spec_replay;
 mod vm;
 

@@ -270,7 +270,8 @@ pub fn policy_states_list_query_results(
         .collect();
     Ok(Reply::json(
         200,
-        &json!({"@odata.context": format!("{meta}#{res}"), "@odata.count": value.len(), "value": value}),
+        // (every state in one page: `@odata.nextLink` null, as the examples show a last page)
+        &json!({"@odata.context": format!("{meta}#{res}"), "@odata.count": value.len(), "@odata.nextLink": null, "value": value}),
     ))
 }
 
@@ -278,7 +279,7 @@ pub fn policy_states_list_query_results(
 /// is, else Compliant if any is, else Exempt.
 fn details_by<'r>(
     rows: &[&'r Map<String, Value>],
-    key: impl Fn(&'r Map<String, Value>) -> String,
+    keys: impl Fn(&'r Map<String, Value>) -> Vec<String>,
 ) -> (Vec<Value>, usize) {
     let mut worst: std::collections::BTreeMap<String, u8> = Default::default();
     for r in rows {
@@ -287,8 +288,10 @@ fn details_by<'r>(
             "Compliant" => 1,
             _ => 0,
         };
-        let e = worst.entry(key(r)).or_insert(rank);
-        *e = (*e).max(rank);
+        for k in keys(r) {
+            let e = worst.entry(k).or_insert(rank);
+            *e = (*e).max(rank);
+        }
     }
     let count = |n: u8| worst.values().filter(|v| **v == n).count();
     let mut out = Vec::new();
@@ -302,41 +305,18 @@ fn details_by<'r>(
 }
 
 fn summary_results(cx: &Cx, rows: &[&Map<String, Value>], extra_filter: &str) -> Value {
-    let (resource_details, non_compliant_resources) = details_by(rows, |r| {
-        r["resourceId"].as_str().unwrap_or_default().to_lowercase()
-    });
+    let lower = |r: &Map<String, Value>, k: &str| r[k].as_str().unwrap_or_default().to_lowercase();
+    let (resource_details, non_compliant_resources) =
+        details_by(rows, |r| vec![lower(r, "resourceId")]);
     let (policy_details, non_compliant_policies) = details_by(rows, |r| {
-        format!(
+        vec![format!(
             "{}|{}|{}",
-            r["policyAssignmentId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_lowercase(),
-            r["policyDefinitionId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_lowercase(),
-            r["policyDefinitionReferenceId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_lowercase()
-        )
+            lower(r, "policyAssignmentId"),
+            lower(r, "policyDefinitionId"),
+            lower(r, "policyDefinitionReferenceId")
+        )]
     });
-    let grouped: Vec<&Map<String, Value>> = rows
-        .iter()
-        .copied()
-        .filter(|r| {
-            r["policyDefinitionGroupNames"]
-                .as_array()
-                .is_some_and(|a| !a.is_empty())
-        })
-        .collect();
-    let (group_details, _) = details_by(&grouped, |r| {
-        r["policyDefinitionGroupNames"][0]
-            .as_str()
-            .unwrap_or_default()
-            .to_lowercase()
-    });
+    let (group_details, _) = details_by(rows, group_names);
     let scope = InsightsOp::scope(cx.id).canonical();
     let filter = if extra_filter.is_empty() {
         "IsCompliant eq false".to_string()
@@ -351,6 +331,17 @@ fn summary_results(cx: &Cx, rows: &[&Map<String, Value>], extra_filter: &str) ->
         "policyDetails": policy_details,
         "policyGroupDetails": group_details,
     })
+}
+
+/// The lower-cased group names of a record.
+fn group_names(r: &Map<String, Value>) -> Vec<String> {
+    r["policyDefinitionGroupNames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_lowercase)
+        .collect()
 }
 
 /// PolicyStates_SummarizeFor*: the counts of the scope, then per assignment (at most `$top`) and per
@@ -408,12 +399,32 @@ pub fn policy_states_summarize(cx: &Cx, store: &Store, set: &PolicySet) -> Resul
                     })
                 })
                 .collect();
+            let mut groups: Vec<String> = Vec::new();
+            for r in &mine {
+                for g in group_names(r) {
+                    if !groups.contains(&g) {
+                        groups.push(g);
+                    }
+                }
+            }
+            let policy_groups: Vec<Value> = groups
+                .iter()
+                .map(|g| {
+                    let of: Vec<&Map<String, Value>> = mine
+                        .iter()
+                        .copied()
+                        .filter(|r| group_names(r).contains(g))
+                        .collect();
+                    json!({"policyGroupName": g, "results": summary_results(cx, &of,
+                        &format!("'{g}' IN PolicyDefinitionGroupNames and PolicyAssignmentId eq '{a}'"))})
+                })
+                .collect();
             json!({
                 "policyAssignmentId": a,
                 "policySetDefinitionId": set_id,
                 "results": summary_results(cx, &mine, &format!("PolicyAssignmentId eq '{a}'")),
                 "policyDefinitions": definitions,
-                "policyGroups": [],
+                "policyGroups": policy_groups,
             })
         })
         .collect();
