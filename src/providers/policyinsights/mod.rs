@@ -22,7 +22,7 @@ use crate::arm::resource_id::ResourceId;
 use crate::store::Store;
 use crate::wire::Reply;
 
-pub use states::{Scope, State};
+pub use states::{Hit, Scope};
 
 /// Run a request through the whole pipeline as a managed identity: (principal id, tenant id, method,
 /// path and query, body).
@@ -120,30 +120,31 @@ pub fn scope_of(cx: &Cx, scope: &ResourceId) -> Scope {
     out
 }
 
-/// The states of the request's scope, as records.
-fn records(cx: &Cx, store: &Store, set: &PolicySet) -> Result<Vec<Map<String, Value>>, ArmError> {
+/// The records of the request's scope that `keep` keeps, in a stable order.
+fn records(
+    cx: &Cx,
+    store: &Store,
+    set: &PolicySet,
+    keep: Option<&odata::Filter>,
+) -> Result<Vec<Map<String, Value>>, ArmError> {
     let scope = scope_of(cx, &InsightsOp::scope(cx.id));
-    let mut states = states::compute(store, cx.snap, set, &scope, cx.now)?;
-    states.sort_by(|a, b| {
-        let k = |s: &State| {
-            (
-                s.record["resourceId"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_lowercase(),
-                s.record["policyAssignmentId"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_lowercase(),
-                s.record["policyDefinitionReferenceId"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_lowercase(),
-            )
-        };
-        k(a).cmp(&k(b))
+    let stamp = crate::clock::arm_time(cx.now);
+    let mut out = Vec::new();
+    states::compute(store, cx.snap, set, &scope, cx.now, &mut |h| {
+        let r = h.record(&stamp);
+        if keep.is_none_or(|f| f.matches(&r)) {
+            out.push(r);
+        }
+    })?;
+    let lower = |r: &Map<String, Value>, k: &str| r[k].as_str().unwrap_or_default().to_lowercase();
+    out.sort_by_cached_key(|r| {
+        (
+            lower(r, "resourceId"),
+            lower(r, "policyAssignmentId"),
+            lower(r, "policyDefinitionReferenceId"),
+        )
     });
-    Ok(states.into_iter().map(|s| s.record).collect())
+    Ok(out)
 }
 
 /// `{base}{scope}/providers/Microsoft.PolicyInsights/policyStates/$metadata`.
@@ -242,10 +243,7 @@ pub fn policy_states_list_query_results(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.split(',').map(|f| f.trim().to_string()).collect());
-    let mut rows = records(cx, store, set)?;
-    if let Some(f) = &filter {
-        rows.retain(|r| f.matches(r));
-    }
+    let rows = records(cx, store, set, filter.as_ref())?;
     let mut rows = odata::apply(&apply, rows);
     odata::sort(&mut rows, &orderby);
     if let Some(t) = top {
@@ -351,10 +349,7 @@ pub fn policy_states_summarize(cx: &Cx, store: &Store, set: &PolicySet) -> Resul
     check_time(cx, "$to")?;
     let filter = filter_of(cx)?;
     let top = top(cx)?;
-    let mut rows = records(cx, store, set)?;
-    if let Some(f) = &filter {
-        rows.retain(|r| f.matches(r));
-    }
+    let rows = records(cx, store, set, filter.as_ref())?;
     let all: Vec<&Map<String, Value>> = rows.iter().collect();
     let mut assignment_ids: Vec<String> = Vec::new();
     for r in &rows {
@@ -453,7 +448,8 @@ pub fn policy_states_trigger_evaluation(
     set: &PolicySet,
 ) -> Result<Reply, ArmError> {
     let scope = scope_of(cx, &InsightsOp::scope(cx.id));
-    let n = states::compute(store, cx.snap, set, &scope, cx.now)?.len();
+    let mut n = 0usize;
+    states::compute(store, cx.snap, set, &scope, cx.now, &mut |_| n += 1)?;
     let sub = cx.id.subscription.clone().unwrap_or_default();
     let path = format!(
         "/subscriptions/{sub}/providers/Microsoft.PolicyInsights/asyncOperationResults/{}",

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::states::{self, State};
+use super::states::{self, Hit};
 use super::{list_reply, parse_eq_filter, scope_of, stored_row, Cx, PolicySet, RunAs};
 use crate::arm::error::ArmError;
 use crate::arm::policyinsights_route::InsightsOp;
@@ -191,7 +191,8 @@ fn settle(
         .map(str::to_lowercase);
     let mut scope = scope_of(cx, &InsightsOp::scope(&id));
     scope.assignment = Some(aid.clone());
-    let all = states::compute(store, cx.snap, set, &scope, cx.now)?;
+    let stamp = crate::clock::arm_time(cx.now);
+    let count = p["resourceCount"].as_u64().unwrap_or(500) as usize;
     let locations: Vec<String> = p["filters"]["locations"]
         .as_array()
         .into_iter()
@@ -206,47 +207,46 @@ fn settle(
         .filter_map(Value::as_str)
         .map(str::to_lowercase)
         .collect();
-    let count = p["resourceCount"].as_u64().unwrap_or(500) as usize;
-    let chosen: Vec<&State> = all
-        .iter()
-        .filter(|s| s.compliance == "NonCompliant")
-        .filter(|s| matches!(s.effect, Effect::DeployIfNotExists | Effect::Modify))
-        .filter(|s| {
-            let r = s.record["policyDefinitionReferenceId"]
-                .as_str()
-                .unwrap_or_default();
-            reference
-                .as_deref()
-                .is_none_or(|x| r.eq_ignore_ascii_case(x))
-        })
-        .filter(|s| {
-            let l = s.record["resourceLocation"]
-                .as_str()
-                .unwrap_or_default()
-                .to_lowercase();
-            locations.is_empty() || locations.contains(&l)
-        })
-        .filter(|s| {
-            let r = s.record["resourceId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_lowercase();
-            resource_ids.is_empty() || resource_ids.contains(&r)
-        })
-        .take(count)
-        .collect();
+    // (record, effect, details, identity) of each resource to remediate
+    let mut chosen: Vec<Chosen> = Vec::new();
+    states::compute(store, cx.snap, set, &scope, cx.now, &mut |h: Hit| {
+        if chosen.len() >= count
+            || h.compliance != "NonCompliant"
+            || !matches!(h.effect, Effect::DeployIfNotExists | Effect::Modify)
+        {
+            return;
+        }
+        let r = h.member.reference_id.as_deref().unwrap_or_default();
+        if reference
+            .as_deref()
+            .is_some_and(|x| !r.eq_ignore_ascii_case(x))
+        {
+            return;
+        }
+        let record = h.record(&stamp);
+        let l = record["resourceLocation"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase();
+        let id = record["resourceId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase();
+        if (!locations.is_empty() && !locations.contains(&l))
+            || (!resource_ids.is_empty() && !resource_ids.contains(&id))
+        {
+            return;
+        }
+        chosen.push(Chosen {
+            record,
+            effect: h.effect,
+            details: h.details,
+            identity: h.applied.identity.clone(),
+        });
+    })?;
     let mut deployments = Vec::new();
     for (i, s) in chosen.iter().enumerate() {
-        let applied = &set.assignments[s.assignment];
-        deployments.push(remediate(
-            cx,
-            store,
-            run_as,
-            &id,
-            i,
-            applied.identity.as_ref(),
-            s,
-        ));
+        deployments.push(remediate(cx, store, run_as, &id, i, s));
     }
     let failed = deployments
         .iter()
@@ -274,6 +274,14 @@ fn settle(
     Ok(body)
 }
 
+/// A resource a remediation acts on.
+struct Chosen {
+    record: Map<String, Value>,
+    effect: Effect,
+    details: Value,
+    identity: Option<(String, String)>,
+}
+
 /// One resource's remediation: the deployment or the modify, as the identity. The listDeployments item.
 fn remediate(
     cx: &Cx,
@@ -281,9 +289,9 @@ fn remediate(
     run_as: &RunAs,
     remediation: &ResourceId,
     index: usize,
-    identity: Option<&(String, String)>,
-    s: &State,
+    s: &Chosen,
 ) -> Value {
+    let identity = s.identity.as_ref();
     let rid = s.record["resourceId"]
         .as_str()
         .unwrap_or_default()

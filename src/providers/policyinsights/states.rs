@@ -36,18 +36,38 @@ pub struct Scope {
     pub set_definition: Option<String>,
 }
 
-/// One state, with what remediation needs beside the record.
+/// One state, with what remediation needs beside it; `record` builds the `PolicyState` (only what a
+/// query keeps is built: a scan of 10 000 resources under 50 assignments has 500 000 states).
 #[derive(Debug, Clone)]
-pub struct State {
-    pub record: Map<String, Value>,
-    /// Index in `PolicySet::assignments` and in its `members`.
-    pub assignment: usize,
-    pub member: usize,
+pub struct Hit<'a> {
+    pub body: &'a Value,
+    sub: &'a str,
+    rg: &'a str,
+    mg_ids: &'a str,
+    pub applied: &'a Applied,
+    pub member: &'a Member,
     pub effect: Effect,
     /// The outcome's evaluated `then.details` (the deployment of a deployIfNotExists, the operations
-    /// of a modify) when the `if` matched.
+    /// of a modify) when NonCompliant; `Null` otherwise.
     pub details: Value,
     pub compliance: &'static str,
+}
+
+impl Hit<'_> {
+    /// The record as policyStates.json's `PolicyState`, stamped `stamp`.
+    pub fn record(&self, stamp: &str) -> Map<String, Value> {
+        record(
+            stamp,
+            self.body,
+            self.sub,
+            self.rg,
+            self.mg_ids,
+            self.applied,
+            self.member,
+            self.effect,
+            self.compliance,
+        )
+    }
 }
 
 /// Types the compliance scan does not look at: deployments and their operations, PolicyInsights'
@@ -80,19 +100,18 @@ fn member_str<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
         .and_then(|(_, v)| v.as_str())
 }
 
-/// The states of `scope` now. `base` is the URL clients reached us on (for `@odata.context`).
+/// Every state of `scope` now, handed to `sink` one by one.
 pub fn compute(
     store: &Store,
     snap: &Snapshot,
     set: &PolicySet,
     scope: &Scope,
     now: OffsetDateTime,
-) -> Result<Vec<State>, ArmError> {
-    let mut out = Vec::new();
+    sink: &mut dyn FnMut(Hit),
+) -> Result<(), ArmError> {
     if set.assignments.is_empty() {
-        return Ok(out);
+        return Ok(());
     }
-    let stamp = crate::clock::arm_time(now);
     for sub in &scope.subscriptions {
         let ancestors = group_ancestors(snap, sub);
         let mg_ids: Vec<String> = snap
@@ -143,7 +162,7 @@ pub fn compute(
                 continue;
             }
             let id_str = body["id"].as_str().unwrap_or(&key).to_string();
-            let base_ctx = contexts
+            let mut ctx = contexts
                 .entry(rg.clone())
                 .or_insert_with(|| context_for(store, snap, &id_str, "GET", "", now))
                 .clone();
@@ -155,12 +174,7 @@ pub fn compute(
                 {
                     continue;
                 }
-                let ai = set
-                    .assignments
-                    .iter()
-                    .position(|x| std::ptr::eq(x, a))
-                    .unwrap_or_default();
-                for (mi, m) in a.members.iter().enumerate() {
+                for m in &a.members {
                     if scope
                         .definition
                         .as_ref()
@@ -174,15 +188,17 @@ pub fn compute(
                         continue;
                     }
                     let Some((effect, compliance, details)) = judge(
-                        set, a, m, body, &key, &rg, &ancestors, &by_type, &base_ctx, now,
+                        set, a, m, body, &key, &rg, &ancestors, &by_type, &mut ctx, now,
                     ) else {
                         continue;
                     };
-                    let record = record(&stamp, body, sub, &rg, &mg_ids, a, m, effect, compliance);
-                    out.push(State {
-                        record,
-                        assignment: ai,
-                        member: mi,
+                    sink(Hit {
+                        body,
+                        sub,
+                        rg: &rg,
+                        mg_ids: &mg_ids,
+                        applied: a,
+                        member: m,
                         effect,
                         details,
                         compliance,
@@ -191,7 +207,7 @@ pub fn compute(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The state of one member on one resource, `None` when it does not apply (mode, `disabled`, an
@@ -206,7 +222,7 @@ fn judge(
     rg: &str,
     ancestors: &[String],
     by_type: &HashMap<String, Vec<&Stored>>,
-    base_ctx: &policy::EvalContext,
+    ctx: &mut policy::EvalContext,
     now: OffsetDateTime,
 ) -> Option<(Effect, &'static str, Value)> {
     let effect = m.def.effect(&m.params).ok()?;
@@ -216,11 +232,10 @@ fn judge(
     if set.exemption_in(a, m, key, ancestors, now).is_some() {
         return Some((effect, "Exempt", Value::Null));
     }
-    let mut ctx = base_ctx.clone();
     ctx.policy = json!({"assignmentId": a.id, "definitionId": m.definition_id,
         "setDefinitionId": m.set_definition_id.clone().unwrap_or_default(),
         "definitionReferenceId": m.reference_id.clone().unwrap_or_default()});
-    let o = match policy::evaluate(&m.def, &m.params, body, &ctx) {
+    let o = match policy::evaluate(&m.def, &m.params, body, ctx) {
         Ok(o) => o,
         Err(e) => {
             tracing::warn!(assignment = %a.id, resource = %key, error = %e.message, "policy state not evaluable");
@@ -236,13 +251,13 @@ fn judge(
                 return None;
             }
             let cands = candidates(&o.details, key, rg, by_type);
-            let exists = policy::related_exists(&m.def, &m.params, &o.details, body, &cands, &ctx)
+            let exists = policy::related_exists(&m.def, &m.params, &o.details, body, &cands, ctx)
                 .unwrap_or(false);
-            Some((
-                effect,
-                if exists { "Compliant" } else { "NonCompliant" },
-                o.details,
-            ))
+            if exists {
+                Some((effect, "Compliant", Value::Null))
+            } else {
+                Some((effect, "NonCompliant", o.details))
+            }
         }
         _ => Some((
             effect,
