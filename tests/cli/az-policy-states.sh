@@ -36,9 +36,11 @@ az_ policy definition create -n audit-owner --mode Indexed --rules "@$WORK/audit
 az_ policy assignment create -n audit-owner --policy audit-owner --scope "$SUB" -o none
 expect_line "$STORAGE" "$(az_ policy state list --filter "complianceState eq 'NonCompliant'" --query "[].resourceId" -o tsv)" \
   "non-compliant states of the subscription"
-expect_eq audit "$(az_ policy state list -g rg-data --policy-assignment audit-owner --query "[0].policyDefinitionAction" -o tsv)" \
-  "state list -g --policy-assignment"
-expect_eq 1 "$(az_ policy state list --policy-assignment audit-owner \
+expect_eq audit "$(az_ policy state list --policy-assignment audit-owner --filter "complianceState eq 'NonCompliant'" \
+  --query "[0].policyDefinitionAction" -o tsv)" "state list --policy-assignment"
+expect_line "$STORAGE" "$(az_ policy state list -g rg-data --filter "complianceState eq 'NonCompliant'" --query "[].resourceId" -o tsv)" \
+  "state list -g"
+expect_eq 1 "$(az_ policy state list --policy-assignment audit-owner --filter "complianceState eq 'NonCompliant'" \
   --apply "groupby((policyAssignmentId), aggregate(\$count as NumberOfRecords))" --query "[0].NumberOfRecords" -o tsv)" \
   "state list --apply groupby/aggregate"
 expect_eq 1 "$(az_ policy state list --resource "$STORAGE" --top 1 --select "resourceId,complianceState" --query "length(@)" -o tsv)" \

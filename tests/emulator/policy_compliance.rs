@@ -791,3 +791,114 @@ async fn the_subscription_monitoring_sample_remediates_the_subscription() {
         .await;
     assert!(values(&r).is_empty(), "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_management_group_sample_onboards_each_subscription_of_the_group() {
+    let e = emu().await;
+    let admin = e.token("admin@fabrikam").await;
+    let mg = format!("/providers/Microsoft.Management/managementGroups/{FABRIKAM}");
+    let template =
+        load("policy-delegate-management-groups/deployLighthouseIfNotExistManagementGroup.json");
+    let mut params = load("policy-delegate-management-groups/deployLighthouseIfNotExistsManagementGroup.parameters.json")["parameters"].clone();
+    params["managedByTenantId"]["value"] = json!(CONTOSO);
+    for a in params["managedByAuthorizations"]["value"]
+        .as_array_mut()
+        .unwrap()
+    {
+        a["principalId"] = json!("30000000-0000-0000-0000-000000001101");
+    }
+    let d = format!("{mg}/providers/Microsoft.Resources/deployments/lighthouse-policy?{ARM}");
+    let r = e
+        .call(
+            "PUT",
+            &d,
+            Some(&admin),
+            Some(json!({"location": "westeurope",
+            "properties": {"mode": "Incremental", "template": template, "parameters": params}})),
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.body);
+    let r = e.call("GET", &d, Some(&admin), None).await;
+    assert_eq!(
+        r.body["properties"]["provisioningState"], "Succeeded",
+        "{}",
+        r.body
+    );
+    // the customer assigns it at its root group with an identity that is Owner there
+    let def =
+        format!("{mg}/providers/Microsoft.Authorization/policyDefinitions/Enable-Azure-Lighthouse");
+    let a = format!("{mg}/providers/Microsoft.Authorization/policyAssignments/lighthouse");
+    let r = e
+        .call(
+            "PUT",
+            &format!("{a}?{POLICY}"),
+            Some(&admin),
+            Some(json!({"location": "westeurope",
+            "identity": {"type": "SystemAssigned"}, "properties": {"policyDefinitionId": def}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let principal = r.body["identity"]["principalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ra = format!("{mg}/providers/Microsoft.Authorization/roleAssignments/9b2b3c1e-0000-4000-8000-00000000a003?api-version=2022-04-01");
+    let r = e
+        .call("PUT", &ra, Some(&admin), Some(json!({"properties": {
+            "roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+            "principalId": principal, "principalType": "ServicePrincipal"}})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // fabrikam-dev is not delegated to Contoso yet: non-compliant
+    let f = q("&$filter=complianceState eq 'NonCompliant'");
+    let r = e
+        .call("POST", &states(&a, "queryResults", &f), Some(&admin), None)
+        .await;
+    let ids: Vec<String> = values(&r)
+        .iter()
+        .map(|v| v["resourceId"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(
+        ids.contains(&format!("/subscriptions/{FABRIKAM_DEV}")),
+        "{}",
+        r.body
+    );
+    let rem = format!("{mg}/providers/Microsoft.PolicyInsights/remediations/onboard?{PI}");
+    let r = e
+        .call(
+            "PUT",
+            &rem,
+            Some(&admin),
+            Some(json!({"properties": {"policyAssignmentId": a}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = e.call("GET", &rem, Some(&admin), None).await;
+    let l = e
+        .call(
+            "POST",
+            &rem.replace("/onboard?", "/onboard/listDeployments?"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["properties"]["provisioningState"], "Succeeded",
+        "{} {}",
+        r.body, l.body
+    );
+    // alice now sees fabrikam-dev through the new delegation
+    let alice = e.token("alice").await;
+    let r = e
+        .call("GET", &format!("/subscriptions?{ARM}"), Some(&alice), None)
+        .await;
+    let subs: Vec<String> = values(&r)
+        .iter()
+        .map(|s| s["subscriptionId"].as_str().unwrap().to_string())
+        .collect();
+    assert!(subs.contains(&FABRIKAM_DEV.to_string()), "{subs:?}");
+    let r = e
+        .call("POST", &states(&a, "queryResults", &f), Some(&admin), None)
+        .await;
+    assert!(values(&r).is_empty(), "{}", r.body);
+}
