@@ -1229,7 +1229,16 @@ fn arm_authenticated(
         if conditional {
             providers::preconditions::check(&cx, &app.store)?;
         }
-        run(&cx, &app.store)
+        match route {
+            // PolicyInsights reads the policies in force and runs remediations as managed identities
+            Route::PolicyInsights(op) => {
+                let as_identity = |oid: &str, tid: &str, m: &str, p: &str, b: Option<&Value>| {
+                    run_as(app, oid, tid, base, m, p, b)
+                };
+                providers::policyinsights::run(op, &cx, &app.store, &app.policies(), &as_identity)
+            }
+            _ => run(&cx, &app.store),
+        }
     };
     let reply = reply.map_err(|e| {
         let has_reason = e.headers.iter().any(|(k, _)| *k == DECISION);
@@ -1903,5 +1912,7 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),
         Route::Policy(op) => providers::policy::run(*op, cx, store),
+        // answered in arm_authenticated, which hands it the policies in force and `run_as`
+        Route::PolicyInsights(_) => Err(ArmError::internal()),
     }
 }

@@ -27,6 +27,8 @@ pub enum Family {
     ResourceGraph,
     /// Azure Policy definitions, set definitions, assignments and exemptions.
     Policy,
+    /// Microsoft.PolicyInsights policy states and remediations.
+    PolicyInsights,
     /// Any provider the emulator does not model: any well-formed version.
     Generic,
 }
@@ -191,6 +193,23 @@ const POLICY: &[&str] = &[
     "2025-12-01-preview",
     "2026-01-01-preview",
 ];
+/// The PolicyInsights versions of policy states and remediations (specification/policyinsights:
+/// 2018-04-04 … 2024-10-01; az and azure-mgmt-policyinsights send 2019-10-01, 2021-10-01, 2024-10-01).
+const POLICY_INSIGHTS: &[&str] = &[
+    "2017-08-09-preview",
+    "2017-10-17-preview",
+    "2017-12-12-preview",
+    "2018-04-04",
+    "2018-07-01-preview",
+    "2019-07-01",
+    "2019-10-01",
+    "2021-10-01",
+    "2022-04-01",
+    "2022-09-01",
+    "2023-03-01",
+    "2024-04-01",
+    "2024-10-01",
+];
 const METADATA: &[&str] = &[
     "2015-01-01",
     "2018-01-01",
@@ -216,6 +235,7 @@ impl Family {
             Family::Pim => PIM,
             Family::ResourceGraph => RESOURCE_GRAPH,
             Family::Policy => POLICY,
+            Family::PolicyInsights => POLICY_INSIGHTS,
             Family::Generic => &[],
         }
     }

@@ -4,6 +4,7 @@
 pub mod api_version;
 pub mod error;
 pub mod policy_route;
+pub mod policyinsights_route;
 pub mod resource_id;
 pub mod route;
 pub mod tags;

@@ -5,6 +5,7 @@
 use super::api_version::Family;
 use super::error::ArmError;
 use super::policy_route::PolicyOp;
+use super::policyinsights_route::InsightsOp;
 use super::resource_id::ResourceId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +143,8 @@ pub enum Route {
     VirtualMachinesRestart,
     /// Azure Policy: definitions, set definitions, assignments, exemptions (`policy_route`).
     Policy(PolicyOp),
+    /// Microsoft.PolicyInsights: policy states and remediations (`policyinsights_route`).
+    PolicyInsights(InsightsOp),
     // Microsoft.Management: management groups, their subscriptions and hierarchy settings.
     ManagementGroupsList,
     ManagementGroupsGet,
@@ -251,6 +254,9 @@ impl Route {
             }
             if let Some(r) = PolicyOp::parse(m, id) {
                 return r.map(Policy);
+            }
+            if let Some(r) = InsightsOp::parse(m, id) {
+                return r.map(PolicyInsights);
             }
             if eq(ns, "Microsoft.Authorization") {
                 let t = first_type.to_ascii_lowercase();
@@ -586,6 +592,7 @@ impl Route {
             | ManagedServicesOperationsList => Family::ManagedServices,
             ActivityLogsList | TenantActivityLogsList => Family::ActivityLog,
             Policy(_) => Family::Policy,
+            PolicyInsights(_) => Family::PolicyInsights,
             DeploymentsCreateOrUpdate
             | DeploymentsGet
             | DeploymentsCheckExistence
@@ -659,6 +666,7 @@ impl Route {
             }
             ResourcesCheckExistence => id.action("GET"),
             Policy(op) => op.action(method, id),
+            PolicyInsights(op) => op.action().into(),
             OperationResultsGet => "Microsoft.Resources/subscriptions/operationresults/read".into(),
             ActivityLogsList | TenantActivityLogsList => {
                 "Microsoft.Insights/eventtypes/values/read".into()
@@ -738,6 +746,9 @@ impl Route {
     pub fn is_write(&self) -> bool {
         use Route::*;
         if let Policy(op) = self {
+            return op.is_write();
+        }
+        if let PolicyInsights(op) = self {
             return op.is_write();
         }
         matches!(

@@ -536,6 +536,31 @@ impl DeployEnv<'_> {
         if let Some(v) = self.deployed.borrow().get(&key) {
             return Ok(shape(v.clone()));
         }
+        // A tenant-form id of an extension resource (`/providers/Microsoft.Authorization/
+        // policyAssignments/x`, as the Lighthouse policy samples pass to reference()) in a
+        // subscription deployment names the one at the subscription when there is one.
+        if let Some(sub) = self.cx.id.subscription.as_deref().filter(|s| !s.is_empty()) {
+            if key.starts_with("/providers/")
+                && !key.starts_with("/providers/microsoft.management/")
+            {
+                let at_sub = format!("/subscriptions/{sub}{id}");
+                if let Some(v) = self.deployed.borrow().get(&at_sub.to_lowercase()) {
+                    return Ok(shape(v.clone()));
+                }
+                let api = api
+                    .map(String::from)
+                    .or_else(|| self.api_versions.get(&at_sub.to_lowercase()).cloned());
+                if let Some(api) = api {
+                    let r =
+                        (self.cx.subrequest)("GET", &format!("{at_sub}?api-version={api}"), None);
+                    if r.status == 200 {
+                        return Ok(shape(
+                            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+                        ));
+                    }
+                }
+            }
+        }
         let api = api
             .map(String::from)
             .or_else(|| self.api_versions.get(&key).cloned())

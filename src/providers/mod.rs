@@ -19,6 +19,7 @@ pub mod naming;
 pub mod network;
 pub mod pim;
 pub mod policy;
+pub mod policyinsights;
 pub mod preconditions;
 pub mod providertypes;
 pub mod resourcegraph;

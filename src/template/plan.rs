@@ -973,6 +973,26 @@ fn resolve_dependencies(
                     })
                     .map(|(k, _)| k)
                     .collect();
+                // An id built at another scope than the resource's (`resourceId()` evaluated in a
+                // subscription deployment for a resource its nested deployment puts in a group, as
+                // the Lighthouse sub-monitoring sample does) still names it by type and name.
+                let matches = if matches.is_empty() && dl.contains("/providers/") {
+                    let tail = dl
+                        .rsplit_once("/providers/")
+                        .map(|(_, t)| t)
+                        .unwrap_or_default();
+                    plan.instances
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, o)| {
+                            *k != i
+                                && format!("{}/{}", o.rtype, o.name).to_ascii_lowercase() == tail
+                        })
+                        .map(|(k, _)| k)
+                        .collect()
+                } else {
+                    matches
+                };
                 if matches.is_empty() {
                     return Err(TemplateError::validation(
                         format!("The resource '{d}' is not defined in the template. Please see https://aka.ms/arm-template for usage details."),

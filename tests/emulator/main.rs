@@ -15,6 +15,7 @@ mod lifecycle;
 mod managementgroups;
 mod pim;
 mod policy_aliases;
+mod policy_compliance;
 mod policy_effects;
 mod policy_resources;
 mod refusals;
@@ -24,6 +25,7 @@ mod resourcegraph_scope;
 mod spec_fixes;
 mod spec_plans;
 mod spec_plans_policy;
+mod spec_plans_policyinsights;
 mod spec_replay;
 mod vm;
 

@@ -116,6 +116,18 @@ pub const SPECS: &[Spec] = &[
         plan: crate::spec_plans_policy::policy,
     },
     Spec {
+        dir: "policystates/2024-10-01",
+        title: "Microsoft.PolicyInsights policy states",
+        swaggers: &["policyStates.json"],
+        plan: crate::spec_plans_policyinsights::policy_states,
+    },
+    Spec {
+        dir: "remediations/2024-10-01",
+        title: "Microsoft.PolicyInsights remediations",
+        swaggers: &["remediations.json"],
+        plan: crate::spec_plans_policyinsights::remediations,
+    },
+    Spec {
         dir: "managementgroups/2023-04-01",
         title: "Microsoft.Management management groups",
         swaggers: &["management.json"],

@@ -39,6 +39,14 @@ const EXTRA: &[(&str, &str, &str, &str)] = &[
         "GET",
         "/{roleId}",
     ),
+    // A next-link page of PolicyStates_ListQueryResultsForManagementGroup that the swagger does not
+    // reference; its parameters hold only the `$skiptoken`.
+    (
+        "policystates/2024-10-01",
+        "PolicyStates_QueryManagementGroupScopeNextLinkSkipToken",
+        "POST",
+        "/providers/{managementGroupsNamespace}/managementGroups/{managementGroupName}/providers/Microsoft.PolicyInsights/policyStates/{policyStatesResource}/queryResults",
+    ),
 ];
 
 /// Every example of a spec folder: the x-ms-examples of its swaggers, then the EXTRA files.
