@@ -307,6 +307,20 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
     let sub_l = cx.sub_key();
     let managed_identity = if directory_kind.is_none() && !sub_l.is_empty() {
         is_managed_identity(store, &sub_l, principal_id)?
+    } else if directory_kind.is_none() && cx.id.management_group().is_some() {
+        // at a management group: the identity of a policy assignment made at a group of its tenant
+        let rows =
+            store.read(|tx| tx.by_type("microsoft.authorization/policyassignments", None, None))?;
+        rows.iter().any(|r| {
+            r.parent
+                .starts_with("/providers/microsoft.management/managementgroups/")
+                && r.body["identity"]["principalId"]
+                    .as_str()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(principal_id))
+                && r.body["identity"]["tenantId"]
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(&scope_tenant))
+        })
     } else {
         false
     };

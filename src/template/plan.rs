@@ -283,10 +283,13 @@ fn static_check(t: &Map<String, Value>) -> Result<(), TemplateError> {
 
 fn check_schema(schema: &str) -> Result<(), TemplateError> {
     let l = schema.to_ascii_lowercase();
+    // (`…/schemas/{version}/…`; the Lighthouse management-group sample's nested template writes
+    // `schema.management.azure.com/2018-05-01/…` without `schemas/`, which Azure deploys)
     let tail = l
-        .split("schema.management.azure.com/schemas/")
+        .split("schema.management.azure.com/")
         .nth(1)
         .unwrap_or_default();
+    let tail = tail.strip_prefix("schemas/").unwrap_or(tail);
     let (version, file) = tail.split_once('/').unwrap_or(("", ""));
     let kind = file.trim_end_matches('#').trim_end_matches(".json");
     if SCHEMA_VERSIONS.contains(&version) && SCHEMA_KINDS.contains(&kind) {

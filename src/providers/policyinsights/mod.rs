@@ -67,19 +67,6 @@ fn bad_query(option: &str, why: &str) -> ArmError {
 /// subscription, a resource group, a resource, or an assignment / definition / set definition.
 pub fn scope_of(cx: &Cx, scope: &ResourceId) -> Scope {
     let mut out = Scope::default();
-    if let Some(g) = scope.management_group() {
-        if scope.providers.len() == 1 {
-            out.subscriptions = cx
-                .snap
-                .groups
-                .descendants(g)
-                .1
-                .into_iter()
-                .map(|s| s.to_lowercase())
-                .collect();
-            return out;
-        }
-    }
     let mut base = scope.clone();
     if let Some(last) = scope.last() {
         let t = last.types[0].0.to_ascii_lowercase();
@@ -107,6 +94,19 @@ pub fn scope_of(cx: &Cx, scope: &ResourceId) -> Scope {
             if hit {
                 base.providers.pop();
             }
+        }
+    }
+    if let Some(g) = base.management_group() {
+        if base.providers.len() == 1 {
+            out.subscriptions = cx
+                .snap
+                .groups
+                .descendants(g)
+                .1
+                .into_iter()
+                .map(|s| s.to_lowercase())
+                .collect();
+            return out;
         }
     }
     if let Some(s) = base.subscription.as_deref().filter(|s| !s.is_empty()) {
