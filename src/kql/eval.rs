@@ -13,7 +13,7 @@ use super::funcs::{convert, eval, AggState};
 use super::parse::{Expr, JoinKind, Named, Op, ParsePart, Pos, SortKey, Source, Tabular};
 use super::plan::{inferred_name, path_name, unique_name, AggSpec, BExpr, Binder};
 use super::value::{sort_cmp, Column, Key, Row, Table, Type, Value};
-use super::{Ctx, KqlError, Tables, MAX_JOINS, MAX_MV_EXPANDS, MAX_UNION_LEGS};
+use super::{Ctx, KqlError, Tables, WorkspaceError, MAX_JOINS, MAX_MV_EXPANDS, MAX_UNION_LEGS};
 
 /// Group and join keys are hashed once per row; foldhash is the crate's fast hasher.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -99,6 +99,17 @@ pub fn run_tabular(t: &Tabular, tables: &dyn Tables, ctx: &Ctx) -> Result<Table,
         Source::Table(name, pos) => tables
             .table(name)
             .ok_or_else(|| unknown_table(name, *pos))?,
+        Source::Workspace(ws, name, pos) => {
+            tables.workspace_table(ws, name).map_err(|e| match e {
+                WorkspaceError::NoWorkspace => KqlError::semantic(
+                    pos.line,
+                    pos.col,
+                    ws,
+                    format!("'{ws}' could not be resolved to a workspace you have access to"),
+                ),
+                WorkspaceError::NoTable => unknown_table(name, *pos),
+            })?
+        }
         Source::Implicit(pos) => match &ctx.default_table {
             Some(name) => tables
                 .table(name)
