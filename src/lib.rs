@@ -19,6 +19,7 @@ pub mod graph;
 pub mod hosts;
 pub mod kql;
 pub mod lighthouse;
+pub mod logs;
 pub mod logsink;
 pub mod providers;
 pub mod proxy;

@@ -7,6 +7,7 @@
 
 pub mod blob;
 pub mod keyvault;
+pub mod logs;
 
 use serde_json::json;
 use time::OffsetDateTime;
@@ -130,8 +131,12 @@ pub fn handle_hosted(cx: &DataCx, req: &Req, hosted: &Hosted) -> Option<Reply> {
     })
 }
 
-/// Serve a data-plane request, or `None` when the path names no account or vault.
+/// Serve a data-plane request, or `None` when the path names no account or vault (nor the Log
+/// Analytics query API at `/v1/…`).
 pub fn handle(cx: &DataCx, req: &Req) -> Option<Reply> {
+    if req.path.starts_with("/v1/") {
+        return logs::handle(cx, req);
+    }
     Some(match resolve(cx.store, &req.path)? {
         Target::Account(a) => blob::handle(cx, req, &a),
         Target::Vault(v) => keyvault::handle(cx, req, &v),

@@ -14,7 +14,7 @@ mod tests;
 mod value;
 
 pub use parse::{Query, MAX_DEPTH};
-pub use value::{Column, Row, Table, Type, Value};
+pub use value::{format_datetime, parse_datetime, Column, Row, Table, Type, Value, TICKS_PER_SEC};
 
 /// Resource Graph's limits on one query (query-language.md: "at most 3 join/union").
 pub const MAX_JOINS: usize = 3;

@@ -12,6 +12,7 @@ pub mod deployments;
 pub mod insights;
 pub mod lifecycle;
 pub mod locks;
+pub mod loganalytics;
 pub mod managedservices;
 pub mod metadata;
 pub mod naming;
@@ -242,9 +243,23 @@ pub fn complete_resource(
             network::complete_public_ip_address(cx, b, existing)
         }
         "microsoft.network/virtualnetworks" => network::complete_virtual_network(cx, b),
+        "microsoft.operationalinsights/workspaces" => {
+            loganalytics::complete_workspace(cx, b, existing)
+        }
         _ => {}
     }
     Ok(())
+}
+
+/// A provider's own answer to `POST {resource}/{verb}` on a stored resource of type `rtype`, if it
+/// has one (the generic path answers the others).
+pub fn resource_action(cx: &Cx, rtype: &str, verb: &str) -> Option<Result<Reply, ArmError>> {
+    match (rtype, verb.to_ascii_lowercase().as_str()) {
+        ("microsoft.operationalinsights/workspaces", "sharedkeys" | "regeneratesharedkey") => {
+            Some(Err(loganalytics::workspace_shared_keys(cx)))
+        }
+        _ => None,
+    }
 }
 
 /// Build the store row for `id` with `body`.

@@ -12,6 +12,7 @@ mod guardrails;
 mod hoststyle;
 mod identity;
 mod lifecycle;
+mod loganalytics;
 mod pim;
 mod refusals;
 mod resource_rules;
