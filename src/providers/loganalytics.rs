@@ -2,23 +2,78 @@
 //! `customerId` clients query by (kept for the workspace's life), `provisioningState`, the default
 //! `sku` (PerGB2018) and `retentionInDays` (30), creation and modification times, the public network
 //! access settings, and `features.disableLocalAuth: true` — the emulator models Microsoft Entra access
-//! only, so `sharedKeys` is refused as Storage's Shared Key is. Never touches hyper; the rest of the
-//! workspace's life (get, list, delete) is the generic resource path.
+//! only, so `sharedKeys` is refused as Storage's Shared Key is — and the soft delete (`deletedWorkspaces`,
+//! recovery by name). Never touches hyper; get, list and delete are the generic resource path.
 
 use serde_json::{json, Map, Value};
 
-use super::Cx;
+use super::{stored_row, Cx};
 use crate::arm::error::ArmError;
+use crate::arm::resource_id::ResourceId;
 use crate::clock::arm_time;
+use crate::store::{Store, StoreError, Stored, Tx};
 
-/// Fill in what the service adds to a workspace PUT (or PATCH merge); `existing` keeps the ids.
-pub fn complete_workspace(cx: &Cx, body: &mut Map<String, Value>, existing: Option<&Value>) {
-    let old = existing.map(|e| &e["properties"]);
+/// The soft-deleted copy of a workspace: `…/providers/Microsoft.OperationalInsights/deletedWorkspaces/{name}`
+/// in the workspace's resource group (what `deletedWorkspaces` lists).
+fn deleted_id(workspace_id: &str) -> Option<ResourceId> {
+    let (scope, name) = workspace_id.rsplit_once("/workspaces/")?;
+    let scope = scope.rsplit_once("/providers/")?.0;
+    ResourceId::parse(&format!(
+        "{scope}/providers/Microsoft.OperationalInsights/deletedWorkspaces/{name}"
+    ))
+    .ok()
+}
+
+/// A DELETE keeps the workspace soft-deleted (Azure keeps it 14 days, listed by `deletedWorkspaces`,
+/// recovered with its workspace id by a PUT of the same name); `force=true` deletes it for good.
+pub fn soft_delete_workspace(cx: &Cx, tx: &Tx, row: &Stored) -> Result<(), StoreError> {
+    if cx
+        .req
+        .query("force")
+        .is_some_and(|f| f.eq_ignore_ascii_case("true"))
+    {
+        return Ok(());
+    }
+    let display = row.body["id"].as_str().unwrap_or(&row.key).to_string();
+    let Some(id) = deleted_id(&display) else {
+        return Ok(());
+    };
+    let mut body = row.body.clone();
+    body["properties"]["deletedDate"] = json!(arm_time(cx.now));
+    tx.put(&stored_row(
+        &id,
+        "microsoft.operationalinsights/deletedworkspaces",
+        body,
+    ))
+}
+
+/// Fill in what the service adds to a workspace PUT (or PATCH merge); `existing` keeps the ids, and a
+/// soft-deleted workspace of the same name comes back with its workspace id (Azure's recovery).
+pub fn complete_workspace(
+    cx: &Cx,
+    store: &Store,
+    body: &mut Map<String, Value>,
+    existing: Option<&Value>,
+) -> Result<(), ArmError> {
+    let recovered = match (existing, deleted_id(&cx.id.canonical())) {
+        (None, Some(d)) => {
+            let key = d.key();
+            store.write(|tx| -> Result<Option<Value>, StoreError> {
+                let found = tx.get(&key)?.map(|r| r.body);
+                if found.is_some() {
+                    tx.delete(&key)?;
+                }
+                Ok(found)
+            })?
+        }
+        _ => None,
+    };
+    let old = existing.or(recovered.as_ref()).map(|e| &e["properties"]);
     let props = body
         .entry("properties")
         .or_insert_with(|| json!({}))
         .as_object_mut();
-    let Some(props) = props else { return };
+    let Some(props) = props else { return Ok(()) };
     let customer_id = old
         .and_then(|o| o["customerId"].as_str())
         .map(str::to_string)
@@ -69,6 +124,7 @@ pub fn complete_workspace(cx: &Cx, body: &mut Map<String, Value>, existing: Opti
         // Entra only (the emulator's model): shared keys are never usable
         f.insert("disableLocalAuth".into(), json!(true));
     }
+    Ok(())
 }
 
 const SHARED_KEY_NOTE: &str = "denied; lighthouse-emulator models Microsoft Entra access only: workspace shared keys are refused (query with a bearer token for https://api.loganalytics.io)";

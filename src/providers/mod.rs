@@ -244,9 +244,20 @@ pub fn complete_resource(
         }
         "microsoft.network/virtualnetworks" => network::complete_virtual_network(cx, b),
         "microsoft.operationalinsights/workspaces" => {
-            loganalytics::complete_workspace(cx, b, existing)
+            loganalytics::complete_workspace(cx, store, b, existing)?
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// What a provider keeps of the rows a DELETE removed, in the same transaction (a workspace stays
+/// soft-deleted, listed under `deletedWorkspaces`, for Azure's 14 days).
+pub fn after_delete(cx: &Cx, tx: &crate::store::Tx, gone: &[Stored]) -> Result<(), StoreError> {
+    for row in gone {
+        if row.rtype == "microsoft.operationalinsights/workspaces" {
+            loganalytics::soft_delete_workspace(cx, tx, row)?;
+        }
     }
     Ok(())
 }

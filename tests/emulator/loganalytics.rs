@@ -135,6 +135,64 @@ async fn workspaces_get_a_customer_id_and_refuse_shared_keys() {
     let la = e.token_for("admin@fabrikam", LA).await;
     let r = query(&e, &la, &cid, json!({"query": "AzureActivity | count"})).await;
     assert_eq!((r.status, r.code()), (404, "WorkspaceNotFoundError"));
+    // soft-deleted: listed by deletedWorkspaces (not by the resource list), recovered by a PUT of
+    // the same name with its workspace id
+    let deleted = e
+        .call(
+            "GET",
+            &format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.OperationalInsights/deletedWorkspaces?{WS_API}"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(
+        deleted.body["value"][0]["properties"]["customerId"],
+        cid.as_str()
+    );
+    let listed = e
+        .call(
+            "GET",
+            &format!("/subscriptions/{FABRIKAM_PROD}/resources?api-version=2021-04-01"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert!(!listed.body.to_string().contains("deletedWorkspaces"));
+    let r = e
+        .call(
+            "PUT",
+            &format!("{path}?{WS_API}"),
+            Some(&t),
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+    assert_eq!(r.body["properties"]["customerId"], cid.as_str());
+    let deleted = e
+        .call(
+            "GET",
+            &format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.OperationalInsights/deletedWorkspaces?{WS_API}"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.body["value"], json!([]));
+    // force=true deletes for good
+    e.call(
+        "DELETE",
+        &format!("{path}?{WS_API}&force=true"),
+        Some(&t),
+        None,
+    )
+    .await;
+    let r = e
+        .call(
+            "PUT",
+            &format!("{path}?{WS_API}"),
+            Some(&t),
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+    assert_ne!(r.body["properties"]["customerId"], cid.as_str());
 }
 
 #[tokio::test]
