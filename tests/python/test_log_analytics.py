@@ -51,7 +51,8 @@ def make_workspace(la_mgmt, resource_client, who: str, sub: str, rg: str) -> tup
     setting = GenericResource(properties={"workspaceId": ws.id, "logs": [
         {"category": c, "enabled": True} for c in ("Administrative", "Policy", "Security")]})
     resource_client(who, sub).resources.begin_create_or_update_by_id(
-        f"/subscriptions/{sub}/providers/Microsoft.Insights/diagnosticSettings/to-{name}", DIAG_API, setting).result()
+        f"/subscriptions/{sub}/providers/Microsoft.Insights/diagnosticSettings/to-{name}", setting,
+        api_version=DIAG_API).result()
     return ws.id, ws.customer_id
 
 
