@@ -321,11 +321,11 @@ pub fn workspace_table(
     name: &str,
 ) -> Result<Option<Arc<Table>>, StoreError> {
     let memo_key = format!("logs:{}:{}", customer_id, name.to_lowercase());
-    let built = store.memo(&memo_key, |tx| -> Result<Option<Table>, StoreError> {
+    let built = store.memo(&memo_key, |tx| -> Result<Option<Arc<Table>>, StoreError> {
         let rows: Vec<Map<String, Json>> =
             tx.log_rows(customer_id, name, |text| Ok(serde_json::from_str(text)?))?;
         if name.eq_ignore_ascii_case(AZURE_ACTIVITY) {
-            return Ok(Some(typed(AZURE_ACTIVITY_COLUMNS, &rows)));
+            return Ok(Some(Arc::new(typed(AZURE_ACTIVITY_COLUMNS, &rows))));
         }
         if rows.is_empty() {
             return Ok(None);
@@ -357,9 +357,9 @@ pub fn workspace_table(
             .iter()
             .map(|(n, t)| (n.as_str(), t.unwrap_or(Type::Dynamic)))
             .collect();
-        Ok(Some(typed(&cols, &rows)))
+        Ok(Some(Arc::new(typed(&cols, &rows))))
     })?;
-    Ok(Option::as_ref(&built).map(|t| Arc::new(t.clone())))
+    Ok(Option::clone(&built))
 }
 
 fn json_type(v: &Json) -> Option<Type> {

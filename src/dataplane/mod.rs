@@ -115,6 +115,17 @@ pub fn handle_hosted(cx: &DataCx, req: &Req, hosted: &Hosted) -> Option<Reply> {
     let (rtype, name, what) = match hosted {
         Hosted::Blob(a) => (STORAGE_ACCOUNT_TYPE, a, "storage account"),
         Hosted::Vault(v) => (VAULT_TYPE, v, "key vault"),
+        Hosted::LogAnalytics => {
+            return Some(logs::handle(cx, req).unwrap_or_else(|| {
+                logs::error(
+                    404,
+                    "PathNotFoundError",
+                    &format!("The requested path does not exist: {}", req.path),
+                    None,
+                    cx.request_id,
+                )
+            }))
+        }
         Hosted::Local => return None,
     };
     Some(match find_by_name(cx.store, rtype, name) {

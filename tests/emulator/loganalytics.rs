@@ -480,3 +480,41 @@ async fn ingested_rows_and_query_errors() {
         .await;
     assert_eq!(r.status, 404);
 }
+
+/// A client that sends every https request through the emulator as its proxy (HTTPS_PROXY).
+fn proxied(e: &Emu) -> reqwest::Client {
+    let port: u16 = e.base.rsplit(':').next().unwrap().parse().unwrap();
+    let ca = std::fs::read(state_dir().join("ca.pem")).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .tls_built_in_root_certs(false)
+        .use_rustls_tls()
+        .proxy(reqwest::Proxy::https(format!("http://localhost:{port}")).unwrap())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_query_api_at_its_own_host_name() {
+    let e = emu().await;
+    let cid = workspace_with_setting(&e, "admin@fabrikam", FABRIKAM_PROD, "rg-web", "ws-fab").await;
+    let t = e.token_for("msp-automation", LA).await;
+    let r = proxied(&e)
+        .post(format!("https://api.loganalytics.io/v1/workspaces/{cid}/query"))
+        .bearer_auth(&t)
+        .json(&json!({"query": "AzureActivity | where OperationNameValue has 'diagnosticSettings' | count"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    // the setting's own creation (Begin + End) is the first thing it sends
+    assert_eq!(body["tables"][0]["rows"], json!([[2]]), "{body}");
+    let r = proxied(&e)
+        .get("https://api.loganalytics.io/v1/nowhere")
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

@@ -131,3 +131,15 @@ def test_workspaces_list_show_delete_and_shared_keys_refused(la_mgmt):
     assert e.value.status_code == 403 and e.value.error.code == "KeyBasedAuthenticationNotPermitted"
     c.workspaces.begin_delete("rg-data", name).result()
     assert name not in [w.name for w in c.workspaces.list()]
+
+
+def test_logs_query_client_with_its_default_endpoint_through_the_proxy(la_mgmt, resource_client, creds):
+    """No endpoint given: https://api.loganalytics.io, reached through HTTPS_PROXY (as `env` prints it)."""
+    from azure.monitor.query import LogsQueryClient, LogsQueryStatus
+
+    _, fab = make_workspace(la_mgmt, resource_client, "admin@fabrikam.onmicrosoft.com", FABRIKAM_PROD, "rg-web")
+    client = LogsQueryClient(creds.for_principal("msp-automation"))
+    r = client.query_workspace(fab, "AzureActivity | where OperationNameValue has 'diagnosticSettings' | count",
+                               timespan=timedelta(hours=1))
+    assert r.status == LogsQueryStatus.SUCCESS
+    assert r.tables[0].rows[0][0] >= 2  # the setting's own creation (Begin + End) is streamed
