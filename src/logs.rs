@@ -565,25 +565,80 @@ pub fn query(
             Err(e) => refused.push(e),
         }
     }
-    let parsed = kql::parse_logs(text).map_err(QueryError::Kql)?;
     let tables = LogTables {
         store,
         snap,
         asker,
         scope: &scope,
         all: &all,
+        resource: None,
         window,
         now,
         enforce,
         failure: std::cell::RefCell::new(None),
     };
+    run_over(&tables, text, now, refused)
+}
+
+/// A resource-context query (`/v1/{resourceId}/query` for a resource that is not a workspace): every
+/// table reads the rows whose `_ResourceId` is the resource or below it, from whichever workspaces hold
+/// them, each table authorized by `Microsoft.Insights/logs/{Table}/read` on the resource ("Manage access
+/// to Log Analytics workspaces": resource-context access). A caller with no read on the resource at all
+/// is refused as for a workspace.
+#[allow(clippy::too_many_arguments)]
+pub fn query_resource(
+    store: &Store,
+    snap: &Snapshot,
+    asker: Asker,
+    resource_id: &str,
+    text: &str,
+    window: Option<Window>,
+    now: OffsetDateTime,
+    enforce: bool,
+) -> Result<Outcome, QueryError> {
+    let key = resource_id.trim_end_matches('/').to_lowercase();
+    let sub = key
+        .strip_prefix("/subscriptions/")
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_default()
+        .to_string();
+    let d = decide(snap, asker, "Microsoft.Insights/logs/read", &sub, &key, now);
+    if enforce && !allowed(&d) {
+        return Err(QueryError::Primary(Refusal::Denied(
+            resource_id.to_string(),
+            Box::new(d.unwrap_or(Decision::NoGrant)),
+        )));
+    }
+    let all = workspaces(store)?;
+    let tables = LogTables {
+        store,
+        snap,
+        asker,
+        scope: &all,
+        all: &all,
+        resource: Some((key, sub)),
+        window,
+        now,
+        enforce,
+        failure: std::cell::RefCell::new(None),
+    };
+    run_over(&tables, text, now, Vec::new())
+}
+
+fn run_over(
+    tables: &LogTables,
+    text: &str,
+    now: OffsetDateTime,
+    refused: Vec<Refusal>,
+) -> Result<Outcome, QueryError> {
+    let parsed = kql::parse_logs(text).map_err(QueryError::Kql)?;
     let ctx = kql::Ctx {
         now,
         default_table: None,
         seed: 0,
     };
-    let result = kql::run(&parsed, &tables, &ctx);
-    if let Some(e) = tables.failure.into_inner() {
+    let result = kql::run(&parsed, tables, &ctx);
+    if let Some(e) = tables.failure.borrow_mut().take() {
         return Err(QueryError::Store(e));
     }
     Ok(Outcome {
@@ -623,6 +678,8 @@ struct LogTables<'a> {
     asker: Asker<'a>,
     scope: &'a [Workspace],
     all: &'a [Workspace],
+    /// A resource-context query: (the resource's lower-cased id, its subscription).
+    resource: Option<(String, String)>,
     window: Option<Window>,
     now: OffsetDateTime,
     enforce: bool,
@@ -632,13 +689,21 @@ struct LogTables<'a> {
 impl LogTables<'_> {
     /// `name` over `workspaces`, each table authorized (`…/query/{Table}/read`), windowed.
     fn union_of(&self, workspaces: &[&Workspace], name: &str) -> Option<Table> {
+        if let Some((key, sub)) = &self.resource {
+            let action = format!("Microsoft.Insights/logs/{}/read", canonical_table(name));
+            if self.enforce && !allowed(&decide(self.snap, self.asker, &action, sub, key, self.now))
+            {
+                return None;
+            }
+        }
         let mut parts = Vec::new();
         for w in workspaces {
             let action = format!(
                 "Microsoft.OperationalInsights/workspaces/query/{}/read",
                 canonical_table(name)
             );
-            if self.enforce
+            if self.resource.is_none()
+                && self.enforce
                 && !allowed(&decide(
                     self.snap, self.asker, &action, &w.sub, &w.key, self.now,
                 ))
@@ -654,6 +719,18 @@ impl LogTables<'_> {
             }
         }
         let mut out = union_tables(&parts)?;
+        if let Some((key, _)) = &self.resource {
+            let under = format!("{key}/");
+            match out.index("_ResourceId") {
+                Some(i) => out.rows.retain(|r| {
+                    r[i].as_str().is_some_and(|id| {
+                        let id = id.to_ascii_lowercase();
+                        id == *key || id.starts_with(&under)
+                    })
+                }),
+                None => out.rows.clear(),
+            }
+        }
         if let (Some(w), Some(i)) = (self.window, out.index("TimeGenerated")) {
             out.rows
                 .retain(|r| matches!(r[i], Value::DateTime(t) if t >= w.start && t < w.end));

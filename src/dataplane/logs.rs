@@ -1,10 +1,8 @@
 //! The Log Analytics query API (`api.loganalytics.io`, data-plane spec 2022-10-27, `basePath /v1`)
-//! served path-style at `/v1/…` on the emulator's port: `Query_Get`/`Query_Execute` on
-//! `/workspaces/{workspaceId}/query`, `Query_ResourceGet`/`Query_ResourceExecute` for a workspace's ARM
-//! id, and `Query_Batch`. Bearer tokens of any tenant of the world (a managing tenant's too: access is
-//! decided per workspace by `logs::query`, on the delegated path for Lighthouse); the API's error
-//! envelope (`{"error": {"code", "message", "correlationId", "innererror"}}`). Never writes.
-
+//! on the emulator's port: `Query_Get`/`Query_Execute` on `/workspaces/{workspaceId}/query`,
+//! `Query_ResourceGet`/`Query_ResourceExecute` (a workspace's ARM id, or any resource's: resource
+//! context), `Query_Batch`. Tokens of any tenant of the world (access is decided by `logs::query`,
+//! on the delegated path for Lighthouse); the API's error envelope. Never writes.
 use serde_json::{json, Value};
 
 use crate::auth::token::{self, TokenError};
@@ -88,11 +86,14 @@ fn serve(cx: &DataCx, req: &Req, target: Target, correlation: &str) -> Reply {
         groups: &caller.1,
         tenant_id: &caller.2,
     };
-    let primary = match target {
-        Target::Workspace(id) => id.to_string(),
-        // a workspace's ARM id names the workspace (resource-centric queries of other resources
-        // are not modelled: no resource logs are generated)
-        Target::Resource(id) => format!("/{id}"),
+    let (primary, resource) = match target {
+        Target::Workspace(id) => (id.to_string(), false),
+        // a workspace's ARM id names the workspace; any other resource is a resource-context query
+        Target::Resource(id) => (
+            format!("/{id}"),
+            !id.to_ascii_lowercase()
+                .contains("/providers/microsoft.operationalinsights/workspaces/"),
+        ),
         Target::Batch if req.method == "POST" => return batch(cx, req, asker, correlation),
         Target::Batch => return method_not_allowed(correlation),
     };
@@ -137,7 +138,7 @@ fn serve(cx: &DataCx, req: &Req, target: Target, correlation: &str) -> Reply {
         _ => return method_not_allowed(correlation),
     };
     let body = json!({"query": query, "timespan": timespan, "workspaces": extra});
-    let (status, answer, decision) = run(cx, asker, &primary, &body, correlation);
+    let (status, answer, decision) = run(cx, asker, &primary, resource, &body, correlation);
     let mut reply = Reply::json(status, &answer);
     if let Some(d) = decision {
         reply = reply.header("x-ms-emulator-decision", d);
@@ -151,6 +152,7 @@ fn run(
     cx: &DataCx,
     asker: Asker,
     primary: &str,
+    resource: bool,
     body: &Value,
     correlation: &str,
 ) -> (u16, Value, Option<String>) {
@@ -182,9 +184,16 @@ fn run(
         refs.extend(a.iter().filter_map(Value::as_str));
     }
     let enforce = cx.authz == AuthzMode::Enforce;
-    match logs::query(
-        cx.store, cx.snap, asker, &refs, query, window, cx.now, enforce,
-    ) {
+    let outcome = if resource {
+        logs::query_resource(
+            cx.store, cx.snap, asker, primary, query, window, cx.now, enforce,
+        )
+    } else {
+        logs::query(
+            cx.store, cx.snap, asker, &refs, query, window, cx.now, enforce,
+        )
+    };
+    match outcome {
         Ok(Outcome { table, refused }) => {
             let mut answer = json!({"tables": [logs::result_table("PrimaryResult", &table)]});
             if !refused.is_empty() {
@@ -341,7 +350,7 @@ fn batch(cx: &DataCx, req: &Req, asker: Asker, correlation: &str) -> Reply {
                         .map(str::to_string)
                 })
                 .unwrap_or_default();
-            let (status, body, _) = run(cx, asker, &primary, &r["body"], correlation);
+            let (status, body, _) = run(cx, asker, &primary, false, &r["body"], correlation);
             json!({"id": r["id"], "status": status, "body": body})
         })
         .collect();
