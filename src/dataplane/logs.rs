@@ -3,6 +3,7 @@
 //! `Query_ResourceGet`/`Query_ResourceExecute` (a workspace's ARM id, or any resource's: resource
 //! context), `Query_Batch`. Tokens of any tenant of the world (access is decided by `logs::query`,
 //! on the delegated path for Lighthouse); the API's error envelope. Never writes.
+
 use serde_json::{json, Value};
 
 use crate::auth::token::{self, TokenError};

@@ -143,3 +143,16 @@ def test_logs_query_client_with_its_default_endpoint_through_the_proxy(la_mgmt, 
                                timespan=timedelta(hours=1))
     assert r.status == LogsQueryStatus.SUCCESS
     assert r.tables[0].rows[0][0] >= 2  # the setting's own creation (Begin + End) is streamed
+
+
+def test_query_batch(la_mgmt, resource_client, logs):
+    """LogsQueryClient.query_batch: $batch answers each query as on its own, errors included."""
+    from azure.monitor.query import LogsBatchQuery, LogsQueryError, LogsQueryStatus
+
+    _, fab = make_workspace(la_mgmt, resource_client, "admin@fabrikam.onmicrosoft.com", FABRIKAM_PROD, "rg-web")
+    got = logs("msp-automation", audience=LA_AUDIENCE).query_batch([
+        LogsBatchQuery(fab, "AzureActivity | count", timespan=timedelta(hours=1)),
+        LogsBatchQuery(fab, "AzureActivity | wher x", timespan=None),
+    ])
+    assert got[0].status == LogsQueryStatus.SUCCESS and got[0].tables[0].rows[0][0] >= 2
+    assert isinstance(got[1], LogsQueryError) and got[1].code == "BadArgumentError"
