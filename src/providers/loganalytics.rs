@@ -3,7 +3,8 @@
 //! `sku` (PerGB2018) and `retentionInDays` (30), creation and modification times, the public network
 //! access settings, and `features.disableLocalAuth: true` — the emulator models Microsoft Entra access
 //! only, so `sharedKeys` is refused as Storage's Shared Key is — and the soft delete (`deletedWorkspaces`,
-//! recovery by name). Never touches hyper; get, list and delete are the generic resource path.
+//! recovery by name); a diagnostic setting's `workspaceId` checked. Never touches hyper; get, list and
+//! delete are the generic resource path.
 
 use serde_json::{json, Map, Value};
 
@@ -145,4 +146,24 @@ pub fn workspace_shared_keys(cx: &Cx) -> ArmError {
     )
     .with_status(403)
     .with_header("x-ms-emulator-decision", SHARED_KEY_NOTE.to_string())
+}
+
+/// A diagnostic setting's `workspaceId` must be a workspace's ARM id (a workspace id GUID is the
+/// common mistake): ARM's `LinkedInvalidPropertyId`, in its words (seen answering
+/// Set-AzDiagnosticSetting with a GUID, azure-powershell#4465).
+pub fn check_diagnostic_setting(body: &Map<String, Value>) -> Result<(), ArmError> {
+    let Some(ws) = body
+        .get("properties")
+        .and_then(|p| p.get("workspaceId"))
+        .and_then(Value::as_str)
+    else {
+        return Ok(());
+    };
+    if ws.starts_with("/subscriptions/") || ws.starts_with("/providers/") {
+        return Ok(());
+    }
+    Err(ArmError::new(
+        "LinkedInvalidPropertyId",
+        format!("Property id '{ws}' at path 'properties.workspaceId' is invalid. Expect fully qualified resource Id that start with '/subscriptions/{{subscriptionId}}' or '/providers/{{resourceProviderNamespace}}/'."),
+    ))
 }

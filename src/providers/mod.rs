@@ -246,6 +246,7 @@ pub fn complete_resource(
         "microsoft.operationalinsights/workspaces" => {
             loganalytics::complete_workspace(cx, store, b, existing)?
         }
+        "microsoft.insights/diagnosticsettings" => loganalytics::check_diagnostic_setting(b)?,
         _ => {}
     }
     Ok(())

@@ -93,6 +93,16 @@ async fn workspaces_get_a_customer_id_and_refuse_shared_keys() {
     assert_eq!(p["sku"]["name"], "PerGB2018");
     assert_eq!(p["retentionInDays"], 30);
     assert_eq!(p["features"]["disableLocalAuth"], true);
+    // a diagnostic setting naming the workspace by its GUID: ARM's LinkedInvalidPropertyId
+    let r = e
+        .call(
+            "PUT",
+            &format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.Insights/diagnosticSettings/bad?api-version=2021-05-01-preview"),
+            Some(&t),
+            Some(json!({"properties": {"workspaceId": cid, "logs": [{"category": "Administrative", "enabled": true}]}})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "LinkedInvalidPropertyId"));
     // an update keeps the workspace id and creation date
     let r = e
         .call(
