@@ -1,9 +1,8 @@
-//! Log Analytics' data, without HTTP: the workspaces by `customerId`, the rows the emulator keeps in
-//! them (`AzureActivity` streamed from the activity log through subscription diagnostic settings, and
-//! rows a test ingests into any table), and `query` — one KQL query over one or more workspaces as a
-//! caller, each workspace and table authorized through `authz::decide` — the entry point the query
-//! data plane and alert rules share. Follows the AzureActivity table reference, Log Analytics' standard
-//! columns (`TenantId` is the workspace id, `Type` the table) and "Query across workspaces".
+//! Log Analytics' data, without HTTP: workspaces by `customerId`, their rows (`AzureActivity` streamed
+//! from the activity log through subscription diagnostic settings; rows ingested into any table), and
+//! `query` — one KQL query over workspaces as a caller, each workspace and table through
+//! `authz::decide` — which the query API and alert rules share. Follows the AzureActivity table
+//! reference, the standard columns (`TenantId` = workspace id) and "Query across workspaces".
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,10 +1,8 @@
-//! What Microsoft.OperationalInsights adds to a workspace (Workspaces.json 2025-07-01): the
-//! `customerId` clients query by (kept for the workspace's life), `provisioningState`, the default
-//! `sku` (PerGB2018) and `retentionInDays` (30), creation and modification times, the public network
-//! access settings, and `features.disableLocalAuth: true` — the emulator models Microsoft Entra access
-//! only, so `sharedKeys` is refused as Storage's Shared Key is — and the soft delete (`deletedWorkspaces`,
-//! recovery by name); a diagnostic setting's `workspaceId` checked. Never touches hyper; get, list and
-//! delete are the generic resource path.
+//! What Microsoft.OperationalInsights adds to a workspace (Workspaces.json 2025-07-01): `customerId`
+//! (kept for its life), provisioningState, Azure's defaults (sku PerGB2018, 30 days), dates, network
+//! access, `disableLocalAuth: true` (Entra only: `sharedKeys` refused as Storage's Shared Key is), the
+//! soft delete (`deletedWorkspaces`, recovery by name); a diagnostic setting's `workspaceId` checked.
+//! Never touches hyper; get, list and delete are the generic resource path.
 
 use serde_json::{json, Map, Value};
 
