@@ -466,14 +466,18 @@ fn summarize(
     }
     let mut index: HashMap<Vec<Key>, usize> = HashMap::default();
     let mut groups: Vec<(Vec<Value>, Vec<AggState>)> = Vec::new();
+    // one key buffer for every row: a row of an existing group allocates nothing
+    let (mut kv, mut key): (Vec<Value>, Vec<Key>) = (Vec::new(), Vec::new());
     for r in &t.rows {
-        let kv: Vec<Value> = keys.iter().map(|k| eval(k, r, now)).collect();
-        let key: Vec<Key> = kv.iter().map(Value::key).collect();
-        let g = match index.get(&key) {
+        kv.clear();
+        kv.extend(keys.iter().map(|k| eval(k, r, now)));
+        key.clear();
+        key.extend(kv.iter().map(Value::key));
+        let g = match index.get(key.as_slice()) {
             Some(&g) => g,
             None => {
-                index.insert(key, groups.len());
-                groups.push((kv, specs.iter().map(AggState::new).collect()));
+                index.insert(key.clone(), groups.len());
+                groups.push((kv.clone(), specs.iter().map(AggState::new).collect()));
                 groups.len() - 1
             }
         };
