@@ -152,14 +152,18 @@ fn event(r: &Record, event_id: &str, operation_id: &str, end: Option<bool>) -> V
     properties.insert("eventCategory".into(), json!("Administrative"));
     properties.insert("entity".into(), json!(r.resource_id));
     properties.insert("message".into(), json!(r.action));
-    properties.insert(
-        "hierarchy".into(),
-        json!(format!(
-            "{}/{}",
-            r.subscription_tenant.to_lowercase(),
-            r.subscription_id
-        )),
-    );
+    // a write at a management group is logged in the tenant-level log: no subscription to name
+    let sub_shown = if r.subscription_id.starts_with("/tenants/") {
+        ""
+    } else {
+        r.subscription_id
+    };
+    let hierarchy = if sub_shown.is_empty() {
+        r.subscription_tenant.to_lowercase()
+    } else {
+        format!("{}/{sub_shown}", r.subscription_tenant.to_lowercase())
+    };
+    properties.insert("hierarchy".into(), json!(hierarchy));
     let (event_name, status, level, sub_status) = match end {
         None => (
             ("BeginRequest", "Begin request"),
@@ -201,7 +205,7 @@ fn event(r: &Record, event_id: &str, operation_id: &str, end: Option<bool>) -> V
         "subStatus": sub_status,
         "eventTimestamp": ts,
         "submissionTimestamp": ts,
-        "subscriptionId": r.subscription_id,
+        "subscriptionId": sub_shown,
         "tenantId": r.subscription_tenant.to_lowercase(),
     })
 }

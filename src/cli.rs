@@ -147,6 +147,21 @@ pub struct ServeArgs {
         default_value = "on"
     )]
     pub graph_quota: Switch,
+    /// Connections served at once; more clients wait in the kernel's accept queue until one closes.
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_MAX_CONNECTIONS",
+        default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS
+    )]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers; the TLS handshake gets at most 10 of them and a
+    /// connection idle for four times it is closed.
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_CLIENT_TIMEOUT",
+        default_value_t = crate::server::DEFAULT_CLIENT_TIMEOUT.as_secs()
+    )]
+    pub client_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -76,6 +76,8 @@ pub struct App {
     pub world: World,
     /// Resource Graph's per-user windows.
     pub graph_quota: crate::quota::UserQuota,
+    /// Conditional writes take it exclusively, other writes shared (`check_preconditions`).
+    write_gate: RwLock<()>,
     /// When the next cancelled subscription's retention ends (unix seconds; `i64::MAX` when none is
     /// cancelled): every request compares the clock with it, one atomic load.
     next_deletion: std::sync::atomic::AtomicI64,
@@ -98,6 +100,7 @@ impl App {
             config,
             world,
             next_deletion: std::sync::atomic::AtomicI64::new(i64::MAX),
+            write_gate: RwLock::new(()),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {
@@ -219,6 +222,34 @@ impl App {
         self.store.write(|tx| tx.set_meta("world_loaded", "1"))?;
         self.refresh()
     }
+}
+
+thread_local! {
+    /// How many pipeline handlers are running on this thread (nested requests run inside their outer one).
+    static GATE_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of `GATE_DEPTH`, left when dropped (also on an early return).
+struct GateDepth;
+
+impl GateDepth {
+    fn enter() -> GateDepth {
+        GATE_DEPTH.with(|d| d.set(d.get() + 1));
+        GateDepth
+    }
+}
+
+impl Drop for GateDepth {
+    fn drop(&mut self) {
+        GATE_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// Which side of `App::write_gate` a request holds while its handler runs.
+enum Gate<'a> {
+    Exclusive(#[allow(dead_code)] std::sync::RwLockWriteGuard<'a, ()>),
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'a, ()>),
+    None,
 }
 
 /// Handle one request from any surface. Never panics on input; adds ARM's standard headers.
@@ -654,6 +685,42 @@ fn record_activity(
         .as_deref()
         .filter(|s| !s.is_empty())
         .and_then(|s| snap.dir.subscription(s));
+    // a write at or below a management group goes to its tenant's tenant-level log
+    let group_tenant = id
+        .management_group()
+        .and_then(|g| snap.groups.group(g))
+        .map(|g| g.tenant_id.clone())
+        .or_else(|| id.management_group().map(|_| caller.tenant_id.clone()));
+    if audit.write && reply.status != 401 && sub.is_none() {
+        if let Some(tenant) = group_tenant {
+            let error = (reply.status >= 400)
+                .then(|| serde_json::from_slice::<Value>(&reply.body).ok())
+                .flatten();
+            let uri = format!("{base}{}", req.path);
+            let canonical = id.canonical();
+            let log = crate::activity::tenant_log_key(&tenant);
+            let record = crate::activity::Record {
+                caller,
+                method: &req.method,
+                action: &audit.action,
+                resource_id: &canonical,
+                subscription_id: &log,
+                subscription_tenant: &tenant,
+                resource_group: None,
+                status: reply.status,
+                error: error.as_ref(),
+                correlation_id: &audit.correlation,
+                client_request_id: req.header("x-ms-client-request-id"),
+                grant: audit.grant.as_ref(),
+                now: app.clock.now(),
+                uri: &uri,
+                managed_by_tenant: None,
+            };
+            if let Err(e) = crate::activity::record(&app.store, &record) {
+                tracing::error!(error = %e, "activity log write failed");
+            }
+        }
+    }
     if audit.write && reply.status != 401 {
         if let Some(sub) = sub {
             let error = (reply.status >= 400)
@@ -825,8 +892,10 @@ fn arm_authenticated(
                 Ok(v) => Some(v),
                 // ARM reads bodies with Newtonsoft, which takes unquoted property names and comments:
                 // `az deployment … create` sends its template that way (JSONC).
+                // The lenient reader recurses without a bound of its own: deeper bodies stop here.
                 Err(e) => match std::str::from_utf8(&req.body)
                     .ok()
+                    .filter(|t| crate::wire::json_depth(t) <= crate::wire::MAX_BODY_DEPTH)
                     .and_then(|t| json5::from_str::<Value>(t).ok())
                 {
                     Some(v) => Some(v),
@@ -836,6 +905,9 @@ fn arm_authenticated(
         } else {
             None
         };
+    if let Some(b) = body.as_ref().filter(|_| route.is_write()) {
+        crate::arm::tags::check(b)?;
+    }
 
     // Subscription: well-formed, existing, and reachable from the caller's tenant.
     let mut path = Path::Customer;
@@ -881,12 +953,18 @@ fn arm_authenticated(
         }
     }
 
+    // Management groups: never through a delegation, never another tenant's.
+    providers::managementgroups::reachable(snap, caller, id)?;
+
     // Decide.
     let action = route.action(&req.method, id);
     let scope_id = decision_scope(&route, id);
     let scope_display = scope_id.canonical();
     let scope_key = scope_display.to_lowercase();
-    let tenant_level_read = id.subscription.is_none() && req.method == "GET";
+    // (the policy catalogue's POST lists read too; a management group's reads are decided)
+    let tenant_level_read = id.subscription.is_none()
+        && id.management_group().is_none()
+        && (req.method == "GET" || matches!(route, Route::Policy(op) if !op.is_write()));
     let needs_decision = !caller.platform
         && !route.is_self_scoped()
         && route != Route::SubscriptionsGet
@@ -1044,7 +1122,30 @@ fn arm_authenticated(
         .with_header("x-ms-user-quota-resets-after", crate::quota::hms(resets_after_ms))
         .with_header("retry-after", ((resets_after_ms + 999) / 1000).max(1).to_string()));
     }
-    let reply = run(&cx, &app.store).map_err(|e| {
+    // Conditional writes (If-Match / If-None-Match) check and write under the gate's exclusive side;
+    // every other write holds it shared, so none slips between a check and its write.
+    let reply = {
+        let conditional = route.is_write()
+            && (req.header("if-match").is_some() || req.header("if-none-match").is_some());
+        // Nested requests (a deployment's resources, a remediation's) run on this thread inside
+        // their outer request, which already holds the gate: taking it again could deadlock.
+        let outermost = GATE_DEPTH.with(|d| d.get()) == 0;
+        let _gate = if !outermost {
+            Gate::None
+        } else if conditional {
+            Gate::Exclusive(app.write_gate.write().unwrap_or_else(|p| p.into_inner()))
+        } else if route.is_write() {
+            Gate::Shared(app.write_gate.read().unwrap_or_else(|p| p.into_inner()))
+        } else {
+            Gate::None
+        };
+        let _depth = GateDepth::enter();
+        if conditional {
+            providers::preconditions::check(&cx, &app.store)?;
+        }
+        run(&cx, &app.store)
+    };
+    let reply = reply.map_err(|e| {
         let has_reason = e.headers.iter().any(|(k, _)| *k == DECISION);
         if has_reason || decision_header.is_empty() {
             e
@@ -1479,6 +1580,35 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     };
     match cx.route {
         Route::TenantsList => subscriptions::tenants_list(cx, store),
+
+        Route::ManagementGroupsList => providers::managementgroups::management_groups_list(cx, store),
+        Route::ManagementGroupsGet => providers::managementgroups::management_groups_get(cx, store),
+        Route::ManagementGroupsCreateOrUpdate => providers::managementgroups::management_groups_create_or_update(cx, store),
+        Route::ManagementGroupsUpdate => providers::managementgroups::management_groups_update(cx, store),
+        Route::ManagementGroupsDelete => providers::managementgroups::management_groups_delete(cx, store),
+        Route::ManagementGroupsGetDescendants => providers::managementgroups::management_groups_get_descendants(cx, store),
+        Route::ManagementGroupSubscriptionsCreate => {
+            providers::managementgroups::management_group_subscriptions_create(cx, store)
+        }
+        Route::ManagementGroupSubscriptionsDelete => {
+            providers::managementgroups::management_group_subscriptions_delete(cx, store)
+        }
+        Route::ManagementGroupSubscriptionsGetSubscription => {
+            providers::managementgroups::management_group_subscriptions_get_subscription(cx, store)
+        }
+        Route::ManagementGroupSubscriptionsGetSubscriptionsUnderManagementGroup => {
+            providers::managementgroups::management_group_subscriptions_get_subscriptions_under_management_group(cx, store)
+        }
+        Route::HierarchySettingsList => providers::managementgroups::hierarchy_settings_list(cx, store),
+        Route::HierarchySettingsGet => providers::managementgroups::hierarchy_settings_get(cx, store),
+        Route::HierarchySettingsCreateOrUpdate => providers::managementgroups::hierarchy_settings_create_or_update(cx, store),
+        Route::HierarchySettingsUpdate => providers::managementgroups::hierarchy_settings_update(cx, store),
+        Route::HierarchySettingsDelete => providers::managementgroups::hierarchy_settings_delete(cx, store),
+        Route::CheckNameAvailability => providers::managementgroups::check_name_availability(cx, store),
+        Route::EntitiesList => providers::managementgroups::entities_list(cx, store),
+        Route::ManagementOperationsList => providers::managementgroups::management_operations_list(cx, store),
+        Route::StartTenantBackfill => providers::managementgroups::start_tenant_backfill(cx, store),
+        Route::TenantBackfillStatus => providers::managementgroups::tenant_backfill_status(cx, store),
         Route::ResourceGraphResources => {
             providers::resourcegraph::resource_graph_resources(cx, store)
         }
@@ -1654,5 +1784,6 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::VirtualMachinesRestart => compute::virtual_machines_restart(cx, store),
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),
+        Route::Policy(op) => providers::policy::run(*op, cx, store),
     }
 }

@@ -19,6 +19,7 @@ use crate::authz::{
 };
 use crate::clock::parse_duration;
 use crate::directory::Directory;
+use crate::hierarchy::Hierarchy;
 use crate::store::{StoreError, Tx};
 use crate::world::{Principal, Subscription, Tenant};
 
@@ -32,6 +33,9 @@ pub const FACT_TYPES: &[&str] = &[
     "microsoft.authorization/locks",
     "microsoft.managedservices/registrationdefinitions",
     "microsoft.managedservices/registrationassignments",
+    crate::hierarchy::GROUP_TYPE,
+    crate::hierarchy::GROUP_SUBSCRIPTION_TYPE,
+    crate::hierarchy::SETTINGS_TYPE,
 ];
 
 #[derive(Deserialize)]
@@ -182,6 +186,8 @@ pub struct Snapshot {
     pub managed_by: HashMap<String, Vec<String>>,
     /// Eligible (just-in-time) authorizations of every delegation, in assignment order.
     pub eligible: Vec<Eligibility>,
+    /// The management groups of every tenant and where each subscription sits.
+    pub groups: Hierarchy,
 }
 
 impl Snapshot {
@@ -199,8 +205,10 @@ impl Snapshot {
         let subscriptions: Vec<Subscription> = parse_all(tx.directory("subscription")?)?;
         let dir = Directory::new(tenants, principals, subscriptions);
 
+        let groups = load_hierarchy(tx, &dir)?;
         let mut snap = Snapshot {
             dir,
+            groups,
             ..Default::default()
         };
         for r in tx.by_type("microsoft.authorization/roledefinitions", None, None)? {
@@ -395,6 +403,10 @@ impl Snapshot {
                     .unwrap_or(false),
             });
         }
+        // A grant or deny assignment at a management group applies to every group and subscription
+        // below it: each is projected onto those scopes (after the direct ones, so a decision names a
+        // direct grant first), so the decision stays a prefix match over the target's own id.
+        expand_below_groups(&snap.groups, &mut grants, &mut denies);
         snap.access = AccessFacts::new(grants, denies);
 
         for r in tx.by_type("microsoft.authorization/locks", None, None)? {
@@ -418,6 +430,73 @@ impl Snapshot {
         }
         Ok(snap)
     }
+}
+
+/// The hierarchy from the directory and the stored groups, placements and root settings.
+fn load_hierarchy(tx: &Tx, dir: &Directory) -> Result<Hierarchy, StoreError> {
+    let tenants: Vec<String> = dir.tenants.iter().map(|t| t.id.clone()).collect();
+    let subs: Vec<(String, String)> = dir
+        .subscriptions
+        .iter()
+        .map(|s| (s.subscription_id.clone(), s.tenant_id.clone()))
+        .collect();
+    let groups: Vec<Value> = tx
+        .by_type(crate::hierarchy::GROUP_TYPE, None, None)?
+        .into_iter()
+        .map(|r| r.body)
+        .collect();
+    let placements: Vec<(String, String)> = tx
+        .by_type(crate::hierarchy::GROUP_SUBSCRIPTION_TYPE, None, None)?
+        .into_iter()
+        .filter_map(|r| {
+            let g = crate::hierarchy::group_of_scope(&r.key)?.to_string();
+            Some((r.body["name"].as_str()?.to_string(), g))
+        })
+        .collect();
+    let settings: Vec<(String, bool)> = tx
+        .by_type(crate::hierarchy::SETTINGS_TYPE, None, None)?
+        .into_iter()
+        .filter_map(|r| {
+            let p = &r.body["properties"];
+            Some((
+                p["tenantId"].as_str()?.to_string(),
+                p["requireAuthorizationForGroupCreation"]
+                    .as_bool()
+                    .unwrap_or(false),
+            ))
+        })
+        .collect();
+    Ok(Hierarchy::new(
+        &tenants,
+        &subs,
+        &groups,
+        &placements,
+        &settings,
+    ))
+}
+
+/// Project grants and deny assignments at a management group onto every scope below it.
+fn expand_below_groups(h: &Hierarchy, grants: &mut Vec<Grant>, denies: &mut Vec<DenyRule>) {
+    let mut more = Vec::new();
+    for g in grants.iter() {
+        for s in h.scopes_below(&g.scope) {
+            more.push(Grant {
+                scope: s,
+                ..g.clone()
+            });
+        }
+    }
+    grants.extend(more);
+    let mut more = Vec::new();
+    for d in denies.iter().filter(|d| !d.do_not_apply_to_child_scopes) {
+        for s in h.scopes_below(&d.scope) {
+            more.push(DenyRule {
+                scope: s,
+                ..d.clone()
+            });
+        }
+    }
+    denies.extend(more);
 }
 
 /// The grant an activation (a stored role assignment schedule at `scope`) gives, if its eligibility
@@ -491,6 +570,63 @@ mod tests {
         let contributor = &roles["b24988ac-6180-42a0-ab88-20f7382dd24c"];
         assert!(!contributor.allows("Microsoft.Authorization/roleAssignments/write", false));
         assert!(roles["2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"].has_data_actions());
+    }
+
+    #[test]
+    fn grants_and_denies_at_a_group_reach_every_scope_below_it() {
+        let h = Hierarchy::new(
+            &["t1".into()],
+            &[("s1".into(), "t1".into()), ("s2".into(), "t1".into())],
+            &[
+                serde_json::json!({"name": "G", "properties": {"tenantId": "t1", "displayName": "G",
+                "details": {"parent": {"id": "/providers/Microsoft.Management/managementGroups/t1"}}}}),
+            ],
+            &[("s2".into(), "g".into())],
+            &[],
+        );
+        let reader = builtin_roles()["acdd72a7-3385-48ef-bd42-f606fba81ae7"].clone();
+        let g = "/providers/microsoft.management/managementgroups/g";
+        let mut grants = vec![Grant {
+            id: format!("{g}/providers/microsoft.authorization/roleassignments/ra"),
+            scope: g.into(),
+            principal_id: "p".into(),
+            role: reader,
+            via: Via::RoleAssignment,
+            expires_at: None,
+        }];
+        let deny = |scope: &str, child: bool| DenyRule {
+            id: format!("{scope}/providers/microsoft.authorization/denyassignments/d"),
+            name: "d".into(),
+            scope: scope.into(),
+            principals: vec![crate::authz::EVERYONE.into()],
+            exclude_principals: vec![],
+            permissions: vec![Permission {
+                actions: vec!["*".into()],
+                ..Default::default()
+            }],
+            do_not_apply_to_child_scopes: child,
+        };
+        let mut denies = vec![
+            deny(g, false),
+            deny("/providers/microsoft.management/managementgroups/t1", true),
+        ];
+        expand_below_groups(&h, &mut grants, &mut denies);
+        let scopes: Vec<&str> = grants.iter().map(|g| g.scope.as_str()).collect();
+        assert_eq!(
+            scopes,
+            [g, "/subscriptions/s2"],
+            "s1 sits under the root, not G"
+        );
+        let scopes: Vec<&str> = denies.iter().map(|d| d.scope.as_str()).collect();
+        assert_eq!(
+            scopes,
+            [
+                g,
+                "/providers/microsoft.management/managementgroups/t1",
+                "/subscriptions/s2"
+            ],
+            "a deny that does not apply to child scopes stays where it is"
+        );
     }
 
     #[test]

@@ -80,6 +80,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         userrealm_port: args.userrealm_port,
         max_authorizations: args.max_authorizations,
         graph_quota: args.graph_quota == lighthouse_emulator::cli::Switch::On,
+        max_connections: args.max_connections,
+        client_timeout: args.client_timeout,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

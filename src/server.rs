@@ -1,23 +1,61 @@
 //! The network edge: TCP listeners, TLS handshakes and hyper connections (HTTP/1.1 and HTTP/2), turning
 //! hyper requests into `Req` values for `dispatch` and `Reply` values back; plain-HTTP connections go
 //! to the CONNECT proxy (`proxy`). The only module that spawns tasks. Bodies are capped before they are buffered.
+//! Nobody holds a connection for free: a connection limit (accepting waits for a free slot), a deadline for
+//! the first byte and the TLS handshake, hyper's header-read timeout, and an idle timeout; accept errors
+//! (the open-file limit) back off and are logged once per interval with a count.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::arm::error::ArmError;
 use crate::dispatch::{self, App};
 use crate::wire::{Reply, Req};
+
+/// Connections served at once by default: well under the usual open-file limit (1 024), so the
+/// process keeps descriptors for its store and logs.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 768;
+/// The default of `--client-timeout`: a request's headers must arrive within it (hyper's header-read
+/// timeout, which also bounds a keep-alive wait); the first byte and the TLS handshake get at most 10 s of
+/// it; a connection with no bytes either way for four times it (HTTP/2 included) is closed.
+pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every listener shares: the connection slots and the client timeouts.
+#[derive(Clone)]
+pub struct Limits {
+    slots: Arc<Semaphore>,
+    handshake: Duration,
+    header_read: Duration,
+    idle: Duration,
+}
+
+impl Limits {
+    pub fn new(max_connections: usize, client_timeout: Duration) -> Limits {
+        let t = client_timeout.max(Duration::from_secs(1));
+        Limits {
+            slots: Arc::new(Semaphore::new(max_connections.max(1))),
+            handshake: t.min(Duration::from_secs(10)),
+            header_read: t,
+            idle: t * 4,
+        }
+    }
+}
 
 /// Accept connections forever on `listener`: TLS (the first byte is a handshake record, 0x16), or
 /// plain HTTP for the CONNECT proxy (`proxy`), whose tunnels get TLS with minted certificates.
@@ -26,15 +64,25 @@ pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     tunnel: Option<Arc<rustls::ServerConfig>>,
+    limits: Limits,
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let tunnel = tunnel.map(TlsAcceptor::from);
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let mut errors = AcceptErrors::default();
     loop {
+        // A slot first: at the limit, clients wait in the kernel's backlog instead of taking descriptors.
+        let Ok(slot) = limits.slots.clone().acquire_owned().await else {
+            return;
+        };
         let (tcp, _peer): (tokio::net::TcpStream, SocketAddr) = match listener.accept().await {
-            Ok(x) => x,
+            Ok(x) => {
+                errors.recovered();
+                x
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
+                drop(slot);
+                tokio::time::sleep(errors.failed(&e)).await;
                 continue;
             }
         };
@@ -42,30 +90,142 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let tunnel = tunnel.clone();
         let app = app.clone();
+        let limits = limits.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let mut first = [0u8; 1];
-            if !matches!(tcp.peek(&mut first).await, Ok(1)) {
-                return;
+            match tokio::time::timeout(limits.handshake, tcp.peek(&mut first)).await {
+                Ok(Ok(1)) => {}
+                _ => return,
             }
             if first[0] == 0x16 {
-                return serve_tls(app, tcp, acceptor, port).await;
+                return serve_tls(app, tcp, acceptor, port, &limits).await;
             }
-            let Some(tcp) = crate::proxy::accept(&app, tcp, port, tunnel.is_some()).await else {
+            let proxied = tokio::time::timeout(
+                limits.handshake,
+                crate::proxy::accept(&app, tcp, port, tunnel.is_some()),
+            )
+            .await;
+            let Ok(Some(tcp)) = proxied else {
                 return;
             };
             if let Some(t) = tunnel {
-                serve_tls(app, tcp, t, port).await;
+                serve_tls(app, tcp, t, port, &limits).await;
             }
         });
     }
 }
 
-/// TLS, then HTTP/1.1 or HTTP/2 (by ALPN) on one connection.
-async fn serve_tls(app: Arc<App>, tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, port: u16) {
-    let stream = match acceptor.accept(tcp).await {
-        Ok(s) => s,
-        Err(e) => {
+/// Accept failures (the open-file limit, above all): a growing pause before the next try, and one log
+/// line per interval with the count, instead of a busy loop writing the same warning.
+#[derive(Default)]
+struct AcceptErrors {
+    in_a_row: u32,
+    unlogged: u64,
+    last_log: Option<Instant>,
+}
+
+impl AcceptErrors {
+    const LOG_EVERY: Duration = Duration::from_secs(10);
+
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        self.in_a_row = self.in_a_row.saturating_add(1);
+        self.unlogged += 1;
+        if self.last_log.is_none_or(|t| t.elapsed() >= Self::LOG_EVERY) {
+            tracing::warn!(error = %e, failures = self.unlogged, "accept failed; backing off");
+            self.unlogged = 0;
+            self.last_log = Some(Instant::now());
+        }
+        // 10 ms, doubling, at most 1 s
+        Duration::from_millis(10u64 << self.in_a_row.min(7)).min(Duration::from_secs(1))
+    }
+
+    fn recovered(&mut self) {
+        if self.in_a_row > 0 && self.unlogged > 0 {
+            tracing::warn!(failures = self.unlogged, "accept failed; recovered");
+        }
+        self.in_a_row = 0;
+        self.unlogged = 0;
+    }
+}
+
+/// Milliseconds since the process started: the clock of the idle timeout.
+fn ticks() -> u64 {
+    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    START.elapsed().as_millis() as u64
+}
+
+/// An I/O stream that notes when bytes last moved, for the idle timeout.
+struct Activity<T> {
+    inner: T,
+    last: Arc<AtomicU64>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Activity<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.last.store(ticks(), Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.last.store(ticks(), Ordering::Relaxed);
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.last.store(ticks(), Ordering::Relaxed);
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// TLS, then HTTP/1.1 or HTTP/2 (by ALPN) on one connection, until the client leaves or goes idle.
+async fn serve_tls(
+    app: Arc<App>,
+    tcp: tokio::net::TcpStream,
+    acceptor: TlsAcceptor,
+    port: u16,
+    limits: &Limits,
+) {
+    let stream = match tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
             tracing::debug!(error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
             return;
         }
     };
@@ -73,9 +233,32 @@ async fn serve_tls(app: Arc<App>, tcp: tokio::net::TcpStream, acceptor: TlsAccep
         let app = app.clone();
         async move { Ok::<_, Infallible>(respond(&app, req, port).await) }
     });
-    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-        .serve_connection(TokioIo::new(stream), svc)
-        .await;
+    let last = Arc::new(AtomicU64::new(ticks()));
+    let io = TokioIo::new(Activity {
+        inner: stream,
+        last: last.clone(),
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    builder.http2().timer(TokioTimer::new());
+    let conn = builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let idle_ms = limits.idle.as_millis() as u64;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = tokio::time::sleep(limits.idle / 8) => {
+                if ticks().saturating_sub(last.load(Ordering::Relaxed)) >= idle_ms {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn.as_mut()).await;
+                    return;
+                }
+            }
+        }
+    }
 }
 
 async fn respond(app: &App, req: Request<Incoming>, port: u16) -> Response<Full<Bytes>> {

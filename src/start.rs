@@ -31,6 +31,11 @@ pub struct Options {
     pub max_authorizations: usize,
     /// Resource Graph's per-user quota (15 queries per 5 s).
     pub graph_quota: bool,
+    /// Connections served at once (over every listener); further clients wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Seconds a client has for a request's headers (the handshake gets at most 10 of them; idle
+    /// connections are closed after four times it).
+    pub client_timeout: u64,
 }
 
 impl Options {
@@ -51,6 +56,8 @@ impl Options {
             userrealm_port: 0,
             max_authorizations: 20,
             graph_quota: true,
+            max_connections: crate::server::DEFAULT_MAX_CONNECTIONS,
+            client_timeout: crate::server::DEFAULT_CLIENT_TIMEOUT.as_secs(),
         }
     }
 }
@@ -115,7 +122,19 @@ async fn bind(bind: &str, port: u16) -> Result<Vec<TcpListener>, String> {
     Ok(vec![l])
 }
 
+/// The shortest admin key accepted: an empty or short key would let anyone who guesses it reset the
+/// world of a class.
+pub const MIN_ADMIN_KEY: usize = 16;
+
 pub async fn start(opts: Options) -> Result<Running, String> {
+    if let Some(k) = opts.admin_key.as_deref() {
+        if k.chars().count() < MIN_ADMIN_KEY {
+            return Err(format!(
+                "--admin-key must be at least {MIN_ADMIN_KEY} characters (got {}): it guards reset, clock and world changes",
+                k.chars().count()
+            ));
+        }
+    }
     if !is_loopback(&opts.bind) && opts.admin_key.is_none() {
         return Err(format!(
             "--bind {} listens beyond loopback: give --admin-key so learners cannot reset or rewrite the world",
@@ -151,6 +170,10 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         App::new(store, key, world, config).map_err(|e| format!("loading the world: {e}"))?,
     );
     let listeners = bind(&opts.bind, opts.port).await?;
+    let limits = crate::server::Limits::new(
+        opts.max_connections,
+        std::time::Duration::from_secs(opts.client_timeout),
+    );
     let port = listeners[0].local_addr().map_err(|e| e.to_string())?.port();
     let mut warnings = Vec::new();
     let mut userrealm_port = None;
@@ -160,6 +183,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             l,
             tls.config.clone(),
             tls.tunnel.clone(),
+            limits.clone(),
         ));
     }
     if opts.userrealm_port != 0 && opts.userrealm_port != port {
@@ -171,6 +195,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             l,
             tls.config.clone(),
             tls.tunnel.clone(),
+            limits.clone(),
         ));
                 }
                 userrealm_port = Some(opts.userrealm_port);

@@ -146,3 +146,31 @@ pub fn status_name(status: u16) -> &'static str {
         _ => "BadRequest",
     }
 }
+
+/// How deeply `[`/`{` nest in JSON-like text (JSON, JSON5, JSONC), strings skipped (a bracket inside a
+/// comment counts too, so the answer errs high). Parsers that recurse without a bound of their own ask
+/// this first: the lenient body reader and KQL's `dynamic()` literals.
+pub fn json_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut quote, mut escaped) = (0usize, 0usize, None::<u8>, false);
+    for c in text.bytes() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == b'\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'"' | b'\'' => quote = Some(c),
+                b'[' | b'{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    max
+}
+
+/// The nesting ARM reads in a request body: serde_json's own limit, applied to the lenient reader too.
+pub const MAX_BODY_DEPTH: usize = 128;

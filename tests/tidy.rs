@@ -54,11 +54,13 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/auth/token.rs",
             "src/wire.rs",
             "src/directory.rs",
+            "src/hierarchy.rs",
             "src/hosts.rs",
             "src/world.rs",
             "src/world_gen.rs",
             "src/template/",
             "src/kql/",
+            "src/policy/",
         ],
         &[
             "crate::store",

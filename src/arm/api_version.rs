@@ -25,6 +25,8 @@ pub enum Family {
     Pim,
     /// Azure Resource Graph queries (ARM-FACTS §9.1).
     ResourceGraph,
+    /// Azure Policy definitions, set definitions, assignments and exemptions.
+    Policy,
     /// Any provider the emulator does not model: any well-formed version.
     Generic,
 }
@@ -156,6 +158,36 @@ const SUBSCRIPTION_LIFECYCLE: &[&str] = &[
     "2021-10-01",
     "2024-08-01-preview",
 ];
+/// Every version of the policy specs (definitions, assignments, exemptions). az sends 2025-11-01 (and
+/// 2026-01-01-preview for exemptions), azure-mgmt-resource-policy 1.0.0 sends 2026-06-01 (newer: served).
+const POLICY: &[&str] = &[
+    "2015-10-01-preview",
+    "2015-11-01",
+    "2016-04-01",
+    "2016-12-01",
+    "2017-06-01-preview",
+    "2018-03-01",
+    "2018-05-01",
+    "2019-01-01",
+    "2019-06-01",
+    "2019-09-01",
+    "2020-03-01",
+    "2020-07-01-preview",
+    "2020-09-01",
+    "2021-06-01",
+    "2022-06-01",
+    "2022-07-01-preview",
+    "2022-08-01-preview",
+    "2023-04-01",
+    "2024-04-01",
+    "2024-05-01",
+    "2024-12-01-preview",
+    "2025-01-01",
+    "2025-03-01",
+    "2025-11-01",
+    "2025-12-01-preview",
+    "2026-01-01-preview",
+];
 const METADATA: &[&str] = &[
     "2015-01-01",
     "2018-01-01",
@@ -180,6 +212,7 @@ impl Family {
             Family::Metadata => METADATA,
             Family::Pim => PIM,
             Family::ResourceGraph => RESOURCE_GRAPH,
+            Family::Policy => POLICY,
             Family::Generic => &[],
         }
     }

@@ -3,5 +3,7 @@
 
 pub mod api_version;
 pub mod error;
+pub mod policy_route;
 pub mod resource_id;
 pub mod route;
+pub mod tags;

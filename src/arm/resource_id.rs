@@ -152,7 +152,55 @@ impl ResourceId {
                 types,
             });
         }
+        id.canonical_management_group();
         Ok(id)
+    }
+
+    /// A management-group id (`/providers/Microsoft.Management/managementGroups/{g}…`) keeps Azure's
+    /// casing of the namespace and fixed types, whatever the client sent, so it round-trips canonically.
+    fn canonical_management_group(&mut self) {
+        if self.subscription.is_some() {
+            return;
+        }
+        let Some(p) = self.providers.first_mut() else {
+            return;
+        };
+        if !p.namespace.eq_ignore_ascii_case("Microsoft.Management") {
+            return;
+        }
+        p.namespace = "Microsoft.Management".into();
+        const FIXED: &[&str] = &[
+            "managementGroups",
+            "subscriptions",
+            "descendants",
+            "settings",
+            "checkNameAvailability",
+            "getEntities",
+            "operations",
+            "operationStatuses",
+        ];
+        for (t, _) in p.types.iter_mut() {
+            if let Some(f) = FIXED.iter().find(|f| f.eq_ignore_ascii_case(t)) {
+                *t = (*f).to_string();
+            }
+        }
+    }
+
+    /// The management group a tenant-level id names or sits below
+    /// (`/providers/Microsoft.Management/managementGroups/{g}[/…]`), as written.
+    pub fn management_group(&self) -> Option<&str> {
+        if self.subscription.is_some() {
+            return None;
+        }
+        let p = self.providers.first()?;
+        if !p.namespace.eq_ignore_ascii_case("Microsoft.Management") {
+            return None;
+        }
+        let (t, n) = p.types.first()?;
+        if !t.eq_ignore_ascii_case("managementGroups") {
+            return None;
+        }
+        n.as_deref()
     }
 
     /// The last provider part, if any.
@@ -424,6 +472,62 @@ mod tests {
         assert!(is_at_or_above("/", "/subscriptions/ab"));
         assert!(is_guid("20000000-0000-0000-0000-000000002001"));
         assert!(!is_guid("20000000-0000-0000-0000-00000000200g"));
+    }
+
+    #[test]
+    fn management_group_ids_and_what_hangs_below_them_round_trip() {
+        let g = "/providers/Microsoft.Management/managementGroups/Contoso-Platform";
+        let cases = [
+            (
+                "/PROVIDERS/microsoft.management/MANAGEMENTGROUPS/Contoso-Platform".to_string(),
+                g.to_string(),
+                "Microsoft.Management/managementGroups/read",
+            ),
+            (
+                format!("{g}/providers/Microsoft.Authorization/roleAssignments/x"),
+                format!("{g}/providers/Microsoft.Authorization/roleAssignments/x"),
+                "Microsoft.Authorization/roleAssignments/read",
+            ),
+            (
+                format!("{g}/providers/Microsoft.Authorization/policyDefinitions/x"),
+                format!("{g}/providers/Microsoft.Authorization/policyDefinitions/x"),
+                "Microsoft.Authorization/policyDefinitions/read",
+            ),
+            (
+                format!("{g}/providers/Microsoft.Authorization/policyAssignments/x"),
+                format!("{g}/providers/Microsoft.Authorization/policyAssignments/x"),
+                "Microsoft.Authorization/policyAssignments/read",
+            ),
+            (
+                format!("{g}/providers/Microsoft.Resources/deployments/d"),
+                format!("{g}/providers/Microsoft.Resources/deployments/d"),
+                "Microsoft.Resources/deployments/read",
+            ),
+            (
+                format!("{g}/SUBSCRIPTIONS/20000000-0000-0000-0000-000000002001"),
+                format!("{g}/subscriptions/20000000-0000-0000-0000-000000002001"),
+                "Microsoft.Management/managementGroups/subscriptions/read",
+            ),
+        ];
+        for (path, canonical, action) in cases {
+            let id = ResourceId::parse(&path).unwrap();
+            assert_eq!(id.canonical(), canonical, "{path}");
+            assert_eq!(id.action("GET"), action, "{path}");
+            assert_eq!(id.management_group(), Some("Contoso-Platform"), "{path}");
+            let again = ResourceId::parse(&id.canonical()).unwrap();
+            assert_eq!(again, id, "{path} round-trips");
+        }
+        let ext = ResourceId::parse(&format!(
+            "{g}/providers/Microsoft.Authorization/roleAssignments/x"
+        ))
+        .unwrap();
+        assert_eq!(ext.scope_of_last_part().canonical(), g);
+        assert_eq!(
+            ResourceId::parse("/subscriptions/s/providers/Microsoft.Management/managementGroups/g")
+                .unwrap()
+                .management_group(),
+            None
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::api_version::Family;
 use super::error::ArmError;
+use super::policy_route::PolicyOp;
 use super::resource_id::ResourceId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +140,32 @@ pub enum Route {
     VirtualMachinesPowerOff,
     VirtualMachinesDeallocate,
     VirtualMachinesRestart,
+    /// Azure Policy: definitions, set definitions, assignments, exemptions (`policy_route`).
+    Policy(PolicyOp),
+    // Microsoft.Management: management groups, their subscriptions and hierarchy settings.
+    ManagementGroupsList,
+    ManagementGroupsGet,
+    ManagementGroupsCreateOrUpdate,
+    ManagementGroupsUpdate,
+    ManagementGroupsDelete,
+    ManagementGroupsGetDescendants,
+    ManagementGroupSubscriptionsCreate,
+    ManagementGroupSubscriptionsDelete,
+    ManagementGroupSubscriptionsGetSubscription,
+    ManagementGroupSubscriptionsGetSubscriptionsUnderManagementGroup,
+    HierarchySettingsList,
+    HierarchySettingsGet,
+    HierarchySettingsCreateOrUpdate,
+    HierarchySettingsUpdate,
+    HierarchySettingsDelete,
+    /// `POST /providers/Microsoft.Management/checkNameAvailability`.
+    CheckNameAvailability,
+    /// `POST /providers/Microsoft.Management/getEntities`.
+    EntitiesList,
+    /// `GET /providers/Microsoft.Management/operations` (Operations_List).
+    ManagementOperationsList,
+    StartTenantBackfill,
+    TenantBackfillStatus,
 }
 
 fn eq(a: &str, b: &str) -> bool {
@@ -159,6 +186,9 @@ impl Route {
         }
         let sub = id.subscription.as_deref();
         let rg = id.resource_group.as_deref();
+        if let Some(r) = management_route(m, id) {
+            return r;
+        }
         // Extension types ARM serves itself, matched on the last provider part.
         if let Some(last) = id.last() {
             let ns = last.namespace.as_str();
@@ -218,6 +248,9 @@ impl Route {
                         "The resource type '{first_type}' could not be found in the namespace 'Microsoft.Subscription'."
                     ))),
                 };
+            }
+            if let Some(r) = PolicyOp::parse(m, id) {
+                return r.map(Policy);
             }
             if eq(ns, "Microsoft.Authorization") {
                 let t = first_type.to_ascii_lowercase();
@@ -552,6 +585,7 @@ impl Route {
             | MarketplaceRegistrationDefinitionsGet
             | ManagedServicesOperationsList => Family::ManagedServices,
             ActivityLogsList | TenantActivityLogsList => Family::ActivityLog,
+            Policy(_) => Family::Policy,
             DeploymentsCreateOrUpdate
             | DeploymentsGet
             | DeploymentsCheckExistence
@@ -565,6 +599,7 @@ impl Route {
             | DeploymentOperationsGet
             | DeploymentOperationStatusesGet => Family::Resources,
             ProviderOperationsList => Family::Generic,
+            r if r.is_management_group() => Family::Generic,
             OperationResultsGet | OperationStatusesGet => Family::Generic,
             ResourcesCreateOrUpdate
             | ResourcesGet
@@ -623,6 +658,7 @@ impl Route {
                 "Microsoft.Resources/subscriptions/resourceGroups/read".into()
             }
             ResourcesCheckExistence => id.action("GET"),
+            Policy(op) => op.action(method, id),
             OperationResultsGet => "Microsoft.Resources/subscriptions/operationresults/read".into(),
             ActivityLogsList | TenantActivityLogsList => {
                 "Microsoft.Insights/eventtypes/values/read".into()
@@ -701,6 +737,9 @@ impl Route {
     /// Does this route change state (and so count as a write for locks and the activity log)?
     pub fn is_write(&self) -> bool {
         use Route::*;
+        if let Policy(op) = self {
+            return op.is_write();
+        }
         matches!(
             self,
             ProvidersRegister
@@ -740,15 +779,53 @@ impl Route {
                 | VirtualMachinesPowerOff
                 | VirtualMachinesDeallocate
                 | VirtualMachinesRestart
+                | ManagementGroupsCreateOrUpdate
+                | ManagementGroupsUpdate
+                | ManagementGroupsDelete
+                | ManagementGroupSubscriptionsCreate
+                | ManagementGroupSubscriptionsDelete
+                | HierarchySettingsCreateOrUpdate
+                | HierarchySettingsUpdate
+                | HierarchySettingsDelete
+        )
+    }
+
+    /// The Microsoft.Management routes: every one authorizes inside its handler (the tenant root is
+    /// readable by its whole tenant, and moves to or from the root need no right on it).
+    pub fn is_management_group(&self) -> bool {
+        use Route::*;
+        matches!(
+            self,
+            ManagementGroupsList
+                | ManagementGroupsGet
+                | ManagementGroupsCreateOrUpdate
+                | ManagementGroupsUpdate
+                | ManagementGroupsDelete
+                | ManagementGroupsGetDescendants
+                | ManagementGroupSubscriptionsCreate
+                | ManagementGroupSubscriptionsDelete
+                | ManagementGroupSubscriptionsGetSubscription
+                | ManagementGroupSubscriptionsGetSubscriptionsUnderManagementGroup
+                | HierarchySettingsList
+                | HierarchySettingsGet
+                | HierarchySettingsCreateOrUpdate
+                | HierarchySettingsUpdate
+                | HierarchySettingsDelete
+                | CheckNameAvailability
+                | EntitiesList
+                | ManagementOperationsList
+                | StartTenantBackfill
+                | TenantBackfillStatus
         )
     }
 
     /// Routes that need no authorization decision beyond a valid token (the caller's own view).
     pub fn is_self_scoped(&self) -> bool {
         use Route::*;
-        matches!(
-            self,
-            TenantsList
+        self.is_management_group()
+            || matches!(
+                self,
+                TenantsList
                 | SubscriptionsList
                 | CheckResourceName
                 | DeploymentsCalculateTemplateHash
@@ -776,8 +853,77 @@ impl Route {
                 // answered 405 by the handler whatever the caller holds
                 | DenyAssignmentsCreate
                 | DenyAssignmentsDelete
-        )
+            )
     }
+}
+
+/// `/providers/Microsoft.Management/…` at tenant level (Microsoft.Management 2023-04-01): groups, their
+/// descendants, subscriptions and settings, and the provider's tenant-level actions. `None` for any
+/// other path (extension resources below a group route by their own namespace).
+fn management_route(m: &str, id: &ResourceId) -> Option<Result<Route, ArmError>> {
+    use Route::*;
+    if id.subscription.is_some() || id.providers.len() != 1 {
+        return None;
+    }
+    let p = &id.providers[0];
+    if !eq(&p.namespace, "Microsoft.Management") {
+        return None;
+    }
+    let t: Vec<(String, bool)> = p
+        .types
+        .iter()
+        .map(|(t, n)| (t.to_ascii_lowercase(), n.is_some()))
+        .collect();
+    let shape: Vec<(&str, bool)> = t.iter().map(|(t, n)| (t.as_str(), *n)).collect();
+    let r = match (shape.as_slice(), m) {
+        ([("managementgroups", false)], "GET") => ManagementGroupsList,
+        ([("managementgroups", true)], "GET") => ManagementGroupsGet,
+        ([("managementgroups", true)], "PUT") => ManagementGroupsCreateOrUpdate,
+        ([("managementgroups", true)], "PATCH") => ManagementGroupsUpdate,
+        ([("managementgroups", true)], "DELETE") => ManagementGroupsDelete,
+        ([("managementgroups", true), ("descendants", false)], "GET") => {
+            ManagementGroupsGetDescendants
+        }
+        ([("managementgroups", true), ("subscriptions", false)], "GET") => {
+            ManagementGroupSubscriptionsGetSubscriptionsUnderManagementGroup
+        }
+        ([("managementgroups", true), ("subscriptions", true)], "GET") => {
+            ManagementGroupSubscriptionsGetSubscription
+        }
+        ([("managementgroups", true), ("subscriptions", true)], "PUT") => {
+            ManagementGroupSubscriptionsCreate
+        }
+        ([("managementgroups", true), ("subscriptions", true)], "DELETE") => {
+            ManagementGroupSubscriptionsDelete
+        }
+        ([("managementgroups", true), ("settings", false)], "GET") => HierarchySettingsList,
+        ([("managementgroups", true), ("settings", true)], "GET") => HierarchySettingsGet,
+        ([("managementgroups", true), ("settings", true)], "PUT") => {
+            HierarchySettingsCreateOrUpdate
+        }
+        ([("managementgroups", true), ("settings", true)], "PATCH") => HierarchySettingsUpdate,
+        ([("managementgroups", true), ("settings", true)], "DELETE") => HierarchySettingsDelete,
+        ([("checknameavailability", false)], "POST") => CheckNameAvailability,
+        ([("getentities", false)], "POST") => EntitiesList,
+        ([("operations", false)], "GET") => ManagementOperationsList,
+        ([("starttenantbackfill", false)], "POST") => StartTenantBackfill,
+        ([("tenantbackfillstatus", false)], "POST") => TenantBackfillStatus,
+        ([("operationstatuses", _)], _) => return None,
+        (
+            [(
+                "managementgroups"
+                | "checknameavailability"
+                | "getentities"
+                | "operations"
+                | "starttenantbackfill"
+                | "tenantbackfillstatus",
+                _,
+            ), ..],
+            _,
+        ) => return Some(Err(ArmError::method_not_allowed(m))),
+        _ => return None,
+    };
+    Some(Ok(r))
 }
 
 /// `…/providers/Microsoft.Resources/deployments[/{name}[/{verb}|/operations[/{id}]|/operationStatuses/{id}]]`

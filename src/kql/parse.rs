@@ -993,7 +993,9 @@ impl Parser {
                     Some(ticks) => lit(Value::TimeSpan(ticks)),
                     None => bad("malformed timespan literal"),
                 },
-                _ if json_depth(&text) > MAX_DEPTH => bad("the dynamic literal nests too deeply"),
+                _ if crate::wire::json_depth(&text) > MAX_DEPTH => {
+                    bad("the dynamic literal nests too deeply")
+                }
                 _ => match json5::from_str::<serde_json::Value>(&text) {
                     Ok(j) => lit(Value::dynamic(j)),
                     Err(_) => bad("malformed dynamic literal"),
@@ -1130,28 +1132,4 @@ fn flatten_join_condition(e: Expr, out: &mut Vec<(Expr, Expr)>) -> Result<(), Kq
             "join conditions are column names or $left.column == $right.column",
         )),
     }
-}
-
-/// How deep `[`/`{` nest in a dynamic literal's text (outside strings), checked before the JSON5
-/// parser (which recurses) sees it.
-fn json_depth(text: &str) -> usize {
-    let (mut depth, mut max, mut quote, mut escaped) = (0usize, 0usize, None::<char>, false);
-    for c in text.chars() {
-        match quote {
-            Some(_) if escaped => escaped = false,
-            Some(_) if c == '\\' => escaped = true,
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                '"' | '\'' => quote = Some(c),
-                '[' | '{' => {
-                    depth += 1;
-                    max = max.max(depth);
-                }
-                ']' | '}' => depth = depth.saturating_sub(1),
-                _ => {}
-            },
-        }
-    }
-    max
 }

@@ -27,6 +27,16 @@ fn scope_path(id: &ResourceId) -> String {
     }
 }
 
+/// The scope a role definition read at `id` is named under: the request's, except at a management
+/// group, where a role definition has its tenant-level id (the id role assignments there carry).
+fn role_definition_scope(id: &ResourceId) -> String {
+    if id.management_group().is_some() {
+        String::new()
+    } else {
+        scope_path(id)
+    }
+}
+
 pub fn role_definition_body(scope: &str, r: &RoleDefinition, api_version: &str) -> Value {
     let perms: Vec<Value> = r
         .permissions
@@ -65,7 +75,7 @@ pub fn role_definitions_get(cx: &Cx, _store: &Store) -> Result<Reply, ArmError> 
         .ok_or_else(|| ArmError::role_definition_does_not_exist(&guid))?;
     Ok(Reply::json(
         200,
-        &role_definition_body(&scope_path(cx.id), role, cx.api_version),
+        &role_definition_body(&role_definition_scope(cx.id), role, cx.api_version),
     ))
 }
 
@@ -76,7 +86,7 @@ pub fn role_definitions_list(cx: &Cx, _store: &Store) -> Result<Reply, ArmError>
     } else {
         parse_eq_filter(&filter).ok_or_else(|| ArmError::invalid_filter(&filter))?
     };
-    let scope = scope_path(cx.id);
+    let scope = role_definition_scope(cx.id);
     let mut roles: Vec<&Arc<RoleDefinition>> = builtin_roles()
         .values()
         .chain(cx.snap.custom_roles.values())
@@ -282,6 +292,11 @@ pub fn role_assignments_create(cx: &Cx, store: &Store) -> Result<Reply, ArmError
         .as_deref()
         .and_then(|s| cx.snap.dir.subscription(s))
         .map(|s| s.tenant_id.clone())
+        .or_else(|| {
+            // at a management group: the group's tenant
+            let g = cx.snap.groups.group(cx.id.management_group()?)?;
+            Some(g.tenant_id.clone())
+        })
         .unwrap_or_else(|| cx.caller.tenant_id.clone());
     let directory_kind = cx
         .snap
@@ -480,13 +495,16 @@ pub fn role_assignments_list_for_scope(cx: &Cx, store: &Store) -> Result<Reply, 
         v.extend(cx.snap.dir.groups_of(oid).iter().cloned());
         v
     };
+    // Management groups: those above the scope (inherited there) and the scopes below a group's.
+    let (groups_above, scopes_below) = group_scopes(cx, &scope);
     let items: Vec<Value> = rows
         .into_iter()
         .filter(|r| {
             let s = ra_scope(&r.body).to_lowercase();
             let s = if s == "/" { String::new() } else { s };
-            let above = is_at_or_above(&s, &scope);
-            let below = is_at_or_above(&scope, &s);
+            let above = is_at_or_above(&s, &scope) || groups_above.contains(&s);
+            let below =
+                is_at_or_above(&scope, &s) || scopes_below.iter().any(|b| is_at_or_above(b, &s));
             let pid = r.body["properties"]["principalId"]
                 .as_str()
                 .unwrap_or_default()
@@ -502,6 +520,31 @@ pub fn role_assignments_list_for_scope(cx: &Cx, store: &Store) -> Result<Reply, 
         .map(|r| r.body)
         .collect();
     Ok(list_reply(cx, items))
+}
+
+/// For a listing at `scope` (lower-cased): the keys of the management groups above it (the groups
+/// holding its subscription, or above its group), and, at a group, the group and subscription scopes
+/// below it.
+fn group_scopes(cx: &Cx, scope: &str) -> (Vec<String>, Vec<String>) {
+    use crate::hierarchy::group_key;
+    let h = &cx.snap.groups;
+    match cx.id.management_group() {
+        Some(g) => (
+            h.ancestors(g).iter().map(|a| group_key(&a.name)).collect(),
+            h.scopes_below(scope),
+        ),
+        None => (
+            cx.id
+                .subscription
+                .as_deref()
+                .map(|s| h.ancestors_of_subscription(s))
+                .unwrap_or_default()
+                .iter()
+                .map(|a| group_key(&a.name))
+                .collect(),
+            Vec::new(),
+        ),
+    }
 }
 
 /// The caller's effective permissions at a scope: one entry per grant that applies (not merged).

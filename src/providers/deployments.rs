@@ -1,5 +1,5 @@
-//! Microsoft.Resources/deployments: template deployments at subscription and resource-group scope
-//! (tenant and management-group scope refused). A deployment is validated by `template::prepare`, then
+//! Microsoft.Resources/deployments: template deployments at management-group, subscription and
+//! resource-group scope (tenant scope refused). A deployment is validated by `template::prepare`, then
 //! run synchronously: each resource goes through `cx.subrequest` — the whole ARM pipeline as the same
 //! caller, so authorization, the providers' validation (the Lighthouse onboarding rules) and the
 //! activity log apply exactly as to a direct request. The history keeps each deployment with its
@@ -40,20 +40,47 @@ fn require_group(store: &Store, sub: &str, rg: &str) -> Result<Value, ArmError> 
 struct Scope {
     sub: String,
     rg: Option<String>,
+    /// A management-group deployment: the group (as stored, its tenant's).
+    mg: Option<crate::hierarchy::Group>,
 }
 
 fn scope_of(cx: &Cx) -> Result<Scope, ArmError> {
-    let tenant_or_mg =
+    if let Some(g) = cx
+        .id
+        .management_group()
+        .filter(|_| cx.id.providers.len() == 2)
+    {
+        let group = cx
+            .snap
+            .groups
+            .group(g)
+            .filter(|x| {
+                cx.caller.platform || x.tenant_id.eq_ignore_ascii_case(&cx.caller.tenant_id)
+            })
+            .ok_or_else(|| {
+                ArmError::not_found(format!(
+                    "'/providers/Microsoft.Management/managementGroups/{g}' not found"
+                ))
+                .with_status(404)
+            })?;
+        return Ok(Scope {
+            sub: String::new(),
+            rg: None,
+            mg: Some(group.clone()),
+        });
+    }
+    let tenant =
         cx.id.providers.len() > 1 || cx.id.subscription.as_deref().is_none_or(str::is_empty);
-    if tenant_or_mg {
+    if tenant {
         return Err(ArmError::new(
             "UnsupportedDeploymentScope",
-            "The emulator runs deployments at subscription scope ('/subscriptions/{subscriptionId}/providers/Microsoft.Resources/deployments/{name}') and resource-group scope only; tenant and management-group deployments are not supported.",
+            "The emulator runs deployments at management-group ('/providers/Microsoft.Management/managementGroups/{groupId}/providers/Microsoft.Resources/deployments/{name}'), subscription and resource-group scope; tenant deployments are not supported.",
         ));
     }
     Ok(Scope {
         sub: cx.sub_key(),
         rg: cx.id.resource_group.clone().filter(|r| !r.is_empty()),
+        mg: None,
     })
 }
 
@@ -363,7 +390,10 @@ fn context(
     template_hash: &str,
 ) -> Result<Context, ArmError> {
     let sub = cx.snap.dir.subscription(&scope.sub);
-    let tenant_id = sub.map(|s| s.tenant_id.to_lowercase()).unwrap_or_default();
+    let tenant_id = sub
+        .map(|s| s.tenant_id.to_lowercase())
+        .or_else(|| scope.mg.as_ref().map(|g| g.tenant_id.clone()))
+        .unwrap_or_default();
     let tenant = cx.snap.dir.tenant(&tenant_id);
     let subscription = json!({
         "id": format!("/subscriptions/{}", scope.sub),
@@ -388,8 +418,20 @@ fn context(
     if let Some(l) = &req.location {
         deployment["location"] = json!(l);
     }
+    // `managementGroup()`: the group as its GET answers it (without `$expand`)
+    let management_group = scope.mg.as_ref().map(|g| {
+        let parent = g.parent.as_deref().and_then(|p| cx.snap.groups.group(p));
+        let mut details = json!({});
+        if let Some(p) = parent {
+            details["parent"] = json!({"id": crate::hierarchy::group_id(&p.name), "name": p.name, "displayName": p.display_name});
+        }
+        json!({"id": crate::hierarchy::group_id(&g.name), "name": g.name, "type": "Microsoft.Management/managementGroups",
+            "properties": {"tenantId": g.tenant_id, "displayName": g.display_name, "details": details}})
+    });
+    let at_group = scope.mg.is_some();
     Ok(Context {
-        subscription: Some(subscription),
+        subscription: (!at_group).then_some(subscription),
+        management_group,
         resource_group_name: resource_group
             .as_ref()
             .and_then(|g| g["name"].as_str().map(String::from))
@@ -401,7 +443,7 @@ fn context(
             "countryCode": tenant.map(|t| t.country_code.clone()).unwrap_or_else(|| "US".into()),
             "displayName": tenant.map(|t| t.display_name.clone()).unwrap_or_default(),
         }),
-        subscription_id: Some(scope.sub.clone()),
+        subscription_id: (!at_group).then(|| scope.sub.clone()),
         utc_now: cx.now,
     })
 }
@@ -969,7 +1011,13 @@ pub fn deployments_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         require_group(store, &scope.sub, r)?;
     }
     let rg_l = scope.rg.clone().unwrap_or_default().to_lowercase();
-    let rows = store.read(|tx| tx.by_type(DEP_TYPE_L, Some(&scope.sub), Some(&rg_l)))?;
+    let mut rows = store.read(|tx| tx.by_type(DEP_TYPE_L, Some(&scope.sub), Some(&rg_l)))?;
+    // every tenant-level row shares the empty subscription: keep the group's own
+    let group_key = scope
+        .mg
+        .as_ref()
+        .map(|g| crate::hierarchy::group_key(&g.name));
+    rows.retain(|r| group_key.as_ref().is_none_or(|k| &r.parent == k));
     let filter = cx.req.query("$filter").map(str::to_string);
     let want = match filter.as_deref().filter(|f| !f.trim().is_empty()) {
         Some(f) => {
@@ -1127,6 +1175,10 @@ fn what_if(
             let nested_scope = Scope {
                 sub: rid.subscription.clone().unwrap_or_default().to_lowercase(),
                 rg: rid.resource_group.clone(),
+                mg: rid
+                    .management_group()
+                    .and_then(|g| cx.snap.groups.group(g))
+                    .cloned(),
             };
             let nested = Request {
                 location: after["location"]

@@ -14,6 +14,7 @@ use crate::arm::error::ArmError;
 use crate::arm::resource_id::ResourceId;
 use crate::authz::{self, Path, Subject};
 use crate::facts::Snapshot;
+use crate::hierarchy::Group;
 use crate::kql::{self, Column, Ctx, KqlError, Row, Table, Tables, Type, Value as KqlValue};
 use crate::store::{Store, Stored};
 use crate::wire::Reply;
@@ -263,7 +264,8 @@ fn subscription_rows(
                 row.insert(
                     "properties".into(),
                     json!({"state": s.state, "managedByTenants": managed_by,
-                        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"}}),
+                        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+                        "managementGroupAncestorsChain": ancestors_chain(snap.groups.ancestors_of_subscription(&sub))}),
                 );
                 row.insert("tags".into(), json!({}));
                 cands.push(Candidate {
@@ -325,6 +327,70 @@ fn subscription_rows(
     })?)
 }
 
+/// `properties.managementGroupAncestorsChain` as ARG gives it: the groups above, nearest first.
+fn ancestors_chain(groups: Vec<&Group>) -> Value {
+    groups
+        .iter()
+        .map(|g| json!({"name": g.name, "displayName": g.display_name}))
+        .collect()
+}
+
+/// The caller's tenant's management groups as `ResourceContainers` rows (ARG lists them beside
+/// subscriptions and groups), those the caller may read: every member of a tenant reads its root; other
+/// groups need `Microsoft.Management/managementGroups/read` there (a role at or above the group).
+/// `under`: only the named groups and those below them.
+fn management_group_rows(cx: &Cx, under: Option<&[String]>) -> Vec<Row> {
+    let h = &cx.snap.groups;
+    let subject = Subject {
+        object_id: &cx.caller.object_id,
+        groups: &cx.caller.groups,
+    };
+    let now = cx.now.unix_timestamp();
+    let tenant = cx.caller.tenant_id.to_lowercase();
+    let mut rows: Vec<(String, Row)> = Vec::new();
+    for g in h.groups_of_tenant(&tenant) {
+        if under.is_some_and(|n| !n.iter().any(|x| h.is_at_or_below(&g.name, x))) {
+            continue;
+        }
+        let key = crate::hierarchy::group_key(&g.name);
+        let readable = g.is_root()
+            || authz::decide(
+                &subject,
+                "Microsoft.Management/managementGroups/read",
+                false,
+                &key,
+                Path::Customer,
+                &cx.snap.access,
+                now,
+            )
+            .is_allowed();
+        if !readable {
+            continue;
+        }
+        let parent = g.parent.as_deref().and_then(|p| h.group(p));
+        let mut row = Map::new();
+        row.insert("id".into(), json!(crate::hierarchy::group_id(&g.name)));
+        row.insert("name".into(), json!(g.name));
+        row.insert(
+            "type".into(),
+            json!("microsoft.management/managementgroups"),
+        );
+        row.insert("tenantId".into(), json!(tenant));
+        row.insert(
+            "properties".into(),
+            json!({"displayName": g.display_name, "details": {
+                "parent": parent.map(|p| json!({"name": p.name, "displayName": p.display_name,
+                    "id": crate::hierarchy::group_id(&p.name)})),
+                "managementGroupAncestorsChain": ancestors_chain(h.ancestors(&g.name)),
+            }}),
+        );
+        row.insert("tags".into(), json!({}));
+        rows.push((key, to_row(row)));
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Every row of `table` in the subscriptions in scope that the caller may read, ordered by id (so
 /// pages are stable while nothing is written).
 fn table_rows(
@@ -369,11 +435,17 @@ fn table_rows(
         } else {
             Arc::new(Vec::new())
         };
+    // management groups' ids (`/providers/…`) sort before every subscription's too
+    let groups = match (&within.groups, table) {
+        (Some(under), "resourcecontainers") => management_group_rows(cx, under.as_deref()),
+        _ => Vec::new(),
+    };
     Ok(Table {
         columns: columns(),
         rows: builtins
             .iter()
             .cloned()
+            .chain(groups)
             .chain(rows.into_iter().map(|(all, i)| all[i].row.clone()))
             .collect(),
     })
@@ -384,6 +456,9 @@ fn table_rows(
 struct Within {
     scopes: Vec<String>,
     filter: ScopeFilter,
+    /// Which management groups `ResourceContainers` lists: all of the caller's tenant (a tenant-level
+    /// query), those named and below (`managementGroups`), none (`subscriptions`).
+    groups: Option<Option<Vec<String>>>,
 }
 
 /// The subscriptions a query covers: those named (silently dropping any the caller cannot reach, as ARG
@@ -400,6 +475,21 @@ pub fn subscriptions_in_scope<'a>(
             named.is_none_or(|n| n.iter().any(|x| x.eq_ignore_ascii_case(&s.subscription_id)))
         })
         .filter_map(|s| path_to(snap, caller_tenant, s).map(|p| (s, p)))
+        .collect()
+}
+
+/// The subscriptions below the named management groups of the caller's own tenant (`managementGroups`
+/// of the request): a service provider's query never reaches a customer's groups.
+fn subscriptions_below_groups(
+    snap: &Snapshot,
+    caller_tenant: &str,
+    groups: &[String],
+) -> Vec<String> {
+    groups
+        .iter()
+        .filter_map(|g| snap.groups.group(g))
+        .filter(|g| g.tenant_id.eq_ignore_ascii_case(caller_tenant))
+        .flat_map(|g| snap.groups.descendants(&g.name).1)
         .collect()
 }
 
@@ -588,24 +678,42 @@ pub fn resource_graph_resources(cx: &Cx, store: &Store) -> Result<Reply, ArmErro
         )
     })?;
     let query = kql::parse(&req.query).map_err(|e| query_error(cx, &e))?;
-    // No management groups exist yet: a query over management groups reads nothing.
-    let subs = if req.management_groups.is_some() {
-        Vec::new()
-    } else {
-        subscriptions_in_scope(cx.snap, &cx.caller.tenant_id, req.subscriptions.as_deref())
-    };
-    let within = Within {
-        scopes: if req.subscriptions.is_some() {
-            subs.iter()
-                .map(|(s, _)| format!("/subscriptions/{}", s.subscription_id.to_lowercase()))
-                .collect()
-        } else if req.management_groups.is_some() {
-            Vec::new()
-        } else {
-            vec![scope::ROOT.to_string()]
-        },
-        filter,
-    };
+    let below = req
+        .management_groups
+        .as_deref()
+        .map(|g| subscriptions_below_groups(cx.snap, &cx.caller.tenant_id, g));
+    let named = below.as_deref().or(req.subscriptions.as_deref());
+    let subs = subscriptions_in_scope(cx.snap, &cx.caller.tenant_id, named);
+    let within =
+        Within {
+            // a query over management groups: the groups themselves and the subscriptions below them
+            scopes: if let Some(groups) = req.management_groups.as_deref() {
+                groups
+                    .iter()
+                    .map(|g| {
+                        format!(
+                            "/providers/microsoft.management/managementgroups/{}",
+                            g.to_lowercase()
+                        )
+                    })
+                    .chain(subs.iter().map(|(s, _)| {
+                        format!("/subscriptions/{}", s.subscription_id.to_lowercase())
+                    }))
+                    .collect()
+            } else if req.subscriptions.is_some() {
+                subs.iter()
+                    .map(|(s, _)| format!("/subscriptions/{}", s.subscription_id.to_lowercase()))
+                    .collect()
+            } else {
+                vec![scope::ROOT.to_string()]
+            },
+            filter,
+            groups: match (&req.management_groups, &req.subscriptions) {
+                (Some(g), _) => Some(Some(g.clone())),
+                (None, Some(_)) => None,
+                (None, None) => Some(None),
+            },
+        };
     let tables = CallerTables {
         cx,
         store,

@@ -63,6 +63,12 @@ fn location_of(cx: &Cx, given: &str, rtype: Option<&str>) -> Result<String, ArmE
         return Ok(region.to_string());
     }
     let list = super::catalog::location_list(cloud);
+    // a message quotes the location given: a long one is cut, never echoed back whole
+    let given: String = if given.chars().count() > 120 {
+        format!("{}…", given.chars().take(120).collect::<String>())
+    } else {
+        given.to_string()
+    };
     match rtype {
         Some(_) if given.eq_ignore_ascii_case("global") => Ok("global".into()),
         None => Err(ArmError::new(
@@ -1303,13 +1309,33 @@ fn refuse_databricks_in_managed_subscription(cx: &Cx, store: &Store) -> Result<(
 }
 
 fn provider_body(sub: &str, ns: &str, state: &str) -> Value {
+    provider_body_as(sub, ns, state, false)
+}
+
+/// `aliases`: `$expand=resourceTypes/aliases` asked for the policy aliases of each type.
+fn provider_body_as(sub: &str, ns: &str, state: &str, aliases: bool) -> Value {
+    let mut types = super::catalog::resource_types(ns);
+    if aliases {
+        // types with aliases that no built-in role names (registrationDefinitions…) are listed too
+        for t in crate::policy::aliases::types_in(ns) {
+            if !types.iter().any(|x| {
+                x["resourceType"]
+                    .as_str()
+                    .is_some_and(|r| r.eq_ignore_ascii_case(&t))
+            }) {
+                let versions = super::catalog::api_versions(ns, &t);
+                types.push(json!({"resourceType": t, "locations": [], "apiVersions": versions, "capabilities": "None"}));
+            }
+        }
+        crate::policy::aliases::expand(ns, &mut types);
+    }
     json!({
         // `GET /providers/{ns}` (Providers_GetAtTenantScope) has no subscription
         "id": if sub.is_empty() { format!("/providers/{ns}") } else { format!("/subscriptions/{}/providers/{ns}", sub.to_lowercase()) },
         "namespace": ns,
         "registrationState": state,
         "registrationPolicy": "RegistrationRequired",
-        "resourceTypes": super::catalog::resource_types(ns),
+        "resourceTypes": types,
     })
 }
 
@@ -1329,9 +1355,15 @@ pub fn providers_list(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
             names.push(ns);
         }
     }
+    let aliases = crate::policy::aliases::wants_aliases(cx.req.query("$expand"));
     let mut items = Vec::with_capacity(names.len());
     for ns in &names {
-        items.push(provider_body(&sub, ns, &provider_state(store, &sub, ns)?));
+        items.push(provider_body_as(
+            &sub,
+            ns,
+            &provider_state(store, &sub, ns)?,
+            aliases,
+        ));
     }
     Ok(list_reply(cx, items))
 }
@@ -1352,7 +1384,11 @@ pub fn providers_get(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         },
     };
     let state = provider_state(store, &sub, &display)?;
-    Ok(Reply::json(200, &provider_body(&sub, &display, &state)))
+    let aliases = crate::policy::aliases::wants_aliases(cx.req.query("$expand"));
+    Ok(Reply::json(
+        200,
+        &provider_body_as(&sub, &display, &state, aliases),
+    ))
 }
 
 fn set_registration(cx: &Cx, store: &Store, state: &str) -> Result<Reply, ArmError> {

@@ -30,6 +30,9 @@ pub struct Context {
     pub resource_group_name: Option<String>,
     /// The time `utcNow()` reports (parameter defaults only).
     pub utc_now: OffsetDateTime,
+    /// `managementGroup()` at management-group scope (`{id, name, type, properties}`); `None` elsewhere.
+    /// Resources a management-group deployment declares without a scope go below it.
+    pub management_group: Option<Value>,
 }
 
 /// What evaluation needs from outside: other resources' state and fresh GUIDs.
@@ -40,6 +43,17 @@ pub trait Env {
     fn new_guid(&self) -> String;
     /// The id of a resource the template declares under `name` (for `reference('name')`).
     fn resolve_name(&self, _name: &str) -> Option<String> {
+        None
+    }
+    /// The functions a language built on this evaluator adds or redefines (Azure Policy's `field()`,
+    /// `current()`, `requestContext()`…): asked first, with the evaluated arguments; `None` when `name`
+    /// is not one of them, and the template function of that name (if any) runs.
+    fn function(
+        &self,
+        _name: &str,
+        _args: &[Value],
+        _ctx: &Context,
+    ) -> Option<Result<Value, String>> {
         None
     }
 }
@@ -273,6 +287,7 @@ pub const FUNCTIONS: &[&str] = &[
     "resourcegroup",
     "deployment",
     "tenant",
+    "managementgroup",
     "environment",
     "reference",
     "utcnow",
@@ -517,6 +532,9 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
         _ => {}
     }
     let args = lazy_args(raw, sc)?;
+    if let Some(r) = sc.env.function(name, &args, sc.ctx) {
+        return r;
+    }
     let a = &args;
     match lname.as_str() {
         // --- deployment values ---
@@ -578,6 +596,10 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
         "tenant" => {
             arity(name, a, 0, 0)?;
             Ok(sc.ctx.tenant.clone())
+        }
+        "managementgroup" => {
+            arity(name, a, 0, 0)?;
+            sc.ctx.management_group.clone().ok_or_else(|| "The template function 'managementGroup' is not expected at this location. Please see https://aka.ms/arm-functions for usage details.".into())
         }
         "environment" => {
             arity(name, a, 0, 0)?;
@@ -671,9 +693,26 @@ fn call(name: &str, raw: &[Expr], sc: &Scope) -> Result<Value, String> {
             )))
         }
         "managementgroupresourceid" => {
+            // managementGroupResourceId([groupId], type, names…): below the deployment's group, or
+            // the one named first
             arity(name, a, 2, usize::MAX)?;
             let strs = all_strings(name, a)?;
-            Err(format!("The template function '{name}' is not expected at this location: the emulator serves no management groups (arguments '{}').", strs.join(", ")))
+            let (group, rest) = match type_position(&strs) {
+                Some(0) => (
+                    sc.ctx
+                        .management_group
+                        .as_ref()
+                        .and_then(|g| g["name"].as_str().map(String::from))
+                        .ok_or_else(|| format!("The template function '{name}' without a management group id is only valid in a management-group deployment. Please see https://aka.ms/arm-functions for usage details."))?,
+                    &strs[..],
+                ),
+                Some(1) => (strs[0].clone(), &strs[1..]),
+                _ => return Err(bad_resource_type(name)),
+            };
+            Ok(Value::String(format!(
+                "/providers/Microsoft.Management/managementGroups/{group}{}",
+                provider_path(name, rest)?
+            )))
         }
         // --- strings ---
         "concat" => {
@@ -1459,6 +1498,7 @@ mod tests {
             subscription_id: Some("s1".into()),
             resource_group_name: Some("rg1".into()),
             utc_now: time::macros::datetime!(2025-01-02 03:04:05 UTC),
+            management_group: None,
         }
     }
 
@@ -1480,6 +1520,43 @@ mod tests {
             allow_reference: true,
         };
         eval_str(s, &sc)
+    }
+
+    #[test]
+    fn management_group_functions_need_a_group_deployment() {
+        let mut c = ctx();
+        c.subscription = None;
+        c.subscription_id = None;
+        c.resource_group = None;
+        c.resource_group_name = None;
+        c.management_group = Some(
+            json!({"id": "/providers/Microsoft.Management/managementGroups/Apps", "name": "Apps"}),
+        );
+        let params = serde_json::Map::new();
+        let sc = Scope {
+            ctx: &c,
+            env: &NoEnv,
+            params: &params,
+            vars: None,
+            copies: vec![],
+            in_default: false,
+            allow_reference: true,
+        };
+        let cases = [
+            ("[managementGroup().name]", json!("Apps")),
+            ("[managementGroupResourceId('Microsoft.Authorization/policyDefinitions', 'p')]", json!("/providers/Microsoft.Management/managementGroups/Apps/providers/Microsoft.Authorization/policyDefinitions/p")),
+            ("[managementGroupResourceId('Other', 'Microsoft.Authorization/roleAssignments', 'r')]", json!("/providers/Microsoft.Management/managementGroups/Other/providers/Microsoft.Authorization/roleAssignments/r")),
+            ("[resourceId('Microsoft.Authorization/roleDefinitions', 'r')]", json!("/providers/Microsoft.Authorization/roleDefinitions/r")),
+        ];
+        for (e, want) in cases {
+            assert_eq!(eval_str(e, &sc).unwrap(), want, "{e}");
+        }
+        // outside a management-group deployment both are refused
+        assert!(ev("[managementGroup()]").is_err());
+        assert!(ev(
+            "[managementGroupResourceId('Microsoft.Authorization/policyDefinitions', 'p')]"
+        )
+        .is_err());
     }
 
     #[test]

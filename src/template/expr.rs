@@ -29,6 +29,9 @@ pub fn unescape_literal(s: &str) -> &str {
     }
 }
 
+/// Deepest nesting of calls and indexes an expression may have.
+pub const MAX_DEPTH: usize = 64;
+
 /// Parse the inside of `[…]`. The error is ARM's message text.
 pub fn parse(src: &str) -> Result<Expr, String> {
     let inner = &src[1..src.len() - 1];
@@ -43,6 +46,23 @@ pub fn parse(src: &str) -> Result<Expr, String> {
             "The language expression is empty. Please see https://aka.ms/arm-template-expressions for usage details."
                 .into(),
         );
+    }
+    // Every nesting level is a native stack frame of the parser and of the evaluator: refuse depth
+    // no real expression has, so no input text can overflow the stack.
+    let mut depth = 0usize;
+    let mut quoted = false;
+    for b in inner.bytes() {
+        match b {
+            b'\'' => quoted = !quoted,
+            b'(' | b'[' if !quoted => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(p.err(&format!("nesting deeper than {MAX_DEPTH} levels")));
+                }
+            }
+            b')' | b']' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
     }
     let e = p.expr()?;
     p.ws();

@@ -919,6 +919,10 @@ fn instance_id(
 }
 
 fn scope_base(ctx: &Context, sub: Option<&str>, rg: Option<&str>) -> String {
+    // a management-group deployment's resources go below its group
+    if let (None, None, Some(g)) = (sub, &ctx.subscription_id, &ctx.management_group) {
+        return g["id"].as_str().unwrap_or_default().to_string();
+    }
     let s = sub
         .map(String::from)
         .or_else(|| ctx.subscription_id.clone())
@@ -1044,6 +1048,7 @@ mod tests {
             subscription_id: Some("s1".into()),
             resource_group_name: None,
             utc_now: time::macros::datetime!(2025-01-01 0:00 UTC),
+            management_group: None,
         }
     }
 

@@ -518,7 +518,7 @@ async fn providers_metadata_and_admin() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_endpoints_need_the_key_beyond_loopback() {
-    let e = emu_with(|o| o.admin_key = Some("s3cret".into())).await;
+    let e = emu_with(|o| o.admin_key = Some("s3cret-class-key-2026".into())).await;
     assert_eq!(
         e.call("POST", "/_emulator/reset", None, None).await.status,
         401
@@ -527,7 +527,7 @@ async fn admin_endpoints_need_the_key_beyond_loopback() {
         .raw(
             "POST",
             "/_emulator/reset",
-            &[("x-emulator-admin-key", "s3cret")],
+            &[("x-emulator-admin-key", "s3cret-class-key-2026")],
             vec![],
         )
         .await;

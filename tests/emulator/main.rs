@@ -13,13 +13,17 @@ mod hoststyle;
 mod identity;
 mod lifecycle;
 mod loganalytics;
+mod managementgroups;
 mod pim;
+mod policy_aliases;
+mod policy_resources;
 mod refusals;
 mod resource_rules;
 mod resourcegraph;
 mod resourcegraph_scope;
 mod spec_fixes;
 mod spec_plans;
+mod spec_plans_policy;
 mod spec_replay;
 mod vm;
 

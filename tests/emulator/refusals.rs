@@ -350,3 +350,212 @@ async fn jsonc_bodies_are_read_like_newtonsoft_reads_them() {
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["tags"]["env"], "jsonc");
 }
+
+/// A body nested past serde_json's limit must not reach the lenient reader, which recurses without a
+/// bound: every depth gets ARM's 400, the process stays up (issue 13: 3 100–5 000 deep aborted it).
+#[tokio::test(flavor = "multi_thread")]
+async fn deeply_nested_bodies_are_refused() {
+    let e = emu().await;
+    let t = e.token("admin@fabrikam").await;
+    let path = rg_path(FABRIKAM_PROD, "rg-deep");
+    for depth in [129usize, 3_100, 5_000, 20_000] {
+        let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes();
+        let r = e
+            .raw(
+                "PUT",
+                &path,
+                &[
+                    ("authorization", &format!("Bearer {t}")),
+                    ("content-type", "application/json"),
+                ],
+                body,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "InvalidRequestContent"),
+            "depth {depth}"
+        );
+    }
+    // and a lenient (JSONC) body of ordinary depth is still read
+    let r = e
+        .raw(
+            "PUT",
+            &path,
+            &[
+                ("authorization", &format!("Bearer {t}")),
+                ("content-type", "application/json"),
+            ],
+            b"{location: 'westeurope', /* a comment */}".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+}
+
+/// A template expression nested 5 000 deep is refused as an invalid template, not evaluated (issue 13:
+/// it aborted the process).
+#[tokio::test(flavor = "multi_thread")]
+async fn deeply_nested_template_expressions_are_refused() {
+    let e = emu().await;
+    let t = e.token("admin@fabrikam").await;
+    let expr = format!("[{}'a'{}]", "concat(".repeat(5_000), ")".repeat(5_000));
+    let body = json!({"properties": {"mode": "Incremental", "template": {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0", "resources": [],
+        "outputs": {"deep": {"type": "string", "value": expr}}}}});
+    let path = format!("/subscriptions/{FABRIKAM_PROD}/resourcegroups/rg-web/providers/Microsoft.Resources/deployments/deep?api-version=2024-03-01");
+    let r = e.call("PUT", &path, Some(&t), Some(body)).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.code(), "InvalidTemplate", "{:?}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nesting deeper than 64"),
+        "{:?}",
+        r.body
+    );
+}
+
+/// ETags on ARM writes: If-Match with a stale etag, If-None-Match: * on an existing resource or group,
+/// If-Match: * on a missing one → 412 PreconditionFailed and nothing written; the current etag passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn conditional_writes_honour_etags() {
+    let e = emu().await;
+    let t = e.token("admin@fabrikam").await;
+    let auth = format!("Bearer {t}");
+    let nsg = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.Network/networkSecurityGroups/nsg-etag?api-version=2023-09-01");
+    let put = |hdr: Option<(&'static str, String)>, body: Value| {
+        let (e, nsg, auth) = (&e, nsg.clone(), auth.clone());
+        async move {
+            let mut h: Vec<(&str, &str)> = vec![
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ];
+            let v;
+            if let Some((k, val)) = hdr {
+                v = val;
+                h.push((k, &v));
+            }
+            e.raw("PUT", &nsg, &h, serde_json::to_vec(&body).unwrap())
+                .await
+        }
+    };
+    let body = json!({"location": "westeurope", "tags": {"v": "1"}});
+    let r = put(Some(("if-match", "*".into())), body.clone()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (412, "PreconditionFailed"),
+        "If-Match: * on a missing resource"
+    );
+    let r = put(Some(("if-none-match", "*".into())), body.clone()).await;
+    assert_eq!(r.status, 201, "If-None-Match: * creates");
+    let etag = r.body["etag"].as_str().unwrap().to_string();
+    let r = put(Some(("if-none-match", "*".into())), body.clone()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (412, "PreconditionFailed"),
+        "If-None-Match: * on an existing resource"
+    );
+    let r = put(
+        Some(("if-match", "W/\"stale\"".into())),
+        json!({"location": "westeurope", "tags": {"v": "2"}}),
+    )
+    .await;
+    assert_eq!(r.status, 412);
+    let got = e.call("GET", &nsg, Some(&t), None).await;
+    assert_eq!(
+        got.body["tags"]["v"], "1",
+        "a refused write changes nothing"
+    );
+    let r = put(
+        Some(("if-match", etag.clone())),
+        json!({"location": "westeurope", "tags": {"v": "2"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_ne!(
+        r.body["etag"].as_str().unwrap(),
+        etag,
+        "a write changes the etag"
+    );
+    // DELETE with the old etag is refused; the group with If-None-Match: * too
+    let r = e
+        .raw(
+            "DELETE",
+            &nsg,
+            &[("authorization", &auth), ("if-match", &etag)],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, 412);
+    assert_eq!(e.call("GET", &nsg, Some(&t), None).await.status, 200);
+    let rg = rg_path(FABRIKAM_PROD, "rg-web");
+    let r = e
+        .raw(
+            "PUT",
+            &rg,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+                ("if-none-match", "*"),
+            ],
+            br#"{"location":"westeurope"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (412, "PreconditionFailed"));
+    e.call("POST", "/_emulator/reset", None, None).await;
+}
+
+/// Azure's limits on what a body carries: tags (count, name and value length, reserved characters) and
+/// an absurd location, each refused with ARM's code and without echoing megabytes back.
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_tags_and_locations_are_refused() {
+    let e = emu().await;
+    let t = e.token("admin@fabrikam").await;
+    let path = rg_path(FABRIKAM_PROD, "rg-limits");
+    let many: serde_json::Map<String, Value> =
+        (0..10_000).map(|i| (format!("t{i}"), json!("v"))).collect();
+    for (body, code) in [
+        (
+            json!({"location": "westeurope", "tags": many}),
+            "InvalidTags",
+        ),
+        (
+            json!({"location": "westeurope", "tags": {"k": "v".repeat(1 << 20)}}),
+            "InvalidTagValueLength",
+        ),
+        (
+            json!({"location": "westeurope", "tags": {"a&b": "v"}}),
+            "InvalidTagNameCharacters",
+        ),
+    ] {
+        let r = e.call("PUT", &path, Some(&t), Some(body)).await;
+        assert_eq!((r.status, r.code()), (400, code));
+        assert!(r.body.to_string().len() < 4_000);
+    }
+    let r = e
+        .call(
+            "PUT",
+            &path,
+            Some(&t),
+            Some(json!({"location": "x".repeat(3 << 20)})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        400,
+        "{}",
+        &r.body.to_string()[..200.min(r.body.to_string().len())]
+    );
+    assert!(
+        r.body.to_string().len() < 4_000,
+        "the location is not echoed back: {} bytes",
+        r.body.to_string().len()
+    );
+    assert_eq!(
+        e.call("GET", &path, Some(&t), None).await.status,
+        404,
+        "nothing was written"
+    );
+}

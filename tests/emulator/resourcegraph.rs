@@ -255,3 +255,83 @@ async fn explain_says_why_a_row_is_hidden() {
         .await;
     assert_eq!(x.body["decision"], "allowed", "{}", x.body);
 }
+
+/// Management groups in `ResourceContainers`: the caller's tenant's groups it may read (every member
+/// reads its root), with their parent and ancestors chain; subscriptions carry
+/// `managementGroupAncestorsChain`; a provider never sees a customer's groups.
+#[tokio::test(flavor = "multi_thread")]
+async fn management_groups_are_containers() {
+    let e = emu().await;
+    let admin = e.token("admin@fabrikam").await;
+    let mg =
+        "/providers/Microsoft.Management/managementGroups/fabrikam-platform?api-version=2023-04-01";
+    let r = e
+        .call(
+            "PUT",
+            mg,
+            Some(&admin),
+            Some(json!({"properties": {"displayName": "Fabrikam platform"}})),
+        )
+        .await;
+    assert!(r.status < 300, "{:?}", r.body);
+    let sub = format!("/providers/Microsoft.Management/managementGroups/fabrikam-platform/subscriptions/{FABRIKAM_PROD}?api-version=2023-04-01");
+    let r = e.call("PUT", &sub, Some(&admin), None).await;
+    assert!(r.status < 300, "{:?}", r.body);
+
+    let q = json!({"query": "ResourceContainers | where type in~ ('microsoft.management/managementgroups', 'microsoft.resources/subscriptions') | project id, name, type, tenantId, properties | order by id asc"});
+    let r = query(&e, "admin@fabrikam", q.clone()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let rows = r.body["data"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert!(
+        names.contains(&"fabrikam-platform") && names.contains(&FABRIKAM),
+        "{names:?}"
+    );
+    let platform = rows
+        .iter()
+        .find(|x| x["name"] == "fabrikam-platform")
+        .unwrap();
+    assert_eq!(platform["type"], "microsoft.management/managementgroups");
+    assert_eq!(platform["tenantId"], FABRIKAM);
+    assert_eq!(
+        platform["properties"]["details"]["parent"]["name"],
+        FABRIKAM
+    );
+    let prod = rows
+        .iter()
+        .find(|x| x["id"] == format!("/subscriptions/{FABRIKAM_PROD}"))
+        .unwrap();
+    let chain: Vec<&str> = prod["properties"]["managementGroupAncestorsChain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(chain, vec!["fabrikam-platform", FABRIKAM]);
+
+    // the provider sees Fabrikam's subscription through the delegation, never its groups
+    let r = query(&e, "msp-automation", q.clone()).await;
+    let rows = r.body["data"].as_array().unwrap();
+    assert!(
+        rows.iter()
+            .all(|x| x["tenantId"] != FABRIKAM
+                || x["type"] != "microsoft.management/managementgroups"),
+        "{rows:?}"
+    );
+    assert!(rows
+        .iter()
+        .any(|x| x["id"] == format!("/subscriptions/{FABRIKAM_PROD}")));
+    // reader@fabrikam reads the root (every member does) but has no role on the new group
+    let r = query(&e, "reader@fabrikam", q).await;
+    let names: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&FABRIKAM) && !names.contains(&"fabrikam-platform"),
+        "{names:?}"
+    );
+    e.call("POST", "/_emulator/reset", None, None).await;
+}

@@ -34,7 +34,7 @@ pub struct Case {
 }
 
 impl Case {
-    fn new(who: &'static str, subs: &[(&str, &str)]) -> Case {
+    pub fn new(who: &'static str, subs: &[(&str, &str)]) -> Case {
         Case {
             who,
             subs: subs
@@ -46,23 +46,23 @@ impl Case {
             missing_ok: Vec::new(),
         }
     }
-    fn sub(mut self, from: &str, to: &str) -> Case {
+    pub fn sub(mut self, from: &str, to: &str) -> Case {
         self.subs.push((from.to_string(), to.to_string()));
         self
     }
-    fn set(mut self, name: &'static str, v: Value) -> Case {
+    pub fn set(mut self, name: &'static str, v: Value) -> Case {
         self.set.push((name, v));
         self
     }
-    fn setup(mut self, method: &'static str, path: String, body: Option<Value>) -> Case {
+    pub fn setup(mut self, method: &'static str, path: String, body: Option<Value>) -> Case {
         self.setup.push((method, path, body));
         self
     }
-    fn missing(mut self, path: &'static str, why: &'static str) -> Case {
+    pub fn missing(mut self, path: &'static str, why: &'static str) -> Case {
         self.missing_ok.push((path, why));
         self
     }
-    fn go(self) -> Option<Plan> {
+    pub fn go(self) -> Option<Plan> {
         Some(Plan::Replay(self))
     }
 }
@@ -102,6 +102,24 @@ pub const SPECS: &[Spec] = &[
             "authorization-DenyAssignmentCalls.json",
         ],
         plan: authorization,
+    },
+    Spec {
+        dir: "policy/2025-11-01",
+        title: "Microsoft.Authorization policy definitions, set definitions, assignments",
+        swaggers: &["openapi.json"],
+        plan: crate::spec_plans_policy::policy,
+    },
+    Spec {
+        dir: "policyexemptions/2024-12-01-preview",
+        title: "Microsoft.Authorization policy exemptions",
+        swaggers: &["policyExemptions.json"],
+        plan: crate::spec_plans_policy::policy,
+    },
+    Spec {
+        dir: "managementgroups/2023-04-01",
+        title: "Microsoft.Management management groups",
+        swaggers: &["management.json"],
+        plan: managementgroups,
     },
     Spec {
         dir: "resourcegraph/2024-04-01",
@@ -169,6 +187,88 @@ fn workspaces(name: &str) -> Option<Plan> {
     }
 }
 
+/// admin@fabrikam, Owner of Fabrikam's root group: the examples' groups made under it (the root is
+/// named after the tenant id), their subscriptions fabrikam-dev.
+fn managementgroups(name: &str) -> Option<Plan> {
+    const MG_API: &str = "api-version=2023-04-01";
+    let group = |name: &str, parent: &str| {
+        (
+            "PUT",
+            format!("/providers/Microsoft.Management/managementGroups/{name}?{MG_API}"),
+            Some(
+                json!({"properties": {"displayName": format!("{name} display"), "details": {"parent": {"id": format!("/providers/Microsoft.Management/managementGroups/{parent}")}}}}),
+            ),
+        )
+    };
+    let move_in = |g: &str| {
+        (
+            "PUT",
+            format!("/providers/Microsoft.Management/managementGroups/{g}/subscriptions/{FABRIKAM_DEV}?{MG_API}"),
+            None,
+        )
+    };
+    let settings = || {
+        (
+            "PUT",
+            format!("/providers/Microsoft.Management/managementGroups/{FABRIKAM}/settings/default?{MG_API}"),
+            Some(json!({"properties": {"requireAuthorizationForGroupCreation": true,
+                "defaultManagementGroup": "/providers/Microsoft.Management/managementGroups/DefaultGroup"}})),
+        )
+    };
+    let base = || {
+        Case::new(
+            "admin@fabrikam",
+            &[
+                ("RootGroup", FABRIKAM),
+                ("728bcbe4-8d56-4510-86c2-4921b8beefbc", FABRIKAM_DEV),
+            ],
+        )
+    };
+    let with = |c: Case, (m, p, b): (&'static str, String, Option<Value>)| c.setup(m, p, b);
+    let group1 = || with(base(), group("Group1", FABRIKAM)).set("groupId", json!("Group1"));
+    let default_group = || with(base(), group("DefaultGroup", FABRIKAM));
+    match name {
+        "ListManagementGroups" | "ListOperations" | "StartTenantBackfillRequest"
+        | "TenantBackfillStatusRequest" => base().go(),
+        "GetManagementGroup" | "GetManagementGroupWithAncestors" | "GetManagementGroupWithPath"
+        | "GetEntities" => group1().go(),
+        "GetManagementGroupWithExpand" | "GetDescendants" => {
+            with(with(group1(), group("Group2", "Group1")), move_in("Group1")).go()
+        }
+        "GetManagementGroupWithExpandAndRecurse" => with(
+            with(with(group1(), group("Child", "Group1")), group("Leaf", "Child")),
+            move_in("Leaf"),
+        )
+        .go(),
+        "PutManagementGroup" => base().go(),
+        "PatchManagementGroup" => with(
+            with(base(), group("ChildGroup", FABRIKAM)),
+            group("AlternateRootGroup", FABRIKAM),
+        )
+        // set after the mapping, so RootGroup inside AlternateRootGroup stays
+        .set("patchGroupRequest", json!({"displayName": "AlternateDisplayName",
+            "parentGroupId": "/providers/Microsoft.Management/managementGroups/AlternateRootGroup"}))
+        .go(),
+        "DeleteManagementGroup" => with(base(), group("GroupToDelete", FABRIKAM)).go(),
+        "PutHierarchySettings" => default_group().set("groupId", json!(FABRIKAM)).go(),
+        "GetHierarchySettings" | "ListHierarchySettings" | "PatchHierarchySettings"
+        | "DeleteHierarchySettings" => with(default_group(), settings())
+            .set("groupId", json!(FABRIKAM))
+            .go(),
+        "GetAllSubscriptionsFromManagementGroup" | "RemoveManagementGroupSubscription" => {
+            with(with(base(), group("Group", FABRIKAM)), move_in("Group")).go()
+        }
+        "AddManagementGroupSubscription" => with(base(), group("Group", FABRIKAM)).go(),
+        "CheckManagementGroupNameAvailability" => {
+            with(base(), group("nameTocheck", FABRIKAM)).go()
+        }
+        "GetSubscriptionFromManagementGroup" => Some(Plan::Excluded(
+            "the swagger references GetSubscriptionFromManagementGroup.json, which the stored upstream copy does not have",
+        )),
+        _ => None,
+    }
+}
+
 /// The examples' made-up subscription, queried by admin@fabrikam as fabrikam-prod (a VM, a vnet, a
 /// storage account and a key vault: what the example queries look for).
 fn resourcegraph(name: &str) -> Option<Plan> {
@@ -212,9 +312,11 @@ fn resourcegraph(name: &str) -> Option<Plan> {
         "ResourcesPropertiesQuery" => base()
             .missing(".data[].count", "summarize count() names its column count_ in Kusto and in ARG's documented samples (`order by count_ desc`); this example shows count")
             .go(),
-        "ResourcesMgBasicQuery" => Some(Plan::Excluded(
-            "management groups are not modelled yet (issue 11): a query over them reads no rows",
-        )),
+        // the example's first group is Fabrikam's root (both its subscriptions); ProductionMG does
+        // not exist, and ARG leaves it out silently
+        "ResourcesMgBasicQuery" => {
+            tagged(base().sub("e927f598-c1d4-4f72-8541-95d83a6a4ac8", FABRIKAM)).go()
+        }
         _ => None,
     }
 }
@@ -397,7 +499,53 @@ fn inline_template(subscription_scope: bool) -> Value {
 }
 
 const NO_NETWORK: &str = "the emulator has no network: the example's templateLink URI is replaced by an inline template, so the answer has no templateLink";
-const NO_MANAGEMENT_GROUPS: &str = "management groups and tenant-level deployments (of policy definitions and management groups) are outside the emulator's model: it serves deployments at subscription and resource-group scope";
+const NO_TENANT_DEPLOYMENTS: &str = "tenant-level deployments (and the scope extension form of this one) are outside the emulator's model: it serves deployments at management-group, subscription and resource-group scope";
+
+/// At Fabrikam's root group (admin@fabrikam owns it), the example's group id mapped onto it.
+fn at_group() -> Case {
+    Case::new(
+        "admin@fabrikam",
+        &[
+            ("my-management-group-id", FABRIKAM),
+            ("myManagementGruop", FABRIKAM),
+        ],
+    )
+}
+
+/// A role assignment at Fabrikam's root: Reader for reader@fabrikam, with a description.
+fn mg_assignment(description: &str) -> (&'static str, String, Option<Value>) {
+    (
+        "PUT",
+        format!("/providers/Microsoft.Management/managementGroups/{FABRIKAM}/providers/Microsoft.Authorization/roleAssignments/{MG_RA}?api-version=2022-04-01"),
+        Some(json!({"properties": {"roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{READER}"),
+            "principalId": READER_AT_FABRIKAM, "description": description}})),
+    )
+}
+
+const MG_RA: &str = "5a1e0000-0000-4000-8000-000000000001";
+
+/// A management-group deployment of two role assignments at the group, the second depending on the
+/// first (the examples' templateLink replaced by the template itself).
+fn mg_body() -> Value {
+    let ra = |name: &str, role: &str, description: &str, depends: bool| {
+        let mut r = json!({"type": "Microsoft.Authorization/roleAssignments", "apiVersion": "2022-04-01",
+            "name": name,
+            "properties": {"roleDefinitionId": format!("[tenantResourceId('Microsoft.Authorization/roleDefinitions', '{role}')]"),
+                "principalId": READER_AT_FABRIKAM, "description": description,
+                "scope": "[managementGroup().id]"}});
+        if depends {
+            r["dependsOn"] = json!([MG_RA]);
+        }
+        r
+    };
+    json!({"location": "eastus", "properties": {"mode": "Incremental", "parameters": {}, "template": {
+    "$schema": "https://schema.management.azure.com/schemas/2019-08-01/managementGroupDeploymentTemplate.json#",
+    "contentVersion": "1.0.0.0",
+    "resources": [
+        ra(MG_RA, READER, "after", false),
+        ra("5a1e0000-0000-4000-8000-000000000002", MONITORING_READER, "second", true),
+    ]}}})
+}
 
 fn deployments(name: &str) -> Option<Plan> {
     let rg = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-data");
@@ -444,10 +592,43 @@ fn deployments(name: &str) -> Option<Plan> {
         "PutDeploymentAtScope"
         | "PutDeploymentAtTenant"
         | "PostDeploymentValidateOnTenant"
-        | "PostDeploymentWhatIfOnTenant"
-        | "PutDeploymentAtManagementGroup"
-        | "PostDeploymentValidateOnManagementGroup"
-        | "PostDeploymentWhatIfOnManagementGroup" => Some(Plan::Excluded(NO_MANAGEMENT_GROUPS)),
+        | "PostDeploymentWhatIfOnTenant" => Some(Plan::Excluded(NO_TENANT_DEPLOYMENTS)),
+        "PutDeploymentAtManagementGroup" => at_group().set("parameters", mg_body()).go(),
+        "PostDeploymentValidateOnManagementGroup" => at_group()
+            .set("parameters", mg_body())
+            .missing(".properties.templateLink*", NO_NETWORK)
+            .missing(
+                ".properties.diagnostics*",
+                "diagnostics are listed only when validation has warnings (the example's come from short-circuited nested deployments); this template has none",
+            )
+            .go(),
+        "PostDeploymentWhatIfOnManagementGroup" => {
+            let mut c = at_group()
+                .set("groupId", json!(FABRIKAM))
+                .set("parameters", mg_body());
+            // the role assignment the template changes (its description), so a Modify shows
+            let (m, p, b) = mg_assignment("before");
+            c = c.setup(m, p, b);
+            for path in [
+                ".properties.changes[].after.before*",
+                ".properties.changes[].after.changeType",
+                ".properties.changes[].after.delta*",
+                ".properties.changes[].after.resourceId",
+            ] {
+                c = c.missing(path, "the example's 'after' of its first change nests a whole second change (before, delta, changeType): a copy-paste slip upstream, not what ARM returns");
+            }
+            for path in [
+                ".properties.changes[].before.location",
+                ".properties.changes[].after.location",
+                ".properties.changes[].before.properties.enforcementMode",
+                ".properties.changes[].after.properties.enforcementMode",
+                ".properties.changes[].before.properties.policyDefinitionId",
+                ".properties.changes[].after.properties.policyDefinitionId",
+            ] {
+                c = c.missing(path, "the example's resources are policy assignments (location, enforcementMode, policyDefinitionId); the replayed template changes role assignments, which have none of those");
+            }
+            c.go()
+        }
         "PostDeploymentValidateOnScope"
         | "PostDeploymentValidateOnSubscription"
         | "PostDeploymentValidateOnResourceGroup" => base()

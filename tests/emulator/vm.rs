@@ -17,7 +17,7 @@ fn images(loc: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_alias_document_is_public_even_behind_an_admin_key() {
-    let e = emu_with(|o| o.admin_key = Some("k".into())).await;
+    let e = emu_with(|o| o.admin_key = Some("a-long-enough-admin-key".into())).await;
     let r = e
         .call("GET", "/_emulator/vm-image-aliases.json", None, None)
         .await;
