@@ -64,6 +64,8 @@ pub fn record(store: &Store, r: &Record) -> Result<(), StoreError> {
     store.write(|tx| {
         tx.append_activity(r.subscription_id, &ts, r.correlation_id, &begin)?;
         tx.append_activity(r.subscription_id, &ts, r.correlation_id, &end)?;
+        // subscription diagnostic settings stream both into Log Analytics (AzureActivity)
+        crate::logs::stream_activity(tx, r.subscription_id, &[&begin, &end])?;
         if let Some((tenant, event)) = &tenant_event {
             tx.append_activity(&tenant_log_key(tenant), &ts, r.correlation_id, event)?;
         }

@@ -73,6 +73,7 @@ pub fn handle(app: &App, req: &Req) -> Reply {
                 }
             }
         }
+        ("POST", p) if p.starts_with("/_emulator/logs/") => ingest_logs(app, req),
         ("POST", "/_emulator/explain") => {
             let body = match json_body(req) {
                 Ok(v) => v,
@@ -170,4 +171,34 @@ fn clock_reply(app: &App) -> Reply {
         200,
         &json!({"now": arm_time(app.clock.now()), "offsetSeconds": app.clock.offset_seconds()}),
     )
+}
+
+/// `POST /_emulator/logs/{workspaceId}/{table}` with a JSON array of row objects: rows for any table of
+/// a Log Analytics workspace (by its `customerId`), queryable at once (`crate::logs::ingest`).
+fn ingest_logs(app: &App, req: &Req) -> Reply {
+    let parts: Vec<&str> = req.path.trim_end_matches('/').split('/').collect();
+    let [_, _, _, workspace, table] = parts.as_slice() else {
+        return admin_error(
+            404,
+            "NotFound",
+            "POST /_emulator/logs/{workspaceId}/{table} with a JSON array of rows",
+        );
+    };
+    let body = match json_body(req) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match crate::logs::ingest(&app.store, workspace, table, &body, app.clock.now()) {
+        Ok(n) => Reply::json(
+            200,
+            &json!({"workspaceId": workspace.to_lowercase(), "table": table, "ingested": n}),
+        ),
+        Err(crate::logs::IngestError::NoWorkspace) => admin_error(
+            404,
+            "WorkspaceNotFound",
+            &format!("No Log Analytics workspace has the workspace id (customerId) '{workspace}'."),
+        ),
+        Err(crate::logs::IngestError::BadBody(m)) => admin_error(400, "InvalidRows", &m),
+        Err(crate::logs::IngestError::Store(e)) => admin_error(500, "InternalError", &e.0),
+    }
 }

@@ -1,5 +1,6 @@
 //! The host names the emulator answers besides its own: the data plane's host-style names under the
-//! cloud's suffixes (`{account}.blob.core.windows.net`, `{vault}.vault.azure.net`), which clients reach
+//! cloud's suffixes (`{account}.blob.core.windows.net`, `{vault}.vault.azure.net`) and the Log Analytics
+//! query API (`api.loganalytics.io`), which clients reach
 //! through the emulator's port as an HTTP CONNECT proxy. Pure: names in, names out. The suffixes are
 //! the ones `/metadata/endpoints` publishes (`suffixes.storage`, `suffixes.keyVaultDns`).
 
@@ -17,9 +18,14 @@ pub enum Hosted {
     Blob(String),
     /// `{vault}.vault.azure.net`
     Vault(String),
+    /// `api.loganalytics.io` (and its `api.loganalytics.azure.com` alias): the Log Analytics query API.
+    LogAnalytics,
     /// `localhost`, `127.0.0.1`, `::1`: the emulator itself.
     Local,
 }
+
+/// The Log Analytics query API's host names (`LogsQueryClient`'s default endpoint, and the alias).
+pub const LOG_ANALYTICS_HOSTS: &[&str] = &["api.loganalytics.io", "api.loganalytics.azure.com"];
 
 /// The host of a `Host` header or CONNECT target, without its port, lower-cased.
 pub fn host_only(authority: &str) -> String {
@@ -40,6 +46,9 @@ pub fn hosted(authority: &str) -> Option<Hosted> {
     let h = host_only(authority);
     if matches!(h.as_str(), "localhost" | "127.0.0.1" | "::1") {
         return Some(Hosted::Local);
+    }
+    if LOG_ANALYTICS_HOSTS.contains(&h.as_str()) {
+        return Some(Hosted::LogAnalytics);
     }
     if let Some(account) = h.strip_suffix(&format!(".blob.{STORAGE_SUFFIX}")) {
         return is_storage_account_name(account).then(|| Hosted::Blob(account.to_string()));
@@ -82,6 +91,9 @@ mod tests {
             ("x.vault.azure.net", None), // vault names have 3–24 characters
             ("example.com:443", None),
             ("management.azure.com", None),
+            ("api.loganalytics.io:443", Some(Hosted::LogAnalytics)),
+            ("API.LogAnalytics.azure.com", Some(Hosted::LogAnalytics)),
+            ("x.api.loganalytics.io", None),
         ];
         for (host, want) in cases {
             assert_eq!(&hosted(host), want, "{host}");

@@ -20,6 +20,7 @@ pub mod hierarchy;
 pub mod hosts;
 pub mod kql;
 pub mod lighthouse;
+pub mod logs;
 pub mod logsink;
 pub mod policy;
 pub mod policy_gate;

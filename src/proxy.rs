@@ -49,7 +49,7 @@ fn decide(app: &App, head: &str, port: u16) -> Result<(), (u16, String, String)>
         let body = format!(
             "lighthouse-emulator speaks HTTPS on this port: use https://localhost:{port}/. As a proxy \
              (HTTPS_PROXY=http://localhost:{port}) it serves only CONNECT to *.blob.{STORAGE_SUFFIX} \
-             and *.{KEY_VAULT_DNS} names of its world.\n"
+             and *.{KEY_VAULT_DNS} names of its world, and api.loganalytics.io.\n"
         );
         return Err((400, reason, body));
     }
@@ -68,12 +68,12 @@ fn decide(app: &App, head: &str, port: u16) -> Result<(), (u16, String, String)>
         );
     }
     let (rtype, name, what) = match hosted(target) {
-        Some(Hosted::Local) => return Ok(()),
+        Some(Hosted::Local | Hosted::LogAnalytics) => return Ok(()),
         Some(Hosted::Blob(a)) => (STORAGE_ACCOUNT_TYPE, a, "storage account"),
         Some(Hosted::Vault(v)) => (VAULT_TYPE, v, "key vault"),
         None => {
             return refuse(403, format!(
-                "lighthouse-emulator does not serve {target}: it proxies only *.blob.{STORAGE_SUFFIX} and *.{KEY_VAULT_DNS} (add other hosts to NO_PROXY)"
+                "lighthouse-emulator does not serve {target}: it proxies only *.blob.{STORAGE_SUFFIX}, *.{KEY_VAULT_DNS} and api.loganalytics.io (add other hosts to NO_PROXY)"
             ))
         }
     };

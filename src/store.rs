@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 #[derive(Debug)]
 pub struct StoreError(pub String);
@@ -129,6 +129,15 @@ CREATE INDEX IF NOT EXISTS resources_name ON resources(rtype, name);
 CREATE INDEX IF NOT EXISTS resources_owner ON resources(owner) WHERE owner != '';
 ";
 
+/// Version 4: Log Analytics rows. `workspace` is the workspace's `customerId` (lower-cased), `tbl` the
+/// table name lower-cased (Log Analytics table names are case-insensitive), `ts` the row's
+/// `TimeGenerated` (RFC 3339, UTC) and `body` the row as a JSON object with the table's column names.
+const SCHEMA_V4: &str = "
+CREATE TABLE IF NOT EXISTS log_rows(seq INTEGER PRIMARY KEY AUTOINCREMENT, workspace TEXT NOT NULL,
+  tbl TEXT NOT NULL, ts TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS log_rows_table ON log_rows(workspace, tbl, seq);
+";
+
 /// One stored blob's properties without its content (listing), or with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlobRow {
@@ -174,6 +183,9 @@ impl Store {
         }
         if version < 3 {
             conn.execute_batch(SCHEMA_V3)?;
+        }
+        if version < 4 {
+            conn.execute_batch(SCHEMA_V4)?;
         }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Store {
@@ -539,6 +551,57 @@ impl Tx<'_> {
         rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
     }
 
+    // --- Log Analytics rows ---
+
+    /// Append one row to a workspace's table (`workspace` = its customerId, `ts` = TimeGenerated).
+    pub fn append_log_row(
+        &self,
+        workspace: &str,
+        table: &str,
+        ts: &str,
+        body: &Value,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO log_rows(workspace, tbl, ts, body) VALUES(?1, ?2, ?3, ?4)",
+            params![
+                workspace.to_lowercase(),
+                table.to_lowercase(),
+                ts,
+                serde_json::to_string(body)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The rows of one table of a workspace, oldest first, as `f` reads each JSON text (so a caller
+    /// building typed values parses each row once).
+    pub fn log_rows<T>(
+        &self,
+        workspace: &str,
+        table: &str,
+        mut f: impl FnMut(&str) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT body FROM log_rows WHERE workspace = ?1 AND tbl = ?2 ORDER BY seq",
+        )?;
+        let mut rows = st.query(params![workspace.to_lowercase(), table.to_lowercase()])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let text: String = r.get(0)?;
+            out.push(f(&text)?);
+        }
+        Ok(out)
+    }
+
+    /// The tables of a workspace that hold rows (lower-cased names).
+    pub fn log_tables(&self, workspace: &str) -> Result<Vec<String>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT DISTINCT tbl FROM log_rows WHERE workspace = ?1 ORDER BY tbl",
+        )?;
+        let rows = st.query_map([workspace.to_lowercase()], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     // --- data plane: containers, blobs, blocks ---
 
     pub fn container(&self, account: &str, name: &str) -> Result<Option<Value>, StoreError> {
@@ -838,7 +901,8 @@ impl Tx<'_> {
     pub fn clear(&self) -> Result<(), StoreError> {
         self.tx.execute_batch(
             "DELETE FROM directory; DELETE FROM resources; DELETE FROM operations; DELETE FROM activity; DELETE FROM meta;
-             DELETE FROM containers; DELETE FROM blobs; DELETE FROM blocks; DELETE FROM secrets;",
+             DELETE FROM containers; DELETE FROM blobs; DELETE FROM blocks; DELETE FROM secrets;
+             DELETE FROM log_rows;",
         )?;
         Ok(())
     }
@@ -1041,7 +1105,7 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        assert_eq!(v, 3);
+        assert_eq!(v, 4);
         assert!(
             st.read(|tx| tx.get("/k")).unwrap().is_some(),
             "v1 rows survive"
@@ -1056,12 +1120,22 @@ mod tests {
             tx.put_blob("/acct", "c", "b.txt", b"hello", &json!({"size": 5}))?;
             tx.put_secret_version("/kv", "Pw", "v1", &json!({"value": "a"}))?;
             tx.put_secret_version("/kv", "pw", "v2", &json!({"value": "b"}))?;
+            // schema 4: Log Analytics rows, by workspace and table, case-insensitively
+            tx.append_log_row(
+                "WS",
+                "AzureActivity",
+                "2026-01-01T00:00:00Z",
+                &json!({"a": 1}),
+            )?;
             Ok(())
         })
         .unwrap();
         drop(st);
         let st = Store::open(Some(&path)).unwrap();
         st.read(|tx| -> Result<(), StoreError> {
+            let rows = tx.log_rows("ws", "azureactivity", |t| Ok(t.to_string()))?;
+            assert_eq!(rows, [r#"{"a":1}"#]);
+            assert_eq!(tx.log_tables("ws")?, ["azureactivity"]);
             let b = tx.blob("/acct", "c", "b.txt", true)?.unwrap();
             assert_eq!(b.content.as_deref(), Some(&b"hello"[..]));
             assert_eq!(tx.blobs("/acct", "c", "b")?.len(), 1);

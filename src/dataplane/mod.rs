@@ -7,6 +7,7 @@
 
 pub mod blob;
 pub mod keyvault;
+pub mod logs;
 
 use serde_json::json;
 use time::OffsetDateTime;
@@ -114,6 +115,17 @@ pub fn handle_hosted(cx: &DataCx, req: &Req, hosted: &Hosted) -> Option<Reply> {
     let (rtype, name, what) = match hosted {
         Hosted::Blob(a) => (STORAGE_ACCOUNT_TYPE, a, "storage account"),
         Hosted::Vault(v) => (VAULT_TYPE, v, "key vault"),
+        Hosted::LogAnalytics => {
+            return Some(logs::handle(cx, req).unwrap_or_else(|| {
+                logs::error(
+                    404,
+                    "PathNotFoundError",
+                    &format!("The requested path does not exist: {}", req.path),
+                    None,
+                    cx.request_id,
+                )
+            }))
+        }
         Hosted::Local => return None,
     };
     Some(match find_by_name(cx.store, rtype, name) {
@@ -130,8 +142,12 @@ pub fn handle_hosted(cx: &DataCx, req: &Req, hosted: &Hosted) -> Option<Reply> {
     })
 }
 
-/// Serve a data-plane request, or `None` when the path names no account or vault.
+/// Serve a data-plane request, or `None` when the path names no account or vault (nor the Log
+/// Analytics query API at `/v1/…`).
 pub fn handle(cx: &DataCx, req: &Req) -> Option<Reply> {
+    if req.path.starts_with("/v1/") {
+        return logs::handle(cx, req);
+    }
     Some(match resolve(cx.store, &req.path)? {
         Target::Account(a) => blob::handle(cx, req, &a),
         Target::Vault(v) => keyvault::handle(cx, req, &v),

@@ -13,7 +13,7 @@ use super::funcs::{convert, eval, AggState};
 use super::parse::{Expr, JoinKind, Named, Op, ParsePart, Pos, SortKey, Source, Tabular};
 use super::plan::{inferred_name, path_name, unique_name, AggSpec, BExpr, Binder};
 use super::value::{sort_cmp, Column, Key, Row, Table, Type, Value};
-use super::{Ctx, KqlError, Tables, MAX_JOINS, MAX_MV_EXPANDS, MAX_UNION_LEGS};
+use super::{Ctx, KqlError, Tables, WorkspaceError, MAX_JOINS, MAX_MV_EXPANDS, MAX_UNION_LEGS};
 
 /// Group and join keys are hashed once per row; foldhash is the crate's fast hasher.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -99,6 +99,17 @@ pub fn run_tabular(t: &Tabular, tables: &dyn Tables, ctx: &Ctx) -> Result<Table,
         Source::Table(name, pos) => tables
             .table(name)
             .ok_or_else(|| unknown_table(name, *pos))?,
+        Source::Workspace(ws, name, pos) => {
+            tables.workspace_table(ws, name).map_err(|e| match e {
+                WorkspaceError::NoWorkspace => KqlError::semantic(
+                    pos.line,
+                    pos.col,
+                    ws,
+                    format!("'{ws}' could not be resolved to a workspace you have access to"),
+                ),
+                WorkspaceError::NoTable => unknown_table(name, *pos),
+            })?
+        }
         Source::Implicit(pos) => match &ctx.default_table {
             Some(name) => tables
                 .table(name)
@@ -455,14 +466,18 @@ fn summarize(
     }
     let mut index: HashMap<Vec<Key>, usize> = HashMap::default();
     let mut groups: Vec<(Vec<Value>, Vec<AggState>)> = Vec::new();
+    // one key buffer for every row: a row of an existing group allocates nothing
+    let (mut kv, mut key): (Vec<Value>, Vec<Key>) = (Vec::new(), Vec::new());
     for r in &t.rows {
-        let kv: Vec<Value> = keys.iter().map(|k| eval(k, r, now)).collect();
-        let key: Vec<Key> = kv.iter().map(Value::key).collect();
-        let g = match index.get(&key) {
+        kv.clear();
+        kv.extend(keys.iter().map(|k| eval(k, r, now)));
+        key.clear();
+        key.extend(kv.iter().map(Value::key));
+        let g = match index.get(key.as_slice()) {
             Some(&g) => g,
             None => {
-                index.insert(key, groups.len());
-                groups.push((kv, specs.iter().map(AggState::new).collect()));
+                index.insert(key.clone(), groups.len());
+                groups.push((kv.clone(), specs.iter().map(AggState::new).collect()));
                 groups.len() - 1
             }
         };

@@ -1,4 +1,4 @@
-//! The KQL engine for Resource Graph (and later Log Analytics): `parse` (tokens with line/column →
+//! The KQL engine for Resource Graph and Log Analytics: `parse` (tokens with line/column →
 //! syntax tree, nesting bounded) then `run` (each operator bound to its input's columns, then
 //! evaluated in Rust over the rows the caller hands in through `Tables`). Pure: no store, no clock
 //! (`now()`/`ago()` read `Ctx::now`), no I/O. Follows Resource Graph's "Understanding the query
@@ -14,7 +14,7 @@ mod tests;
 mod value;
 
 pub use parse::{Query, MAX_DEPTH};
-pub use value::{Column, Row, Table, Type, Value};
+pub use value::{format_datetime, parse_datetime, Column, Row, Table, Type, Value, TICKS_PER_SEC};
 
 /// Resource Graph's limits on one query (query-language.md: "at most 3 join/union").
 pub const MAX_JOINS: usize = 3;
@@ -79,6 +79,20 @@ impl std::error::Error for KqlError {}
 /// and `Resources` are one table). The caller hands in only what the principal may read.
 pub trait Tables {
     fn table(&self, name: &str) -> Option<Table>;
+
+    /// `workspace("…").Table`: a table of another Log Analytics workspace. Resource Graph has none.
+    fn workspace_table(&self, _workspace: &str, _name: &str) -> Result<Table, WorkspaceError> {
+        Err(WorkspaceError::NoWorkspace)
+    }
+}
+
+/// Why `workspace("…").Table` found nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkspaceError {
+    /// No workspace of that name, id or resource id that the caller may read.
+    NoWorkspace,
+    /// The workspace has no such table.
+    NoTable,
 }
 
 /// What a query runs with besides its tables: the time `now()` and `ago()` read, the table a
@@ -101,8 +115,16 @@ pub fn parse(query: &str) -> Result<Query, KqlError> {
     parse::parse(query)
 }
 
+/// Parse a query as Log Analytics reads it: `render` ignored, `workspace("…")` references, and no
+/// Resource Graph limits when run.
+pub fn parse_logs(query: &str) -> Result<Query, KqlError> {
+    parse::parse_logs(query)
+}
+
 /// Run a parsed query over the caller's tables.
 pub fn run(query: &Query, tables: &dyn Tables, ctx: &Ctx) -> Result<Table, KqlError> {
-    eval::check_limits(&query.body)?;
+    if !query.log_analytics {
+        eval::check_limits(&query.body)?;
+    }
     eval::run_tabular(&query.body, tables, ctx)
 }

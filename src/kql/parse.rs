@@ -14,6 +14,9 @@ pub const MAX_DEPTH: usize = 64;
 #[derive(Debug, Clone)]
 pub struct Query {
     pub body: Tabular,
+    /// Parsed as Log Analytics reads queries (`parse_logs`): `render` is accepted and ignored, and
+    /// Resource Graph's join/union/mv-expand limits do not apply.
+    pub log_analytics: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +33,8 @@ pub enum Source {
     Implicit(Pos),
     /// `union A, (B | …)` at the start.
     Union(Vec<Tabular>, bool),
+    /// `workspace("name").Table` (Log Analytics' cross-workspace reference): (workspace, table, where).
+    Workspace(String, String, Pos),
 }
 
 /// Line and character position of a token, for errors found after parsing.
@@ -208,11 +213,22 @@ const UNSUPPORTED_OPS: &[&str] = &[
 ];
 
 pub fn parse(src: &str) -> Result<Query, KqlError> {
+    parse_dialect(src, false)
+}
+
+/// Parse as Log Analytics does: `render` accepted (the API hands visualization hints back only on
+/// request; the emulator never does, so the operator is dropped) and no Resource Graph limits.
+pub fn parse_logs(src: &str) -> Result<Query, KqlError> {
+    parse_dialect(src, true)
+}
+
+fn parse_dialect(src: &str, log_analytics: bool) -> Result<Query, KqlError> {
     let toks = lex(src)?;
     let mut p = Parser {
         toks,
         i: 0,
         depth: 0,
+        log_analytics,
     };
     let body = p.tabular()?;
     if p.peek_sym(";") {
@@ -221,13 +237,17 @@ pub fn parse(src: &str) -> Result<Query, KqlError> {
     if !matches!(p.peek().tok, Tok::Eof) {
         return Err(p.unexpected());
     }
-    Ok(Query { body })
+    Ok(Query {
+        body,
+        log_analytics,
+    })
 }
 
 struct Parser {
     toks: Vec<Token>,
     i: usize,
     depth: usize,
+    log_analytics: bool,
 }
 
 fn is_operator(word: &str) -> bool {
@@ -362,13 +382,14 @@ impl Parser {
                 ops.push(self.operator()?);
                 Source::Implicit(pos)
             }
-            Tok::Ident(w) if !w.starts_with('!') => {
-                self.i += 1;
-                Source::Table(w, pos)
-            }
+            Tok::Ident(w) if !w.starts_with('!') => self.table_source()?,
             _ => return Err(self.error("expected a table name")),
         };
         while self.eat_sym("|") {
+            if self.log_analytics && self.peek_word("render") {
+                self.skip_render()?;
+                continue;
+            }
             ops.push(self.operator()?);
         }
         self.depth -= 1;
@@ -567,12 +588,49 @@ impl Parser {
             self.expect_sym(")")?;
             return Ok(t);
         }
-        let pos = self.pos();
-        let name = self.ident()?;
         Ok(Tabular {
-            source: Source::Table(name, pos),
+            source: self.table_source()?,
             ops: Vec::new(),
         })
+    }
+
+    /// A table name, or `workspace("name").Table`.
+    fn table_source(&mut self) -> Result<Source, KqlError> {
+        let pos = self.pos();
+        if self.peek_word("workspace") && matches!(self.peek_at(1).tok, Tok::Sym("(")) {
+            self.i += 2;
+            let ws = match &self.peek().tok {
+                Tok::Str(s) => s.clone(),
+                _ => {
+                    return Err(
+                        self.error("expected the workspace's name, id or resource id as a string")
+                    )
+                }
+            };
+            self.i += 1;
+            self.expect_sym(")")?;
+            self.expect_sym(".")?;
+            let table = self.ident()?;
+            return Ok(Source::Workspace(ws, table, pos));
+        }
+        Ok(Source::Table(self.ident()?, pos))
+    }
+
+    /// `render` and its arguments up to the next `|` or the end: accepted and dropped (the last
+    /// operator of a query in Log Analytics; the service ignores it unless a visualization is asked).
+    fn skip_render(&mut self) -> Result<(), KqlError> {
+        self.i += 1;
+        let mut depth = 0usize;
+        loop {
+            match &self.peek().tok {
+                Tok::Eof => return Ok(()),
+                Tok::Sym("|") | Tok::Sym(";") if depth == 0 => return Ok(()),
+                Tok::Sym("(") => depth += 1,
+                Tok::Sym(")") => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            self.i += 1;
+        }
     }
 
     fn union_legs(&mut self) -> Result<(Vec<Tabular>, bool), KqlError> {

@@ -161,7 +161,18 @@ const VERSIONS: &[(&str, &[&str])] = &[
     ),
     (
         "microsoft.operationalinsights",
-        &["2023-09-01", "2022-10-01", "2021-06-01", "2020-08-01"],
+        // Workspaces' stable versions (azure-rest-api-specs; azure-mgmt-loganalytics 14 sends
+        // 2025-07-01, az monitor log-analytics 2025-02-01)
+        &[
+            "2025-07-01",
+            "2025-02-01",
+            "2023-09-01",
+            "2022-10-01",
+            "2021-06-01",
+            "2020-10-01",
+            "2020-08-01",
+            "2015-03-20",
+        ],
     ),
     (
         "microsoft.databricks",

@@ -12,6 +12,7 @@ pub mod deployments;
 pub mod insights;
 pub mod lifecycle;
 pub mod locks;
+pub mod loganalytics;
 pub mod managedservices;
 pub mod managementgroups;
 pub mod metadata;
@@ -249,9 +250,35 @@ pub fn complete_resource(
             network::complete_public_ip_address(cx, b, existing)
         }
         "microsoft.network/virtualnetworks" => network::complete_virtual_network(cx, b),
+        "microsoft.operationalinsights/workspaces" => {
+            loganalytics::complete_workspace(cx, store, b, existing)?
+        }
+        "microsoft.insights/diagnosticsettings" => loganalytics::check_diagnostic_setting(b)?,
         _ => {}
     }
     Ok(())
+}
+
+/// What a provider keeps of the rows a DELETE removed, in the same transaction (a workspace stays
+/// soft-deleted, listed under `deletedWorkspaces`, for Azure's 14 days).
+pub fn after_delete(cx: &Cx, tx: &crate::store::Tx, gone: &[Stored]) -> Result<(), StoreError> {
+    for row in gone {
+        if row.rtype == "microsoft.operationalinsights/workspaces" {
+            loganalytics::soft_delete_workspace(cx, tx, row)?;
+        }
+    }
+    Ok(())
+}
+
+/// A provider's own answer to `POST {resource}/{verb}` on a stored resource of type `rtype`, if it
+/// has one (the generic path answers the others).
+pub fn resource_action(cx: &Cx, rtype: &str, verb: &str) -> Option<Result<Reply, ArmError>> {
+    match (rtype, verb.to_ascii_lowercase().as_str()) {
+        ("microsoft.operationalinsights/workspaces", "sharedkeys" | "regeneratesharedkey") => {
+            Some(Err(loganalytics::workspace_shared_keys(cx)))
+        }
+        _ => None,
+    }
 }
 
 /// Build the store row for `id` with `body`.

@@ -206,6 +206,7 @@ fn is_graph_resource(r: &Stored) -> bool {
         "microsoft.authorization/",
         "microsoft.managedservices/",
         "microsoft.insights/diagnosticsettings",
+        "microsoft.operationalinsights/deletedworkspaces",
     ];
     if r.rg.is_empty() || NOT_RESOURCES.iter().any(|p| r.rtype.starts_with(p)) {
         return false;

@@ -289,6 +289,8 @@ fn is_tracked_listing(r: &Stored) -> bool {
         && r.rtype != "microsoft.resources/deployments"
         && !r.rtype.starts_with("microsoft.authorization/")
         && !r.rtype.starts_with("microsoft.managedservices/")
+        // a soft-deleted workspace is listed by `deletedWorkspaces` only
+        && r.rtype != "microsoft.operationalinsights/deletedworkspaces"
         && r.rtype.matches('/').count() == 1
 }
 
@@ -799,7 +801,11 @@ pub fn resources_delete(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let key = cx.id.key();
     // What the resource made as the platform (a managed application's managed resource group and
     // deny assignment) is owned by it and goes in the same transaction (`Tx::delete_tree`).
-    let gone = store.write(|tx| tx.delete_tree(&key))?;
+    let gone = store.write(|tx| {
+        let gone = tx.delete_tree(&key)?;
+        super::after_delete(cx, tx, &gone)?;
+        Ok::<_, crate::store::StoreError>(gone)
+    })?;
     if gone.is_empty() {
         require_parents(store, cx.id)?;
         return Ok(Reply::empty(204));
@@ -870,6 +876,9 @@ pub fn resources_action(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         .read(|tx| tx.get(&key))?
         .ok_or_else(|| not_found(&target))?;
     let t = row.rtype.as_str();
+    if let Some(answer) = super::resource_action(cx, t, &verb) {
+        return answer;
+    }
     if t == "microsoft.storage/storageaccounts" && verb.eq_ignore_ascii_case("listKeys") {
         return Ok(Reply::json(
             200,

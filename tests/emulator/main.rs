@@ -12,6 +12,7 @@ mod guardrails;
 mod hoststyle;
 mod identity;
 mod lifecycle;
+mod loganalytics;
 mod managementgroups;
 mod pim;
 mod policy_aliases;

@@ -139,7 +139,65 @@ pub const SPECS: &[Spec] = &[
         swaggers: &["resourcegraph.json"],
         plan: resourcegraph,
     },
+    Spec {
+        dir: "operationalinsights/2025-07-01",
+        title: "Microsoft.OperationalInsights workspaces",
+        swaggers: &["Workspaces.json"],
+        plan: workspaces,
+    },
 ];
+
+/// The examples' workspace `oiautorest6685` in fabrikam-prod's rg-web, as admin@fabrikam (the
+/// example's resource group has the workspace's name, so it is set, not substituted).
+fn workspaces(name: &str) -> Option<Plan> {
+    let ws = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers/Microsoft.OperationalInsights/workspaces/oiautorest6685?api-version=2025-07-01");
+    let gone = ws.replace("oiautorest6685", "ws-deleted");
+    let base = || {
+        Case::new(
+            "admin@fabrikam",
+            &[("00000000-0000-0000-0000-00000000000", FABRIKAM_PROD)],
+        )
+        .set("resourceGroupName", json!("rg-web"))
+    };
+    let existing = |c: Case| {
+        c.setup(
+            "PUT",
+            ws.clone(),
+            Some(json!({"location": "eastus", "tags": {"tag1": "val1"}})),
+        )
+    };
+    match name {
+        "WorkspacesCreate" => existing(base()).go(),
+        // these two examples are shared by Workspaces_List* and DeletedWorkspaces_List*: one
+        // workspace lives, another (tagged alike) was deleted and stays soft-deleted
+        "WorkspacesSubscriptionList" | "WorkspacesListByResourceGroup" => existing(base())
+            .setup(
+                "PUT",
+                gone.clone(),
+                Some(json!({"location": "eastus", "tags": {"tag1": "val1"}})),
+            )
+            .setup("DELETE", gone.clone(), None)
+            .go(),
+        "WorkspacesDelete" => existing(base()).go(),
+        "WorkspacesGet" => existing(base())
+            .missing(
+                ".properties.replication*",
+                "workspace replication (a second region) is not modelled",
+            )
+            .missing(
+                ".properties.failover*",
+                "workspace failover is not modelled",
+            )
+            .go(),
+        "WorkspacesUpdate" => existing(base())
+            .missing(
+                ".properties.workspaceCapping.quotaNextResetTime",
+                "no daily cap is ever reached: there is no reset time to report",
+            )
+            .go(),
+        _ => None,
+    }
+}
 
 /// admin@fabrikam, Owner of Fabrikam's root group: the examples' groups made under it (the root is
 /// named after the tenant id), their subscriptions fabrikam-dev.
