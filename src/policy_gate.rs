@@ -142,42 +142,56 @@ fn policy_ref(a: &Applied, m: &Member) -> Value {
     })
 }
 
-/// Every member in force on `target` whose effect is one of `want`, not exempt, evaluated on
-/// `resource`; matched ones returned in `Effect::order`.
-#[allow(clippy::too_many_arguments)]
-fn matched(
-    set: &PolicySet,
-    ctx: &EvalContext,
+/// The members in force on a target, not exempt, of enforced assignments, with their effect.
+fn candidates<'s>(
+    set: &'s PolicySet,
     target: &str,
     ancestors: &[String],
-    resource: &Value,
     now: OffsetDateTime,
     want: &dyn Fn(Effect) -> bool,
-) -> Vec<Hit> {
-    let mut hits = Vec::new();
+) -> Vec<(&'s Applied, &'s Member)> {
+    let mut out = Vec::new();
     for a in set.in_force(target, ancestors) {
+        // DoNotEnforce: evaluated for compliance only; no effect, no activity event ("assignment
+        // structure": enforcement mode)
+        if !a.enforce {
+            continue;
+        }
         for m in &a.members {
             let Ok(effect) = m.def.effect(&m.params) else {
                 continue;
             };
-            if !want(effect) {
-                continue;
+            if want(effect) && set.exemption_in(a, m, target, ancestors, now).is_none() {
+                out.push((a, m));
             }
-            if set.exemption_in(a, m, target, ancestors, now).is_some() {
-                continue;
-            }
-            let mut c = ctx.clone();
-            c.policy = policy_ref(a, m);
-            match policy::evaluate(&m.def, &m.params, resource, &c) {
-                Ok(o) if o.matched => hits.push(Hit {
-                    assignment: a.clone(),
-                    member: m.clone(),
-                    outcome: o,
-                }),
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(assignment = %a.id, definition = %m.definition_id, error = %e.message, "policy evaluation failed; the member is skipped")
-                }
+        }
+    }
+    out
+}
+
+/// The candidates whose rule matches `resource`, in `Effect::order`.
+fn matched(cands: &[(&Applied, &Member)], ctx: &EvalContext, resource: &Value) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    for (a, m) in cands {
+        // the context is shared; only a rule that calls policy() gets its own with the assignment
+        let own;
+        let c = if m.uses_policy_fn {
+            let mut x = ctx.clone();
+            x.policy = policy_ref(a, m);
+            own = x;
+            &own
+        } else {
+            ctx
+        };
+        match policy::evaluate(&m.def, &m.params, resource, c) {
+            Ok(o) if o.matched => hits.push(Hit {
+                assignment: (*a).clone(),
+                member: (*m).clone(),
+                outcome: o,
+            }),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(assignment = %a.id, definition = %m.definition_id, error = %e.message, "policy evaluation failed; the member is skipped")
             }
         }
     }
@@ -219,9 +233,16 @@ pub fn before_write(
     let mut notes = Vec::new();
     let original = resource.clone();
     // append and modify first: they change what deny and audit see
-    let changers = matched(&set, &ctx, &target, &ancestors, &resource, now, &|e| {
-        matches!(e, Effect::Append | Effect::Modify)
+    let cands = candidates(&set, &target, &ancestors, now, &|e| {
+        !matches!(e, Effect::Disabled | Effect::Manual | Effect::DenyAction)
     });
+    if cands.is_empty() {
+        return Ok(None);
+    }
+    let (change, rest): (Vec<_>, Vec<_>) = cands
+        .into_iter()
+        .partition(|(_, m)| matches!(m.def.effect(&m.params), Ok(Effect::Append | Effect::Modify)));
+    let changers = matched(&change, &ctx, &resource);
     for h in changers.iter().filter(|h| h.assignment.enforce) {
         let details = &h.outcome.details;
         let changed = match h.outcome.effect {
@@ -257,12 +278,7 @@ pub fn before_write(
             }
         }
     }
-    let rest = matched(&set, &ctx, &target, &ancestors, &resource, now, &|e| {
-        matches!(
-            e,
-            Effect::Deny | Effect::Audit | Effect::AuditIfNotExists | Effect::DeployIfNotExists
-        )
-    });
+    let rest = matched(&rest, &ctx, &resource);
     let denies: Vec<Hit> = rest
         .iter()
         .filter(|h| h.outcome.effect == Effect::Deny && h.assignment.enforce)
@@ -570,12 +586,11 @@ pub fn before_delete(
     };
     let now = app.clock.now();
     let ctx = effective::context_for(&app.store, snap, &target, "DELETE", api_version, now);
-    let hits: Vec<Hit> = matched(&set, &ctx, &target, &ancestors, &row.body, now, &|e| {
-        e == Effect::DenyAction
-    })
-    .into_iter()
-    .filter(|h| h.assignment.enforce && policy::denies_action(&h.outcome, "delete"))
-    .collect();
+    let cands = candidates(&set, &target, &ancestors, now, &|e| e == Effect::DenyAction);
+    let hits: Vec<Hit> = matched(&cands, &ctx, &row.body)
+        .into_iter()
+        .filter(|h| h.assignment.enforce && policy::denies_action(&h.outcome, "delete"))
+        .collect();
     if hits.is_empty() {
         return Ok(());
     }
