@@ -369,7 +369,7 @@ pub fn after_write(
             snap,
             caller,
             &gate,
-            h,
+            policy_entry(h, "audit"),
             "audit",
             "Warning",
             "EndRequest",
@@ -413,7 +413,7 @@ pub fn after_write(
                 snap,
                 caller,
                 &gate,
-                h,
+                policy_entry(h, "auditIfNotExists"),
                 "auditIfNotExists",
                 "Warning",
                 "EndRequest",
@@ -425,7 +425,7 @@ pub fn after_write(
             snap,
             caller,
             &gate,
-            h,
+            policy_entry(h, "deployIfNotExists"),
             "deployIfNotExists",
             "Informational",
             "BeginRequest",
@@ -761,6 +761,66 @@ fn scope_of(assignment_id: &str) -> String {
         .unwrap_or_default()
 }
 
+fn policy_entry(h: &Hit, effect: &str) -> Value {
+    json!([{
+        "policyDefinitionId": h.member.definition_id,
+        "policySetDefinitionId": h.member.set_definition_id.clone().unwrap_or_default(),
+        "policyDefinitionReferenceId": h.member.reference_id.clone().unwrap_or_default(),
+        "policySetDefinitionName": h.member.set_definition_id.as_deref().and_then(|s| s.rsplit('/').next()).unwrap_or_default(),
+        "policyDefinitionName": h.member.definition_id.rsplit('/').next().unwrap_or_default(),
+        "policyDefinitionEffect": capitalized(effect),
+        "policyAssignmentId": h.assignment.id,
+        "policyAssignmentName": h.assignment.name,
+        "policyAssignmentScope": scope_of(&h.assignment.id),
+        "policyAssignmentParameters": h.assignment.body["properties"]["parameters"].clone(),
+    }])
+}
+
+/// A deny's Policy event (`Microsoft.Authorization/policies/deny/action`, level Error), from the
+/// refusal's PolicyViolation entries: written beside the request's failed Administrative events.
+pub fn record_deny(
+    app: &App,
+    snap: &Snapshot,
+    caller: &Caller,
+    id: &ResourceId,
+    body: Option<&Value>,
+    err: &ArmError,
+) {
+    if err.code != "RequestDisallowedByPolicy" {
+        return;
+    }
+    let Some((rtype, _)) = target_kind(id) else {
+        return;
+    };
+    let policies: Vec<Value> = err
+        .extra
+        .as_deref()
+        .map(|x| x.2.iter().map(|i| i["info"].clone()).collect())
+        .unwrap_or_default();
+    let gate = Gate {
+        body: None,
+        notes: Vec::new(),
+        resource: json!({"id": id.canonical(), "type": rtype,
+            "location": body.and_then(|b| b.get("location")).cloned().unwrap_or(Value::Null)}),
+        target: id.key(),
+        ancestors: effective::group_ancestors(snap, id.subscription.as_deref().unwrap_or_default()),
+        audits: Vec::new(),
+        after: Vec::new(),
+        api_version: String::new(),
+        method: String::new(),
+    };
+    write_event(
+        app,
+        snap,
+        caller,
+        &gate,
+        Value::Array(policies),
+        "deny",
+        "Error",
+        "EndRequest",
+    );
+}
+
 /// A Policy-category activity event (`Microsoft.Authorization/policies/{effect}/action`) in the
 /// subscription's log: the caller and action of the request that triggered it ("Activity log event
 /// schema": Policy category; audit is a Warning, a deployIfNotExists start a BeginRequest).
@@ -770,7 +830,7 @@ fn write_event(
     snap: &Snapshot,
     caller: &Caller,
     gate: &Gate,
-    h: &Hit,
+    policies: Value,
     effect: &str,
     level: &str,
     event_name: &str,
@@ -793,18 +853,6 @@ fn write_event(
     let event_id = uuid::Uuid::new_v4().to_string();
     let operation = format!("Microsoft.Authorization/policies/{effect}/action");
     let canonical = id.canonical();
-    let policies = json!([{
-        "policyDefinitionId": h.member.definition_id,
-        "policySetDefinitionId": h.member.set_definition_id.clone().unwrap_or_default(),
-        "policyDefinitionReferenceId": h.member.reference_id.clone().unwrap_or_default(),
-        "policySetDefinitionName": h.member.set_definition_id.as_deref().and_then(|s| s.rsplit('/').next()).unwrap_or_default(),
-        "policyDefinitionName": h.member.definition_id.rsplit('/').next().unwrap_or_default(),
-        "policyDefinitionEffect": capitalized(effect),
-        "policyAssignmentId": h.assignment.id,
-        "policyAssignmentName": h.assignment.name,
-        "policyAssignmentScope": scope_of(&h.assignment.id),
-        "policyAssignmentParameters": h.assignment.body["properties"]["parameters"].clone(),
-    }]);
     let ancestors = gate
         .ancestors
         .iter()
