@@ -1131,7 +1131,10 @@ fn arm_authenticated(
         crate::policy_gate::before_delete(app, snap, id, &api)?;
         None
     } else {
-        crate::policy_gate::before_write(app, snap, &req.method, id, &api, body.as_ref())?
+        crate::policy_gate::before_write(app, snap, &req.method, id, &api, body.as_ref())
+            .inspect_err(|e| {
+                crate::policy_gate::record_deny(app, snap, caller, id, body.as_ref(), e)
+            })?
     };
     let body = match gate.as_ref().and_then(|g| g.body.clone()) {
         Some(b) => Some(b),

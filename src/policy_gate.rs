@@ -142,42 +142,56 @@ fn policy_ref(a: &Applied, m: &Member) -> Value {
     })
 }
 
-/// Every member in force on `target` whose effect is one of `want`, not exempt, evaluated on
-/// `resource`; matched ones returned in `Effect::order`.
-#[allow(clippy::too_many_arguments)]
-fn matched(
-    set: &PolicySet,
-    ctx: &EvalContext,
+/// The members in force on a target, not exempt, of enforced assignments, with their effect.
+fn candidates<'s>(
+    set: &'s PolicySet,
     target: &str,
     ancestors: &[String],
-    resource: &Value,
     now: OffsetDateTime,
     want: &dyn Fn(Effect) -> bool,
-) -> Vec<Hit> {
-    let mut hits = Vec::new();
+) -> Vec<(&'s Applied, &'s Member)> {
+    let mut out = Vec::new();
     for a in set.in_force(target, ancestors) {
+        // DoNotEnforce: evaluated for compliance only; no effect, no activity event ("assignment
+        // structure": enforcement mode)
+        if !a.enforce {
+            continue;
+        }
         for m in &a.members {
             let Ok(effect) = m.def.effect(&m.params) else {
                 continue;
             };
-            if !want(effect) {
-                continue;
+            if want(effect) && set.exemption_in(a, m, target, ancestors, now).is_none() {
+                out.push((a, m));
             }
-            if set.exemption_in(a, m, target, ancestors, now).is_some() {
-                continue;
-            }
-            let mut c = ctx.clone();
-            c.policy = policy_ref(a, m);
-            match policy::evaluate(&m.def, &m.params, resource, &c) {
-                Ok(o) if o.matched => hits.push(Hit {
-                    assignment: a.clone(),
-                    member: m.clone(),
-                    outcome: o,
-                }),
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(assignment = %a.id, definition = %m.definition_id, error = %e.message, "policy evaluation failed; the member is skipped")
-                }
+        }
+    }
+    out
+}
+
+/// The candidates whose rule matches `resource`, in `Effect::order`.
+fn matched(cands: &[(&Applied, &Member)], ctx: &EvalContext, resource: &Value) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    for (a, m) in cands {
+        // the context is shared; only a rule that calls policy() gets its own with the assignment
+        let own;
+        let c = if m.uses_policy_fn {
+            let mut x = ctx.clone();
+            x.policy = policy_ref(a, m);
+            own = x;
+            &own
+        } else {
+            ctx
+        };
+        match policy::evaluate(&m.def, &m.params, resource, c) {
+            Ok(o) if o.matched => hits.push(Hit {
+                assignment: (*a).clone(),
+                member: (*m).clone(),
+                outcome: o,
+            }),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(assignment = %a.id, definition = %m.definition_id, error = %e.message, "policy evaluation failed; the member is skipped")
             }
         }
     }
@@ -219,9 +233,16 @@ pub fn before_write(
     let mut notes = Vec::new();
     let original = resource.clone();
     // append and modify first: they change what deny and audit see
-    let changers = matched(&set, &ctx, &target, &ancestors, &resource, now, &|e| {
-        matches!(e, Effect::Append | Effect::Modify)
+    let cands = candidates(&set, &target, &ancestors, now, &|e| {
+        !matches!(e, Effect::Disabled | Effect::Manual | Effect::DenyAction)
     });
+    if cands.is_empty() {
+        return Ok(None);
+    }
+    let (change, rest): (Vec<_>, Vec<_>) = cands
+        .into_iter()
+        .partition(|(_, m)| matches!(m.def.effect(&m.params), Ok(Effect::Append | Effect::Modify)));
+    let changers = matched(&change, &ctx, &resource);
     for h in changers.iter().filter(|h| h.assignment.enforce) {
         let details = &h.outcome.details;
         let changed = match h.outcome.effect {
@@ -257,12 +278,7 @@ pub fn before_write(
             }
         }
     }
-    let rest = matched(&set, &ctx, &target, &ancestors, &resource, now, &|e| {
-        matches!(
-            e,
-            Effect::Deny | Effect::Audit | Effect::AuditIfNotExists | Effect::DeployIfNotExists
-        )
-    });
+    let rest = matched(&rest, &ctx, &resource);
     let denies: Vec<Hit> = rest
         .iter()
         .filter(|h| h.outcome.effect == Effect::Deny && h.assignment.enforce)
@@ -353,7 +369,7 @@ pub fn after_write(
             snap,
             caller,
             &gate,
-            h,
+            policy_entry(h, "audit"),
             "audit",
             "Warning",
             "EndRequest",
@@ -397,7 +413,7 @@ pub fn after_write(
                 snap,
                 caller,
                 &gate,
-                h,
+                policy_entry(h, "auditIfNotExists"),
                 "auditIfNotExists",
                 "Warning",
                 "EndRequest",
@@ -409,7 +425,7 @@ pub fn after_write(
             snap,
             caller,
             &gate,
-            h,
+            policy_entry(h, "deployIfNotExists"),
             "deployIfNotExists",
             "Informational",
             "BeginRequest",
@@ -570,12 +586,11 @@ pub fn before_delete(
     };
     let now = app.clock.now();
     let ctx = effective::context_for(&app.store, snap, &target, "DELETE", api_version, now);
-    let hits: Vec<Hit> = matched(&set, &ctx, &target, &ancestors, &row.body, now, &|e| {
-        e == Effect::DenyAction
-    })
-    .into_iter()
-    .filter(|h| h.assignment.enforce && policy::denies_action(&h.outcome, "delete"))
-    .collect();
+    let cands = candidates(&set, &target, &ancestors, now, &|e| e == Effect::DenyAction);
+    let hits: Vec<Hit> = matched(&cands, &ctx, &row.body)
+        .into_iter()
+        .filter(|h| h.assignment.enforce && policy::denies_action(&h.outcome, "delete"))
+        .collect();
     if hits.is_empty() {
         return Ok(());
     }
@@ -746,6 +761,66 @@ fn scope_of(assignment_id: &str) -> String {
         .unwrap_or_default()
 }
 
+fn policy_entry(h: &Hit, effect: &str) -> Value {
+    json!([{
+        "policyDefinitionId": h.member.definition_id,
+        "policySetDefinitionId": h.member.set_definition_id.clone().unwrap_or_default(),
+        "policyDefinitionReferenceId": h.member.reference_id.clone().unwrap_or_default(),
+        "policySetDefinitionName": h.member.set_definition_id.as_deref().and_then(|s| s.rsplit('/').next()).unwrap_or_default(),
+        "policyDefinitionName": h.member.definition_id.rsplit('/').next().unwrap_or_default(),
+        "policyDefinitionEffect": capitalized(effect),
+        "policyAssignmentId": h.assignment.id,
+        "policyAssignmentName": h.assignment.name,
+        "policyAssignmentScope": scope_of(&h.assignment.id),
+        "policyAssignmentParameters": h.assignment.body["properties"]["parameters"].clone(),
+    }])
+}
+
+/// A deny's Policy event (`Microsoft.Authorization/policies/deny/action`, level Error), from the
+/// refusal's PolicyViolation entries: written beside the request's failed Administrative events.
+pub fn record_deny(
+    app: &App,
+    snap: &Snapshot,
+    caller: &Caller,
+    id: &ResourceId,
+    body: Option<&Value>,
+    err: &ArmError,
+) {
+    if err.code != "RequestDisallowedByPolicy" {
+        return;
+    }
+    let Some((rtype, _)) = target_kind(id) else {
+        return;
+    };
+    let policies: Vec<Value> = err
+        .extra
+        .as_deref()
+        .map(|x| x.2.iter().map(|i| i["info"].clone()).collect())
+        .unwrap_or_default();
+    let gate = Gate {
+        body: None,
+        notes: Vec::new(),
+        resource: json!({"id": id.canonical(), "type": rtype,
+            "location": body.and_then(|b| b.get("location")).cloned().unwrap_or(Value::Null)}),
+        target: id.key(),
+        ancestors: effective::group_ancestors(snap, id.subscription.as_deref().unwrap_or_default()),
+        audits: Vec::new(),
+        after: Vec::new(),
+        api_version: String::new(),
+        method: String::new(),
+    };
+    write_event(
+        app,
+        snap,
+        caller,
+        &gate,
+        Value::Array(policies),
+        "deny",
+        "Error",
+        "EndRequest",
+    );
+}
+
 /// A Policy-category activity event (`Microsoft.Authorization/policies/{effect}/action`) in the
 /// subscription's log: the caller and action of the request that triggered it ("Activity log event
 /// schema": Policy category; audit is a Warning, a deployIfNotExists start a BeginRequest).
@@ -755,7 +830,7 @@ fn write_event(
     snap: &Snapshot,
     caller: &Caller,
     gate: &Gate,
-    h: &Hit,
+    policies: Value,
     effect: &str,
     level: &str,
     event_name: &str,
@@ -778,18 +853,6 @@ fn write_event(
     let event_id = uuid::Uuid::new_v4().to_string();
     let operation = format!("Microsoft.Authorization/policies/{effect}/action");
     let canonical = id.canonical();
-    let policies = json!([{
-        "policyDefinitionId": h.member.definition_id,
-        "policySetDefinitionId": h.member.set_definition_id.clone().unwrap_or_default(),
-        "policyDefinitionReferenceId": h.member.reference_id.clone().unwrap_or_default(),
-        "policySetDefinitionName": h.member.set_definition_id.as_deref().and_then(|s| s.rsplit('/').next()).unwrap_or_default(),
-        "policyDefinitionName": h.member.definition_id.rsplit('/').next().unwrap_or_default(),
-        "policyDefinitionEffect": capitalized(effect),
-        "policyAssignmentId": h.assignment.id,
-        "policyAssignmentName": h.assignment.name,
-        "policyAssignmentScope": scope_of(&h.assignment.id),
-        "policyAssignmentParameters": h.assignment.body["properties"]["parameters"].clone(),
-    }]);
     let ancestors = gate
         .ancestors
         .iter()

@@ -126,6 +126,21 @@ async fn enforce_https_storage_refuses_the_customer_and_the_provider() {
         404
     );
 
+    // the refusal is in the activity log as a Policy deny event (level Error)
+    let log = e.call("GET", &policy_events(&e), Some(&admin), None).await;
+    let deny: Vec<&Value> = log.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["operationName"]["value"] == "Microsoft.Authorization/policies/deny/action")
+        .collect();
+    assert_eq!(deny.len(), 1, "{}", log.body);
+    assert_eq!(deny[0]["level"], "Error");
+    assert_eq!(deny[0]["category"]["value"], "Policy");
+    assert!(deny[0]["properties"]["policies"]
+        .as_str()
+        .unwrap()
+        .contains("enforce-https-storage-assignment"));
     // explain names the assignment that would refuse it, without writing
     let x = e
         .call(

@@ -48,8 +48,9 @@ def deploy_sub(dc, name: str, template: dict, parameters: dict):
 
 
 def storage_params(https: bool) -> dict:
+    # the REST body (a dict is sent as written)
     return {"location": "westeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"},
-            "enable_https_traffic_only": https}
+            "properties": {"supportsHttpsTrafficOnly": https}}
 
 
 def test_enforce_https_storage_refuses_admin_and_the_provider(emulator, deployments_client, storage_client):
@@ -84,9 +85,9 @@ def test_allow_certain_managing_tenants(emulator, deployments_client, creds):
     scope = f"subscriptions/{FABRIKAM_DEV}"
 
     def definition(tenant: str) -> dict:
-        return {"properties": {"registration_definition_name": "ops", "managed_by_tenant_id": tenant,
-                               "authorizations": [{"principal_id": MSP_OPERATORS,
-                                                   "role_definition_id": CONTRIBUTOR}]}}
+        return {"properties": {"registrationDefinitionName": "ops", "managedByTenantId": tenant,
+                               "authorizations": [{"principalId": MSP_OPERATORS,
+                                                   "roleDefinitionId": CONTRIBUTOR}]}}
 
     with pytest.raises(HttpResponseError) as e:
         ms.registration_definitions.begin_create_or_update(
@@ -124,7 +125,7 @@ def test_an_initiative_assigned_denies_its_location(emulator, deployments_client
     pc.policy_assignments.create(sub, "restrictive", {"properties": {
         "policyDefinitionId": f"{sub}/providers/Microsoft.Authorization/policySetDefinitions/restrictive"}})
     nc = NetworkManagementClient(creds.for_principal("alice"), FABRIKAM_PROD, base_url=emulator.url)
-    vnet = {"location": "eastus", "address_space": {"address_prefixes": ["10.5.0.0/16"]}}
+    vnet = {"location": "eastus", "properties": {"addressSpace": {"addressPrefixes": ["10.5.0.0/16"]}}}
     with pytest.raises(HttpResponseError) as e:
         nc.virtual_networks.begin_create_or_update("rg-web", "vnet-east", vnet).result()
     assert e.value.error.code == "RequestDisallowedByPolicy"

@@ -43,6 +43,8 @@ pub struct Member {
     /// The same of the initiative, when there is one.
     pub set_display_name: String,
     pub set_version: String,
+    /// The rule calls `policy()`: its evaluation needs the assignment in the context.
+    pub uses_policy_fn: bool,
 }
 
 /// One policy assignment, ready to evaluate.
@@ -244,7 +246,7 @@ pub fn context_for(
 }
 
 /// A parsed definition with its display name and version.
-type Parsed = (Arc<Definition>, String, String);
+type Parsed = (Arc<Definition>, String, String, bool);
 
 /// `displayName` (else `name`) and `version` of a definition's body.
 fn display(body: &Value) -> (String, String) {
@@ -277,8 +279,12 @@ fn def_of(
         Ok(Some((Kind::Definition, body))) => {
             let name = body["name"].as_str().unwrap_or_default();
             let (dn, v) = display(&body);
+            let uses_policy = body["properties"]["policyRule"]
+                .to_string()
+                .to_ascii_lowercase()
+                .contains("policy()");
             Definition::parse(name, &body["properties"])
-                .map(|d| (Arc::new(d), dn, v))
+                .map(|d| (Arc::new(d), dn, v, uses_policy))
                 .map_err(|e| format!("definition '{id}': {}", e.message))
         }
         Ok(_) => Err(format!("definition '{id}' not found")),
@@ -303,7 +309,7 @@ fn applied(
     let mut members = Vec::new();
     match resolve_definition(store, def_id).map_err(|e| e.message)? {
         Some((Kind::Definition, _)) => {
-            let (def, display_name, version) = def_of(store, def_id, parsed)?;
+            let (def, display_name, version, uses_policy_fn) = def_of(store, def_id, parsed)?;
             let params = def
                 .resolve_parameters(&name, supplied)
                 .map_err(|e| e.message)?;
@@ -318,6 +324,7 @@ fn applied(
                 version,
                 set_display_name: String::new(),
                 set_version: String::new(),
+                uses_policy_fn,
             });
         }
         Some((Kind::Set, set)) => {
@@ -332,7 +339,7 @@ fn applied(
             {
                 let mid = r["policyDefinitionId"].as_str().unwrap_or_default();
                 let reference = r["policyDefinitionReferenceId"].as_str().map(String::from);
-                let (def, display_name, version) = def_of(store, mid, parsed)?;
+                let (def, display_name, version, uses_policy_fn) = def_of(store, mid, parsed)?;
                 let mut given = Map::new();
                 for (k, v) in r["parameters"].as_object().into_iter().flatten() {
                     let raw = v.get("value").cloned().unwrap_or(Value::Null);
@@ -364,6 +371,7 @@ fn applied(
                     version,
                     set_display_name: set_display_name.clone(),
                     set_version: set_version.clone(),
+                    uses_policy_fn,
                 });
             }
         }
