@@ -18,7 +18,12 @@ fn replay(kind: &str) -> usize {
         };
         let mut files: Vec<_> = dir.filter_map(Result::ok).map(|e| e.path()).collect();
         files.sort();
-        for f in files {
+        // FUZZ_CASE=<part of a path> replays only the matching cases (to find which one fails)
+        let only = std::env::var("FUZZ_CASE").unwrap_or_default();
+        for f in files
+            .into_iter()
+            .filter(|f| f.to_string_lossy().contains(&only))
+        {
             let data = std::fs::read(&f).expect("a readable case");
             let outcome = std::panic::catch_unwind(|| run(&data));
             assert!(outcome.is_ok(), "{target} panics on {}", f.display());
