@@ -947,19 +947,10 @@ fn arm_authenticated(
                     return Err(ArmError::unsupported_media_type(ct));
                 }
             }
-            match serde_json::from_slice::<Value>(&req.body) {
+            // ARM reads bodies with Newtonsoft, which takes unquoted property names and comments.
+            match crate::wire::read_json_body(&req.body) {
                 Ok(v) => Some(v),
-                // ARM reads bodies with Newtonsoft, which takes unquoted property names and comments:
-                // `az deployment … create` sends its template that way (JSONC).
-                // The lenient reader recurses without a bound of its own: deeper bodies stop here.
-                Err(e) => match std::str::from_utf8(&req.body)
-                    .ok()
-                    .filter(|t| crate::wire::json_depth(t) <= crate::wire::MAX_BODY_DEPTH)
-                    .and_then(|t| json5::from_str::<Value>(t).ok())
-                {
-                    Some(v) => Some(v),
-                    None => return Err(ArmError::invalid_request_content(&e.to_string())),
-                },
+                Err(e) => return Err(ArmError::invalid_request_content(&e.to_string())),
             }
         } else {
             None

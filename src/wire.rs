@@ -174,3 +174,16 @@ pub fn json_depth(text: &str) -> usize {
 
 /// The nesting ARM reads in a request body: serde_json's own limit, applied to the lenient reader too.
 pub const MAX_BODY_DEPTH: usize = 128;
+
+/// Read a request body as ARM does: JSON first; failing that Newtonsoft's leniency (unquoted property
+/// names, comments, trailing commas — `az deployment … create` sends JSONC) through json5, but only up
+/// to `MAX_BODY_DEPTH` (json5 recurses without a bound of its own). The error is serde_json's.
+pub fn read_json_body(body: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice::<Value>(body).or_else(|e| {
+        std::str::from_utf8(body)
+            .ok()
+            .filter(|t| json_depth(t) <= MAX_BODY_DEPTH)
+            .and_then(|t| json5::from_str::<Value>(t).ok())
+            .ok_or(e)
+    })
+}

@@ -8,7 +8,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {
-            rust_files(&p, out);
+            // build output (tests/fuzz/target when cargo-fuzz runs without --target-dir) is not source
+            if p.file_name().is_some_and(|n| n != "target") {
+                rust_files(&p, out);
+            }
         } else if p.extension().is_some_and(|x| x == "rs") {
             out.push(p);
         }

@@ -32,6 +32,9 @@ pub fn unescape_literal(s: &str) -> &str {
 /// Deepest nesting of calls and indexes an expression may have.
 pub const MAX_DEPTH: usize = 64;
 
+/// Most `.name`/`[index]` accessors one expression may have (each is a level of the evaluator's recursion).
+pub const MAX_LINKS: usize = 256;
+
 /// Parse the inside of `[…]`. The error is ARM's message text.
 pub fn parse(src: &str) -> Result<Expr, String> {
     let inner = &src[1..src.len() - 1];
@@ -39,6 +42,7 @@ pub fn parse(src: &str) -> Result<Expr, String> {
         s: inner.as_bytes(),
         src: inner,
         i: 0,
+        links: 0,
     };
     p.ws();
     if p.i >= p.s.len() {
@@ -78,6 +82,9 @@ pub fn parse(src: &str) -> Result<Expr, String> {
 struct Parser<'a> {
     s: &'a [u8],
     src: &'a str,
+    /// `.name` and `[index]` accessors so far: each wraps the expression before it one level deeper
+    /// (`a[0][0]…` never nests brackets, so the nesting count above does not see it).
+    links: usize,
     i: usize,
 }
 
@@ -100,6 +107,15 @@ impl Parser<'_> {
         let mut e = self.primary()?;
         loop {
             self.ws();
+            if matches!(self.s.get(self.i), Some(b'.' | b'[')) {
+                // found by fuzzing: 5 000 chained `[0]` overflowed the evaluator's (and the drop's) stack
+                self.links += 1;
+                if self.links > MAX_LINKS {
+                    return Err(self.err(&format!(
+                        "more than {MAX_LINKS} property or index accessors"
+                    )));
+                }
+            }
             match self.s.get(self.i) {
                 Some(b'.') => {
                     self.i += 1;
@@ -215,6 +231,18 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accessor_chains_are_bounded() {
+        let chain = |n: usize| format!("[parameters('p'){}]", "[0]".repeat(n));
+        assert!(parse(&chain(MAX_LINKS)).is_ok());
+        let e = parse(&chain(5000)).unwrap_err();
+        assert!(
+            e.contains("more than 256 property or index accessors"),
+            "{e}"
+        );
+        assert!(parse(&format!("[parameters('p'){}]", ".a".repeat(MAX_LINKS + 1))).is_err());
+    }
 
     #[test]
     fn parses_calls_members_and_indexes() {
