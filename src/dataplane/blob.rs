@@ -371,9 +371,8 @@ fn serve(cx: &DataCx, req: &Req, account: &Stored) -> Reply {
                 ("GET" | "HEAD", "" | "metadata") => {
                     check(ACT_BLOB_READ, true, &scope).and_then(|_| get_blob(cx, req, &addr, c, b))
                 }
-                ("DELETE", "") => {
-                    check(ACT_BLOB_DELETE, true, &scope).and_then(|_| delete_blob(cx, &addr, c, b))
-                }
+                ("DELETE", "") => check(ACT_BLOB_DELETE, true, &scope)
+                    .and_then(|_| delete_blob(cx, req, &addr, c, b)),
                 _ => Err(unsupported(cx)),
             }
         }
@@ -993,6 +992,7 @@ fn get_blob(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str) -> Result<Rep
         .map_err(|e| store_error(cx, e))?
         .ok_or_else(|| blob_not_found(cx))?;
     let p = &row.body;
+    read_preconditions(cx, req, p)?;
     let size = p["contentLength"].as_u64().unwrap_or(0);
     let mut r = Reply::empty(200)
         .header("last-modified", time_of(&p["lastModified"]))
@@ -1079,16 +1079,49 @@ fn get_blob(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str) -> Result<Rep
     Ok(r)
 }
 
-fn delete_blob(cx: &DataCx, addr: &Addr, c: &str, b: &str) -> Result<Reply, Reply> {
+fn delete_blob(cx: &DataCx, req: &Req, addr: &Addr, c: &str, b: &str) -> Result<Reply, Reply> {
     container(cx, addr, c)?.ok_or_else(|| container_not_found(cx))?;
-    let existed = cx
+    // the conditions are checked against the blob in the same transaction that deletes it
+    let outcome = cx
         .store
-        .write(|tx| tx.delete_blob(&addr.account.key, c, b))
+        .write(|tx| -> Result<Result<(), Reply>, StoreError> {
+            let Some(cur) = tx.blob(&addr.account.key, c, b, false)? else {
+                return Ok(Err(blob_not_found(cx)));
+            };
+            if let Err(r) = preconditions(cx, req, Some(&cur.body)) {
+                return Ok(Err(r));
+            }
+            tx.delete_blob(&addr.account.key, c, b)?;
+            Ok(Ok(()))
+        })
         .map_err(|e| store_error(cx, e))?;
-    if !existed {
-        return Err(blob_not_found(cx));
-    }
+    outcome?;
     Ok(Reply::empty(202).header("x-ms-delete-type-permanent", "true"))
+}
+
+/// If-Match / If-None-Match on a read: a stale If-Match is 412 ConditionNotMet; an If-None-Match the blob
+/// matches is 304 Not Modified (Storage's "Specifying conditional headers for Blob service operations").
+fn read_preconditions(cx: &DataCx, req: &Req, current: &Value) -> Result<(), Reply> {
+    let tag = current["etag"].as_str().unwrap_or_default();
+    if let Some(m) = req.header("if-match") {
+        if m.trim() != "*" && m.split(',').all(|t| t.trim() != tag) {
+            return Err(error(
+                cx,
+                412,
+                "ConditionNotMet",
+                "The condition specified using HTTP conditional header(s) is not met.",
+                None,
+            ));
+        }
+    }
+    if let Some(m) = req.header("if-none-match") {
+        if m.trim() == "*" || m.split(',').any(|t| t.trim() == tag) {
+            return Err(Reply::empty(304)
+                .header("etag", tag.to_string())
+                .header("x-ms-error-code", "ConditionNotMet"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

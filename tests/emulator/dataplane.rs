@@ -1063,3 +1063,43 @@ async fn blob_names_follow_storage_limits() {
     let r = blob(&e, "GET", &ok, &ci, &[], b"").await;
     assert_ne!(r.h("x-ms-error-code"), "OutOfRangeInput");
 }
+
+/// Blob ETags on reads and deletes (issue 13: a stale If-Match was ignored and the blob deleted): a stale
+/// If-Match is 412 ConditionNotMet, a matching If-None-Match on GET is 304, and a DELETE with a stale
+/// If-Match leaves the blob where it is.
+#[tokio::test(flavor = "multi_thread")]
+async fn blob_etags_on_get_and_delete() {
+    let e = emu().await;
+    let sa = format!("{RG_DATA}/providers/Microsoft.Storage/storageAccounts/fabrikamdata");
+    assign(&e, "admin@fabrikam", &sa, BLOB_CONTRIBUTOR, FABRIKAM_CI_OID).await;
+    let ci = e.token_for("fabrikam-ci", STORAGE).await;
+    let path = "/fabrikamdata/reports/etag.txt";
+    let r = blob(
+        &e,
+        "PUT",
+        path,
+        &ci,
+        &[("x-ms-blob-type", "BlockBlob")],
+        b"v1",
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let etag = r.h("etag").to_string();
+    let stale = "\"0x8DCAFEBABE00000\"";
+    let r = blob(&e, "GET", path, &ci, &[("if-match", stale)], b"").await;
+    assert_eq!((r.status, r.h("x-ms-error-code")), (412, "ConditionNotMet"));
+    let r = blob(&e, "GET", path, &ci, &[("if-none-match", &etag)], b"").await;
+    assert_eq!(r.status, 304);
+    let r = blob(&e, "GET", path, &ci, &[("if-match", &etag)], b"").await;
+    assert_eq!((r.status, r.text()), (200, "v1".to_string()));
+    let r = blob(&e, "DELETE", path, &ci, &[("if-match", stale)], b"").await;
+    assert_eq!((r.status, r.h("x-ms-error-code")), (412, "ConditionNotMet"));
+    assert_eq!(
+        blob(&e, "GET", path, &ci, &[], b"").await.status,
+        200,
+        "still there"
+    );
+    let r = blob(&e, "DELETE", path, &ci, &[("if-match", &etag)], b"").await;
+    assert_eq!(r.status, 202);
+    e.call("POST", "/_emulator/reset", None, None).await;
+}
