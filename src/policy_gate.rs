@@ -75,25 +75,6 @@ thread_local! {
     static DEPTH: Cell<u8> = const { Cell::new(0) };
 }
 
-/// JSON merge-patch with `tags` replaced whole, as the PATCH handlers apply it.
-fn merge(target: &mut Value, patch: &Value, replace: bool) {
-    match (target, patch) {
-        (t @ Value::Object(_), Value::Object(p)) if !replace => {
-            if let Value::Object(tm) = t {
-                for (k, v) in p {
-                    if v.is_null() {
-                        tm.remove(k);
-                    } else {
-                        let r = k == "tags";
-                        merge(tm.entry(k.clone()).or_insert(Value::Null), v, r);
-                    }
-                }
-            }
-        }
-        (t, p) => *t = p.clone(),
-    }
-}
-
 /// The resource as the write would store it: the body with id, name and type (PUT), or the stored
 /// resource with the patch merged (PATCH).
 fn as_stored(
@@ -108,8 +89,8 @@ fn as_stored(
     let mut full = match (method, &existing) {
         ("PATCH", Some(e)) => {
             let mut b = e.body.clone();
-            if let Some(p) = body {
-                merge(&mut b, p, false);
+            if let Some(p) = body.and_then(Value::as_object) {
+                crate::providers::resources::apply_patch(&mut b, p);
             }
             b
         }

@@ -758,13 +758,7 @@ pub fn resources_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let mut row = store
         .read(|tx| tx.get(&key))?
         .ok_or_else(|| not_found(cx.id))?;
-    let patch = cx.object_body()?;
-    for (k, v) in patch {
-        if matches!(k.as_str(), "id" | "name" | "type" | "systemData" | "etag") {
-            continue;
-        }
-        merge(&mut row.body[k.as_str()], v, k == "tags");
-    }
+    apply_patch(&mut row.body, cx.object_body()?);
     row.body["etag"] = json!(etag(cx.new_id));
     row.body["systemData"] = cx.system_data(Some(&row.body["systemData"].clone()));
     let (rtype, id_shown) = (
@@ -774,6 +768,18 @@ pub fn resources_update(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     super::children::normalize_parent(&rtype, &id_shown, &etag(cx.new_id), &mut row.body);
     store.write(|tx| tx.put(&row))?;
     Ok(Reply::json(200, &row.body))
+}
+
+/// A PATCH body applied to a stored resource as ARM applies it: JSON merge-patch, `tags` replaced whole,
+/// the read-only `id`, `name`, `type`, `systemData` and `etag` ignored. The policy gate predicts the
+/// stored resource with it too.
+pub fn apply_patch(body: &mut Value, patch: &serde_json::Map<String, Value>) {
+    for (k, v) in patch {
+        if matches!(k.as_str(), "id" | "name" | "type" | "systemData" | "etag") {
+            continue;
+        }
+        merge(&mut body[k.as_str()], v, k == "tags");
+    }
 }
 
 /// JSON merge-patch, except that `tags` are replaced whole as ARM does.
