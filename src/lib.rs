@@ -5,8 +5,10 @@
 
 pub mod activity;
 pub mod admin;
+pub mod app;
 pub mod arm;
 pub mod auth;
+pub mod authn;
 pub mod authz;
 pub mod cli;
 pub mod client;
@@ -14,6 +16,7 @@ pub mod clock;
 pub mod dataplane;
 pub mod directory;
 pub mod dispatch;
+pub mod explain;
 pub mod facts;
 pub mod graph;
 pub mod hierarchy;
