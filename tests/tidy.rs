@@ -64,6 +64,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/template/",
             "src/kql/",
             "src/policy/",
+            "src/alerting.rs",
         ],
         &[
             "crate::store",
@@ -98,6 +99,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/auth/",
             "src/admin.rs",
             "src/facts.rs",
+            "src/monitor.rs",
         ],
         &[
             "hyper",
