@@ -66,6 +66,8 @@ pub fn record(store: &Store, r: &Record) -> Result<(), StoreError> {
         tx.append_activity(r.subscription_id, &ts, r.correlation_id, &end)?;
         // subscription diagnostic settings stream both into Log Analytics (AzureActivity)
         crate::logs::stream_activity(tx, r.subscription_id, &[&begin, &end])?;
+        // activity-log alert rules of the subscription see each record as it is written
+        crate::monitor::on_activity(tx, r.subscription_id, &[&begin, &end], r.now)?;
         if let Some((tenant, event)) = &tenant_event {
             tx.append_activity(&tenant_log_key(tenant), &ts, r.correlation_id, event)?;
         }
@@ -343,6 +345,12 @@ fn provider_and_type(action: &str) -> (String, String) {
 
 /// `Microsoft.Resources/subscriptions/resourceGroups/write` → `Create or Update Resource Group`.
 fn operation_text(action: &str) -> String {
+    // Names the resource provider publishes that the rule below does not derive. A delegation's
+    // PUT is "Add Managed Services Registration Assignment" in the activity log: the Azure Lighthouse
+    // sample delegation-alert-for-customer queries AzureActivity for exactly that OperationName.
+    if action.eq_ignore_ascii_case("Microsoft.ManagedServices/registrationAssignments/write") {
+        return "Add Managed Services Registration Assignment".into();
+    }
     let parts: Vec<&str> = action.split('/').collect();
     let (verb, ty) = match parts.as_slice() {
         [.., ty, verb, last] if last.eq_ignore_ascii_case("action") => (Some(*verb), *ty),

@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod admin;
 pub mod app;
+pub mod alerting;
 pub mod arm;
 pub mod auth;
 pub mod authn;
@@ -25,6 +26,8 @@ pub mod kql;
 pub mod lighthouse;
 pub mod logs;
 pub mod logsink;
+pub mod monitor;
+pub mod notify;
 pub mod policy;
 pub mod policy_gate;
 pub mod providers;

@@ -882,10 +882,10 @@ fn write_event(
         "tenantId": sub.tenant_id.to_lowercase(),
     });
     let subkey = sub.subscription_id.to_lowercase();
-    if let Err(e) = app
-        .store
-        .write(|tx| tx.append_activity(&subkey, &ts, &event_id, &ev))
-    {
+    if let Err(e) = app.store.write(|tx| {
+        tx.append_activity(&subkey, &ts, &event_id, &ev)?;
+        crate::monitor::on_activity(tx, &subkey, &[&ev], now)
+    }) {
         tracing::error!(error = %e, "policy activity event not written");
     }
 }

@@ -187,6 +187,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             limits.clone(),
         ));
     }
+    // fired alerts' e-mails, SMS and webhook calls, delivered off the request path
+    tokio::spawn(crate::notify::run(app.clone()));
     if opts.userrealm_port != 0 && opts.userrealm_port != port {
         match bind(&opts.bind, opts.userrealm_port).await {
             Ok(ls) => {

@@ -64,6 +64,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/template/",
             "src/kql/",
             "src/policy/",
+            "src/alerting.rs",
         ],
         &[
             "crate::store",
@@ -102,6 +103,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/authn.rs",
             "src/explain.rs",
             "src/policy_gate.rs",
+            "src/monitor.rs",
         ],
         &[
             "hyper",

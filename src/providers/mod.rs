@@ -2,6 +2,8 @@
 //! after the spec's operationIds that take a request context and the store and return a `Reply` or an
 //! `ArmError`. Providers never see hyper, TLS or token bytes, and share state only through the store.
 
+pub mod alertrules;
+pub mod alertsmanagement;
 pub mod authorization;
 pub mod catalog;
 pub mod children;
@@ -254,6 +256,13 @@ pub fn complete_resource(
             loganalytics::complete_workspace(cx, store, b, existing)?
         }
         "microsoft.insights/diagnosticsettings" => loganalytics::check_diagnostic_setting(b)?,
+        "microsoft.insights/actiongroups" => alertrules::complete_action_group(b)?,
+        "microsoft.insights/activitylogalerts" => {
+            alertrules::complete_activity_log_alert(store, b)?
+        }
+        "microsoft.insights/scheduledqueryrules" => {
+            alertrules::complete_scheduled_query_rule(cx, store, b, existing)?
+        }
         _ => {}
     }
     Ok(())
@@ -262,6 +271,7 @@ pub fn complete_resource(
 /// What a provider keeps of the rows a DELETE removed, in the same transaction (a workspace stays
 /// soft-deleted, listed under `deletedWorkspaces`, for Azure's 14 days).
 pub fn after_delete(cx: &Cx, tx: &crate::store::Tx, gone: &[Stored]) -> Result<(), StoreError> {
+    alertrules::after_delete(tx, gone)?;
     for row in gone {
         if row.rtype == "microsoft.operationalinsights/workspaces" {
             loganalytics::soft_delete_workspace(cx, tx, row)?;

@@ -291,6 +291,8 @@ fn is_tracked_listing(r: &Stored) -> bool {
         && !r.rtype.starts_with("microsoft.managedservices/")
         // a soft-deleted workspace is listed by `deletedWorkspaces` only
         && r.rtype != "microsoft.operationalinsights/deletedworkspaces"
+        // fired alerts are AlertsManagement's records, not resources
+        && r.rtype != "microsoft.alertsmanagement/alerts"
         && r.rtype.matches('/').count() == 1
 }
 

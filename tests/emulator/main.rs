@@ -2,6 +2,7 @@
 //! store, driven over HTTPS as named principals of the default world. One binary, linked once.
 
 mod activity;
+mod alerts;
 mod arm;
 mod dataplane;
 mod delegation;
