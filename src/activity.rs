@@ -187,7 +187,7 @@ fn event(r: &Record, event_id: &str, operation_id: &str, end: Option<bool>) -> V
         "authorization": authorization,
         "caller": r.caller.client_name,
         "channels": "Operation",
-        "claims": flatten_claims(&r.caller.claims),
+        "claims": flatten_claims(&r.caller.claims.to_value()),
         "correlationId": r.correlation_id,
         "description": "",
         "eventDataId": event_id,
@@ -249,7 +249,7 @@ pub fn delegation_event(r: &Record, event_id: &str, operation_id: &str) -> Optio
         "authorization": {"action": action, "scope": "/"},
         "caller": r.caller.client_name,
         "channels": "Operation",
-        "claims": flatten_claims(&r.caller.claims),
+        "claims": flatten_claims(&r.caller.claims.to_value()),
         "correlationId": r.correlation_id,
         "description": Value::Object(description).to_string(),
         "eventDataId": event_id,
@@ -480,14 +480,14 @@ mod tests {
             groups: vec!["30000000-0000-0000-0000-000000001101".into()],
             client_name: "alice@contosomsp.onmicrosoft.com".into(),
             identity_type: "User",
-            claims: std::sync::Arc::new(json!({
+            claims: crate::auth::token::Claims::Built(std::sync::Arc::new(json!({
                 "aud": "https://management.azure.com/", "iss": format!("https://sts.windows.net/{CONTOSO}/"),
                 "iat": 1700000000, "nbf": 1700000000, "exp": 1700003600,
                 "amr": ["pwd", "mfa"], "appid": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "appidacr": "0",
                 "groups": ["30000000-0000-0000-0000-000000001101"], "idtyp": "user", "name": "Alice",
                 "oid": "30000000-0000-0000-0000-000000001111", "tid": CONTOSO,
                 "upn": "alice@contosomsp.onmicrosoft.com", "ver": "1.0", "scp": null,
-            })),
+            }))),
             platform: false,
         }
     }

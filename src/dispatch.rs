@@ -575,9 +575,9 @@ pub fn run_as(
         groups: Vec::new(),
         client_name: object_id.to_lowercase(),
         identity_type: "ManagedIdentity",
-        claims: Arc::new(
+        claims: crate::auth::token::Claims::Built(Arc::new(
             json!({"oid": object_id, "tid": tenant_id, "idtyp": "app", "appid": object_id}),
-        ),
+        )),
         platform: false,
     };
     let hostport = base.split("://").nth(1).unwrap_or(base);

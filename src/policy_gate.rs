@@ -850,7 +850,7 @@ fn write_event(
         "authorization": {"action": action, "scope": canonical},
         "caller": caller.client_name,
         "channels": "Operation",
-        "claims": crate::activity::flatten_claims(&caller.claims),
+        "claims": crate::activity::flatten_claims(&caller.claims.to_value()),
         "correlationId": event_id,
         "description": "",
         "eventDataId": event_id,

@@ -85,8 +85,8 @@ pub struct Caller {
     pub client_name: String,
     /// `User`, `Application` or `ManagedIdentity` (systemData's createdByType).
     pub identity_type: &'static str,
-    /// The token's claims, for the activity log.
-    pub claims: std::sync::Arc<Value>,
+    /// The token's claims, for the activity log (decoded when a record is written).
+    pub claims: crate::auth::token::Claims,
     /// The platform itself (world replay, managed applications): no checks, no activity.
     pub platform: bool,
 }
@@ -99,7 +99,7 @@ impl Caller {
             groups: Vec::new(),
             client_name: "Microsoft.Azure.ResourceManager".into(),
             identity_type: "Application",
-            claims: std::sync::Arc::new(Value::Null),
+            claims: crate::auth::token::Claims::None,
             platform: true,
         }
     }
