@@ -74,6 +74,9 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             }
         }
         ("POST", p) if p.starts_with("/_emulator/logs/") => ingest_logs(app, req),
+        (_, p) if p == "/_emulator/snapshots" || p.starts_with("/_emulator/snapshots/") => {
+            crate::snapshots::handle(app, req)
+        }
         ("POST", "/_emulator/explain") => {
             let body = match json_body(req) {
                 Ok(v) => v,

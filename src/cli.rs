@@ -33,6 +33,33 @@ pub enum Command {
         #[command(subcommand)]
         command: FixturesCommand,
     },
+    /// Compare and export snapshots (`POST /_emulator/snapshots` saves one).
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Print what changed from A to B (resources, grants, delegations, locks, data), each a world
+    /// file or the name of a snapshot on the running emulator; exit status 1 when they differ.
+    Diff {
+        a: String,
+        b: String,
+        /// The running emulator's admin key, when it has one.
+        #[arg(long, env = "LIGHTHOUSE_EMULATOR_ADMIN_KEY")]
+        admin_key: Option<String>,
+    },
+    /// Write a snapshot of the running emulator as a world file (`--fixtures` loads it).
+    Export {
+        name: String,
+        /// Where to write it (standard output when absent).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[arg(long, env = "LIGHTHOUSE_EMULATOR_ADMIN_KEY")]
+        admin_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -85,6 +85,8 @@ pub struct App {
     /// When the next cancelled subscription's retention ends (unix seconds; `i64::MAX` when none is
     /// cancelled): every request compares the clock with it, one atomic load.
     next_deletion: std::sync::atomic::AtomicI64,
+    /// Saved states of this world (`/_emulator/snapshots`).
+    pub snapshots: crate::snapshots::Snapshots,
 }
 
 impl App {
@@ -106,6 +108,7 @@ impl App {
             world,
             next_deletion: std::sync::atomic::AtomicI64::new(i64::MAX),
             write_gate: RwLock::new(()),
+            snapshots: Default::default(),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {
@@ -240,6 +243,9 @@ impl App {
             }
         }
         crate::dataplane::load_world_data(&self.store, &self.world.data, self.clock.now())?;
+        if let Some(state) = &self.world.state {
+            crate::snapshots::load_state(&self.store, state)?;
+        }
         self.store.write(|tx| tx.set_meta("world_loaded", "1"))?;
         self.refresh_policies()?;
         self.refresh()

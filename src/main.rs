@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         Some(Command::Fixtures {
             command: FixturesCommand::Check { file },
         }) => fixtures_check(&file),
+        Some(Command::Snapshot { command }) => {
+            lighthouse_emulator::snapshot_cli::run(&cli.serve.state, command)
+        }
         Some(Command::Fixtures {
             command:
                 FixturesCommand::Generate {

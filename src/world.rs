@@ -126,6 +126,9 @@ pub struct World {
     /// Data-plane contents, loaded after `requests` (the accounts and vaults must exist by then).
     #[serde(default, skip_serializing_if = "WorldData::is_empty")]
     pub data: WorldData,
+    /// The store's rows as they are (an exported snapshot), loaded after `data` without a replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::world_state::WorldState>,
 }
 
 /// Blob containers, blobs and Key Vault secrets of the world, addressed by account and vault name.
@@ -402,6 +405,9 @@ impl World {
                     ),
                 );
             }
+        }
+        for (needle, message) in self.state.iter().flat_map(|s| s.problems()) {
+            err(&needle, message);
         }
         errs
     }
