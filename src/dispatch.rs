@@ -87,6 +87,10 @@ pub struct App {
     next_deletion: std::sync::atomic::AtomicI64,
     /// Saved states of this world (`/_emulator/snapshots`).
     pub snapshots: crate::snapshots::Snapshots,
+    /// The main world's sandboxes (`/_emulator/sandboxes`); unset in a sandbox.
+    pub sandboxes: std::sync::OnceLock<Arc<crate::sandboxes::Sandboxes>>,
+    /// A sandbox's starting point: what its reset brings back (a copy, not a replay).
+    pub origin: std::sync::OnceLock<Arc<App>>,
 }
 
 impl App {
@@ -109,6 +113,8 @@ impl App {
             next_deletion: std::sync::atomic::AtomicI64::new(i64::MAX),
             write_gate: RwLock::new(()),
             snapshots: Default::default(),
+            sandboxes: Default::default(),
+            origin: Default::default(),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {
@@ -118,6 +124,42 @@ impl App {
         }
         app.refresh_policies()?;
         Ok(app)
+    }
+
+    /// A new world from this one's current state (what a sandbox is): a copy of the store (SQLite's
+    /// backup, no replay) with the facts and policies already derived from the same rows, the same key
+    /// and configuration, and its own clock (at this one's offset), caches, quota and snapshots. Its
+    /// `world` holds the directory only: a fork's reset restores a copy (`origin`), never replays.
+    pub fn fork(&self) -> Result<App, StoreError> {
+        let clock = Clock::default();
+        clock.advance(time::Duration::seconds(self.clock.offset_seconds()));
+        Ok(App {
+            store: self.store.copy()?,
+            snap: RwLock::new(self.snapshot()),
+            policies: RwLock::new(self.policies()),
+            verified: RwLock::new(HashMap::default()),
+            clock,
+            key: self.key.clone(),
+            graph_quota: crate::quota::UserQuota::new(self.config.graph_quota),
+            config: self.config.clone(),
+            world: World {
+                comment: None,
+                tenants: self.world.tenants.clone(),
+                principals: self.world.principals.clone(),
+                subscriptions: self.world.subscriptions.clone(),
+                requests: Vec::new(),
+                data: Default::default(),
+                state: None,
+            },
+            next_deletion: std::sync::atomic::AtomicI64::new(
+                self.next_deletion
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            ),
+            write_gate: RwLock::new(()),
+            snapshots: Default::default(),
+            sandboxes: Default::default(),
+            origin: Default::default(),
+        })
     }
 
     /// Verify an access token, remembering tokens whose signature checked out. The map is keyed by

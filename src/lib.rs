@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod admin_cli;
 pub mod arm;
 pub mod auth;
 pub mod authz;
@@ -27,8 +28,8 @@ pub mod policy_gate;
 pub mod providers;
 pub mod proxy;
 pub mod quota;
+pub mod sandboxes;
 pub mod server;
-pub mod snapshot_cli;
 pub mod snapshots;
 pub mod start;
 pub mod store;

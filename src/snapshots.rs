@@ -65,10 +65,14 @@ pub fn save(app: &App, name: &str) -> Result<Arc<Saved>, StoreError> {
 
 /// Put a saved state back into `app`: the store's rows, the clock, and what is derived from them.
 pub fn restore(app: &App, saved: &Saved) -> Result<(), StoreError> {
-    app.store.restore_from(&saved.store)?;
+    restore_store(app, &saved.store, saved.clock_offset_seconds)
+}
+
+/// Put a copy of `from`'s rows into `app` with the clock at `offset_seconds` (a sandbox's reset too).
+pub fn restore_store(app: &App, from: &Store, offset_seconds: i64) -> Result<(), StoreError> {
+    app.store.restore_from(from)?;
     app.clock.reset();
-    app.clock
-        .advance(time::Duration::seconds(saved.clock_offset_seconds));
+    app.clock.advance(time::Duration::seconds(offset_seconds));
     app.graph_quota.clear();
     app.refresh_policies()?;
     app.refresh()

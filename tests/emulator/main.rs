@@ -23,6 +23,7 @@ mod refusals;
 mod resource_rules;
 mod resourcegraph;
 mod resourcegraph_scope;
+mod sandboxes;
 mod snapshots;
 mod spec_fixes;
 mod spec_plans;

@@ -1,6 +1,7 @@
-//! The `snapshot` subcommand: `diff A B` and `export NAME`, where a snapshot is a world file or the
-//! name of one saved on the running emulator (fetched with `GET /_emulator/snapshots/{name}` through
-//! `client`, trusting the state dir's CA). An edge: network and files, no behaviour of its own.
+//! Subcommands that read a running emulator's admin endpoints: `snapshot diff A B` and `snapshot
+//! export NAME` (a snapshot is a world file or the name of one saved on the emulator, fetched with
+//! `GET /_emulator/snapshots/{name}`), and the port of a sandbox for `env --sandbox`. Through `client`,
+//! trusting the state dir's CA. An edge: network and files, no behaviour of its own.
 
 use std::process::ExitCode;
 
@@ -77,6 +78,24 @@ fn remote(state: &StateArgs, name: &str, admin_key: Option<&str>) -> Result<Stri
     if !crate::snapshots::is_name(name) {
         return Err(format!("'{name}' is not a snapshot name"));
     }
+    get(state, &format!("/_emulator/snapshots/{name}"), admin_key)
+}
+
+/// The port of sandbox `id` of the emulator at `--port` (`GET /_emulator/sandboxes/{id}`).
+pub fn sandbox_port(state: &StateArgs, id: &str, admin_key: Option<&str>) -> Result<u16, String> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!("'{id}' is not a sandbox id"));
+    }
+    let text = get(state, &format!("/_emulator/sandboxes/{id}"), admin_key)?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    v["port"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or_else(|| format!("the emulator's answer names no port: {text}"))
+}
+
+/// `GET path` on the emulator at `--port`; the body when the status is 200, else its error message.
+fn get(state: &StateArgs, path: &str, admin_key: Option<&str>) -> Result<String, String> {
     let dir = state.state_dir.clone().unwrap_or_else(default_state_dir);
     let ca = std::fs::read(dir.join("ca.pem"))
         .map_err(|e| format!("reading {}: {e}", dir.join("ca.pem").display()))?;
@@ -94,7 +113,7 @@ fn remote(state: &StateArgs, name: &str, admin_key: Option<&str>) -> Result<Stri
             state.port,
             &ca,
             "GET",
-            &format!("/_emulator/snapshots/{name}"),
+            path,
             &headers,
             Vec::new(),
         ))
