@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::app::App;
 use crate::clock::{arm_time, parse_duration};
-use crate::dispatch::App;
 use crate::wire::{Reply, Req};
 
 fn json_body(req: &Req) -> Result<Value, Reply> {
@@ -90,7 +90,7 @@ pub fn handle(app: &App, req: &Req) -> Reply {
                 Ok(v) => v,
                 Err(r) => return r,
             };
-            match crate::dispatch::explain(app, &body) {
+            match crate::explain::explain(app, &body) {
                 Ok(v) => Reply::json(200, &v),
                 Err(m) => admin_error(400, "BadRequest", &m),
             }
@@ -113,7 +113,7 @@ pub fn handle(app: &App, req: &Req) -> Reply {
                 .unwrap_or("https://management.azure.com/");
             let now = app.clock.unix();
             let lifetime = app.config.token_lifetime;
-            let base = crate::dispatch::base_url(req);
+            let base = crate::wire::base_url(req);
             match crate::auth::endpoints::issue_for(
                 &app.snapshot().dir,
                 &app.key,

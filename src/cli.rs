@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::dispatch::AuthzMode;
+use crate::app::AuthzMode;
 
 #[derive(Debug, Parser)]
 #[command(

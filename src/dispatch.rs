@@ -1,298 +1,27 @@
 //! The one request path: identity and admin surfaces first, then for ARM: parse the resource id and
-//! route → authenticate the token → check the api-version and body → collect the caller's standing and
-//! access facts → decide → run the provider's handler against the store → respond with ARM's headers.
-//! Also owns `App` (the shared state) and world loading/reset. Never spawns tasks; never panics on input.
+//! route → authenticate the token (`authn`) → check the api-version and body → collect the caller's
+//! standing and access facts → decide → run the provider's handler against the store → record the
+//! activity log → respond with ARM's headers; `arm_as`, `run_as` and subrequests re-enter it. State
+//! lives in `app`, the decision's description in `explain`. Never spawns tasks; never panics on input.
 
-use foldhash::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use crate::app::{App, AuthzMode};
 use crate::arm::api_version;
 use crate::arm::error::ArmError;
-use crate::arm::resource_id::{is_at_or_above, is_guid, ResourceId};
+use crate::arm::resource_id::{is_guid, ResourceId};
 use crate::arm::route::Route;
-use crate::auth::keys::SigningKey;
-use crate::auth::token::{self, TokenError};
-use crate::authz::{self, Decision, MethodKind, Path, Subject, Via};
-use crate::clock::{arm_us_time, Clock};
+use crate::authn::{arm_audiences, authenticate};
+use crate::authz::{self, Decision, MethodKind, Path, Subject};
+use crate::explain::{decision_scope, deny_scope, describe};
 use crate::facts::{Snapshot, FACT_TYPES};
-use crate::providers::policy::effective::PolicySet;
 use crate::providers::subscriptions::{can_see, can_see_scope, standing, Standing};
 use crate::providers::{self, Caller, Cx};
-use crate::store::{Store, StoreError};
-use crate::wire::{Reply, Req};
-use crate::world::World;
-
-/// How authorization failures are handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AuthzMode {
-    /// Refuse what RBAC refuses (Azure's behaviour).
-    Enforce,
-    /// Let everything through, log what enforce would have refused.
-    Log,
-    /// No authorization checks at all.
-    Off,
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub token_lifetime: i64,
-    pub authz: AuthzMode,
-    /// Required on `/_emulator/*` (header `x-emulator-admin-key`) when set.
-    pub admin_key: Option<String>,
-    pub max_body: usize,
-    /// At most this many authorizations per registration definition (Partner Center's 20).
-    pub max_authorizations: usize,
-    /// PEM of the CA that signed the server certificate (served at `/_emulator/ca.pem`).
-    pub ca_pem: String,
-    /// Resource Graph's per-user quota (15 queries / 5 s); off for load tests.
-    pub graph_quota: bool,
-}
-
-/// A token whose signature checked out: its claims, typed and as JSON (for the activity log).
-#[derive(Clone)]
-pub struct Verified {
-    pub claims: Arc<token::AccessClaims>,
-    pub json: Arc<Value>,
-}
-
-/// The verified-token cache's key: the tail of the token (its signature's last 256 bits).
-fn cache_key(tok: &str) -> &str {
-    let cut = tok.len().saturating_sub(43);
-    tok.get(cut..).unwrap_or(tok)
-}
-
-/// Everything a request can touch.
-pub struct App {
-    pub store: Store,
-    snap: RwLock<Arc<Snapshot>>,
-    /// The policy assignments and exemptions in force, rebuilt after a write to a policy type or the
-    /// management-group hierarchy (`touches_policies`), never per request.
-    policies: RwLock<Arc<PolicySet>>,
-    /// Tokens whose signature has been verified, with their claims: the signature check is the most
-    /// expensive step of a request and a token is reused for an hour. Times are checked on every use.
-    verified: RwLock<HashMap<String, (String, Verified)>>,
-    pub clock: Clock,
-    pub key: SigningKey,
-    pub config: Config,
-    pub world: World,
-    /// Resource Graph's per-user windows.
-    pub graph_quota: crate::quota::UserQuota,
-    /// Conditional writes take it exclusively, other writes shared (`check_preconditions`).
-    write_gate: RwLock<()>,
-    /// When the next cancelled subscription's retention ends (unix seconds; `i64::MAX` when none is
-    /// cancelled): every request compares the clock with it, one atomic load.
-    next_deletion: std::sync::atomic::AtomicI64,
-    /// Saved states of this world (`/_emulator/snapshots`).
-    pub snapshots: crate::snapshots::Snapshots,
-    /// The main world's sandboxes (`/_emulator/sandboxes`); unset in a sandbox.
-    pub sandboxes: std::sync::OnceLock<Arc<crate::sandboxes::Sandboxes>>,
-    /// A sandbox's starting point: what its reset brings back (a copy, not a replay).
-    pub origin: std::sync::OnceLock<Arc<App>>,
-}
-
-impl App {
-    pub fn new(
-        store: Store,
-        key: SigningKey,
-        world: World,
-        config: Config,
-    ) -> Result<App, StoreError> {
-        let app = App {
-            store,
-            snap: RwLock::new(Arc::new(Snapshot::default())),
-            policies: RwLock::new(Arc::new(PolicySet::default())),
-            verified: RwLock::new(HashMap::default()),
-            clock: Clock::default(),
-            key,
-            graph_quota: crate::quota::UserQuota::new(config.graph_quota),
-            config,
-            world,
-            next_deletion: std::sync::atomic::AtomicI64::new(i64::MAX),
-            write_gate: RwLock::new(()),
-            snapshots: Default::default(),
-            sandboxes: Default::default(),
-            origin: Default::default(),
-        };
-        let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
-        if loaded.is_none() {
-            app.load_world()?;
-        } else {
-            app.refresh()?;
-        }
-        app.refresh_policies()?;
-        Ok(app)
-    }
-
-    /// A new world from this one's current state (what a sandbox is): a copy of the store (SQLite's
-    /// backup, no replay) with the facts and policies already derived from the same rows, the same key
-    /// and configuration, and its own clock (at this one's offset), caches, quota and snapshots. Its
-    /// `world` holds the directory only: a fork's reset restores a copy (`origin`), never replays.
-    pub fn fork(&self) -> Result<App, StoreError> {
-        let clock = Clock::default();
-        clock.advance(time::Duration::seconds(self.clock.offset_seconds()));
-        Ok(App {
-            store: self.store.copy()?,
-            snap: RwLock::new(self.snapshot()),
-            policies: RwLock::new(self.policies()),
-            verified: RwLock::new(HashMap::default()),
-            clock,
-            key: self.key.clone(),
-            graph_quota: crate::quota::UserQuota::new(self.config.graph_quota),
-            config: self.config.clone(),
-            world: World {
-                comment: None,
-                tenants: self.world.tenants.clone(),
-                principals: self.world.principals.clone(),
-                subscriptions: self.world.subscriptions.clone(),
-                requests: Vec::new(),
-                data: Default::default(),
-                state: None,
-            },
-            next_deletion: std::sync::atomic::AtomicI64::new(
-                self.next_deletion
-                    .load(std::sync::atomic::Ordering::Relaxed),
-            ),
-            write_gate: RwLock::new(()),
-            snapshots: Default::default(),
-            sandboxes: Default::default(),
-            origin: Default::default(),
-        })
-    }
-
-    /// Verify an access token, remembering tokens whose signature checked out. The map is keyed by
-    /// the token's last 43 characters (256 bits of its signature: hashing a 1.5 KB token was 2% of a
-    /// request) and a hit counts only when the whole token is the one remembered.
-    pub fn verify_token(&self, tok: &str, now: i64) -> Result<Verified, TokenError> {
-        let key = cache_key(tok);
-        let hit = self
-            .verified
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .filter(|(t, _)| t.as_str() == tok)
-            .map(|(_, v)| v.clone());
-        if let Some(v) = hit {
-            token::check_times(v.claims.exp, v.claims.nbf, now)?;
-            return Ok(v);
-        }
-        let claims = token::verify_access_token(&self.key, tok, now)?;
-        let json = Arc::new(serde_json::to_value(&claims).unwrap_or(Value::Null));
-        let v = Verified {
-            claims: Arc::new(claims),
-            json,
-        };
-        let mut m = self.verified.write().unwrap_or_else(|p| p.into_inner());
-        if m.len() >= 50_000 {
-            m.clear();
-        }
-        m.insert(key.to_string(), (tok.to_string(), v.clone()));
-        Ok(v)
-    }
-
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snap.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// The policy assignments and exemptions in force.
-    pub fn policies(&self) -> Arc<PolicySet> {
-        self.policies
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Re-read the policy assignments, exemptions and their definitions.
-    pub fn refresh_policies(&self) -> Result<(), StoreError> {
-        let set = PolicySet::load(&self.store).map_err(|e| StoreError(e.message))?;
-        *self.policies.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
-        Ok(())
-    }
-
-    /// Re-read the access facts after a write that changed them.
-    pub fn refresh(&self) -> Result<(), StoreError> {
-        let snap = Arc::new(self.store.read(Snapshot::load)?);
-        let next = providers::lifecycle::next_deletion(&self.store, &snap)?;
-        *self.snap.write().unwrap_or_else(|p| p.into_inner()) = snap;
-        self.next_deletion.store(
-            next.unwrap_or(i64::MAX),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        Ok(())
-    }
-
-    /// Delete the subscriptions whose retention after a cancel has run out on the emulator clock
-    /// (each request checks; moving the clock forward brings the deletion with the next request).
-    pub fn delete_expired_subscriptions(&self) -> Result<(), StoreError> {
-        let now = self.clock.unix();
-        if now
-            < self
-                .next_deletion
-                .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            return Ok(());
-        }
-        let snap = self.snapshot();
-        let gone = providers::lifecycle::delete_expired(&self.store, &snap, now)?;
-        for s in &gone {
-            tracing::info!(subscription = %s, "retention after cancel ended: resources deleted, subscription Deleted");
-        }
-        self.refresh()
-    }
-
-    /// Empty the store and load the world: directory rows, then its requests replayed as the platform.
-    pub fn load_world(&self) -> Result<(), StoreError> {
-        self.store.write(|tx| -> Result<(), StoreError> {
-            tx.clear()?;
-            for t in &self.world.tenants {
-                tx.put_directory("tenant", &t.id, &serde_json::to_value(t)?)?;
-            }
-            for p in &self.world.principals {
-                tx.put_directory("principal", &p.object_id, &serde_json::to_value(p)?)?;
-            }
-            for s in &self.world.subscriptions {
-                tx.put_directory(
-                    "subscription",
-                    &s.subscription_id,
-                    &serde_json::to_value(s)?,
-                )?;
-            }
-            Ok(())
-        })?;
-        self.refresh()?;
-        let platform = Caller::platform();
-        for r in &self.world.requests {
-            let req = Req {
-                method: r.method.to_ascii_uppercase(),
-                path: r.id.clone(),
-                raw_query: format!("api-version={}", r.api_version),
-                query: vec![("api-version".into(), r.api_version.clone())],
-                body: serde_json::to_vec(&r.body).unwrap_or_default(),
-                host: "localhost".into(),
-                ..Default::default()
-            };
-            let reply = arm_as(self, &req, &platform, "https://localhost");
-            if reply.status >= 300 {
-                return Err(StoreError(format!(
-                    "world request {} {} failed with {}: {}",
-                    r.method,
-                    r.id,
-                    reply.status,
-                    String::from_utf8_lossy(&reply.body)
-                )));
-            }
-        }
-        crate::dataplane::load_world_data(&self.store, &self.world.data, self.clock.now())?;
-        if let Some(state) = &self.world.state {
-            crate::snapshots::load_state(&self.store, state)?;
-        }
-        self.store.write(|tx| tx.set_meta("world_loaded", "1"))?;
-        self.refresh_policies()?;
-        self.refresh()
-    }
-}
+use crate::store::Store;
+use crate::wire::{base_url, Reply, Req};
 
 thread_local! {
     /// How many pipeline handlers are running on this thread (nested requests run inside their outer one).
@@ -458,16 +187,6 @@ pub fn fast_uuid() -> String {
         .to_string()
 }
 
-/// `https://{host}` as the client addressed us.
-pub fn base_url(req: &Req) -> String {
-    let host = if req.host.is_empty() {
-        "localhost"
-    } else {
-        req.host.as_str()
-    };
-    ["https://", host].concat()
-}
-
 pub fn error_reply(e: &ArmError) -> Reply {
     let mut r = Reply::json(e.status, &e.body());
     for (k, v) in &e.headers {
@@ -549,85 +268,6 @@ fn standard_headers(
     r
 }
 
-/// Accepted ARM audiences: the public management endpoints and this emulator's own URL.
-fn arm_audiences(base: &str) -> Vec<String> {
-    vec![
-        "https://management.core.windows.net/".into(),
-        "https://management.azure.com/".into(),
-        [base, "/"].concat(),
-    ]
-}
-
-/// Authenticate a bearer token for ARM. `authority` is the tenant authority for the challenge.
-pub fn authenticate(
-    app: &App,
-    snap: &Snapshot,
-    req: &Req,
-    base: &str,
-    authority: &str,
-    audiences: &[String],
-) -> Result<Caller, ArmError> {
-    let header = req
-        .header("authorization")
-        .ok_or_else(|| ArmError::authentication_failed_missing(authority))?;
-    let (scheme, tok) = header.trim().split_once(' ').unwrap_or((header, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") || tok.trim().is_empty() {
-        return Err(ArmError::authentication_failed_format(authority));
-    }
-    let now = app.clock.unix();
-    let verified = app.verify_token(tok.trim(), now).map_err(|e| match e {
-        TokenError::Expired { exp, now } => {
-            ArmError::expired_authentication_token(authority, &arm_us_time(exp), &arm_us_time(now))
-        }
-        TokenError::MissingOid => ArmError::invalid_authentication_token_no_oid(authority),
-        TokenError::NotYetValid => {
-            ArmError::invalid_authentication_token(authority, "The token is not valid yet.")
-        }
-        TokenError::UnsupportedAlgorithm => ArmError::invalid_authentication_token(
-            authority,
-            "The token is not signed with a supported algorithm.",
-        ),
-        TokenError::BadSignature => ArmError::invalid_authentication_token(
-            authority,
-            "The signature of the token could not be validated.",
-        ),
-        TokenError::Malformed => ArmError::invalid_authentication_token(authority, ""),
-    })?;
-    let claims = &verified.claims;
-    if !token::audience_matches(&claims.aud, audiences) {
-        return Err(ArmError::invalid_authentication_token_audience(
-            authority,
-            &claims.aud,
-            audiences,
-        ));
-    }
-    let principal = snap
-        .dir
-        .principal(&claims.oid)
-        .filter(|p| p.tenant_id.eq_ignore_ascii_case(&claims.tid));
-    let Some(principal) = principal else {
-        return Err(ArmError::invalid_authentication_token(
-            authority,
-            "The principal of the token does not exist in its tenant.",
-        ));
-    };
-    let _ = base;
-    let claims_json = verified.json.clone();
-    Ok(Caller {
-        object_id: principal.object_id.to_lowercase(),
-        tenant_id: principal.tenant_id.to_lowercase(),
-        groups: snap.dir.groups_of(&principal.object_id).to_vec(),
-        client_name: principal.client_name().to_string(),
-        identity_type: if principal.kind == crate::world::PrincipalKind::User {
-            "User"
-        } else {
-            "Application"
-        },
-        claims: claims_json,
-        platform: false,
-    })
-}
-
 /// Microsoft Graph (`/v1.0`, `/beta`): a Graph token of the caller's tenant, then `graph::handle`.
 fn graph(app: &App, req: &Req, base: &str, request_id: &str, audit: &mut Audit) -> Reply {
     let snap = app.snapshot();
@@ -643,7 +283,15 @@ fn graph(app: &App, req: &Req, base: &str, request_id: &str, audit: &mut Audit) 
         now.minute(),
         now.second()
     );
-    let caller = match authenticate(app, &snap, req, base, base, &audiences) {
+    let caller = match authenticate(
+        &app.tokens,
+        &app.key,
+        app.clock.unix(),
+        &snap,
+        req,
+        base,
+        &audiences,
+    ) {
         Ok(c) => c,
         Err(e) => {
             // Graph's wording for the same failures (its 401s carry no ARM codes)
@@ -714,7 +362,15 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
         Some(s) => [base, "/", &s.tenant_id].concat(),
         None => base.to_string(),
     };
-    let caller = match authenticate(app, &snap, req, base, &authority, &arm_audiences(base)) {
+    let caller = match authenticate(
+        &app.tokens,
+        &app.key,
+        app.clock.unix(),
+        &snap,
+        req,
+        &authority,
+        &arm_audiences(base),
+    ) {
         Ok(c) => c,
         Err(e) => return error_reply(&e),
     };
@@ -935,38 +591,6 @@ pub fn run_as(
         ..Default::default()
     };
     subrequest(app, &parent, base, &caller, method, path_and_query, body)
-}
-
-/// The scope an authorization decision is made at: the resource itself, or the scope a collection or
-/// action hangs from.
-fn decision_scope(route: &Route, id: &ResourceId) -> ResourceId {
-    let mut s = id.clone();
-    match route {
-        Route::ResourceGroupsList
-        | Route::SubscriptionsListLocations
-        | Route::TagsList
-        | Route::ProvidersList => {
-            s.resource_group = None;
-            s.extra.clear();
-            s.providers_collection = false;
-        }
-        Route::ResourcesList | Route::ResourcesListByResourceGroup => {
-            s.resources_collection = false
-        }
-        Route::ProvidersGet => s.provider_namespace_only = None,
-        Route::ResourceGroupsExportTemplate => s.extra.clear(),
-        _ => {
-            if !s.is_instance() {
-                if let Some(p) = s.providers.last_mut() {
-                    p.types.pop();
-                    if p.types.is_empty() {
-                        s.providers.pop();
-                    }
-                }
-            }
-        }
-    }
-    s
 }
 
 fn arm_authenticated(
@@ -1297,7 +921,10 @@ fn arm_authenticated(
         app.refresh_policies()?;
     }
     if let Some(g) = gate {
-        crate::policy_gate::after_write(app, snap, base, caller, g, reply.status);
+        let as_identity = |oid: &str, tid: &str, m: &str, p: &str, b: Option<&Value>| {
+            run_as(app, oid, tid, base, m, p, b)
+        };
+        crate::policy_gate::after_write(app, snap, &as_identity, caller, g, reply.status);
     }
     let reply = match quota {
         Some(crate::quota::Verdict::Allowed {
@@ -1320,54 +947,6 @@ fn arm_authenticated(
 
 /// The header that says why a request was allowed or refused.
 const DECISION: &str = "x-ms-emulator-decision";
-
-/// The scope of a deny assignment as written in its id (the rule keeps a lower-cased key).
-fn deny_scope(d: &authz::DenyRule) -> &str {
-    d.id.rsplit_once("/providers/Microsoft.Authorization/denyAssignments/")
-        .map(|(s, _)| s)
-        .unwrap_or(&d.scope)
-}
-
-/// The short form of a decision for the `x-ms-emulator-decision` header and the request log.
-pub fn describe(d: &Decision) -> String {
-    match d {
-        Decision::Allowed(g) => match &g.via {
-            Via::RoleAssignment => format!(
-                "allowed; role assignment {} ({} at {})",
-                g.id.rsplit('/').next().unwrap_or_default(),
-                g.role.role_name,
-                g.scope
-            ),
-            Via::Delegation {
-                registration_assignment_id,
-                ..
-            } => format!(
-                "allowed; delegated authorization {} via registration assignment {} ({} at {}{})",
-                g.principal_id,
-                registration_assignment_id
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or_default(),
-                g.role.role_name,
-                g.scope,
-                if g.assignable_roles().is_some() {
-                    ", limited to assigning its delegatedRoleDefinitionIds to managed identities"
-                } else {
-                    ""
-                }
-            ),
-        },
-        Decision::Denied(d) => format!(
-            "denied; deny assignment {} ({}) at {}",
-            d.id.rsplit('/').next().unwrap_or_default(),
-            d.name,
-            deny_scope(d)
-        ),
-        Decision::NoGrant => {
-            "denied; no role assignment or delegated authorization grants this action".into()
-        }
-    }
-}
 
 /// Refuses the request with ScopeLocked when a lock stops it (`authz::lock_blocks`), naming each
 /// locked scope once.
@@ -1397,308 +976,6 @@ fn check_locks(
             },
             &locked,
         ))
-    }
-}
-
-/// Why `principal` may or may not do `action` at `scope` (or `method` on a URL): the decision with its
-/// reasons — the grant that allowed it, the deny assignment or lock that stopped it, locks bypassed by a
-/// delegated caller, or the absence of any grant. Serves `POST /_emulator/explain`.
-pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
-    let snap = app.snapshot();
-    let who = body["principal"]
-        .as_str()
-        .ok_or("'principal' (object id or sign-in name) is required")?;
-    let p = snap
-        .dir
-        .principal_by_name(who)
-        .ok_or_else(|| format!("no principal '{who}' in the world"))?;
-    let (method, action, scope_id) = if let Some(url) = body["url"].as_str() {
-        let method = body["method"]
-            .as_str()
-            .unwrap_or("GET")
-            .to_ascii_uppercase();
-        let path = url
-            .split("://")
-            .nth(1)
-            .map(|r| r.find('/').map(|i| &r[i..]).unwrap_or("/"))
-            .unwrap_or(url);
-        let path = path.split('?').next().unwrap_or("/");
-        let path = percent_encoding::percent_decode_str(path)
-            .decode_utf8_lossy()
-            .into_owned();
-        let id =
-            ResourceId::parse(&path).map_err(|e| format!("'{url}' is not an ARM URL: {}", e.0))?;
-        let route = Route::parse(&method, &id).map_err(|e| e.message)?;
-        let action = route.action(&method, &id);
-        (method, action, decision_scope(&route, &id))
-    } else {
-        let action = body["action"]
-            .as_str()
-            .ok_or("give 'action' and 'scope', or 'method' and 'url'")?;
-        let scope = body["scope"]
-            .as_str()
-            .ok_or("'scope' is required with 'action'")?;
-        let id = ResourceId::parse(scope)
-            .map_err(|e| format!("'{scope}' is not a resource id: {}", e.0))?;
-        let a = action.to_ascii_lowercase();
-        let method = if a.ends_with("/delete") {
-            "DELETE"
-        } else if a.ends_with("/write") {
-            "PUT"
-        } else if a.ends_with("/action") {
-            "POST"
-        } else {
-            "GET"
-        };
-        (method.to_string(), action.to_string(), id)
-    };
-    let scope_display = scope_id.canonical();
-    let scope_key = scope_display.to_lowercase();
-    let groups = snap.dir.groups_of(&p.object_id).to_vec();
-    let caller = Caller {
-        object_id: p.object_id.to_lowercase(),
-        tenant_id: p.tenant_id.to_lowercase(),
-        groups: groups.clone(),
-        client_name: p.client_name().to_string(),
-        identity_type: "User",
-        claims: Arc::new(Value::Null),
-        platform: false,
-    };
-    let mut reasons = Vec::new();
-    let who_json = json!({"objectId": p.object_id, "name": p.client_name(), "tenantId": p.tenant_id, "groups": groups});
-    let mut path = Path::Customer;
-    if let Some(s) = scope_id.subscription.as_deref().filter(|s| !s.is_empty()) {
-        let sub = snap
-            .dir
-            .subscription(s)
-            .ok_or_else(|| format!("no subscription '{s}'"))?;
-        match standing(&snap, &caller, sub) {
-            Standing::Home => {}
-            Standing::Delegated => {
-                path = Path::Delegated;
-                reasons.push(json!({"kind": "tenant", "effect": "delegated",
-                    "message": format!("{} is in the managing tenant {}; subscription {} belongs to tenant {} and is delegated to it, so only delegated authorizations count.", p.client_name(), p.tenant_id, sub.subscription_id, sub.tenant_id)}));
-            }
-            Standing::None => {
-                reasons.push(json!({"kind": "tenant", "effect": "denies", "code": "InvalidAuthenticationTokenTenant",
-                    "message": format!("{} signs in to tenant {}, which has no standing on subscription {} (tenant {}): no delegation covers it, so ARM refuses the token (401 InvalidAuthenticationTokenTenant).", p.client_name(), p.tenant_id, sub.subscription_id, sub.tenant_id)}));
-                return Ok(
-                    json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
-                );
-            }
-        }
-    }
-    // Data actions (blob reads, secret reads…) are judged on the data plane: never through a delegation.
-    let data = body["data"]
-        .as_bool()
-        .unwrap_or_else(|| is_data_action(&action));
-    // a delegated caller never assigns a role with data actions, whatever its grants say
-    let role_refused = path == Path::Delegated
-        && match data_action_role_reason(&snap, &action, &body["body"]) {
-            Some(r) => {
-                reasons.push(r);
-                true
-            }
-            None => false,
-        };
-    if data && path == Path::Delegated {
-        if let Some(r) = providers::compute::delegated_data_action_reason(&action) {
-            reasons.push(r);
-            return Ok(
-                json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
-            );
-        }
-    }
-    if data && path == Path::Delegated {
-        let storage = action
-            .to_ascii_lowercase()
-            .starts_with("microsoft.storage/");
-        reasons.push(json!({"kind": "dataPlane", "effect": "denies",
-            "code": if storage { "InvalidAuthenticationInfo" } else { "Unauthorized" },
-            "message": format!("'{action}' is a data action: data-plane requests are never delegated (Azure Lighthouse). The {} accepts only tokens issued by its own tenant, so a token from {} is refused ({}) whatever the delegation grants.",
-                if storage { "storage account" } else { "key vault" }, p.tenant_id,
-                if storage { "401 InvalidAuthenticationInfo: Issuer validation failed" } else { "401 AKV10032: Invalid issuer" })}));
-        reasons.extend(providers::compute::disk_encryption_note(&action));
-        return Ok(
-            json!({"decision": "denied", "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
-        );
-    }
-    let subject = Subject {
-        object_id: &caller.object_id,
-        groups: &caller.groups,
-    };
-    let decision = authz::decide(
-        &subject,
-        &action,
-        data,
-        &scope_key,
-        path,
-        &snap.access,
-        app.clock.unix(),
-    );
-    let mut allowed = false;
-    match &decision {
-        Decision::Allowed(g) => {
-            allowed = true;
-            reasons.push(grant_reason(g, "allows"));
-            // A delegated User Access Administrator: the role assignment's body decides the rest.
-            if g.assignable_roles().is_some() {
-                if let Some(why) = explain_delegated_assignment(app, &snap, &subject, &scope_display, &body["body"]) {
-                    allowed = false;
-                    reasons.push(json!({"kind": "delegatedRoleAssignment", "effect": "denies", "code": "AuthorizationFailed", "message": why}));
-                }
-            }
-        }
-        Decision::Denied(d) => reasons.push(json!({"kind": "denyAssignment", "effect": "denies", "code": "DenyAssignmentAuthorizationFailed",
-            "id": d.id, "name": d.name, "scope": deny_scope(d),
-            "message": format!("The deny assignment '{}' at {} covers this principal and action '{}'; deny assignments are evaluated before any grant.", d.name, deny_scope(d), action)})),
-        Decision::NoGrant => {
-            let near: Vec<Value> = snap
-                .access
-                .grants_of(&subject)
-                .filter(|g| is_at_or_above(&g.scope, &scope_key) || is_at_or_above(&scope_key, &g.scope))
-                .map(|g| grant_reason(g, "doesNotCover"))
-                .collect();
-            reasons.push(json!({"kind": "noGrant", "effect": "denies", "code": if data { "AuthorizationPermissionMismatch" } else { "AuthorizationFailed" },
-                "message": format!("No {} grants '{}' at {}.", if path == Path::Delegated { "delegated authorization" } else { "role assignment" }, action, scope_display)}));
-            reasons.extend(near);
-        }
-    }
-    // Locks govern the control plane: the data plane (blobs, secrets) never consults them.
-    let kind = if data {
-        MethodKind::Read
-    } else {
-        MethodKind::of_method(&method)
-    };
-    let blocking = authz::lock_blocks(&snap.locks, kind, &scope_key, path, &action);
-    if !blocking.is_empty() || role_refused {
-        allowed = false;
-    }
-    for l in blocking {
-        reasons.push(json!({"kind": "lock", "effect": "denies", "code": "ScopeLocked", "id": l.id, "name": l.name, "level": l.level.as_str(), "scope": l.scope_display,
-            "message": format!("The {} lock '{}' on {} stops this {}.", l.level, l.name, l.scope_display, if kind == MethodKind::Delete { "delete" } else { "write" })}));
-    }
-    if path == Path::Delegated {
-        for l in authz::locks_in_the_way(&snap.locks, kind, &scope_key, &action) {
-            reasons.push(json!({"kind": "lock", "effect": "bypassed", "id": l.id, "name": l.name, "level": l.level.as_str(), "scope": l.scope_display,
-                "message": format!("The {} lock '{}' on {} does not stop a principal acting through a delegation (Azure Lighthouse).", l.level, l.name, l.scope_display)}));
-        }
-    }
-    // Azure Policy, after RBAC as in the pipeline: the assignment that would refuse or change it
-    let (policy, refused) = crate::policy_gate::explain(
-        app,
-        &snap,
-        &method,
-        &scope_id,
-        body.get("body").filter(|b| !b.is_null()),
-    );
-    if refused {
-        allowed = false;
-    }
-    reasons.extend(policy);
-    Ok(
-        json!({"decision": if allowed { "allowed" } else { "denied" }, "principal": who_json, "action": action, "scope": scope_display, "reasons": reasons}),
-    )
-}
-
-/// For explain: why the role assignment in `ra` (a PUT body; absent → nothing to judge) is refused to a
-/// delegated User Access Administrator, by the provider's own rule.
-fn explain_delegated_assignment(
-    app: &App,
-    snap: &Snapshot,
-    subject: &Subject,
-    scope: &str,
-    ra: &Value,
-) -> Option<String> {
-    let p = &ra["properties"];
-    let principal_id = p["principalId"].as_str()?;
-    let guid = crate::facts::role_guid(p["roleDefinitionId"].as_str()?);
-    let sub = ResourceId::parse(scope).ok()?.subscription?.to_lowercase();
-    let tenant = snap.dir.subscription(&sub)?.tenant_id.clone();
-    let kind = snap
-        .dir
-        .principal(principal_id)
-        .filter(|pr| pr.tenant_id.eq_ignore_ascii_case(&tenant))
-        .map(|pr| pr.kind.as_str());
-    let managed_identity = kind.is_none()
-        && providers::authorization::is_managed_identity(&app.store, &sub, principal_id)
-            .unwrap_or(false);
-    let kind_name = match (kind, managed_identity) {
-        (Some(k), _) => k,
-        (None, true) => "managed identity",
-        (None, false) => return Some(format!("no principal {principal_id} in tenant {tenant}")),
-    };
-    providers::authorization::delegated_assignment_refusal(
-        snap,
-        subject,
-        app.clock.unix(),
-        scope,
-        &guid,
-        principal_id,
-        kind_name,
-        managed_identity,
-    )
-}
-
-/// For a role assignment write whose request `body` names a role with data actions (say Virtual
-/// Machine Administrator Login): why a delegated caller can neither hold nor assign it.
-fn data_action_role_reason(snap: &Snapshot, action: &str, body: &Value) -> Option<Value> {
-    if !action.eq_ignore_ascii_case("Microsoft.Authorization/roleAssignments/write") {
-        return None;
-    }
-    let role_id = body["properties"]["roleDefinitionId"].as_str()?;
-    let role = snap.role(role_id.rsplit('/').next().unwrap_or(role_id))?;
-    let data: Vec<&str> = role
-        .permissions
-        .iter()
-        .flat_map(|p| p.data_actions.iter().map(String::as_str))
-        .collect();
-    if data.is_empty() {
-        return None;
-    }
-    Some(
-        json!({"kind": "dataActionRole", "effect": "denies", "code": "AuthorizationFailed",
-        "role": role.role_name, "roleDefinitionId": role.id, "dataActions": data,
-        "message": format!("'{}' carries data actions ({}). Data actions are never delegated (Azure Lighthouse): onboarding refuses a role with data actions in an authorization, and a delegated User Access Administrator may assign only the roles its authorization lists in delegatedRoleDefinitionIds, which cannot have data actions either. So a managing-tenant principal can neither hold nor assign it; only the customer tenant can.", role.role_name, data.join(", "))}),
-    )
-}
-
-/// Is `action` one that built-in roles list under dataActions (blob reads, secret gets, …)?
-fn is_data_action(action: &str) -> bool {
-    crate::facts::builtin_roles().values().any(|r| {
-        r.permissions.iter().any(|p| {
-            p.data_actions
-                .iter()
-                .any(|d| !d.contains('*') && d.eq_ignore_ascii_case(action))
-        })
-    })
-}
-
-fn grant_reason(g: &authz::Grant, effect: &str) -> Value {
-    match &g.via {
-        Via::RoleAssignment => {
-            json!({"kind": "roleAssignment", "effect": effect, "id": g.id, "name": g.id.rsplit('/').next().unwrap_or_default(),
-            "role": g.role.role_name, "roleDefinitionId": g.role.id, "principalId": g.principal_id, "scope": g.scope,
-            "message": format!("Role assignment {} gives {} '{}' at {}.", g.id.rsplit('/').next().unwrap_or_default(), g.principal_id, g.role.role_name, g.scope)})
-        }
-        Via::Delegation {
-            registration_assignment_id,
-            registration_definition_id,
-            managed_by_tenant_id,
-            eligible,
-            assignable_roles,
-        } => json!({
-        "kind": "delegatedAuthorization", "effect": effect, "id": registration_assignment_id,
-        "name": registration_assignment_id.rsplit('/').next().unwrap_or_default(),
-        "registrationDefinitionId": registration_definition_id, "managedByTenantId": managed_by_tenant_id,
-        "role": g.role.role_name, "roleDefinitionId": g.role.id, "principalId": g.principal_id, "scope": g.scope,
-        "justInTime": eligible, "expiresAt": g.expires_at, "delegatedRoleDefinitionIds": assignable_roles.as_deref(),
-        "message": format!("Registration assignment {} delegates '{}' to {} at {}{}{}.", registration_assignment_id.rsplit('/').next().unwrap_or_default(), g.role.role_name, g.principal_id, g.scope,
-            if *eligible { " (activated just in time)" } else { "" },
-            match assignable_roles {
-                Some(r) => format!(", which serves only to assign the roles its delegatedRoleDefinitionIds list ({}) to managed identities in the customer's tenant: no other permission of the role applies", r.join(", ")),
-                None => String::new(),
-            })}),
     }
 }
 

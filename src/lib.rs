@@ -6,8 +6,10 @@
 pub mod activity;
 pub mod admin;
 pub mod admin_cli;
+pub mod app;
 pub mod arm;
 pub mod auth;
+pub mod authn;
 pub mod authz;
 pub mod cli;
 pub mod client;
@@ -15,6 +17,7 @@ pub mod clock;
 pub mod dataplane;
 pub mod directory;
 pub mod dispatch;
+pub mod explain;
 pub mod facts;
 pub mod graph;
 pub mod hierarchy;

@@ -2,9 +2,9 @@
 //! PUT or PATCH is evaluated, as the resource it would store, against every assignment in force
 //! (`append`/`modify` change the body, `deny` refuses with RequestDisallowedByPolicy, `audit` writes
 //! the Policy activity event), after the write `auditIfNotExists` and `deployIfNotExists` (the
-//! deployment run as the assignment's managed identity through `dispatch::run_as`), and `denyAction`
-//! on DELETE. Edge layer: reads the cached `PolicySet`, writes activity events, never stores a
-//! resource itself. Docs: "Azure Policy effect basics" (order of evaluation), "effect-deny",
+//! deployment run as the assignment's managed identity through the `RunAs` hook dispatch hands in), and
+//! `denyAction` on DELETE. Reads the cached `PolicySet`, writes activity events, never stores a resource
+//! itself, never imports the pipeline. Docs: "Azure Policy effect basics" (order of evaluation), "effect-deny",
 //! "effect-modify", "effect-deploy-if-not-exists", "effect-deny-action", "Activity log: Policy".
 
 use std::cell::Cell;
@@ -12,12 +12,13 @@ use std::cell::Cell;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
+use crate::app::App;
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::ResourceId;
-use crate::dispatch::App;
 use crate::facts::Snapshot;
 use crate::policy::{self, Effect, EvalContext, Outcome};
 use crate::providers::policy::effective::{self, Applied, Member, PolicySet};
+use crate::providers::policyinsights::RunAs;
 use crate::providers::Caller;
 
 /// One member that matched a request.
@@ -335,7 +336,7 @@ fn request_body(method: &str, body: Option<&Value>, before: &Value, after: &Valu
 pub fn after_write(
     app: &App,
     snap: &Snapshot,
-    base: &str,
+    run_as: &RunAs,
     caller: &Caller,
     gate: Gate,
     status: u16,
@@ -411,7 +412,7 @@ pub fn after_write(
             "Informational",
             "BeginRequest",
         );
-        deploy(app, base, &gate, h);
+        deploy(run_as, &gate, h);
     }
 }
 
@@ -476,7 +477,7 @@ const EXTENSION_TYPES: &[&str] = &[
 /// Run `details.deployment` as the assignment's managed identity: at the resource's group (or
 /// `details.resourceGroupName`), or at the subscription with `deploymentScope: subscription`. Its
 /// own RBAC decides; a refusal fails the deployment and leaves the original write standing.
-fn deploy(app: &App, base: &str, gate: &Gate, h: &Hit) {
+fn deploy(run_as: &RunAs, gate: &Gate, h: &Hit) {
     let Some((pid, tid)) = h.assignment.identity.clone() else {
         tracing::warn!(assignment = %h.assignment.id, "deployIfNotExists without a managed identity: nothing deployed");
         return;
@@ -521,7 +522,7 @@ fn deploy(app: &App, base: &str, gate: &Gate, h: &Hit) {
         body["properties"]["mode"] = json!("Incremental");
     }
     DEPTH.with(|x| x.set(x.get() + 1));
-    let reply = crate::dispatch::run_as(app, &pid, &tid, base, "PUT", &path, Some(&body));
+    let reply = run_as(&pid, &tid, "PUT", &path, Some(&body));
     DEPTH.with(|x| x.set(x.get() - 1));
     if reply.status >= 300 {
         tracing::info!(assignment = %h.assignment.id, status = reply.status, body = %String::from_utf8_lossy(&reply.body), "deployIfNotExists deployment refused");

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::app::App;
 use crate::dataplane::{find_by_name, STORAGE_ACCOUNT_TYPE, VAULT_TYPE};
-use crate::dispatch::App;
 use crate::hosts::{hosted, Hosted, KEY_VAULT_DNS, STORAGE_SUFFIX};
 
 /// The longest request head read from a would-be proxy client.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::dispatch::App;
+use crate::app::App;
 use crate::store::{Store, StoreError};
 use crate::wire::{Reply, Req};
 
@@ -145,24 +145,11 @@ impl Sandboxes {
             return Ok(t.clone());
         }
         let failed = |e: StoreError| (500, "SandboxFailed".to_string(), e.0);
-        let directory_only = |w: &crate::world::World| crate::world::World {
-            comment: None,
-            tenants: w.tenants.clone(),
-            principals: w.principals.clone(),
-            subscriptions: w.subscriptions.clone(),
-            requests: Vec::new(),
-            data: Default::default(),
-            state: None,
-        };
         let built = match saved {
             // a snapshot's copy already holds a loaded world: App::new derives the facts, no replay
-            Some(s) => App::new(
-                s.store.copy().map_err(failed)?,
-                main.key.clone(),
-                directory_only(&main.world),
-                main.config.clone(),
-            )
-            .map_err(failed)?,
+            Some(s) => main
+                .sibling(s.store.copy().map_err(failed)?, main.world.directory_only())
+                .map_err(failed)?,
             None => {
                 let world = if fixtures == "default" {
                     main.world.clone()
@@ -183,13 +170,8 @@ impl Sandboxes {
                         (400, "InvalidFixtures".to_string(), m)
                     })?
                 };
-                App::new(
-                    Store::open(None).map_err(failed)?,
-                    main.key.clone(),
-                    world,
-                    main.config.clone(),
-                )
-                .map_err(failed)?
+                main.sibling(Store::open(None).map_err(failed)?, world)
+                    .map_err(failed)?
             }
         };
         let t = Arc::new(built);
@@ -245,7 +227,7 @@ impl Sandboxes {
             (self.listen)(app.clone()).map_err(|e| (500, "SandboxFailed".to_string(), e))?;
         let mut live = self.live();
         let id = loop {
-            let id = format!("sb-{}", &crate::dispatch::fast_uuid()[..8]);
+            let id = format!("sb-{:08x}", rand::random::<u32>());
             if !live.contains_key(&id) {
                 break id;
             }

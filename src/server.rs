@@ -24,8 +24,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
+use crate::app::App;
 use crate::arm::error::ArmError;
-use crate::dispatch::{self, App};
+use crate::dispatch;
 use crate::wire::{Reply, Req};
 
 /// Connections served at once by default: well under the usual open-file limit (1 024), so the

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::dispatch::App;
+use crate::app::App;
 use crate::store::{SecretRow, Store, StoreError, Stored};
 use crate::wire::{Reply, Req};
 use crate::world::{Principal, Subscription, Tenant, World};

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::app::{App, AuthzMode, Config};
 use crate::auth::keys::SigningKey;
-use crate::dispatch::{App, AuthzMode, Config};
 use crate::store::Store;
 use crate::world::{World, DEFAULT_WORLD};
 
@@ -170,7 +170,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         ca_pem: tls.ca_pem.clone(),
     };
     let app = Arc::new(
-        App::new(store, key, world, config).map_err(|e| format!("loading the world: {e}"))?,
+        App::new(store, key, world, config, crate::dispatch::arm_as)
+            .map_err(|e| format!("loading the world: {e}"))?,
     );
     let listeners = bind(&opts.bind, opts.port).await?;
     let limits = crate::server::Limits::new(

@@ -124,6 +124,16 @@ impl Reply {
 }
 
 /// The `HttpStatusCode` name ARM writes in `properties.statusCode` and `subStatus.value`.
+/// `https://{host}` as the client addressed us.
+pub fn base_url(req: &Req) -> String {
+    let host = if req.host.is_empty() {
+        "localhost"
+    } else {
+        req.host.as_str()
+    };
+    ["https://", host].concat()
+}
+
 pub fn status_name(status: u16) -> &'static str {
     match status {
         200 => "OK",

@@ -241,6 +241,19 @@ impl std::fmt::Display for WorldError {
 }
 
 impl World {
+    /// The same tenants, principals and subscriptions without requests, data or state.
+    pub fn directory_only(&self) -> World {
+        World {
+            comment: None,
+            tenants: self.tenants.clone(),
+            principals: self.principals.clone(),
+            subscriptions: self.subscriptions.clone(),
+            requests: Vec::new(),
+            data: Default::default(),
+            state: None,
+        }
+    }
+
     /// Parse and check a world file: JSON shape (serde's line and column), then references between
     /// entries (GUIDs, tenants of principals and subscriptions, group membership, unique ids).
     pub fn parse(text: &str) -> Result<World, Vec<WorldError>> {

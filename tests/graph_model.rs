@@ -9,7 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use lighthouse_emulator::dispatch::{self, App, AuthzMode, Config};
+use lighthouse_emulator::app::{App, AuthzMode, Config};
+use lighthouse_emulator::dispatch;
 use lighthouse_emulator::store::Store;
 use lighthouse_emulator::wire::Req;
 use lighthouse_emulator::world::{
@@ -767,7 +768,7 @@ fn app(world: World) -> Result<App, String> {
         ca_pem: String::new(),
         graph_quota: false,
     };
-    App::new(store, key, world, config).map_err(|e| e.to_string())
+    App::new(store, key, world, config, dispatch::arm_as).map_err(|e| e.to_string())
 }
 
 fn call(

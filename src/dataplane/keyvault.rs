@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::{authenticate, decide, display_id, fresh_hex, AuthFailure, DataCx};
+use crate::app::AuthzMode;
 use crate::auth::token::{v1_issuer, TokenError};
-use crate::dispatch::AuthzMode;
 use crate::store::{SecretRow, Store, StoreError, Stored};
 use crate::wire::{Reply, Req};
 use crate::world::is_secret_name;

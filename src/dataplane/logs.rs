@@ -6,9 +6,10 @@
 
 use serde_json::{json, Value};
 
+use crate::app::AuthzMode;
 use crate::auth::token::{self, TokenError};
 use crate::authz::Decision;
-use crate::dispatch::{describe, AuthzMode};
+use crate::explain::describe;
 use crate::kql;
 use crate::logs::{self, Asker, Outcome, QueryError, Refusal};
 use crate::wire::{Reply, Req};

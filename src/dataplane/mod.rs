@@ -12,10 +12,11 @@ pub mod logs;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use crate::app::AuthzMode;
 use crate::auth::keys::SigningKey;
 use crate::auth::token::{self, AccessClaims, TokenError};
 use crate::authz::{self, Decision, Path, Subject};
-use crate::dispatch::{describe, AuthzMode};
+use crate::explain::describe;
 use crate::facts::Snapshot;
 use crate::hosts::Hosted;
 use crate::store::{Store, StoreError, Stored};

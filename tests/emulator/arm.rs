@@ -547,8 +547,8 @@ async fn admin_endpoints_need_the_key_beyond_loopback() {
 #[tokio::test(flavor = "multi_thread")]
 async fn authz_log_and_off_let_refused_requests_through() {
     for mode in [
-        lighthouse_emulator::dispatch::AuthzMode::Log,
-        lighthouse_emulator::dispatch::AuthzMode::Off,
+        lighthouse_emulator::app::AuthzMode::Log,
+        lighthouse_emulator::app::AuthzMode::Off,
     ] {
         let e = emu_with(|o| o.authz = mode).await;
         let reader = e.token("reader@fabrikam").await;

@@ -35,7 +35,7 @@ mod vm;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use lighthouse_emulator::dispatch::App;
+use lighthouse_emulator::app::App;
 use lighthouse_emulator::start::{start, Options};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
