@@ -101,6 +101,14 @@ impl Sandboxes {
         self.live().get(id).map(|s| (s.app.clone(), s.port))
     }
 
+    /// The world of the sandbox listening on `port` (the main port's proxy tunnels to it).
+    pub fn by_port(&self, port: u16) -> Option<Arc<App>> {
+        self.live()
+            .values()
+            .find(|s| s.port == port)
+            .map(|s| s.app.clone())
+    }
+
     fn url(&self, port: u16) -> String {
         format!("{}:{port}", self.host)
     }

@@ -331,3 +331,40 @@ async fn two_hundred_live_at_once_and_max_sandboxes_bounds_them() {
     let off = emu_with(|o| o.max_sandboxes = 0).await;
     assert_eq!(create(&off, json!({})).await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_main_port_as_a_proxy_tunnels_to_its_sandboxes() {
+    // clients that send localhost through HTTPS_PROXY (the JS SDK) reach a sandbox with the main
+    // emulator's environment too
+    let e = emu().await;
+    let s = open(&e, &create(&e, json!({})).await);
+    s.call(
+        "POST",
+        "/_emulator/clock",
+        None,
+        Some(json!({"advance": "PT3H"})),
+    )
+    .await;
+    let main_port = e.base.rsplit(':').next().unwrap();
+    let proxied = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(state_dir().join("ca.pem")).unwrap())
+                .unwrap(),
+        )
+        .use_rustls_tls()
+        .proxy(reqwest::Proxy::https(format!("http://localhost:{main_port}")).unwrap())
+        .build()
+        .unwrap();
+    let clock: Value = proxied
+        .get(format!("{}/_emulator/clock", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        clock["offsetSeconds"], 10800,
+        "the tunnel reached the sandbox"
+    );
+}
