@@ -63,7 +63,12 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             let started = std::time::Instant::now();
             app.clock.reset();
             app.graph_quota.clear();
-            match app.load_world() {
+            // a sandbox goes back to the copy it started from; the main world replays its file
+            let done = match app.origin.get() {
+                Some(o) => crate::snapshots::restore_store(app, &o.store, 0),
+                None => app.load_world(),
+            };
+            match done {
                 Ok(()) => Reply::json(
                     200,
                     &json!({"status": "reset", "elapsedMs": started.elapsed().as_secs_f64() * 1000.0}),
@@ -75,6 +80,12 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             }
         }
         ("POST", p) if p.starts_with("/_emulator/logs/") => ingest_logs(app, req),
+        (_, p) if p == "/_emulator/snapshots" || p.starts_with("/_emulator/snapshots/") => {
+            crate::snapshots::handle(app, req)
+        }
+        (_, p) if p == "/_emulator/sandboxes" || p.starts_with("/_emulator/sandboxes/") => {
+            crate::sandboxes::handle(app, req)
+        }
         ("POST", "/_emulator/explain") => {
             let body = match json_body(req) {
                 Ok(v) => v,

@@ -64,6 +64,12 @@ pub struct App {
     /// The pipeline the world's requests are replayed through as the platform (`dispatch::arm_as`,
     /// handed in by the edge that builds the `App`, so that state never imports the pipeline).
     replay: Replay,
+    /// Saved states of this world (`/_emulator/snapshots`).
+    pub snapshots: crate::snapshots::Snapshots,
+    /// The main world's sandboxes (`/_emulator/sandboxes`); unset in a sandbox.
+    pub sandboxes: std::sync::OnceLock<Arc<crate::sandboxes::Sandboxes>>,
+    /// A sandbox's starting point: what its reset brings back (a copy, not a replay).
+    pub origin: std::sync::OnceLock<Arc<App>>,
 }
 
 /// Run an ARM request as a caller through the whole pipeline: `dispatch::arm_as`.
@@ -90,6 +96,9 @@ impl App {
             next_deletion: std::sync::atomic::AtomicI64::new(i64::MAX),
             write_gate: RwLock::new(()),
             replay,
+            snapshots: Default::default(),
+            sandboxes: Default::default(),
+            origin: Default::default(),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {
@@ -99,6 +108,47 @@ impl App {
         }
         app.refresh_policies()?;
         Ok(app)
+    }
+
+    /// Another world over `store` with this one's key, configuration and replay (a sandbox's
+    /// template): loads `world` when the store holds none yet, else derives the facts from it.
+    pub fn sibling(&self, store: Store, world: World) -> Result<App, StoreError> {
+        App::new(
+            store,
+            self.key.clone(),
+            world,
+            self.config.clone(),
+            self.replay,
+        )
+    }
+
+    /// A new world from this one's current state (what a sandbox is): a copy of the store (SQLite's
+    /// backup, no replay) with the facts and policies already derived from the same rows, the same key
+    /// and configuration, and its own clock (at this one's offset), caches, quota and snapshots. Its
+    /// `world` holds the directory only: a fork's reset restores a copy (`origin`), never replays.
+    pub fn fork(&self) -> Result<App, StoreError> {
+        let clock = Clock::default();
+        clock.advance(time::Duration::seconds(self.clock.offset_seconds()));
+        Ok(App {
+            store: self.store.copy()?,
+            snap: RwLock::new(self.snapshot()),
+            policies: RwLock::new(self.policies()),
+            tokens: TokenCache::default(),
+            clock,
+            key: self.key.clone(),
+            graph_quota: crate::quota::UserQuota::new(self.config.graph_quota),
+            config: self.config.clone(),
+            world: self.world.directory_only(),
+            next_deletion: std::sync::atomic::AtomicI64::new(
+                self.next_deletion
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            ),
+            write_gate: RwLock::new(()),
+            replay: self.replay,
+            snapshots: Default::default(),
+            sandboxes: Default::default(),
+            origin: Default::default(),
+        })
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -194,6 +244,9 @@ impl App {
             }
         }
         crate::dataplane::load_world_data(&self.store, &self.world.data, self.clock.now())?;
+        if let Some(state) = &self.world.state {
+            crate::snapshots::load_state(&self.store, state)?;
+        }
         self.store.write(|tx| tx.set_meta("world_loaded", "1"))?;
         self.refresh_policies()?;
         self.refresh()

@@ -33,6 +33,33 @@ pub enum Command {
         #[command(subcommand)]
         command: FixturesCommand,
     },
+    /// Compare and export snapshots (`POST /_emulator/snapshots` saves one).
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Print what changed from A to B (resources, grants, delegations, locks, data), each a world
+    /// file or the name of a snapshot on the running emulator; exit status 1 when they differ.
+    Diff {
+        a: String,
+        b: String,
+        /// The running emulator's admin key, when it has one.
+        #[arg(long, env = "LIGHTHOUSE_EMULATOR_ADMIN_KEY")]
+        admin_key: Option<String>,
+    },
+    /// Write a snapshot of the running emulator as a world file (`--fixtures` loads it).
+    Export {
+        name: String,
+        /// Where to write it (standard output when absent).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[arg(long, env = "LIGHTHOUSE_EMULATOR_ADMIN_KEY")]
+        admin_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +189,14 @@ pub struct ServeArgs {
         default_value_t = crate::server::DEFAULT_CLIENT_TIMEOUT.as_secs()
     )]
     pub client_timeout: u64,
+    /// Sandboxes alive at once (`POST /_emulator/sandboxes`, each an isolated world on its own
+    /// port); 0 turns sandboxes off.
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_MAX_SANDBOXES",
+        default_value_t = crate::sandboxes::DEFAULT_MAX
+    )]
+    pub max_sandboxes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -198,6 +233,12 @@ pub struct EnvArgs {
     /// once: switch identities by evaluating `env --as` again, without logging out.
     #[arg(long = "as", value_name = "PRINCIPAL")]
     pub as_principal: Option<String>,
+    /// Point the clients at this sandbox of the running emulator (its own port and az config dir).
+    #[arg(long, value_name = "ID")]
+    pub sandbox: Option<String>,
+    /// The running emulator's admin key, when it has one (for `--sandbox`).
+    #[arg(long, env = "LIGHTHOUSE_EMULATOR_ADMIN_KEY")]
+    pub admin_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod admin_cli;
 pub mod app;
 pub mod alerting;
 pub mod arm;
@@ -33,7 +34,9 @@ pub mod policy_gate;
 pub mod providers;
 pub mod proxy;
 pub mod quota;
+pub mod sandboxes;
 pub mod server;
+pub mod snapshots;
 pub mod start;
 pub mod store;
 pub mod template;
@@ -41,3 +44,4 @@ pub mod tls;
 pub mod wire;
 pub mod world;
 pub mod world_gen;
+pub mod world_state;

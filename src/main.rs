@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         Some(Command::Fixtures {
             command: FixturesCommand::Check { file },
         }) => fixtures_check(&file),
+        Some(Command::Snapshot { command }) => {
+            lighthouse_emulator::admin_cli::run(&cli.serve.state, command)
+        }
         Some(Command::Fixtures {
             command:
                 FixturesCommand::Generate {
@@ -82,6 +85,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         graph_quota: args.graph_quota == lighthouse_emulator::cli::Switch::On,
         max_connections: args.max_connections,
         client_timeout: args.client_timeout,
+        max_sandboxes: args.max_sandboxes,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -266,8 +270,21 @@ fn ask_server(
 fn env(s: &StateArgs, args: EnvArgs) -> ExitCode {
     let dir = state_dir(s);
     let ca = dir.join("ca.pem");
-    let url = format!("https://localhost:{}", s.port);
     let mut config_dir = dir.join("azure-cli");
+    // a sandbox is another port of the same server: same CA, its own az config dir
+    let mut sandboxed = s.clone();
+    if let Some(id) = &args.sandbox {
+        match lighthouse_emulator::admin_cli::sandbox_port(s, id, args.admin_key.as_deref()) {
+            Ok(p) => sandboxed.port = p,
+            Err(e) => {
+                eprintln!("error: sandbox '{id}': {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        config_dir = config_dir.join(format!("sandbox-{id}"));
+    }
+    let s = &sandboxed;
+    let url = format!("https://localhost:{}", s.port);
     let mut login = None;
     if let Some(who) = &args.as_principal {
         match sign_in_command(s, who) {

@@ -3,9 +3,11 @@
 //! `{vault}.vault.azure.net`) with no DNS or hosts-file change: a connection whose first byte is not
 //! a TLS handshake is read as a plain HTTP request head; `CONNECT host:443` to a name `crate::hosts`
 //! recognises (and the world has) gets `200` and the tunnel is handed back to `server` for TLS with
-//! a minted certificate. Anything else is refused with a status line that says why; nothing is ever
+//! a minted certificate; so is a tunnel to one of the emulator's sandboxes (`localhost:{its port}`),
+//! served as that sandbox. Anything else is refused with a status line that says why; nothing is ever
 //! forwarded to another host (RFC 9110 §9.3.6 for CONNECT).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -38,9 +40,12 @@ async fn read_head(tcp: &mut TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&head).into_owned())
 }
 
-/// The answer to a plain-HTTP request: `Ok(())` when a tunnel is open (200 sent), else the status,
+/// Where an open tunnel goes: this world (`None`), or one of its sandboxes with its port.
+type Tunnel = Option<(Arc<App>, u16)>;
+
+/// The answer to a plain-HTTP request: `Ok(where)` when a tunnel is open (200 sent), else the status,
 /// reason and body sent (the reason names the problem: Python prints it in its ProxyError).
-fn decide(app: &App, head: &str, port: u16) -> Result<(), (u16, String, String)> {
+fn decide(app: &App, head: &str, port: u16) -> Result<Tunnel, (u16, String, String)> {
     let first = head.lines().next().unwrap_or("");
     let mut parts = first.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
@@ -59,6 +64,16 @@ fn decide(app: &App, head: &str, port: u16) -> Result<(), (u16, String, String)>
         Err((status, reason, body))
     };
     let local = hosted(target) == Some(Hosted::Local);
+    if local {
+        let sandbox = target_port
+            .parse::<u16>()
+            .ok()
+            .zip(app.sandboxes.get())
+            .and_then(|(p, boxes)| boxes.by_port(p).map(|a| (a, p)));
+        if sandbox.is_some() {
+            return Ok(sandbox);
+        }
+    }
     // localhost: this emulator's own port, and 443 where MSAL Python looks up the user realm
     // whatever port the authority names (so a password sign-in needs no bind of :443)
     if target_port != "443" && !(local && target_port == port.to_string()) {
@@ -68,7 +83,7 @@ fn decide(app: &App, head: &str, port: u16) -> Result<(), (u16, String, String)>
         );
     }
     let (rtype, name, what) = match hosted(target) {
-        Some(Hosted::Local | Hosted::LogAnalytics) => return Ok(()),
+        Some(Hosted::Local | Hosted::LogAnalytics) => return Ok(None),
         Some(Hosted::Blob(a)) => (STORAGE_ACCOUNT_TYPE, a, "storage account"),
         Some(Hosted::Vault(v)) => (VAULT_TYPE, v, "key vault"),
         None => {
@@ -78,7 +93,7 @@ fn decide(app: &App, head: &str, port: u16) -> Result<(), (u16, String, String)>
         }
     };
     match find_by_name(&app.store, rtype, &name) {
-        Ok(Some(_)) => Ok(()),
+        Ok(Some(_)) => Ok(None),
         Ok(None) => refuse(
             404,
             format!("lighthouse-emulator's world has no {what} named '{name}'"),
@@ -87,9 +102,14 @@ fn decide(app: &App, head: &str, port: u16) -> Result<(), (u16, String, String)>
     }
 }
 
-/// Serve a plain-HTTP connection: `Some(tcp)` when a CONNECT tunnel is open for TLS, `None` when
+/// Serve a plain-HTTP connection: `Some((tcp, where))` when a CONNECT tunnel is open for TLS, `None` when
 /// the connection was answered and closed.
-pub async fn accept(app: &App, mut tcp: TcpStream, port: u16, can_mint: bool) -> Option<TcpStream> {
+pub async fn accept(
+    app: &App,
+    mut tcp: TcpStream,
+    port: u16,
+    can_mint: bool,
+) -> Option<(TcpStream, Tunnel)> {
     let started = Instant::now();
     let head = read_head(&mut tcp).await?;
     let target = head
@@ -121,11 +141,11 @@ pub async fn accept(app: &App, mut tcp: TcpStream, port: u16, can_mint: bool) ->
         "request"
     );
     match verdict {
-        Ok(()) => {
+        Ok(to) => {
             tcp.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
                 .await
                 .ok()?;
-            Some(tcp)
+            Some((tcp, to))
         }
         Err((status, reason, body)) => {
             let msg = format!(

@@ -107,11 +107,15 @@ pub async fn serve(
                 crate::proxy::accept(&app, tcp, port, tunnel.is_some()),
             )
             .await;
-            let Ok(Some(tcp)) = proxied else {
+            let Ok(Some((tcp, sandbox))) = proxied else {
                 return;
             };
             if let Some(t) = tunnel {
-                serve_tls(app, tcp, t, port, &limits).await;
+                // a tunnel to one of this emulator's sandboxes is served as that sandbox
+                match sandbox {
+                    Some((app, port)) => serve_tls(app, tcp, t, port, &limits).await,
+                    None => serve_tls(app, tcp, t, port, &limits).await,
+                }
             }
         });
     }

@@ -36,6 +36,8 @@ pub struct Options {
     /// Seconds a client has for a request's headers (the handshake gets at most 10 of them; idle
     /// connections are closed after four times it).
     pub client_timeout: u64,
+    /// Sandboxes alive at once (`POST /_emulator/sandboxes`); 0 turns them off.
+    pub max_sandboxes: usize,
 }
 
 impl Options {
@@ -58,6 +60,7 @@ impl Options {
             graph_quota: true,
             max_connections: crate::server::DEFAULT_MAX_CONNECTIONS,
             client_timeout: crate::server::DEFAULT_CLIENT_TIMEOUT.as_secs(),
+            max_sandboxes: crate::sandboxes::DEFAULT_MAX,
         }
     }
 }
@@ -209,6 +212,39 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             )),
         }
     }
+    if opts.max_sandboxes > 0 {
+        let listen = sandbox_listener(
+            &opts.bind,
+            tls.config.clone(),
+            tls.tunnel.clone(),
+            limits.clone(),
+        );
+        let host = if opts.bind.eq_ignore_ascii_case("localhost") {
+            "https://localhost".to_string()
+        } else {
+            format!("https://{}", opts.bind)
+        };
+        let boxes = Arc::new(crate::sandboxes::Sandboxes::new(
+            listen,
+            opts.max_sandboxes,
+            &host,
+        ));
+        let _ = app.sandboxes.set(boxes.clone());
+        // sandboxes past their ttl go within a second
+        let weak = Arc::downgrade(&boxes);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(b) => {
+                        b.expire();
+                    }
+                    None => return,
+                }
+            }
+        });
+    }
     Ok(Running {
         port,
         userrealm_port,
@@ -216,5 +252,58 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         ca_path: tls.ca_path,
         ca_pem: tls.ca_pem,
         warnings,
+    })
+}
+
+/// How a sandbox gets its port: a free one on the main bind address (both loopbacks for
+/// `localhost`), served like the main port (TLS, HTTP/1.1 and 2, the CONNECT proxy); closing it
+/// stops the accept loops.
+fn sandbox_listener(
+    bind: &str,
+    tls: Arc<rustls::ServerConfig>,
+    tunnel: Option<Arc<rustls::ServerConfig>>,
+    limits: crate::server::Limits,
+) -> crate::sandboxes::Listen {
+    let bind = bind.to_string();
+    let runtime = tokio::runtime::Handle::current();
+    Box::new(move |app: Arc<App>| {
+        let _entered = runtime.enter();
+        let mut std_listeners = Vec::new();
+        let first = if bind.eq_ignore_ascii_case("localhost") {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)
+        } else {
+            let ip: IpAddr = bind.parse().map_err(|_| format!("bad --bind '{bind}'"))?;
+            SocketAddr::new(ip, 0)
+        };
+        let l = std::net::TcpListener::bind(first).map_err(|e| format!("binding {first}: {e}"))?;
+        let port = l.local_addr().map_err(|e| e.to_string())?.port();
+        std_listeners.push(l);
+        if bind.eq_ignore_ascii_case("localhost") {
+            if let Ok(v6) =
+                std::net::TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port))
+            {
+                std_listeners.push(v6);
+            }
+        }
+        let mut tasks = Vec::new();
+        for l in std_listeners {
+            l.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let l = TcpListener::from_std(l).map_err(|e| e.to_string())?;
+            tasks.push(runtime.spawn(crate::server::serve(
+                app.clone(),
+                l,
+                tls.clone(),
+                tunnel.clone(),
+                limits.clone(),
+            )));
+        }
+        Ok(crate::sandboxes::Listening {
+            port,
+            close: Box::new(move || {
+                for t in tasks {
+                    t.abort();
+                }
+            }),
+        })
     })
 }

@@ -276,6 +276,53 @@ impl Store {
         Ok(Some(found))
     }
 
+    /// A copy of the whole state in a new in-memory store (SQLite's online backup: pages, not a
+    /// replay). What a snapshot keeps and what a sandbox starts from.
+    pub fn copy(&self) -> Result<Store, StoreError> {
+        let src = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut dst = Connection::open_in_memory()?;
+        rusqlite::backup::Backup::new(&src, &mut dst)?.run_to_completion(
+            i32::MAX,
+            std::time::Duration::ZERO,
+            None,
+        )?;
+        drop(src);
+        dst.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(Store {
+            conn: Mutex::new(dst),
+            cache: RwLock::new(HashMap::default()),
+            memos: RwLock::new(HashMap::default()),
+        })
+    }
+
+    /// Replace the whole state with `from`'s (a copy made by `copy`), in one backup step under the
+    /// connection's lock; the read cache and memos are emptied before the lock is released.
+    pub fn restore_from(&self, from: &Store) -> Result<(), StoreError> {
+        let src = from.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut dst = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let out = rusqlite::backup::Backup::new(&src, &mut dst)
+            .and_then(|b| b.run_to_completion(i32::MAX, std::time::Duration::ZERO, None));
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.memos
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        Ok(out?)
+    }
+
+    /// Bytes the state takes in SQLite (page count × page size).
+    pub fn size_bytes(&self) -> Result<i64, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(conn.query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Run `f` against the current state without writing.
     pub fn read<T, E: From<StoreError>>(
         &self,
@@ -932,6 +979,131 @@ impl Tx<'_> {
         Ok(())
     }
 
+    // --- whole-state dumps and raw loads (snapshots exported as world files) ---
+
+    /// Every resource with the key of its owner ('' when none), in key order.
+    pub fn all_resources(&self) -> Result<Vec<(Stored, String)>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached(&format!("SELECT {COLS}, owner FROM resources ORDER BY key"))?;
+        let rows = st.query_map([], |r| Ok((row_to_stored(r)?, r.get::<_, String>(6)?)))?;
+        rows.map(|r| {
+            let (t, owner) = r?;
+            Ok((stored(t)?, owner))
+        })
+        .collect()
+    }
+
+    /// Every meta entry in key order.
+    pub fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT key, value FROM meta ORDER BY key")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every container as (account key, name, body), in that order.
+    pub fn all_containers(&self) -> Result<Vec<(String, String, Value)>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT account, name, body FROM containers ORDER BY account, name")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?))
+        })?;
+        rows.map(|r| {
+            let (a, n, b) = r?;
+            Ok((a, n, serde_json::from_str(&b)?))
+        })
+        .collect()
+    }
+
+    /// Every blob with its content as (account key, container, row), in that order.
+    pub fn all_blobs(&self) -> Result<Vec<(String, String, BlobRow)>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT account, container, name, body, content FROM blobs ORDER BY account, container, name",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (a, c, name, b, content) = r?;
+            Ok((
+                a,
+                c,
+                BlobRow {
+                    name,
+                    body: serde_json::from_str(&b)?,
+                    content: Some(content),
+                },
+            ))
+        })
+        .collect()
+    }
+
+    /// Every secret version as (vault key, row), by vault, name and age (oldest first).
+    pub fn all_secrets(&self) -> Result<Vec<(String, SecretRow)>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT vault, name, version, body, deleted FROM secrets ORDER BY vault, name, seq",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+            ))
+        })?;
+        rows.map(|r| {
+            let (v, t) = r?;
+            Ok((v, secret(t)?))
+        })
+        .collect()
+    }
+
+    /// Put one secret version as it was stored, deletion record included (a snapshot's load).
+    pub fn put_secret_raw(&self, vault: &str, row: &SecretRow) -> Result<(), StoreError> {
+        let deleted = match &row.deleted {
+            Some(d) => Some(serde_json::to_string(d)?),
+            None => None,
+        };
+        self.tx.execute(
+            "INSERT INTO secrets(vault, name, version, body, deleted) VALUES(?1, ?2, ?3, ?4, ?5)",
+            params![
+                vault,
+                row.name.to_lowercase(),
+                row.version,
+                serde_json::to_string(&row.body)?,
+                deleted
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Every Log Analytics row as (workspace, table, TimeGenerated, body), oldest first.
+    pub fn all_log_rows(&self) -> Result<Vec<(String, String, String, Value)>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT workspace, tbl, ts, body FROM log_rows ORDER BY seq")?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (w, t, ts, b) = r?;
+            Ok((w, t, ts, serde_json::from_str(&b)?))
+        })
+        .collect()
+    }
+
     pub fn count(&self) -> Result<i64, StoreError> {
         Ok(self
             .tx
@@ -1090,6 +1262,30 @@ mod tests {
                 .collect();
             assert!(plan.iter().any(|p| p.contains(index)), "{sql}: {plan:?}");
         }
+    }
+
+    #[test]
+    fn a_copy_restores_into_a_file_store_and_empties_its_cache() {
+        let dir = std::env::temp_dir().join(format!("lhe-store-copy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let st = Store::open(Some(&dir.join("state.db"))).unwrap();
+        st.write(|tx| tx.put(&s("/a", "/"))).unwrap();
+        let saved = st.copy().unwrap();
+        assert!(saved.size_bytes().unwrap() > 0);
+        st.write(|tx| tx.put(&s("/b", "/"))).unwrap();
+        st.write(|tx| tx.delete("/a")).unwrap();
+        assert!(st.get("/b").unwrap().is_some(), "cached");
+        st.restore_from(&saved).unwrap();
+        assert!(st.get("/a").unwrap().is_some());
+        assert!(
+            st.get("/b").unwrap().is_none(),
+            "the cache went with the restore"
+        );
+        drop(st);
+        // the restore is durable: the file holds it
+        let st = Store::open(Some(&dir.join("state.db"))).unwrap();
+        assert_eq!(st.read(|tx| tx.count()).unwrap(), 1);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -126,6 +126,9 @@ pub struct World {
     /// Data-plane contents, loaded after `requests` (the accounts and vaults must exist by then).
     #[serde(default, skip_serializing_if = "WorldData::is_empty")]
     pub data: WorldData,
+    /// The store's rows as they are (an exported snapshot), loaded after `data` without a replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::world_state::WorldState>,
 }
 
 /// Blob containers, blobs and Key Vault secrets of the world, addressed by account and vault name.
@@ -238,6 +241,19 @@ impl std::fmt::Display for WorldError {
 }
 
 impl World {
+    /// The same tenants, principals and subscriptions without requests, data or state.
+    pub fn directory_only(&self) -> World {
+        World {
+            comment: None,
+            tenants: self.tenants.clone(),
+            principals: self.principals.clone(),
+            subscriptions: self.subscriptions.clone(),
+            requests: Vec::new(),
+            data: Default::default(),
+            state: None,
+        }
+    }
+
     /// Parse and check a world file: JSON shape (serde's line and column), then references between
     /// entries (GUIDs, tenants of principals and subscriptions, group membership, unique ids).
     pub fn parse(text: &str) -> Result<World, Vec<WorldError>> {
@@ -402,6 +418,9 @@ impl World {
                     ),
                 );
             }
+        }
+        for (needle, message) in self.state.iter().flat_map(|s| s.problems()) {
+            err(&needle, message);
         }
         errs
     }

@@ -894,6 +894,7 @@ fn to_world(m: &Model) -> World {
         subscriptions,
         requests,
         data: Default::default(),
+        state: None,
     }
 }
 

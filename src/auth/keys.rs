@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 pub const KEY_FILE: &str = "signing-key.pem";
 
 /// An RS256 signing key with the identifiers Entra puts in token headers and in its JWKS.
+#[derive(Clone)]
 pub struct SigningKey {
     /// Key id (`kid` header). Derived from the modulus, so it is stable for as long as the file is.
     pub kid: String,

@@ -24,6 +24,8 @@ mod refusals;
 mod resource_rules;
 mod resourcegraph;
 mod resourcegraph_scope;
+mod sandboxes;
+mod snapshots;
 mod spec_fixes;
 mod spec_plans;
 mod spec_plans_policy;
