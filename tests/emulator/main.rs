@@ -26,6 +26,7 @@ mod resourcegraph;
 mod resourcegraph_scope;
 mod spec_fixes;
 mod spec_plans;
+mod spec_plans_monitor;
 mod spec_plans_policy;
 mod spec_plans_policyinsights;
 mod spec_replay;
