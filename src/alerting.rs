@@ -302,6 +302,13 @@ pub fn query_rule(body: &Value) -> Result<Option<QueryRule>, String> {
     let name = id.rsplit('/').next().unwrap_or_default().to_string();
     let description = p["description"].as_str().unwrap_or_default().to_string();
     let enabled = truthy(&p["enabled"], true);
+    let log_to_metric = p["action"]["odata.type"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("LogToMetricAction"));
+    if log_to_metric {
+        // a log-to-metric rule turns rows into metrics; it never alerts by itself
+        return Ok(None);
+    }
     let rule = if p.get("source").is_some() || p.get("action").is_some() {
         let source = &p["source"];
         let query = source["query"]

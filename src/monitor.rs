@@ -177,6 +177,57 @@ fn notify(tx: &Tx, group: &str, f: &Fired) -> Result<(), StoreError> {
         return Ok(());
     };
     let group_id = ag.body["id"].as_str().unwrap_or(group).to_string();
+    queue(tx, &group_id, alerting::receivers(&ag.body), f)?;
+    Ok(())
+}
+
+/// An action group's test notifications (`createNotifications`): a sample alert of the request's
+/// `alertType` sent to the receivers the request lists, through the same outbox; the
+/// `actionDetails` of the answer (one per receiver, `Completed`).
+pub fn test_notifications(
+    tx: &Tx,
+    sub: &str,
+    group_id: &str,
+    request: &Value,
+    now: OffsetDateTime,
+) -> Result<Vec<Value>, StoreError> {
+    let alert_type = request["alertType"].as_str().unwrap_or("servicehealth");
+    let f = Fired {
+        alert_id: new_alert_id(sub),
+        subscription: sub.to_string(),
+        rule_id: format!("{group_id}/testNotifications"),
+        rule_name: format!("Test notification ({alert_type})"),
+        description: "A test notification of an action group.".into(),
+        severity: 4,
+        signal_type: "Activity Log",
+        monitoring_service: "Activity Log - Administrative".into(),
+        monitor_service: "ActivityLog Administrative".into(),
+        target_ids: vec![format!("/subscriptions/{sub}")],
+        fired: arm_time(now),
+        alert_context: json!({"alertType": alert_type}),
+        legacy: Value::Null,
+        custom_properties: Map::new(),
+        email_subject: None,
+    };
+    let receivers = alerting::receivers(&json!({"properties": request}));
+    let sent = queue(tx, group_id, receivers, &f)?;
+    Ok(sent
+        .into_iter()
+        .map(|(mechanism, name)| {
+            json!({"MechanismType": mechanism, "Name": name, "Status": "Completed",
+                   "SubState": "Default", "SendTime": f.fired, "Detail": null})
+        })
+        .collect())
+}
+
+/// The outbox entries of `receivers` for `f`; (mechanism, receiver name) of each.
+fn queue(
+    tx: &Tx,
+    group_id: &str,
+    receivers: Vec<Receiver>,
+    f: &Fired,
+) -> Result<Vec<(&'static str, String)>, StoreError> {
+    let mut sent = Vec::new();
     let base = |kind: &str, receiver: &str| {
         json!({
             "kind": kind,
@@ -195,7 +246,20 @@ fn notify(tx: &Tx, group: &str, f: &Fired) -> Result<(), StoreError> {
         .next()
         .unwrap_or_default()
         .to_string();
-    for r in alerting::receivers(&ag.body) {
+    for r in receivers {
+        sent.push(match &r {
+            Receiver::Email { name, .. } => ("Email", name.clone()),
+            Receiver::Sms { name, .. } => ("Sms", name.clone()),
+            Receiver::Post { kind, name, .. } => (
+                match *kind {
+                    "logicApp" => "LogicApp",
+                    "azureFunction" => "AzureFunction",
+                    "automationRunbook" => "AutomationRunbook",
+                    _ => "Webhook",
+                },
+                name.clone(),
+            ),
+        });
         let entry = match r {
             Receiver::Email {
                 name,
@@ -236,7 +300,7 @@ fn notify(tx: &Tx, group: &str, f: &Fired) -> Result<(), StoreError> {
         };
         tx.append_activity(OUTBOX, &f.fired, &alert_key, &entry)?;
     }
-    Ok(())
+    Ok(sent)
 }
 
 /// Every outbox entry, oldest first.

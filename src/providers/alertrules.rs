@@ -11,6 +11,7 @@ use super::Cx;
 use crate::arm::error::ArmError;
 use crate::clock::arm_time;
 use crate::store::{Store, StoreError, Stored, Tx};
+use crate::wire::Reply;
 
 fn props(body: &mut Map<String, Value>) -> Option<&mut Map<String, Value>> {
     body.entry("properties")
@@ -63,6 +64,11 @@ pub fn complete_action_group(body: &mut Map<String, Value>) -> Result<(), ArmErr
         for r in items.iter_mut().filter_map(Value::as_object_mut) {
             if status {
                 r.entry("status").or_insert(json!("Enabled"));
+            }
+            if list == "emailReceivers" {
+                // what the 2026-09-01 examples show for an address nobody was asked to confirm
+                r.entry("verificationStatus")
+                    .or_insert(json!("LegacyAllowed"));
             }
             if !matches!(
                 list,
@@ -120,6 +126,7 @@ pub fn complete_scheduled_query_rule(
     let as_value = Value::Object(body.clone());
     crate::alerting::query_rule(&as_value).map_err(ArmError::bad_request)?;
     let legacy = as_value["properties"].get("source").is_some();
+    body.entry("tags").or_insert_with(|| json!({}));
     let now = arm_time(cx.now);
     let created_with = existing
         .and_then(|e| e["properties"]["createdWithApiVersion"].as_str())
@@ -152,4 +159,64 @@ pub fn after_delete(tx: &Tx, gone: &[Stored]) -> Result<(), StoreError> {
         crate::monitor::rules_changed(tx)?;
     }
     Ok(())
+}
+
+/// `POST …/actionGroups/{name}/createNotifications`: test notifications to the receivers the request
+/// lists (in the outbox like any alert's), answered complete at once; the status stays readable at
+/// `…/actionGroups/{name}/notificationStatus/{id}`.
+pub fn create_notifications(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let Some(request) = cx.body.filter(|b| b.is_object()) else {
+        return Err(ArmError::bad_request(
+            "The notification request must be a JSON object.",
+        ));
+    };
+    let mut group = cx.id.clone();
+    if let Some(last) = group.providers.last_mut() {
+        last.types.truncate(1);
+    }
+    let group_id = group.canonical();
+    let sub = cx.sub_key();
+    // a numeric id, as the service's are
+    let notification_id = cx
+        .new_id
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(char::from)
+        .chain("0000000000000".chars())
+        .take(14)
+        .collect::<String>();
+    let now = arm_time(cx.now);
+    let status_id = format!("{group_id}/notificationStatus/{notification_id}");
+    let status = store.write(|tx| -> Result<Value, ArmError> {
+        if tx.get(&group.key())?.is_none() {
+            return Err(ArmError::new(
+                "ResourceNotFound",
+                format!(
+                    "The Resource 'Microsoft.Insights/actionGroups/{}' under resource group '{}' was not found.",
+                    group.name().unwrap_or_default(),
+                    group.resource_group.as_deref().unwrap_or_default()
+                ),
+            )
+            .with_status(404));
+        }
+        let details =
+            crate::monitor::test_notifications(tx, &sub, &group_id, request, cx.now)?;
+        let status = json!({
+            "context": {"notificationSource": "Microsoft.Insights/TestNotification",
+                        "contextType": "Microsoft.Insights/activityLogs"},
+            "state": "Complete",
+            "createdTime": now,
+            "completedTime": now,
+            "actionDetails": details,
+        });
+        let id = crate::arm::resource_id::ResourceId::parse(&status_id)
+            .map_err(|e| ArmError::bad_request(e.0))?;
+        tx.put(&super::stored_row(
+            &id,
+            "microsoft.insights/actiongroups/notificationstatus",
+            status.clone(),
+        ))?;
+        Ok(status)
+    })?;
+    Ok(Reply::json(200, &status))
 }

@@ -282,8 +282,16 @@ pub fn after_delete(cx: &Cx, tx: &crate::store::Tx, gone: &[Stored]) -> Result<(
 
 /// A provider's own answer to `POST {resource}/{verb}` on a stored resource of type `rtype`, if it
 /// has one (the generic path answers the others).
-pub fn resource_action(cx: &Cx, rtype: &str, verb: &str) -> Option<Result<Reply, ArmError>> {
+pub fn resource_action(
+    cx: &Cx,
+    store: &Store,
+    rtype: &str,
+    verb: &str,
+) -> Option<Result<Reply, ArmError>> {
     match (rtype, verb.to_ascii_lowercase().as_str()) {
+        ("microsoft.insights/actiongroups", "createnotifications") => {
+            Some(alertrules::create_notifications(cx, store))
+        }
         ("microsoft.operationalinsights/workspaces", "sharedkeys" | "regeneratesharedkey") => {
             Some(Err(loganalytics::workspace_shared_keys(cx)))
         }

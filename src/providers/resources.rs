@@ -884,7 +884,7 @@ pub fn resources_action(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         .read(|tx| tx.get(&key))?
         .ok_or_else(|| not_found(&target))?;
     let t = row.rtype.as_str();
-    if let Some(answer) = super::resource_action(cx, t, &verb) {
+    if let Some(answer) = super::resource_action(cx, store, t, &verb) {
         return answer;
     }
     if t == "microsoft.storage/storageaccounts" && verb.eq_ignore_ascii_case("listKeys") {

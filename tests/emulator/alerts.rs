@@ -191,6 +191,27 @@ async fn action_groups_store_their_receivers_as_azure_returns_them() {
         b["properties"]["automationRunbookReceivers"][0]["runbookName"],
         "R"
     );
+    // test notifications go to the receivers the request names, through the outbox
+    let r = e
+        .call(
+            "POST",
+            &format!("{path}/createNotifications?api-version=2026-09-01"),
+            Some(&t),
+            Some(json!({"alertType": "budget",
+                "emailReceivers": [{"name": "me", "emailAddress": "me@fabrikam.example"}],
+                "smsReceivers": [{"name": "phone", "countryCode": "44", "phoneNumber": "7700900123"}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["state"], "Complete");
+    let details = r.body["actionDetails"].as_array().unwrap();
+    assert_eq!(details.len(), 2);
+    assert_eq!(details[0]["MechanismType"], "Email");
+    assert_eq!(details[0]["Status"], "Completed");
+    let mails = outbox(&e, "email").await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0]["to"], "me@fabrikam.example");
+    assert_eq!(outbox(&e, "sms").await[0]["to"], "+44 7700900123");
     // groupShortName is required, at most 12 characters
     let r = e
         .call(
