@@ -82,6 +82,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         graph_quota: args.graph_quota == lighthouse_emulator::cli::Switch::On,
         max_connections: args.max_connections,
         client_timeout: args.client_timeout,
+        signing_key: args.signing_key,
+        throttling: args.throttling,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
