@@ -70,6 +70,8 @@ pub struct App {
     pub sandboxes: std::sync::OnceLock<Arc<crate::sandboxes::Sandboxes>>,
     /// A sandbox's starting point: what its reset brings back (a copy, not a replay).
     pub origin: std::sync::OnceLock<Arc<App>>,
+    /// Throttling, fault rules and metrics (`crate::ops`).
+    pub ops: crate::ops::Ops,
 }
 
 /// Run an ARM request as a caller through the whole pipeline: `dispatch::arm_as`.
@@ -99,6 +101,7 @@ impl App {
             snapshots: Default::default(),
             sandboxes: Default::default(),
             origin: Default::default(),
+            ops: Default::default(),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {
@@ -148,6 +151,7 @@ impl App {
             snapshots: Default::default(),
             sandboxes: Default::default(),
             origin: Default::default(),
+            ops: Default::default(),
         })
     }
 

@@ -86,6 +86,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         max_connections: args.max_connections,
         client_timeout: args.client_timeout,
         max_sandboxes: args.max_sandboxes,
+        signing_key: args.signing_key,
+        throttling: args.throttling,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -5,7 +5,6 @@
 //! the first byte and the TLS handshake, hyper's header-read timeout, and an idle timeout; accept errors
 //! (the open-file limit) back off and are logged once per interval with a count.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -236,7 +235,14 @@ async fn serve_tls(
     };
     let svc = service_fn(move |req| {
         let app = app.clone();
-        async move { Ok::<_, Infallible>(respond(&app, req, port).await) }
+        async move {
+            let resp = respond(&app, req, port).await;
+            // an injected fault: no answer, the connection (or HTTP/2 stream) is reset
+            match resp.extensions().get::<crate::ops::Dropped>() {
+                Some(_) => Err(std::io::Error::other("fault injected: connection dropped")),
+                None => Ok(resp),
+            }
+        }
     });
     let last = Arc::new(AtomicU64::new(ticks()));
     let io = TokioIo::new(Activity {
@@ -343,7 +349,10 @@ async fn respond(app: &App, req: Request<Incoming>, port: u16) -> Response<Full<
         port,
     };
     let head = r.method == "HEAD";
-    to_response(dispatch::handle(app, &r), head)
+    match crate::ops::serve(app, &r).await {
+        Some(reply) => to_response(reply, head),
+        None => crate::ops::dropped(),
+    }
 }
 
 /// Header lines every ARM answer carries with the same value, parsed once: validating them byte by

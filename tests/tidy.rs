@@ -129,6 +129,8 @@ const EDGES: &[&str] = &[
     "src/cli.rs",
     "src/client.rs",
     "src/logsink.rs",
+    "src/notify.rs",
+    "src/ops.rs",
     "src/main.rs",
 ];
 
