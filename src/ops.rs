@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::arm::error::ArmError;
 use crate::app::App;
+use crate::arm::error::ArmError;
 use crate::dispatch;
 use crate::faults::{Effect, Facts, Faults, Operation, Rule};
 use crate::metrics::{Gauges, Metrics};
