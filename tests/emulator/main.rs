@@ -19,6 +19,7 @@ mod policy_aliases;
 mod policy_compliance;
 mod policy_effects;
 mod policy_resources;
+mod policy_states_cache;
 mod refusals;
 mod resource_rules;
 mod resourcegraph;

@@ -240,7 +240,7 @@ fn settle(
         chosen.push(Chosen {
             record,
             effect: h.effect,
-            details: h.details,
+            details: h.details.clone(),
             identity: h.applied.identity.clone(),
         });
     })?;
