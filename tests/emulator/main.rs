@@ -18,6 +18,7 @@ mod pim;
 mod policy_aliases;
 mod policy_compliance;
 mod policy_effects;
+mod policy_overrides;
 mod policy_resources;
 mod policy_states_cache;
 mod refusals;

@@ -70,6 +70,94 @@ pub struct Applied {
     pub body: Value,
     /// Lower-cased `notScopes`.
     not_scopes: Vec<String>,
+    /// `resourceSelectors`: the assignment evaluates a resource that matches every selector of one of
+    /// them (none: every resource).
+    resource_selectors: Vec<Vec<Selector>>,
+    /// `overrides` of kind `policyEffect`, in order: the effect, and the selectors a member and
+    /// resource must match for it (none: every member).
+    overrides: Vec<(Effect, Vec<Selector>)>,
+}
+
+/// One selector of a resource selector or an override: its kind (lower-cased:
+/// `resourcelocation`, `resourcetype`, `resourcewithoutlocation`, `policydefinitionreferenceid`)
+/// and its lower-cased `in` or `notIn` list.
+#[derive(Debug, Clone)]
+struct Selector {
+    kind: String,
+    values: Vec<String>,
+    negated: bool,
+}
+
+impl Selector {
+    fn parse(v: &Value) -> Option<Selector> {
+        let kind = v["kind"].as_str()?.to_ascii_lowercase();
+        let list = |k: &str| -> Option<Vec<String>> {
+            Some(
+                v.get(k)?
+                    .as_array()?
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_lowercase)
+                    .collect(),
+            )
+        };
+        let (values, negated) = match list("in") {
+            Some(l) => (l, false),
+            None => (list("notIn")?, true),
+        };
+        Some(Selector {
+            kind,
+            values,
+            negated,
+        })
+    }
+
+    /// Whether the selector holds for a resource of policy type `rtype` at `location` (`None` when
+    /// the resource has none) and, in an initiative, the member `reference`.
+    fn holds(&self, rtype: &str, location: Option<&str>, reference: Option<&str>) -> bool {
+        let is_in = |x: &str| self.values.iter().any(|v| v.eq_ignore_ascii_case(x));
+        let hit = match self.kind.as_str() {
+            "resourcelocation" => location.is_some_and(is_in),
+            "resourcetype" => is_in(rtype),
+            // "subscriptionLevelResources": the resources without a location
+            "resourcewithoutlocation" => location.is_none() && is_in("subscriptionLevelResources"),
+            "policydefinitionreferenceid" => reference.is_some_and(is_in),
+            _ => false,
+        };
+        hit != self.negated
+    }
+}
+
+impl Applied {
+    /// Whether the assignment's `resourceSelectors` select a resource of policy type `rtype` at
+    /// `location` ("Azure Policy assignment structure": resource selectors).
+    pub fn selects(&self, rtype: &str, location: Option<&str>) -> bool {
+        self.resource_selectors.is_empty()
+            || self
+                .resource_selectors
+                .iter()
+                .any(|sel| sel.iter().all(|s| s.holds(rtype, location, None)))
+    }
+
+    /// The effect of member `m` on a resource of policy type `rtype` at `location`: the first
+    /// `policyEffect` override whose selectors hold, else the definition's ("assignment structure":
+    /// overrides).
+    pub fn effect_for(&self, m: &Member, rtype: &str, location: Option<&str>) -> Option<Effect> {
+        for (effect, selectors) in &self.overrides {
+            if selectors
+                .iter()
+                .all(|s| s.holds(rtype, location, m.reference_id.as_deref()))
+            {
+                return Some(*effect);
+            }
+        }
+        m.effect
+    }
+}
+
+/// The location a selector compares: the body's `location`, `None` when it has none.
+pub fn location_of(body: &Value) -> Option<&str> {
+    body["location"].as_str().filter(|l| !l.is_empty())
 }
 
 /// Every assignment and exemption in the store, loaded once and shared.
@@ -467,6 +555,39 @@ fn applied(
             .flatten()
             .filter_map(Value::as_str)
             .map(|s| s.trim_end_matches('/').to_lowercase())
+            .collect(),
+        resource_selectors: p["resourceSelectors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                r["selectors"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Selector::parse)
+                    .collect()
+            })
+            .collect(),
+        overrides: p["overrides"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|o| {
+                o["kind"]
+                    .as_str()
+                    .is_some_and(|k| k.eq_ignore_ascii_case("policyEffect"))
+            })
+            .filter_map(|o| {
+                let effect = Effect::parse(o["value"].as_str()?)?;
+                let selectors = o["selectors"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Selector::parse)
+                    .collect();
+                Some((effect, selectors))
+            })
             .collect(),
     })
 }

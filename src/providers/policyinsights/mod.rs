@@ -14,7 +14,9 @@ use serde_json::{json, Map, Value};
 // the policies in force come from the shared loader (`policy::effective`, the one issue 11 reads
 // them through); the shared helpers of `providers`, also for `states` and `remediations`
 use super::catalog::api_versions;
-pub use super::policy::effective::{context_for, group_ancestors, Applied, Member, PolicySet};
+pub use super::policy::effective::{
+    context_for, group_ancestors, location_of, Applied, Member, PolicySet,
+};
 use super::{list_reply, operation_for, parse_eq_filter, stored_row, Cx, OPERATION_OWNER};
 use crate::arm::error::ArmError;
 use crate::arm::policyinsights_route::InsightsOp;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
-use super::{context_for, group_ancestors, Applied, Member, PolicySet};
+use super::{context_for, group_ancestors, location_of, Applied, Member, PolicySet};
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::ResourceId;
 use crate::facts::Snapshot;
@@ -345,14 +345,15 @@ fn evaluate_target(pass: &mut Pass, key: &str, body: &Value, rg: &str) -> Arc<[S
         let id = body["id"].as_str().unwrap_or(key);
         context_for(store, snap, id, "GET", "", now)
     });
+    let location = location_of(body);
     for (ai, members) in &pass.order {
         let a = &set.assignments[*ai as usize];
-        if !PolicySet::reaches(a, key, pass.ancestors) {
+        if !PolicySet::reaches(a, key, pass.ancestors) || !a.selects(&ptype, location) {
             continue;
         }
         for mi in members {
             let m = &a.members[*mi as usize];
-            let Some(effect) = m.effect else {
+            let Some(effect) = a.effect_for(m, &ptype, location) else {
                 continue;
             };
             if matches!(effect, Effect::Disabled | Effect::Manual) {
