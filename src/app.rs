@@ -70,6 +70,8 @@ pub struct App {
     pub sandboxes: std::sync::OnceLock<Arc<crate::sandboxes::Sandboxes>>,
     /// A sandbox's starting point: what its reset brings back (a copy, not a replay).
     pub origin: std::sync::OnceLock<Arc<App>>,
+    /// A deleted (or expired) sandbox: connections still open get 404 `SandboxNotFound` and are closed.
+    pub retired: std::sync::atomic::AtomicBool,
 }
 
 /// Run an ARM request as a caller through the whole pipeline: `dispatch::arm_as`.
@@ -99,6 +101,7 @@ impl App {
             snapshots: Default::default(),
             sandboxes: Default::default(),
             origin: Default::default(),
+            retired: Default::default(),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {
@@ -148,6 +151,7 @@ impl App {
             snapshots: Default::default(),
             sandboxes: Default::default(),
             origin: Default::default(),
+            retired: Default::default(),
         })
     }
 
