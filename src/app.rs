@@ -72,6 +72,8 @@ pub struct App {
     pub origin: std::sync::OnceLock<Arc<App>>,
     /// Throttling, fault rules and metrics (`crate::ops`).
     pub ops: crate::ops::Ops,
+    /// A deleted (or expired) sandbox: connections still open get 404 `SandboxNotFound` and are closed.
+    pub retired: std::sync::atomic::AtomicBool,
 }
 
 /// Run an ARM request as a caller through the whole pipeline: `dispatch::arm_as`.
@@ -102,6 +104,7 @@ impl App {
             sandboxes: Default::default(),
             origin: Default::default(),
             ops: Default::default(),
+            retired: Default::default(),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {
@@ -152,6 +155,7 @@ impl App {
             sandboxes: Default::default(),
             origin: Default::default(),
             ops: Default::default(),
+            retired: Default::default(),
         })
     }
 

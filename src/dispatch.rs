@@ -53,6 +53,9 @@ enum Gate<'a> {
 
 /// Handle one request from any surface. Never panics on input; adds ARM's standard headers.
 pub fn handle(app: &App, req: &Req) -> Reply {
+    if app.retired.load(std::sync::atomic::Ordering::Relaxed) {
+        return crate::sandboxes::retired_reply();
+    }
     let started = Instant::now();
     let request_id = fast_uuid();
     let correlation = req

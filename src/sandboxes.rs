@@ -35,6 +35,9 @@ struct Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        self.app
+            .retired
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(close) = self.close.take() {
             close();
         }
@@ -199,14 +202,7 @@ impl Sandboxes {
     ) -> Result<Value, (u16, String, String)> {
         self.expire();
         if self.len() >= self.max {
-            return Err((
-                409,
-                "TooManySandboxes".into(),
-                format!(
-                    "This emulator already runs {} sandboxes, the most --max-sandboxes allows; delete one (DELETE /_emulator/sandboxes/{{id}}) or raise the limit.",
-                    self.max
-                ),
-            ));
+            return Err(too_many(self.max));
         }
         let expires_in = match ttl {
             None => None,
@@ -233,13 +229,6 @@ impl Sandboxes {
         let _ = app.origin.set(template);
         let listening =
             (self.listen)(app.clone()).map_err(|e| (500, "SandboxFailed".to_string(), e))?;
-        let mut live = self.live();
-        let id = loop {
-            let id = format!("sb-{:08x}", rand::random::<u32>());
-            if !live.contains_key(&id) {
-                break id;
-            }
-        };
         let sandbox = Sandbox {
             app,
             port: listening.port,
@@ -249,9 +238,23 @@ impl Sandboxes {
             expires: expires_in.map(|d| Instant::now() + d),
             close: Some(listening.close),
         };
+        let mut live = self.live();
+        // checked again where it counts: creates running side by side never pass the limit together
+        if live.len() >= self.max {
+            drop(live);
+            drop(sandbox);
+            return Err(too_many(self.max));
+        }
+        let id = loop {
+            let id = format!("sb-{:08x}", rand::random::<u32>());
+            if !live.contains_key(&id) {
+                break id;
+            }
+        };
         let v = self.describe(&id, &sandbox);
+        let port = sandbox.port;
         live.insert(id.clone(), sandbox);
-        tracing::info!(sandbox = %id, port = listening.port, fixtures, "sandbox created");
+        tracing::info!(sandbox = %id, port, fixtures, "sandbox created");
         Ok(v)
     }
 
@@ -268,6 +271,26 @@ impl Sandboxes {
             .map(|(id, s)| self.describe(id, s))
             .collect()
     }
+}
+
+fn too_many(max: usize) -> (u16, String, String) {
+    (
+        409,
+        "TooManySandboxes".into(),
+        format!(
+            "This emulator already runs {max} sandboxes, the most --max-sandboxes allows; delete one (DELETE /_emulator/sandboxes/{{id}}) or raise the limit."
+        ),
+    )
+}
+
+/// What a deleted sandbox's open connections get: 404, and the connection closed (HTTP/1.1).
+pub fn retired_reply() -> Reply {
+    error(
+        404,
+        "SandboxNotFound",
+        "This sandbox was deleted or has expired.",
+    )
+    .header("connection", "close")
 }
 
 fn error(status: u16, code: &str, message: &str) -> Reply {

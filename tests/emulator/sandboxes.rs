@@ -197,6 +197,12 @@ async fn sandboxes_are_isolated_worlds_with_their_own_reset_clock_and_snapshots(
             .code(),
         "SandboxNotFound"
     );
+    // a connection still open from before answers 404 SandboxNotFound (e.client pooled one)
+    if let Ok(r) = e.client.get(format!("{url}/_emulator/health")).send().await {
+        assert_eq!(r.status(), 404);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "SandboxNotFound");
+    }
     let fresh = reqwest::Client::builder()
         .add_root_certificate(
             reqwest::Certificate::from_pem(&std::fs::read(state_dir().join("ca.pem")).unwrap())
