@@ -85,6 +85,8 @@ pub struct App {
     /// When the next cancelled subscription's retention ends (unix seconds; `i64::MAX` when none is
     /// cancelled): every request compares the clock with it, one atomic load.
     next_deletion: std::sync::atomic::AtomicI64,
+    /// The web console's request journal and where it answers (`crate::console`).
+    pub console: crate::console::State,
 }
 
 impl App {
@@ -106,6 +108,7 @@ impl App {
             world,
             next_deletion: std::sync::atomic::AtomicI64::new(i64::MAX),
             write_gate: RwLock::new(()),
+            console: Default::default(),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {

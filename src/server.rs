@@ -69,6 +69,10 @@ pub async fn serve(
     let acceptor = TlsAcceptor::from(tls);
     let tunnel = tunnel.map(TlsAcceptor::from);
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    // the web console answers on this listener? (loopback only unless --console-bind says otherwise)
+    let console = listener
+        .local_addr()
+        .is_ok_and(|a| app.console.serves_on(a.ip()));
     let mut errors = AcceptErrors::default();
     loop {
         // A slot first: at the limit, clients wait in the kernel's backlog instead of taking descriptors.
@@ -99,7 +103,7 @@ pub async fn serve(
                 _ => return,
             }
             if first[0] == 0x16 {
-                return serve_tls(app, tcp, acceptor, port, &limits).await;
+                return serve_tls(app, tcp, acceptor, port, console, &limits).await;
             }
             let proxied = tokio::time::timeout(
                 limits.handshake,
@@ -110,7 +114,7 @@ pub async fn serve(
                 return;
             };
             if let Some(t) = tunnel {
-                serve_tls(app, tcp, t, port, &limits).await;
+                serve_tls(app, tcp, t, port, false, &limits).await;
             }
         });
     }
@@ -216,6 +220,7 @@ async fn serve_tls(
     tcp: tokio::net::TcpStream,
     acceptor: TlsAcceptor,
     port: u16,
+    console: bool,
     limits: &Limits,
 ) {
     let stream = match tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await {
@@ -231,7 +236,7 @@ async fn serve_tls(
     };
     let svc = service_fn(move |req| {
         let app = app.clone();
-        async move { Ok::<_, Infallible>(respond(&app, req, port).await) }
+        async move { Ok::<_, Infallible>(respond(&app, req, port, console).await) }
     });
     let last = Arc::new(AtomicU64::new(ticks()));
     let io = TokioIo::new(Activity {
@@ -261,7 +266,12 @@ async fn serve_tls(
     }
 }
 
-async fn respond(app: &App, req: Request<Incoming>, port: u16) -> Response<Full<Bytes>> {
+async fn respond(
+    app: &App,
+    req: Request<Incoming>,
+    port: u16,
+    console: bool,
+) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     // Blob uploads are larger than ARM bodies: ARM's paths get ARM's limit, the rest the data plane's.
     let arm_path = ["/subscriptions", "/providers", "/tenants"]
@@ -338,7 +348,12 @@ async fn respond(app: &App, req: Request<Incoming>, port: u16) -> Response<Full<
         port,
     };
     let head = r.method == "HEAD";
-    to_response(dispatch::handle(app, &r), head)
+    if console && crate::console::is_console(&r) {
+        return to_response(crate::console::handle(app, &r), head);
+    }
+    let reply = dispatch::handle(app, &r);
+    app.console.record(app, &r, &reply);
+    to_response(reply, head)
 }
 
 /// Header lines every ARM answer carries with the same value, parsed once: validating them byte by

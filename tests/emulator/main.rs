@@ -3,6 +3,7 @@
 
 mod activity;
 mod arm;
+mod console;
 mod dataplane;
 mod delegation;
 mod deployments;
