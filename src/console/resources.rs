@@ -91,10 +91,16 @@ fn guards(s: &Session, sid: &str, groups: &[String]) -> Vec<Guard> {
                 .as_str()
                 .unwrap_or("")
                 .to_ascii_lowercase(),
-            label: format!(
-                "deny assignment '{}'",
-                d["properties"]["denyAssignmentName"].as_str().unwrap_or("")
-            ),
+            label: {
+                let name = d["properties"]["denyAssignmentName"].as_str().unwrap_or("");
+                if d["properties"]["isSystemProtected"].as_bool() == Some(true)
+                    || name.starts_with("System deny assignment")
+                {
+                    "system deny assignment".to_string()
+                } else {
+                    format!("deny assignment '{name}'")
+                }
+            },
             id: d["id"].as_str().unwrap_or("").to_string(),
         });
     }
@@ -117,12 +123,14 @@ fn marks(guards: &[Guard], id: &str) -> String {
 
 fn item(id: &str, name: &str, kind: &str, guards: &[Guard]) -> String {
     format!(
-        "<a href=\"/console/object?id={}\">{}</a> <span class=\"muted\">{}</span>{} {}",
+        "<a href=\"/console/object?id={}\">{}</a> <span class=\"muted\">{}</span>{} \
+<button type=\"button\" class=\"copy\" data-copy=\"{id}\" aria-label=\"Copy id of {name}\">Copy id</button>",
         esc(&q(id)),
         esc(name),
         esc(kind),
         marks(guards, id),
-        copyable(id)
+        id = esc(id),
+        name = esc(name),
     )
 }
 

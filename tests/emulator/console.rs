@@ -122,3 +122,31 @@ async fn console_bind_off_leaves_the_root_to_arm() {
     .await
     .is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clock_and_reset_from_the_console_need_the_admin_key_when_one_is_set() {
+    let key = "console-class-key-2026";
+    let e = emu_with(|o| o.admin_key = Some(key.into())).await;
+    let post = |form: &'static str| {
+        e.client
+            .post(format!("{}/console/clock", e.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+    };
+    let page = post("advance=PT2H").await.unwrap().text().await.unwrap();
+    assert!(page.contains("AdminKeyRequired"), "{page}");
+    let r = post("advance=PT2H&admin_key=console-class-key-2026")
+        .await
+        .unwrap();
+    let remembered = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("lec_admin_key="));
+    let page = r.text().await.unwrap();
+    assert!(page.contains("The clock now reads"), "{page}");
+    assert!(remembered);
+    assert!(e.app.clock.offset_seconds() >= 7200);
+    let _ = key;
+}

@@ -17,7 +17,9 @@
     var b = ev.target.closest && ev.target.closest("button.copy");
     if (!b) return;
     var text = b.getAttribute("data-copy");
-    var done = function () { b.textContent = "Copied"; announce("Copied"); setTimeout(function () { b.textContent = "Copy"; }, 1500); };
+    var label = b.getAttribute("data-label") || b.textContent;
+    b.setAttribute("data-label", label);
+    var done = function () { b.textContent = "Copied"; announce("Copied"); setTimeout(function () { b.textContent = label; }, 1500); };
     if (navigator.clipboard && navigator.clipboard.writeText) {
       navigator.clipboard.writeText(text).then(done, function () { fallback(text); done(); });
     } else { fallback(text); done(); }
