@@ -262,3 +262,15 @@ def test_keyboard_reaches_the_skip_link_and_sign_in_works_with_a_password(new_pa
     page.get_by_role("button", name="Sign in", exact=True).click()
     assert BOB in page.locator("#who").inner_text()
     assert page.url.endswith("/console/customers")
+
+
+def test_the_clock_advances_and_the_world_resets_from_the_console(new_page, emulator):
+    page = new_page()
+    page.goto(f"/console/clock?as={quote(ALICE)}")
+    page.get_by_label("Advance by (ISO 8601 duration)").fill("PT2H")
+    page.get_by_role("button", name="Advance").click()
+    assert "The clock now reads" in page.locator(".notice.ok").inner_text()
+    assert emulator.admin("GET", "/_emulator/clock").json()["offsetSeconds"] >= 7200
+    page.get_by_role("button", name="Reset the world").click()
+    assert "The world was reset" in page.locator(".notice.ok").inner_text()
+    assert abs(emulator.admin("GET", "/_emulator/clock").json()["offsetSeconds"]) < 60
