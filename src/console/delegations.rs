@@ -302,7 +302,7 @@ pub fn activate(s: &Session) -> String {
         "requestType": "SelfActivate",
         "justification": field(&f, "justification"),
         "scheduleInfo": {"expiration": {"type": "AfterDuration", "duration": field(&f, "duration")}}}});
-    let name = crate::dispatch::fast_uuid();
+    let name = uuid::Uuid::new_v4().to_string();
     let a = s.arm(
         "PUT",
         &format!("{scope}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests/{name}?api-version={PIM_API}"),
@@ -319,14 +319,12 @@ pub fn activate(s: &Session) -> String {
             notice(
                 "ok",
                 &format!(
-                    "Activated {} at {} for {}: status {}, until {}.",
+                    "Activated {} at {} for {} from {}: status {}.",
                     role_name(s, role),
                     scope,
                     field(&f, "duration"),
+                    p["scheduleInfo"]["startDateTime"].as_str().unwrap_or("now"),
                     p["status"].as_str().unwrap_or(""),
-                    p["scheduleInfo"]["expiration"]["endDateTime"]
-                        .as_str()
-                        .unwrap_or("the end of the duration"),
                 )
             ),
             esc(&q(&try_url)),

@@ -148,7 +148,13 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             _ => {}
         }
     }
-    let r = match (req.method.as_str(), path) {
+    // HEAD is answered as GET (the server drops the body)
+    let method = if req.method == "HEAD" {
+        "GET"
+    } else {
+        req.method.as_str()
+    };
+    let r = match (method, path) {
         ("GET", "/console/") => pages::home(&s, None),
         ("POST", "/console/signin") => return pages::signin(&mut s),
         ("POST", "/console/signout") => {
