@@ -72,6 +72,8 @@ pub struct App {
     pub origin: std::sync::OnceLock<Arc<App>>,
     /// Throttling, fault rules and metrics (`crate::ops`).
     pub ops: crate::ops::Ops,
+    /// The web console's request journal and where it answers (`crate::console`).
+    pub console: crate::console::State,
     /// A deleted (or expired) sandbox: connections still open get 404 `SandboxNotFound` and are closed.
     pub retired: std::sync::atomic::AtomicBool,
 }
@@ -104,6 +106,7 @@ impl App {
             sandboxes: Default::default(),
             origin: Default::default(),
             ops: Default::default(),
+            console: Default::default(),
             retired: Default::default(),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
@@ -155,6 +158,7 @@ impl App {
             sandboxes: Default::default(),
             origin: Default::default(),
             ops: Default::default(),
+            console: Default::default(),
             retired: Default::default(),
         })
     }

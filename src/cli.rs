@@ -152,6 +152,14 @@ pub struct ServeArgs {
     /// Key for /_emulator/* (header x-emulator-admin-key); required when bound beyond loopback.
     #[arg(long, env = "LIGHTHOUSE_EMULATOR_ADMIN_KEY")]
     pub admin_key: Option<String>,
+    /// Where the web console (`/`, `/console/`) answers: loopback (default: connections to a loopback
+    /// address only), any, off, or an IP address of a listener besides loopback.
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_CONSOLE_BIND",
+        default_value = "loopback"
+    )]
+    pub console_bind: String,
     /// Port for the MSAL user-realm lookup that MSAL Python sends to 443 (0 disables).
     #[arg(
         long,

@@ -15,6 +15,7 @@ pub mod authz;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod console;
 pub mod dataplane;
 pub mod directory;
 pub mod dispatch;

@@ -28,6 +28,8 @@ pub struct Options {
     pub sans: Vec<String>,
     pub admin_key: Option<String>,
     pub userrealm_port: u16,
+    /// Where the web console answers (`console::Bind::parse`): `loopback` by default.
+    pub console_bind: String,
     pub max_authorizations: usize,
     /// Resource Graph's per-user quota (15 queries per 5 s).
     pub graph_quota: bool,
@@ -60,6 +62,7 @@ impl Options {
             sans: Vec::new(),
             admin_key: None,
             userrealm_port: 0,
+            console_bind: "loopback".into(),
             max_authorizations: 20,
             graph_quota: true,
             max_connections: crate::server::DEFAULT_MAX_CONNECTIONS,
@@ -150,6 +153,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             opts.bind
         ));
     }
+    let console_bind = crate::console::Bind::parse(&opts.console_bind)?;
     std::fs::create_dir_all(&opts.state_dir)
         .map_err(|e| format!("creating {}: {e}", opts.state_dir.display()))?;
     let world = load_world(opts.fixtures.as_ref())?;
@@ -187,6 +191,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             .map_err(|e| format!("loading the world: {e}"))?,
     );
     app.ops.throttle.set_default(opts.throttling);
+    app.console.set_bind(console_bind);
     let listeners = bind(&opts.bind, opts.port).await?;
     let limits = crate::server::Limits::new(
         opts.max_connections,

@@ -131,6 +131,7 @@ const EDGES: &[&str] = &[
     "src/logsink.rs",
     "src/notify.rs",
     "src/ops.rs",
+    "src/console/",
     "src/main.rs",
 ];
 
@@ -178,7 +179,10 @@ fn layering_holds() {
     // nothing below the edges uses the pipeline
     for f in &files {
         let r = rel(f);
-        if EDGES.contains(&r.as_str()) {
+        if EDGES
+            .iter()
+            .any(|e| r == *e || (e.ends_with('/') && r.starts_with(e)))
+        {
             continue;
         }
         let text = fs::read_to_string(f).unwrap();

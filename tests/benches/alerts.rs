@@ -63,7 +63,9 @@ fn main() {
         groups: Vec::new(),
         client_name: "admin@fabrikam.onmicrosoft.com".into(),
         identity_type: "User",
-        claims: Arc::new(json!({"oid": "30000000-0000-0000-0000-000000002111", "tid": TENANT})),
+        claims: lighthouse_emulator::auth::token::Claims::Built(Arc::new(
+            json!({"oid": "30000000-0000-0000-0000-000000002111", "tid": TENANT}),
+        )),
         platform: false,
     };
     let resource = format!("/subscriptions/{SUB}/resourceGroups/rg-web/providers/Microsoft.Network/virtualNetworks/vnet-bench");

@@ -4,6 +4,7 @@
 mod activity;
 mod alerts;
 mod arm;
+mod console;
 mod dataplane;
 mod delegation;
 mod deployments;
