@@ -1,6 +1,6 @@
 //! Microsoft.PolicyInsights operations as route values: policy states (`queryResults`, `summarize`,
-//! `triggerEvaluation`) and remediations at any scope, named after the 2024-10-01 policyStates.json
-//! and remediations.json operationIds (one value per operation, whatever its scope). Pure: no I/O.
+//! `triggerEvaluation`), policy events (`queryResults`) and remediations at any scope, named after the
+//! 2024-10-01 policyStates.json, policyEvents.json and remediations.json operationIds (one value per operation, whatever its scope). Pure: no I/O.
 
 use super::error::ArmError;
 use super::resource_id::ResourceId;
@@ -15,6 +15,8 @@ pub enum InsightsOp {
     PolicyStatesTriggerEvaluation,
     /// GET of a trigger's `Location` (`…/providers/Microsoft.PolicyInsights/asyncOperationResults/{id}`).
     PolicyStatesAsyncOperationResults,
+    /// `PolicyEvents_ListQueryResultsFor*` (`default`).
+    PolicyEventsListQueryResults,
     RemediationsCreateOrUpdate,
     RemediationsGet,
     RemediationsDelete,
@@ -59,6 +61,14 @@ impl InsightsOp {
                 ("queryresults" | "summarize" | "triggerevaluation", _) => None,
                 _ => return None,
             }
+        } else if eq(t, "policyEvents") {
+            // policyEvents.json: `{scope}/providers/Microsoft.PolicyInsights/policyEvents/default/queryResults`
+            let res = name.as_deref()?;
+            second.filter(|(n, v)| v.is_none() && depth == 2 && eq(n, "queryResults"))?;
+            if !eq(res, "default") {
+                return None;
+            }
+            (m == "POST").then_some(PolicyEventsListQueryResults)
         } else if eq(t, "asyncOperationResults") && depth == 1 && name.is_some() {
             (m == "GET").then_some(PolicyStatesAsyncOperationResults)
         } else if eq(t, "remediations") {
@@ -114,6 +124,9 @@ impl InsightsOp {
             }
             PolicyStatesAsyncOperationResults => {
                 "Microsoft.PolicyInsights/asyncOperationResults/read"
+            }
+            PolicyEventsListQueryResults => {
+                "Microsoft.PolicyInsights/policyEvents/queryResults/read"
             }
             RemediationsCreateOrUpdate => "Microsoft.PolicyInsights/remediations/write",
             RemediationsGet | RemediationsList => "Microsoft.PolicyInsights/remediations/read",
@@ -237,6 +250,11 @@ mod tests {
         }
         let id = ResourceId::parse(&format!("{s}{pi}/policyEvents/latest/queryResults")).unwrap();
         assert!(InsightsOp::parse("POST", &id).is_none());
+        let id = ResourceId::parse(&format!("{rg}{pi}/policyEvents/default/queryResults")).unwrap();
+        assert_eq!(
+            InsightsOp::parse("POST", &id).map(Result::ok),
+            Some(Some(PolicyEventsListQueryResults))
+        );
         let id = ResourceId::parse(&format!("{pa}{pi}/policyStates/latest/queryResults")).unwrap();
         assert_eq!(InsightsOp::scope(&id).canonical(), pa);
     }

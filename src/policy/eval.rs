@@ -136,6 +136,21 @@ pub fn evaluate_prepared(
     Ok(out)
 }
 
+/// The conditions of `def`'s `if` evaluated on `resource`, each recorded as
+/// `evaluationDetails.evaluatedExpressions` reports it, whether the rule matched or not (a policy
+/// state's `policyEvaluationDetails`).
+pub fn trace(
+    def: &Definition,
+    params: &Map<String, Value>,
+    resource: &Value,
+    ctx: &EvalContext,
+) -> Result<Vec<Value>, PolicyError> {
+    let ev = Ev::new(resource, resource, ctx, params);
+    ev.tracing.set(true);
+    ev.cond(&def.cond).map_err(|e| fail(def, &e))?;
+    Ok(ev.take_trace())
+}
+
 /// A failure while evaluating: Azure's InvalidPolicyParameters wrapper with the inner message.
 pub(crate) fn fail(def: &Definition, inner: &str) -> PolicyError {
     super::invalid_parameters(&def.name, inner)

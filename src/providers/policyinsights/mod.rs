@@ -5,6 +5,7 @@
 //! pipeline through the hook dispatch hands in. Follows policyStates.json and remediations.json
 //! (2024-10-01) and their examples.
 
+pub mod events;
 pub mod odata;
 pub mod remediations;
 pub mod states;
@@ -17,7 +18,9 @@ use super::catalog::api_versions;
 pub use super::policy::effective::{
     context_for, group_ancestors, location_of, Applied, Member, PolicySet,
 };
-use super::{list_reply, operation_for, parse_eq_filter, stored_row, Cx, OPERATION_OWNER};
+use super::{
+    list_reply, next_link, operation_for, parse_eq_filter, stored_row, Cx, OPERATION_OWNER,
+};
 use crate::arm::error::ArmError;
 use crate::arm::policyinsights_route::InsightsOp;
 use crate::arm::resource_id::ResourceId;
@@ -44,6 +47,7 @@ pub fn run(
         PolicyStatesSummarize => policy_states_summarize(cx, store, set),
         PolicyStatesTriggerEvaluation => policy_states_trigger_evaluation(cx, store, set),
         PolicyStatesAsyncOperationResults => policy_states_async_operation_results(cx, store),
+        PolicyEventsListQueryResults => policy_events_list_query_results(cx, store),
         RemediationsCreateOrUpdate => remediations::remediations_create_or_update(cx, store, set),
         RemediationsGet => remediations::remediations_get(cx, store, set, run_as),
         RemediationsDelete => remediations::remediations_delete(cx, store),
@@ -54,6 +58,10 @@ pub fn run(
         }
     }
 }
+
+/// Records per page of `queryResults`. The service's own page size is not documented; 1 000 is
+/// Resource Graph's largest page and what this emulator chose.
+const PAGE: usize = 1000;
 
 /// A refusal of a query option. Code and text are the emulator's: Azure's own were not found in
 /// public material.
@@ -142,10 +150,22 @@ fn records(
         o.dedup();
         o
     });
+    // `$expand=PolicyEvaluationDetails` (policyStates.json's expandParameter)
+    let expand = only.is_none()
+        && cx.req.query("$expand").is_some_and(|x| {
+            x.split(',')
+                .any(|e| e.trim().eq_ignore_ascii_case("PolicyEvaluationDetails"))
+        });
     let mut out = Vec::new();
     states::compute(store, cx.snap, set, &scope, cx.now, &mut |h| {
-        let r = h.record_only(&stamp, only.as_deref());
+        let mut r = h.record_only(&stamp, only.as_deref());
         if keep.is_none_or(|f| f.matches(&r)) {
+            if expand {
+                r.insert(
+                    "policyEvaluationDetails".into(),
+                    h.evaluation_details(store, cx.snap, cx.now),
+                );
+            }
             out.push(r);
         }
     })?;
@@ -188,9 +208,14 @@ fn read_fields(
 
 /// `{base}{scope}/providers/Microsoft.PolicyInsights/policyStates/$metadata`.
 fn metadata(cx: &Cx) -> String {
+    metadata_of(cx, "policyStates")
+}
+
+/// `{base}{scope}/providers/Microsoft.PolicyInsights/{collection}/$metadata`.
+fn metadata_of(cx: &Cx, collection: &str) -> String {
     let scope = InsightsOp::scope(cx.id).canonical();
     format!(
-        "{}{scope}/providers/Microsoft.PolicyInsights/policyStates/$metadata",
+        "{}{scope}/providers/Microsoft.PolicyInsights/{collection}/$metadata",
         cx.base_url
     )
 }
@@ -229,26 +254,36 @@ fn filter_of(cx: &Cx) -> Result<Option<odata::Filter>, ArmError> {
 }
 
 fn check_time(cx: &Cx, option: &str) -> Result<(), ArmError> {
-    if let Some(t) = cx
+    time_of(cx, option).map(|_| ())
+}
+
+/// The time a `$from`/`$to` option names (ISO 8601, with or without its zone), `None` when absent.
+fn time_of(cx: &Cx, option: &str) -> Result<Option<time::OffsetDateTime>, ArmError> {
+    let Some(t) = cx
         .req
         .query(option)
         .map(str::trim)
         .filter(|t| !t.is_empty())
-    {
-        let fmt = &time::format_description::well_known::Rfc3339;
-        let ok = time::OffsetDateTime::parse(t, fmt).is_ok()
-            || time::OffsetDateTime::parse(&format!("{t}Z"), fmt).is_ok()
-            || time::OffsetDateTime::parse(&format!("{}Z", t.replacen(' ', "T", 1)), fmt).is_ok()
-            || time::OffsetDateTime::parse(&t.replacen(' ', "T", 1), fmt).is_ok();
-        if !ok {
-            return Err(bad_query(option, "it must be an ISO 8601 date and time"));
-        }
-    }
-    Ok(())
+    else {
+        return Ok(None);
+    };
+    let fmt = &time::format_description::well_known::Rfc3339;
+    let spaced = t.replacen(' ', "T", 1);
+    [
+        t.to_string(),
+        format!("{t}Z"),
+        format!("{spaced}Z"),
+        spaced.clone(),
+    ]
+    .iter()
+    .find_map(|c| time::OffsetDateTime::parse(c, fmt).ok())
+    .map(Some)
+    .ok_or_else(|| bad_query(option, "it must be an ISO 8601 date and time"))
 }
 
 /// PolicyStates_ListQueryResultsFor*: the states of the scope through `$filter`, `$apply`,
-/// `$orderby`, `$top`, `$select` (`$from`/`$to` checked: every state is the latest, stamped now).
+/// `$orderby`, `$top`, `$select`, paged by `$skiptoken` (`$from`/`$to` checked: every state is the
+/// latest, stamped now).
 pub fn policy_states_list_query_results(
     cx: &Cx,
     store: &Store,
@@ -256,6 +291,37 @@ pub fn policy_states_list_query_results(
 ) -> Result<Reply, ArmError> {
     check_time(cx, "$from")?;
     check_time(cx, "$to")?;
+    query_results(
+        cx,
+        "policyStates",
+        &policy_states_resource(cx),
+        &|keep, only| records(cx, store, set, keep, only),
+    )
+}
+
+/// PolicyEvents_ListQueryResultsFor*: the policy events of the scope between `$from` (by default a
+/// day before `$to`) and `$to` (by default now), with the same query options as the states.
+pub fn policy_events_list_query_results(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
+    let to = time_of(cx, "$to")?.unwrap_or(cx.now);
+    let from = time_of(cx, "$from")?.unwrap_or(to - time::Duration::days(1));
+    let scope = scope_of(cx, &InsightsOp::scope(cx.id));
+    query_results(cx, "policyEvents", "default", &|keep, _| {
+        events::records(store, &scope, from, to, keep)
+    })
+}
+
+/// The records `rows` gives (those `$filter` keeps; with only the properties named, when it can
+/// build fewer) through `$apply`, `$orderby`, `$top`, `$select`, one page from `$skiptoken`.
+#[allow(clippy::type_complexity)]
+fn query_results(
+    cx: &Cx,
+    collection: &str,
+    res: &str,
+    rows: &dyn Fn(
+        Option<&odata::Filter>,
+        Option<Vec<&'static str>>,
+    ) -> Result<Vec<Map<String, Value>>, ArmError>,
+) -> Result<Reply, ArmError> {
     let filter = filter_of(cx)?;
     let apply = match cx
         .req
@@ -283,14 +349,23 @@ pub fn policy_states_list_query_results(
         .filter(|s| !s.is_empty())
         .map(|s| s.split(',').map(|f| f.trim().to_string()).collect());
     let only = read_fields(&apply, &orderby, select.as_deref());
-    let rows = records(cx, store, set, filter.as_ref(), only)?;
+    let rows = rows(filter.as_ref(), only)?;
     let mut rows = odata::apply(&apply, rows);
     odata::sort(&mut rows, &orderby);
     if let Some(t) = top {
         rows.truncate(t);
     }
-    let meta = metadata(cx);
-    let res = policy_states_resource(cx);
+    // one page of PAGE records from `$skiptoken` (an offset, as this emulator's other paged lists;
+    // one it did not give counts as the start), the rest behind `@odata.nextLink`
+    let skip = cx
+        .req
+        .query("$skiptoken")
+        .and_then(|t| t.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let total = rows.len();
+    let next = (skip + PAGE < total).then(|| next_link(cx, skip + PAGE));
+    let rows: Vec<Map<String, Value>> = rows.into_iter().skip(skip).take(PAGE).collect();
+    let meta = metadata_of(cx, collection);
     let entity = format!("{meta}#{res}/$entity");
     let value: Vec<Value> = rows
         .into_iter()
@@ -308,8 +383,8 @@ pub fn policy_states_list_query_results(
         .collect();
     Ok(Reply::json(
         200,
-        // (every state in one page: `@odata.nextLink` null, as the examples show a last page)
-        &json!({"@odata.context": format!("{meta}#{res}"), "@odata.count": value.len(), "@odata.nextLink": null, "value": value}),
+        // (`@odata.nextLink` null on the last page, as the examples show one)
+        &json!({"@odata.context": format!("{meta}#{res}"), "@odata.count": value.len(), "@odata.nextLink": next, "value": value}),
     ))
 }
 

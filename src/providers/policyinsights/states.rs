@@ -59,6 +59,27 @@ impl Hit<'_> {
         self.record_only(stamp, None)
     }
 
+    /// `policyEvaluationDetails` (`$expand=PolicyEvaluationDetails`): the rule's conditions
+    /// evaluated on the resource now, each as a refusal's `evaluatedExpressions` lists it; empty for
+    /// an exempt state.
+    pub fn evaluation_details(&self, store: &Store, snap: &Snapshot, now: OffsetDateTime) -> Value {
+        if self.compliance == "Exempt" {
+            return json!({});
+        }
+        let id = self.body["id"].as_str().unwrap_or_default();
+        let mut ctx = context_for(store, snap, id, "GET", "", now);
+        let m = self.member;
+        if m.uses_policy_fn {
+            ctx.policy = json!({"assignmentId": self.applied.id, "definitionId": m.definition_id,
+                "setDefinitionId": m.set_definition_id.clone().unwrap_or_default(),
+                "definitionReferenceId": m.reference_id.clone().unwrap_or_default()});
+        }
+        match policy::eval::trace(&m.def, &m.params, self.body, &ctx) {
+            Ok(evaluated) => json!({ "evaluatedExpressions": evaluated }),
+            Err(_) => json!({}),
+        }
+    }
+
     /// The record with only the properties `only` names (every one when `None`): a query that
     /// groups or selects builds no more than it reads.
     pub fn record_only(&self, stamp: &str, only: Option<&[&'static str]>) -> Map<String, Value> {
