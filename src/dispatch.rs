@@ -112,11 +112,11 @@ impl App {
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {
-            app.load_world()?;
+            app.load_world()?; // refreshes the policies itself
         } else {
             app.refresh()?;
+            app.refresh_policies()?;
         }
-        app.refresh_policies()?;
         Ok(app)
     }
 
