@@ -281,9 +281,10 @@ pub async fn serve(app: &App, req: &Req) -> Option<Reply> {
                 None => {
                     let r = dispatch::handle(app, req);
                     match &injected {
-                        Some((rule, e @ Effect::Latency { ms })) => {
+                        // not on an allowed data-plane answer: azure-storage-blob reads every header
+                        // containing "or-" as an object-replication status (the log line says it)
+                        Some((rule, Effect::Latency { ms })) if surface != "dataplane" => {
                             let why = r.get_header(DECISION).unwrap_or_default().to_string();
-                            let _ = e;
                             mark(
                                 r,
                                 format!("fault injected; rule {rule} (latency {ms} ms); {why}"),
@@ -411,7 +412,9 @@ fn start_lro(
         None => request_ids(Reply::empty(202), req),
     };
     r.headers.retain(|(k, _)| {
-        !k.eq_ignore_ascii_case("azure-asyncoperation") && !k.eq_ignore_ascii_case("location")
+        !["azure-asyncoperation", "location", "retry-after"]
+            .iter()
+            .any(|h| k.eq_ignore_ascii_case(h))
     });
     r = r
         .header("azure-asyncoperation", url.clone())
