@@ -66,6 +66,8 @@ pub fn record(store: &Store, r: &Record) -> Result<(), StoreError> {
         tx.append_activity(r.subscription_id, &ts, r.correlation_id, &end)?;
         // subscription diagnostic settings stream both into Log Analytics (AzureActivity)
         crate::logs::stream_activity(tx, r.subscription_id, &[&begin, &end])?;
+        // activity-log alert rules of the subscription see each record as it is written
+        crate::monitor::on_activity(tx, r.subscription_id, &[&begin, &end], r.now)?;
         if let Some((tenant, event)) = &tenant_event {
             tx.append_activity(&tenant_log_key(tenant), &ts, r.correlation_id, event)?;
         }
@@ -185,7 +187,7 @@ fn event(r: &Record, event_id: &str, operation_id: &str, end: Option<bool>) -> V
         "authorization": authorization,
         "caller": r.caller.client_name,
         "channels": "Operation",
-        "claims": flatten_claims(&r.caller.claims),
+        "claims": flatten_claims(&r.caller.claims.to_value()),
         "correlationId": r.correlation_id,
         "description": "",
         "eventDataId": event_id,
@@ -247,7 +249,7 @@ pub fn delegation_event(r: &Record, event_id: &str, operation_id: &str) -> Optio
         "authorization": {"action": action, "scope": "/"},
         "caller": r.caller.client_name,
         "channels": "Operation",
-        "claims": flatten_claims(&r.caller.claims),
+        "claims": flatten_claims(&r.caller.claims.to_value()),
         "correlationId": r.correlation_id,
         "description": Value::Object(description).to_string(),
         "eventDataId": event_id,
@@ -343,6 +345,12 @@ fn provider_and_type(action: &str) -> (String, String) {
 
 /// `Microsoft.Resources/subscriptions/resourceGroups/write` → `Create or Update Resource Group`.
 fn operation_text(action: &str) -> String {
+    // Names the resource provider publishes that the rule below does not derive. A delegation's
+    // PUT is "Add Managed Services Registration Assignment" in the activity log: the Azure Lighthouse
+    // sample delegation-alert-for-customer queries AzureActivity for exactly that OperationName.
+    if action.eq_ignore_ascii_case("Microsoft.ManagedServices/registrationAssignments/write") {
+        return "Add Managed Services Registration Assignment".into();
+    }
     let parts: Vec<&str> = action.split('/').collect();
     let (verb, ty) = match parts.as_slice() {
         [.., ty, verb, last] if last.eq_ignore_ascii_case("action") => (Some(*verb), *ty),
@@ -472,14 +480,14 @@ mod tests {
             groups: vec!["30000000-0000-0000-0000-000000001101".into()],
             client_name: "alice@contosomsp.onmicrosoft.com".into(),
             identity_type: "User",
-            claims: std::sync::Arc::new(json!({
+            claims: crate::auth::token::Claims::Built(std::sync::Arc::new(json!({
                 "aud": "https://management.azure.com/", "iss": format!("https://sts.windows.net/{CONTOSO}/"),
                 "iat": 1700000000, "nbf": 1700000000, "exp": 1700003600,
                 "amr": ["pwd", "mfa"], "appid": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "appidacr": "0",
                 "groups": ["30000000-0000-0000-0000-000000001101"], "idtyp": "user", "name": "Alice",
                 "oid": "30000000-0000-0000-0000-000000001111", "tid": CONTOSO,
                 "upn": "alice@contosomsp.onmicrosoft.com", "ver": "1.0", "scp": null,
-            })),
+            }))),
             platform: false,
         }
     }

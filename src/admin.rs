@@ -1,5 +1,6 @@
 //! The emulator's own endpoints under `/_emulator/`: health, reset to the loaded world, the movable
-//! clock, the CA certificate, explain and tokens for `lighthouse-emulator token`. No token; when the server listens beyond loopback they need the admin
+//! clock (a move runs the scheduled query rules that fell due), the CA certificate, explain, tokens for
+//! `lighthouse-emulator token` and the alert outbox (e-mails, SMS and webhook calls of fired alerts). No token; when the server listens beyond loopback they need the admin
 //! key. Never reachable through ARM routing.
 
 use serde_json::{json, Value};
@@ -167,8 +168,13 @@ pub fn handle(app: &App, req: &Req) -> Reply {
                     "Send {\"advance\": \"PT2H\"} or {\"set\": \"2027-01-01T00:00:00Z\"}.",
                 );
             }
+            // scheduled query rules run the evaluations that fell due on the moved clock
+            if let Err(e) = crate::monitor::run_due(&app.store, &app.snapshot(), app.clock.now()) {
+                tracing::error!(error = %e, "scheduled query rules not evaluated");
+            }
             clock_reply(app)
         }
+        ("GET", "/_emulator/outbox") => outbox(app, req),
         _ => admin_error(
             404,
             "NotFound",
@@ -211,5 +217,26 @@ fn ingest_logs(app: &App, req: &Req) -> Reply {
         ),
         Err(crate::logs::IngestError::BadBody(m)) => admin_error(400, "InvalidRows", &m),
         Err(crate::logs::IngestError::Store(e)) => admin_error(500, "InternalError", &e.0),
+    }
+}
+
+/// `GET /_emulator/outbox[?kind=email|sms|webhook]`: what fired alerts sent, oldest first.
+fn outbox(app: &App, req: &Req) -> Reply {
+    match crate::monitor::outbox(&app.store) {
+        Ok(items) => {
+            let kind = req.query("kind");
+            let value: Vec<Value> = items
+                .into_iter()
+                .filter(|e| {
+                    kind.is_none_or(|k| {
+                        e["kind"]
+                            .as_str()
+                            .is_some_and(|x| x.eq_ignore_ascii_case(k))
+                    })
+                })
+                .collect();
+            Reply::json(200, &json!({ "value": value }))
+        }
+        Err(e) => admin_error(500, "InternalError", &e.0),
     }
 }

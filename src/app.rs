@@ -70,6 +70,10 @@ pub struct App {
     pub sandboxes: std::sync::OnceLock<Arc<crate::sandboxes::Sandboxes>>,
     /// A sandbox's starting point: what its reset brings back (a copy, not a replay).
     pub origin: std::sync::OnceLock<Arc<App>>,
+    /// Throttling, fault rules and metrics (`crate::ops`).
+    pub ops: crate::ops::Ops,
+    /// The web console's request journal and where it answers (`crate::console`).
+    pub console: crate::console::State,
     /// A deleted (or expired) sandbox: connections still open get 404 `SandboxNotFound` and are closed.
     pub retired: std::sync::atomic::AtomicBool,
 }
@@ -101,6 +105,8 @@ impl App {
             snapshots: Default::default(),
             sandboxes: Default::default(),
             origin: Default::default(),
+            ops: Default::default(),
+            console: Default::default(),
             retired: Default::default(),
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
@@ -151,6 +157,8 @@ impl App {
             snapshots: Default::default(),
             sandboxes: Default::default(),
             origin: Default::default(),
+            ops: Default::default(),
+            console: Default::default(),
             retired: Default::default(),
         })
     }

@@ -152,6 +152,14 @@ pub struct ServeArgs {
     /// Key for /_emulator/* (header x-emulator-admin-key); required when bound beyond loopback.
     #[arg(long, env = "LIGHTHOUSE_EMULATOR_ADMIN_KEY")]
     pub admin_key: Option<String>,
+    /// Where the web console (`/`, `/console/`) answers: loopback (default: connections to a loopback
+    /// address only), any, off, or an IP address of a listener besides loopback.
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_CONSOLE_BIND",
+        default_value = "loopback"
+    )]
+    pub console_bind: String,
     /// Port for the MSAL user-realm lookup that MSAL Python sends to 443 (0 disables).
     #[arg(
         long,
@@ -197,6 +205,20 @@ pub struct ServeArgs {
         default_value_t = crate::sandboxes::DEFAULT_MAX
     )]
     pub max_sandboxes: usize,
+    /// The token-signing key of a state dir that has none: `well-known` (the shipped development key,
+    /// instant) or `private` (generated, and replacing a well-known one). Default: well-known on
+    /// loopback, private with a --bind beyond it.
+    #[arg(long, env = "LIGHTHOUSE_EMULATOR_SIGNING_KEY", value_enum)]
+    pub signing_key: Option<crate::auth::keys::KeyChoice>,
+    /// `arm`: ARM's request throttling (token buckets per subscription, tenant and principal; 429 with
+    /// Retry-After). Also switched at run time with `POST /_emulator/throttling`.
+    #[arg(
+        long,
+        env = "LIGHTHOUSE_EMULATOR_THROTTLING",
+        value_enum,
+        default_value = "off"
+    )]
+    pub throttling: crate::throttle::Mode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -578,9 +578,9 @@ pub fn run_as(
         groups: Vec::new(),
         client_name: object_id.to_lowercase(),
         identity_type: "ManagedIdentity",
-        claims: Arc::new(
+        claims: crate::auth::token::Claims::Built(Arc::new(
             json!({"oid": object_id, "tid": tenant_id, "idtyp": "app", "appid": object_id}),
-        ),
+        )),
         platform: false,
     };
     let hostport = base.split("://").nth(1).unwrap_or(base);
@@ -1233,6 +1233,9 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::VirtualMachinesRestart => compute::virtual_machines_restart(cx, store),
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),
+        Route::AlertsGetAll => providers::alertsmanagement::alerts_get_all(cx, store),
+        Route::AlertsGetById => providers::alertsmanagement::alerts_get_by_id(cx, store),
+        Route::AlertsChangeState => providers::alertsmanagement::alerts_change_state(cx, store),
         Route::Policy(op) => providers::policy::run(*op, cx, store),
         // answered in arm_authenticated, which hands it the policies in force and `run_as`
         Route::PolicyInsights(_) => Err(ArmError::internal()),

@@ -3,8 +3,6 @@
 //! may not do an action at a scope, with every reason (grant, deny assignment, lock, tenant standing, data
 //! plane, Azure Policy) — served at `POST /_emulator/explain`. Never changes state; never answers HTTP.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
 use crate::app::App;
@@ -156,7 +154,7 @@ pub fn explain(app: &App, body: &Value) -> Result<Value, String> {
         groups: groups.clone(),
         client_name: p.client_name().to_string(),
         identity_type: "User",
-        claims: Arc::new(Value::Null),
+        claims: crate::auth::token::Claims::None,
         platform: false,
     };
     let mut reasons = Vec::new();

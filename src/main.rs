@@ -81,11 +81,14 @@ fn serve(args: ServeArgs) -> ExitCode {
         sans: args.sans.clone(),
         admin_key: args.admin_key.clone(),
         userrealm_port: args.userrealm_port,
+        console_bind: args.console_bind.clone(),
         max_authorizations: args.max_authorizations,
         graph_quota: args.graph_quota == lighthouse_emulator::cli::Switch::On,
         max_connections: args.max_connections,
         client_timeout: args.client_timeout,
         max_sandboxes: args.max_sandboxes,
+        signing_key: args.signing_key,
+        throttling: args.throttling,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -113,6 +116,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
         let state = opts.state_dir.display();
         println!("Point clients at it: eval \"$(lighthouse-emulator env --port {} --state-dir {state})\"", running.port);
+        if !opts.console_bind.eq_ignore_ascii_case("off") {
+            println!("Web console: https://localhost:{}/ (in a browser that trusts the CA above)", running.port);
+        }
         for w in &running.warnings {
             eprintln!("{w}");
         }

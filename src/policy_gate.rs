@@ -124,27 +124,31 @@ fn policy_ref(a: &Applied, m: &Member) -> Value {
     })
 }
 
-/// The members in force on a target, not exempt, of enforced assignments, with their effect.
+/// The members in force on a target, not exempt, of enforced assignments whose resource selectors
+/// select `resource`, with their effect (an assignment's override applied).
 fn candidates<'s>(
     set: &'s PolicySet,
     target: &str,
     ancestors: &[String],
     now: OffsetDateTime,
+    resource: &Value,
     want: &dyn Fn(Effect) -> bool,
-) -> Vec<(&'s Applied, &'s Member)> {
+) -> Vec<(&'s Applied, &'s Member, Effect)> {
     let mut out = Vec::new();
+    let rtype = policy::eval::policy_type(resource);
+    let location = effective::location_of(resource);
     for a in set.in_force(target, ancestors) {
         // DoNotEnforce: evaluated for compliance only; no effect, no activity event ("assignment
         // structure": enforcement mode)
-        if !a.enforce {
+        if !a.enforce || !a.selects(&rtype, location) {
             continue;
         }
         for m in &a.members {
-            let Ok(effect) = m.def.effect(&m.params) else {
+            let Some(effect) = a.effect_for(m, &rtype, location) else {
                 continue;
             };
             if want(effect) && set.exemption_in(a, m, target, ancestors, now).is_none() {
-                out.push((a, m));
+                out.push((a, m, effect));
             }
         }
     }
@@ -152,9 +156,10 @@ fn candidates<'s>(
 }
 
 /// The candidates whose rule matches `resource`, in `Effect::order`.
-fn matched(cands: &[(&Applied, &Member)], ctx: &EvalContext, resource: &Value) -> Vec<Hit> {
+fn matched(cands: &[(&Applied, &Member, Effect)], ctx: &EvalContext, resource: &Value) -> Vec<Hit> {
     let mut hits = Vec::new();
-    for (a, m) in cands {
+    let applies = |m: &Member| m.def.mode.applies(&policy::eval::policy_type(resource));
+    for (a, m, effect) in cands {
         // the context is shared; only a rule that calls policy() gets its own with the assignment
         let own;
         let c = if m.uses_policy_fn {
@@ -165,7 +170,7 @@ fn matched(cands: &[(&Applied, &Member)], ctx: &EvalContext, resource: &Value) -
         } else {
             ctx
         };
-        match policy::evaluate(&m.def, &m.params, resource, c) {
+        match policy::evaluate_prepared(&m.def, &m.params, resource, c, *effect, applies(m), true) {
             Ok(o) if o.matched => hits.push(Hit {
                 assignment: (*a).clone(),
                 member: (*m).clone(),
@@ -215,7 +220,7 @@ pub fn before_write(
     let mut notes = Vec::new();
     let original = resource.clone();
     // append and modify first: they change what deny and audit see
-    let cands = candidates(&set, &target, &ancestors, now, &|e| {
+    let cands = candidates(&set, &target, &ancestors, now, &resource, &|e| {
         !matches!(e, Effect::Disabled | Effect::Manual | Effect::DenyAction)
     });
     if cands.is_empty() {
@@ -223,7 +228,7 @@ pub fn before_write(
     }
     let (change, rest): (Vec<_>, Vec<_>) = cands
         .into_iter()
-        .partition(|(_, m)| matches!(m.def.effect(&m.params), Ok(Effect::Append | Effect::Modify)));
+        .partition(|(_, _, e)| matches!(e, Effect::Append | Effect::Modify));
     let changers = matched(&change, &ctx, &resource);
     for h in changers.iter().filter(|h| h.assignment.enforce) {
         let details = &h.outcome.details;
@@ -568,7 +573,9 @@ pub fn before_delete(
     };
     let now = app.clock.now();
     let ctx = effective::context_for(&app.store, snap, &target, "DELETE", api_version, now);
-    let cands = candidates(&set, &target, &ancestors, now, &|e| e == Effect::DenyAction);
+    let cands = candidates(&set, &target, &ancestors, now, &row.body, &|e| {
+        e == Effect::DenyAction
+    });
     let hits: Vec<Hit> = matched(&cands, &ctx, &row.body)
         .into_iter()
         .filter(|h| h.assignment.enforce && policy::denies_action(&h.outcome, "delete"))
@@ -850,7 +857,7 @@ fn write_event(
         "authorization": {"action": action, "scope": canonical},
         "caller": caller.client_name,
         "channels": "Operation",
-        "claims": crate::activity::flatten_claims(&caller.claims),
+        "claims": crate::activity::flatten_claims(&caller.claims.to_value()),
         "correlationId": event_id,
         "description": "",
         "eventDataId": event_id,
@@ -882,10 +889,10 @@ fn write_event(
         "tenantId": sub.tenant_id.to_lowercase(),
     });
     let subkey = sub.subscription_id.to_lowercase();
-    if let Err(e) = app
-        .store
-        .write(|tx| tx.append_activity(&subkey, &ts, &event_id, &ev))
-    {
+    if let Err(e) = app.store.write(|tx| {
+        tx.append_activity(&subkey, &ts, &event_id, &ev)?;
+        crate::monitor::on_activity(tx, &subkey, &[&ev], now)
+    }) {
         tracing::error!(error = %e, "policy activity event not written");
     }
 }

@@ -5,7 +5,6 @@
 //! the first byte and the TLS handshake, hyper's header-read timeout, and an idle timeout; accept errors
 //! (the open-file limit) back off and are logged once per interval with a count.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,6 +69,10 @@ pub async fn serve(
     let acceptor = TlsAcceptor::from(tls);
     let tunnel = tunnel.map(TlsAcceptor::from);
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    // the web console answers on this listener? (loopback only unless --console-bind says otherwise)
+    let console = listener
+        .local_addr()
+        .is_ok_and(|a| app.console.serves_on(a.ip()));
     let mut errors = AcceptErrors::default();
     loop {
         // A slot first: at the limit, clients wait in the kernel's backlog instead of taking descriptors.
@@ -100,7 +103,7 @@ pub async fn serve(
                 _ => return,
             }
             if first[0] == 0x16 {
-                return serve_tls(app, tcp, acceptor, port, &limits).await;
+                return serve_tls(app, tcp, acceptor, port, console, &limits).await;
             }
             let proxied = tokio::time::timeout(
                 limits.handshake,
@@ -113,8 +116,8 @@ pub async fn serve(
             if let Some(t) = tunnel {
                 // a tunnel to one of this emulator's sandboxes is served as that sandbox
                 match sandbox {
-                    Some((app, port)) => serve_tls(app, tcp, t, port, &limits).await,
-                    None => serve_tls(app, tcp, t, port, &limits).await,
+                    Some((app, port)) => serve_tls(app, tcp, t, port, false, &limits).await,
+                    None => serve_tls(app, tcp, t, port, false, &limits).await,
                 }
             }
         });
@@ -221,6 +224,7 @@ async fn serve_tls(
     tcp: tokio::net::TcpStream,
     acceptor: TlsAcceptor,
     port: u16,
+    console: bool,
     limits: &Limits,
 ) {
     let stream = match tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await {
@@ -236,7 +240,14 @@ async fn serve_tls(
     };
     let svc = service_fn(move |req| {
         let app = app.clone();
-        async move { Ok::<_, Infallible>(respond(&app, req, port).await) }
+        async move {
+            let resp = respond(&app, req, port, console).await;
+            // an injected fault: no answer, the connection (or HTTP/2 stream) is reset
+            match resp.extensions().get::<crate::ops::Dropped>() {
+                Some(_) => Err(std::io::Error::other("fault injected: connection dropped")),
+                None => Ok(resp),
+            }
+        }
     });
     let last = Arc::new(AtomicU64::new(ticks()));
     let io = TokioIo::new(Activity {
@@ -266,7 +277,12 @@ async fn serve_tls(
     }
 }
 
-async fn respond(app: &App, req: Request<Incoming>, port: u16) -> Response<Full<Bytes>> {
+async fn respond(
+    app: &App,
+    req: Request<Incoming>,
+    port: u16,
+    console: bool,
+) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     // Blob uploads are larger than ARM bodies: ARM's paths get ARM's limit, the rest the data plane's.
     let arm_path = ["/subscriptions", "/providers", "/tenants"]
@@ -343,7 +359,16 @@ async fn respond(app: &App, req: Request<Incoming>, port: u16) -> Response<Full<
         port,
     };
     let head = r.method == "HEAD";
-    to_response(dispatch::handle(app, &r), head)
+    if console && crate::console::is_console(&r) {
+        return to_response(crate::console::handle(app, &r), head);
+    }
+    match crate::ops::serve(app, &r).await {
+        Some(reply) => {
+            app.console.record(app, &r, &reply);
+            to_response(reply, head)
+        }
+        None => crate::ops::dropped(),
+    }
 }
 
 /// Header lines every ARM answer carries with the same value, parsed once: validating them byte by

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::app::{App, AuthzMode, Config};
-use crate::auth::keys::SigningKey;
+use crate::auth::keys::{KeyChoice, SigningKey};
 use crate::store::Store;
 use crate::world::{World, DEFAULT_WORLD};
 
@@ -28,6 +28,8 @@ pub struct Options {
     pub sans: Vec<String>,
     pub admin_key: Option<String>,
     pub userrealm_port: u16,
+    /// Where the web console answers (`console::Bind::parse`): `loopback` by default.
+    pub console_bind: String,
     pub max_authorizations: usize,
     /// Resource Graph's per-user quota (15 queries per 5 s).
     pub graph_quota: bool,
@@ -38,6 +40,10 @@ pub struct Options {
     pub client_timeout: u64,
     /// Sandboxes alive at once (`POST /_emulator/sandboxes`); 0 turns them off.
     pub max_sandboxes: usize,
+    /// The signing key of a state dir without one (None: well-known on loopback, private beyond it).
+    pub signing_key: Option<KeyChoice>,
+    /// ARM's request throttling (`crate::throttle`).
+    pub throttling: crate::throttle::Mode,
 }
 
 impl Options {
@@ -56,11 +62,14 @@ impl Options {
             sans: Vec::new(),
             admin_key: None,
             userrealm_port: 0,
+            console_bind: "loopback".into(),
             max_authorizations: 20,
             graph_quota: true,
             max_connections: crate::server::DEFAULT_MAX_CONNECTIONS,
             client_timeout: crate::server::DEFAULT_CLIENT_TIMEOUT.as_secs(),
             max_sandboxes: crate::sandboxes::DEFAULT_MAX,
+            signing_key: None,
+            throttling: crate::throttle::Mode::Off,
         }
     }
 }
@@ -144,6 +153,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             opts.bind
         ));
     }
+    let console_bind = crate::console::Bind::parse(&opts.console_bind)?;
     std::fs::create_dir_all(&opts.state_dir)
         .map_err(|e| format!("creating {}: {e}", opts.state_dir.display()))?;
     let world = load_world(opts.fixtures.as_ref())?;
@@ -152,8 +162,15 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         _ => None,
     };
     let tls = crate::tls::material(&opts.state_dir, &opts.sans, own)?;
-    let key =
-        SigningKey::load_or_create(&opts.state_dir).map_err(|e| format!("signing key: {e}"))?;
+    // A fresh state dir on loopback starts with the well-known development key: generating an RSA key
+    // took 120–460 ms of every first start (README "Cold start").
+    let choice = opts.signing_key.unwrap_or(if is_loopback(&opts.bind) {
+        KeyChoice::WellKnown
+    } else {
+        KeyChoice::Private
+    });
+    let key = SigningKey::load_or_choose(&opts.state_dir, choice)
+        .map_err(|e| format!("signing key: {e}"))?;
     let store = if opts.in_memory {
         Store::open(None)
     } else {
@@ -173,6 +190,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         App::new(store, key, world, config, crate::dispatch::arm_as)
             .map_err(|e| format!("loading the world: {e}"))?,
     );
+    app.ops.throttle.set_default(opts.throttling);
+    app.console.set_bind(console_bind);
     let listeners = bind(&opts.bind, opts.port).await?;
     let limits = crate::server::Limits::new(
         opts.max_connections,
@@ -190,6 +209,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             limits.clone(),
         ));
     }
+    // fired alerts' e-mails, SMS and webhook calls, delivered off the request path
+    tokio::spawn(crate::notify::run(app.clone()));
     if opts.userrealm_port != 0 && opts.userrealm_port != port {
         match bind(&opts.bind, opts.userrealm_port).await {
             Ok(ls) => {

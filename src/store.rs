@@ -598,6 +598,31 @@ impl Tx<'_> {
         rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
     }
 
+    /// Entries of an activity-table log after sequence number `after`, oldest first, with their
+    /// sequence numbers (the alert outbox is read this way; AUTOINCREMENT never reuses a number).
+    pub fn activity_since(&self, sub: &str, after: i64) -> Result<Vec<(i64, Value)>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT seq, body FROM activity WHERE sub = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let rows = st.query_map(params![sub.to_lowercase(), after], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|r| {
+            let (seq, body) = r?;
+            Ok((seq, serde_json::from_str(&body)?))
+        })
+        .collect()
+    }
+
+    /// The highest sequence number the activity table has given out (0 when none).
+    pub fn activity_seq(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .tx
+            .query_row("SELECT coalesce(max(seq), 0) FROM activity", [], |r| {
+                r.get(0)
+            })?)
+    }
+
     // --- Log Analytics rows ---
 
     /// Append one row to a workspace's table (`workspace` = its customerId, `ts` = TimeGenerated).

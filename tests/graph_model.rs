@@ -4,7 +4,10 @@
 //! subscription and resource-group scope) and deny assignments, `Resources | project id` run through the
 //! real pipeline (`dispatch::handle` with a token, over an in-memory store loaded from the world's ARM
 //! requests) returns exactly the resources a slow, obvious reference model says a GET (`{type}/read`) is
-//! allowed on — and the real GET of each resource agrees. The model shares no code with `src/`.
+//! allowed on — and the real GET of each resource agrees. Worlds also hold management groups (nested
+//! below each tenant's root, subscriptions moved into them) with role assignments at group scope, which
+//! apply to every subscription below. The model shares no code with `src/`. `GRAPH_MODEL_WORLDS` sets
+//! the number of worlds (64 in `cargo test`; `scripts/property-scale` runs more).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -110,9 +113,20 @@ struct Deny {
     only_here: bool,
 }
 
+/// A management group below its tenant's root (`parent`: another group of the model, else the root).
+#[derive(Debug, Clone)]
+struct Mg {
+    name: String,
+    tenant: usize,
+    parent: Option<usize>,
+}
+
 #[derive(Debug, Clone)]
 struct Model {
     tenants: Vec<String>,
+    mgs: Vec<Mg>,
+    /// Per subscription: the group it was moved into (an index of `mgs`), else its tenant's root.
+    placed: Vec<Option<usize>>,
     people: Vec<Person>,
     /// (subscription id, owning tenant)
     subs: Vec<(String, usize)>,
@@ -217,6 +231,9 @@ enum Why {
     /// A grant, but a deny assignment wins.
     Denied,
     AllowedCustomer,
+    /// Allowed on the customer path only by a role assignment at a management group above the
+    /// subscription.
+    AllowedViaGroup,
     AllowedDelegated,
 }
 
@@ -227,6 +244,26 @@ impl Model {
             .or_else(|| builtin_permissions().get(guid))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The lower-cased ids of the management groups a subscription sits in: its group, that group's
+    /// ancestors, and its tenant's root.
+    fn groups_above(&self, sub: usize) -> Vec<String> {
+        let key = |n: &str| format!("/providers/microsoft.management/managementgroups/{n}");
+        let mut out = Vec::new();
+        let mut at = self.placed[sub];
+        while let Some(g) = at {
+            out.push(key(&self.mgs[g].name.to_ascii_lowercase()));
+            at = self.mgs[g].parent;
+        }
+        out.push(key(&self.tenants[self.subs[sub].1]));
+        out
+    }
+
+    /// Does a role assignment at `scope` reach resource `id` of subscription `sub`: a prefix of its id,
+    /// or a management group the subscription sits in.
+    fn reaches(&self, scope: &str, sub: usize, id: &str) -> bool {
+        covers(scope, id) || self.groups_above(sub).contains(&scope.to_ascii_lowercase())
     }
 
     /// The caller and every group it is in, directly or through others.
@@ -260,7 +297,9 @@ impl Model {
         }
         let granted = if customer {
             self.role_assignments.iter().any(|(p, scope, role)| {
-                me.contains(p) && covers(scope, id) && permits(&self.role(role), &action)
+                me.contains(p)
+                    && self.reaches(scope, *sub, id)
+                    && permits(&self.role(role), &action)
             })
         } else {
             self.delegations.iter().any(|d| {
@@ -287,8 +326,14 @@ impl Model {
                 && !d.excludes.iter().any(|p| me.contains(p))
                 && permits(&d.permissions, &action)
         });
+        // allowed only through a management group: no grant at or below the subscription reads it
+        let only_via_group = customer
+            && !self.role_assignments.iter().any(|(p, scope, role)| {
+                me.contains(p) && covers(scope, id) && permits(&self.role(role), &action)
+            });
         match (denied, customer) {
             (true, _) => Why::Denied,
+            (false, true) if only_via_group => Why::AllowedViaGroup,
             (false, true) => Why::AllowedCustomer,
             (false, false) => Why::AllowedDelegated,
         }
@@ -335,6 +380,14 @@ type AssignmentSpec = (Index, Index, Index, bool);
 type DelegationSpec = (Index, Index, bool, Index, Vec<(Index, Index)>);
 /// (scope, principals (None = Everyone), excludes, permissions, doNotApplyToChildScopes)
 type DenySpec = (Index, Vec<Option<Index>>, Vec<Index>, Vec<Perm>, bool);
+/// Management groups: per group (tenant, parent among the earlier groups of its tenant or the root);
+/// per subscription, where it is moved (an index among root + its tenant's groups); role assignments at
+/// group scope (principal, group among root + its tenant's groups, tenant, built-in role).
+type MgSpec = (
+    Vec<(Index, Index)>,
+    Vec<Index>,
+    Vec<(Index, Index, Index, Index)>,
+);
 
 fn world() -> impl Strategy<Value = Model> {
     (
@@ -378,14 +431,37 @@ fn world() -> impl Strategy<Value = Model> {
             ),
             0..=3,
         ),
+        (
+            vec((any::<Index>(), any::<Index>()), 0..=4),
+            vec(any::<Index>(), 3),
+            vec(
+                (
+                    any::<Index>(),
+                    any::<Index>(),
+                    any::<Index>(),
+                    any::<Index>(),
+                ),
+                0..=3,
+            ),
+        ),
     )
         .prop_map(
-            |(n, subs, edges, customs, assignments, delegations, denies)| {
-                build(n, subs, edges, customs, assignments, delegations, denies)
+            |(n, subs, edges, customs, assignments, delegations, denies, mgs)| {
+                build(
+                    n,
+                    subs,
+                    edges,
+                    customs,
+                    assignments,
+                    delegations,
+                    denies,
+                    mgs,
+                )
             },
         )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build(
     n_tenants: usize,
     subs: Vec<SubSpec>,
@@ -394,6 +470,7 @@ fn build(
     assignments: Vec<AssignmentSpec>,
     delegations: Vec<DelegationSpec>,
     denies: Vec<DenySpec>,
+    (mg_specs, placements, mg_assignments): MgSpec,
 ) -> Model {
     let tenants: Vec<String> = (0..n_tenants).map(|t| guid(0x7e000000, t)).collect();
     let mut people = Vec::new();
@@ -430,6 +507,8 @@ fn build(
 
     let mut model = Model {
         tenants,
+        mgs: vec![],
+        placed: vec![],
         people,
         subs: vec![],
         groups: vec![],
@@ -480,6 +559,54 @@ fn build(
     }
     for (i, perms) in customs.into_iter().enumerate() {
         model.custom_roles.insert(guid(0xc0000000, i), perms);
+    }
+
+    // management groups: each below its tenant's root or an earlier group of its tenant
+    for (i, (tenant, parent)) in mg_specs.into_iter().enumerate() {
+        let tenant = tenant.index(n_tenants);
+        let earlier: Vec<Option<usize>> = std::iter::once(None)
+            .chain((0..i).filter(|g| model.mgs[*g].tenant == tenant).map(Some))
+            .collect();
+        model.mgs.push(Mg {
+            name: format!("Mg{i}"),
+            tenant,
+            parent: *parent.get(&earlier),
+        });
+    }
+    let in_tenant = |model: &Model, t: usize| -> Vec<Option<usize>> {
+        std::iter::once(None)
+            .chain(
+                (0..model.mgs.len())
+                    .filter(|g| model.mgs[*g].tenant == t)
+                    .map(Some),
+            )
+            .collect()
+    };
+    for (s, at) in placements.iter().enumerate().take(model.subs.len()) {
+        let choices = in_tenant(&model, model.subs[s].1);
+        model.placed.push(*at.get(&choices));
+    }
+    for (who, at, tenant, role) in mg_assignments {
+        let t = tenant.index(n_tenants);
+        let scope = match *at.get(&in_tenant(&model, t)) {
+            Some(g) => format!(
+                "/providers/Microsoft.Management/managementGroups/{}",
+                model.mgs[g].name
+            ),
+            None => format!(
+                "/providers/Microsoft.Management/managementGroups/{}",
+                model.tenants[t]
+            ),
+        };
+        let locals: Vec<&Person> = model.people.iter().filter(|p| p.tenant == t).collect();
+        let ra = (
+            who.get(&locals).object_id.clone(),
+            scope,
+            role.get(BUILTINS).to_string(),
+        );
+        if !model.role_assignments.contains(&ra) {
+            model.role_assignments.push(ra);
+        }
     }
 
     // scopes: subscriptions, groups, resources
@@ -643,6 +770,33 @@ fn to_world(m: &Model) -> World {
         })
         .collect();
     let mut requests = Vec::new();
+    for g in &m.mgs {
+        let parent = match g.parent {
+            Some(p) => m.mgs[p].name.clone(),
+            None => m.tenants[g.tenant].clone(),
+        };
+        requests.push(request(
+            format!(
+                "/providers/Microsoft.Management/managementGroups/{}",
+                g.name
+            ),
+            "2023-04-01",
+            json!({"properties": {"displayName": g.name, "details": {"parent":
+                {"id": format!("/providers/Microsoft.Management/managementGroups/{parent}")}}}}),
+        ));
+    }
+    for (s, g) in m.placed.iter().enumerate() {
+        if let Some(g) = g {
+            requests.push(request(
+                format!(
+                    "/providers/Microsoft.Management/managementGroups/{}/subscriptions/{}",
+                    m.mgs[*g].name, m.subs[s].0
+                ),
+                "2023-04-01",
+                json!({}),
+            ));
+        }
+    }
     for (_, g) in &m.groups {
         requests.push(request(
             g.clone(),
@@ -678,7 +832,11 @@ fn to_world(m: &Model) -> World {
             ),
             "2022-04-01",
             json!({"properties": {"principalId": p,
-                "roleDefinitionId": format!("{}/providers/Microsoft.Authorization/roleDefinitions/{role}", everywhere[0])}}),
+                "roleDefinitionId": if scope.starts_with("/providers/") {
+                    format!("/providers/Microsoft.Authorization/roleDefinitions/{role}")
+                } else {
+                    format!("{}/providers/Microsoft.Authorization/roleDefinitions/{role}", everywhere[0])
+                }}}),
         ));
     }
     for (i, d) in m.delegations.iter().enumerate() {
@@ -850,7 +1008,10 @@ fn check(model: &Model, named: &[Index]) -> Result<Vec<Why>, TestCaseError> {
         let mut want = BTreeSet::new();
         for (r, (s, id, _, api, _)) in model.resources.iter().enumerate() {
             let why = model.why(caller, r);
-            let allowed = matches!(why, Why::AllowedCustomer | Why::AllowedDelegated);
+            let allowed = matches!(
+                why,
+                Why::AllowedCustomer | Why::AllowedViaGroup | Why::AllowedDelegated
+            );
             // the real GET agrees with the model
             let (status, _) = call(&app, "GET", id, api, Some(&token), &Value::Null);
             prop_assert_eq!(
@@ -882,9 +1043,13 @@ fn check(model: &Model, named: &[Index]) -> Result<Vec<Why>, TestCaseError> {
 
 #[test]
 fn resource_graph_returns_exactly_what_a_get_may_read() {
-    const CASES: u32 = 64;
+    let cases: u32 = std::env::var("GRAPH_MODEL_WORLDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let started = std::time::Instant::now();
     let mut runner = TestRunner::new(ProptestConfig {
-        cases: CASES,
+        cases,
         source_file: Some(file!()),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
         ..ProptestConfig::default()
@@ -900,7 +1065,10 @@ fn resource_graph_returns_exactly_what_a_get_may_read() {
         panic!("{e}");
     }
     let t = tally.into_inner();
-    eprintln!("{CASES} worlds, (caller, resource) pairs by the model's reason: {t:?}");
+    eprintln!(
+        "{cases} worlds, (caller, resource) pairs by the model's reason: {t:?} ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
     // the generator must keep exercising every reason, or the agreement above means little
     for why in [
         Why::NoStanding,
@@ -908,6 +1076,7 @@ fn resource_graph_returns_exactly_what_a_get_may_read() {
         Why::NoGrantDelegated,
         Why::Denied,
         Why::AllowedCustomer,
+        Why::AllowedViaGroup,
         Why::AllowedDelegated,
     ] {
         let n = t.get(&why).copied().unwrap_or(0);

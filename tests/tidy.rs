@@ -64,6 +64,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/template/",
             "src/kql/",
             "src/policy/",
+            "src/alerting.rs",
         ],
         &[
             "crate::store",
@@ -102,6 +103,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/authn.rs",
             "src/explain.rs",
             "src/policy_gate.rs",
+            "src/monitor.rs",
         ],
         &[
             "hyper",
@@ -127,6 +129,9 @@ const EDGES: &[&str] = &[
     "src/cli.rs",
     "src/client.rs",
     "src/logsink.rs",
+    "src/notify.rs",
+    "src/ops.rs",
+    "src/console/",
     "src/main.rs",
 ];
 
@@ -174,7 +179,10 @@ fn layering_holds() {
     // nothing below the edges uses the pipeline
     for f in &files {
         let r = rel(f);
-        if EDGES.contains(&r.as_str()) {
+        if EDGES
+            .iter()
+            .any(|e| r == *e || (e.ends_with('/') && r.starts_with(e)))
+        {
             continue;
         }
         let text = fs::read_to_string(f).unwrap();

@@ -29,9 +29,25 @@ pub enum Family {
     Policy,
     /// Microsoft.PolicyInsights policy states and remediations.
     PolicyInsights,
+    /// Microsoft.AlertsManagement alerts.
+    AlertsManagement,
     /// Any provider the emulator does not model: any well-formed version.
     Generic,
 }
+
+/// Microsoft.AlertsManagement's alerts versions (specification/alertsmanagement; azure-mgmt-alertsmanagement
+/// sends 2019-05-05-preview, newer SDKs 2023-07-12-preview and 2024-01-01-preview).
+const ALERTS_MANAGEMENT: &[&str] = &[
+    "2017-11-15-privatepreview",
+    "2018-05-05",
+    "2018-05-05-preview",
+    "2019-03-01",
+    "2019-05-05-preview",
+    "2023-01-01",
+    "2023-07-12-preview",
+    "2024-01-01-preview",
+    "2025-05-25-preview",
+];
 
 const RESOURCE_GRAPH: &[&str] = &[
     "2018-09-01-preview",
@@ -236,6 +252,7 @@ impl Family {
             Family::ResourceGraph => RESOURCE_GRAPH,
             Family::Policy => POLICY,
             Family::PolicyInsights => POLICY_INSIGHTS,
+            Family::AlertsManagement => ALERTS_MANAGEMENT,
             Family::Generic => &[],
         }
     }

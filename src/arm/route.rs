@@ -117,6 +117,11 @@ pub enum Route {
     // Microsoft.Insights activity log.
     ActivityLogsList,
     TenantActivityLogsList,
+    /// Microsoft.AlertsManagement alerts of a subscription (Alerts_GetAll, Alerts_GetById,
+    /// Alerts_ChangeState): what fired alert rules leave.
+    AlertsGetAll,
+    AlertsGetById,
+    AlertsChangeState,
     /// Any other resource type: stored as sent plus what ARM adds.
     ResourcesCreateOrUpdate,
     ResourcesGet,
@@ -387,6 +392,21 @@ impl Route {
                     _ => Err(not_allowed()),
                 };
             }
+            if eq(ns, "Microsoft.AlertsManagement")
+                && eq(first_type, "alerts")
+                && sub.is_some()
+                && rg.is_none()
+                && id.providers.len() == 1
+            {
+                return match (depth, leaf_name, m) {
+                    (1, None, "GET") => Ok(AlertsGetAll),
+                    (1, Some(_), "GET") => Ok(AlertsGetById),
+                    (2, None, "POST") if eq(&last.types[1].0, "changestate") => {
+                        Ok(AlertsChangeState)
+                    }
+                    _ => Err(not_allowed()),
+                };
+            }
             if eq(ns, "Microsoft.Authorization") && depth == 1 {
                 return match (first_type.to_ascii_lowercase().as_str(), leaf_name, m) {
                     ("roleassignments", None, "GET") => Ok(RoleAssignmentsListForScope),
@@ -591,6 +611,7 @@ impl Route {
             | MarketplaceRegistrationDefinitionsGet
             | ManagedServicesOperationsList => Family::ManagedServices,
             ActivityLogsList | TenantActivityLogsList => Family::ActivityLog,
+            AlertsGetAll | AlertsGetById | AlertsChangeState => Family::AlertsManagement,
             Policy(_) => Family::Policy,
             PolicyInsights(_) => Family::PolicyInsights,
             DeploymentsCreateOrUpdate
@@ -672,6 +693,8 @@ impl Route {
                 "Microsoft.Insights/eventtypes/values/read".into()
             }
             ManagedServicesOperationsList => "Microsoft.ManagedServices/operations/read".into(),
+            AlertsGetAll | AlertsGetById => "Microsoft.AlertsManagement/alerts/read".into(),
+            AlertsChangeState => "Microsoft.AlertsManagement/alerts/changestate/action".into(),
             DeploymentsCreateOrUpdate => "Microsoft.Resources/deployments/write".into(),
             DeploymentsGet | DeploymentsCheckExistence | DeploymentsList => {
                 "Microsoft.Resources/deployments/read".into()
@@ -780,6 +803,7 @@ impl Route {
                 | ResourcesUpdate
                 | ResourcesDelete
                 | ResourcesAction
+                | AlertsChangeState
                 | DeploymentsCreateOrUpdate
                 | DeploymentsDelete
                 | DeploymentsCancel

@@ -34,9 +34,16 @@ pub fn check(body: &Value) -> Result<(), ArmError> {
             if k.trim().is_empty() {
                 return Err(bad("InvalidTagName", "The tag name must be non-null, non-empty and non-whitespace only. Please provide an actual value.".into()));
             }
-            if k.chars()
-                .any(|c| matches!(c, '<' | '>' | '%' | '&' | '\\' | '?' | '/') || c.is_control())
-            {
+            // `hidden-link:{resource id}` names link a resource to another (Application Insights web
+            // tests, the Lighthouse sample delegation-alert-for-customer's scheduled query rule): ARM
+            // takes the id's slashes in them
+            let hidden_link = k
+                .get(..12)
+                .is_some_and(|p| p.eq_ignore_ascii_case("hidden-link:"));
+            if k.chars().any(|c| {
+                (matches!(c, '<' | '>' | '%' | '&' | '\\' | '?') || c == '/' && !hidden_link)
+                    || c.is_control()
+            }) {
                 reserved.push(clip(k));
             }
             if k.chars().count() > MAX_NAME {
@@ -82,6 +89,18 @@ mod tests {
         assert_eq!(code(json!({"tags": many})).as_deref(), Some("InvalidTags"));
         assert_eq!(
             code(json!({"tags": {"a/b": "v"}})).as_deref(),
+            Some("InvalidTagNameCharacters")
+        );
+        assert_eq!(
+            code(json!({"tags": {"hidden-link:/subscriptions/s/x": "Resource"}})),
+            None
+        );
+        assert_eq!(
+            code(json!({"tags": {"hidden-link:a?b": "v"}})).as_deref(),
+            Some("InvalidTagNameCharacters")
+        );
+        assert_eq!(
+            code(json!({"tags": {"ééééééé/": "v"}})).as_deref(),
             Some("InvalidTagNameCharacters")
         );
         assert_eq!(

@@ -1,7 +1,8 @@
-//! The token-signing key: one RSA-2048 key kept as `signing-key.pem` (PKCS#8) in the state directory,
-//! its key id and thumbprint, and the JWKS document that publishes it. Owns the key file and
-//! nothing else: it never issues or checks tokens (that is `token`). JWK shape per RFC 7517 and
-//! Entra's `/discovery/v2.0/keys`.
+//! The token-signing key: one RSA-2048 key kept as `signing-key.pem` (PKCS#8) in the state directory
+//! — for a fresh one the well-known development key shipped in `fixtures/` (like Azurite's well-known
+//! account key; README "Cold start"), or a private key generated on request —, its key id and
+//! thumbprint, and the JWKS document that publishes it. Never issues or checks tokens (`token` does).
+//! JWK shape per RFC 7517 and Entra's `/discovery/v2.0/keys`.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -19,6 +20,20 @@ use sha2::{Digest, Sha256};
 
 /// File name of the key inside the state directory.
 pub const KEY_FILE: &str = "signing-key.pem";
+
+/// The well-known development signing key (PKCS#8 PEM): every fresh state directory on loopback starts
+/// with it, so start-up never waits for RSA key generation (120–460 ms). Anyone can sign tokens this
+/// emulator accepts with it; nothing but this emulator trusts them (README "Cold start").
+pub const WELL_KNOWN_PEM: &str = include_str!("../../fixtures/well-known-signing-key.pem");
+
+/// Which key a state directory without one gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyChoice {
+    /// The shipped development key (instant; fine on loopback).
+    WellKnown,
+    /// A private key generated now (and replacing the well-known key if the directory has it).
+    Private,
+}
 
 /// An RS256 signing key with the identifiers Entra puts in token headers and in its JWKS.
 #[derive(Clone)]
@@ -59,22 +74,39 @@ impl SigningKey {
 
     /// Read `dir/signing-key.pem`, or generate a new key and write it there (mode 0600 on unix).
     pub fn load_or_create(dir: &Path) -> io::Result<SigningKey> {
+        SigningKey::load_or_choose(dir, KeyChoice::Private)
+    }
+
+    /// Read `dir/signing-key.pem`; a directory without one gets the key `choice` names, written there
+    /// (mode 0600 on unix) so the directory keeps it. `Private` also replaces the well-known key.
+    pub fn load_or_choose(dir: &Path, choice: KeyChoice) -> io::Result<SigningKey> {
         let path = dir.join(KEY_FILE);
         match std::fs::read_to_string(&path) {
+            Ok(pem) if choice == KeyChoice::Private && pem.trim() == WELL_KNOWN_PEM.trim() => {
+                std::fs::remove_file(&path)?;
+            }
             Ok(pem) => return SigningKey::from_pem(&pem).map_err(|e| bad_file(&path, &e)),
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             Err(_) => {}
         }
         std::fs::create_dir_all(dir)?;
-        let private = new_private_key()?;
-        let pem = private
-            .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| io::Error::other(format!("cannot encode the signing key: {e}")))?;
+        let (pem, key) = match choice {
+            KeyChoice::WellKnown => (WELL_KNOWN_PEM.to_string(), SigningKey::well_known()?),
+            KeyChoice::Private => {
+                let private = new_private_key()?;
+                let pem = private
+                    .to_pkcs8_pem(LineEnding::LF)
+                    .map_err(|e| io::Error::other(format!("cannot encode the signing key: {e}")))?;
+                (pem.to_string(), SigningKey::from_private(&private)?)
+            }
+        };
         match create_private_file(&path) {
             Ok(mut f) => {
                 f.write_all(pem.as_bytes())?;
-                f.sync_all()?;
-                SigningKey::from_private(&private)
+                if choice == KeyChoice::Private {
+                    f.sync_all()?;
+                }
+                Ok(key)
             }
             // Another process wrote the key first: use that one, so both sign with the same key.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -85,7 +117,20 @@ impl SigningKey {
         }
     }
 
-    /// A fresh key that lives only in memory (tests, `--in-memory` runs).
+    /// The well-known development key.
+    pub fn well_known() -> io::Result<SigningKey> {
+        SigningKey::from_pem(WELL_KNOWN_PEM).map_err(io::Error::other)
+    }
+
+    /// Whether this is the well-known development key.
+    pub fn is_well_known(&self) -> bool {
+        static KID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        KID.get_or_init(|| SigningKey::well_known().ok().map(|k| k.kid))
+            .as_deref()
+            == Some(self.kid.as_str())
+    }
+
+    /// A fresh key that lives only in memory (tests).
     pub fn generate() -> io::Result<SigningKey> {
         SigningKey::from_private(&new_private_key()?)
     }
@@ -199,6 +244,25 @@ pub(crate) mod tests {
         // 2048-bit modulus = 256 bytes = 342 base64url characters.
         assert_eq!(k.n.len(), 342);
         assert!(!format!("{k:?}").contains(&k.n));
+    }
+
+    #[test]
+    fn a_fresh_dir_gets_the_well_known_key_and_private_replaces_it() {
+        let dir = std::env::temp_dir().join(format!("lhe-keys-{}", uuid::Uuid::new_v4()));
+        let a = SigningKey::load_or_choose(&dir, KeyChoice::WellKnown).expect("well-known");
+        assert!(a.is_well_known());
+        assert_eq!(
+            std::fs::read_to_string(dir.join(KEY_FILE)).unwrap(),
+            WELL_KNOWN_PEM,
+            "the directory keeps it"
+        );
+        let b = SigningKey::load_or_choose(&dir, KeyChoice::Private).expect("private");
+        assert!(!b.is_well_known());
+        // a directory with its own key keeps it, whatever the choice
+        let c = SigningKey::load_or_choose(&dir, KeyChoice::WellKnown).expect("kept");
+        assert_eq!(c.kid, b.kid);
+        assert!(!test_key().is_well_known());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -95,6 +95,42 @@ impl AccessClaims {
     }
 }
 
+/// A caller's token claims as the activity log shows them, decoded only when a record is written
+/// (most requests write none): the payload of the request's verified token, claims built in place (a
+/// managed identity's), or none (the platform, explain).
+#[derive(Debug, Clone, Default)]
+pub enum Claims {
+    #[default]
+    None,
+    /// The token's payload segment (base64url JSON), copied from the request.
+    Payload(std::sync::Arc<str>),
+    Built(std::sync::Arc<Value>),
+}
+
+impl Claims {
+    /// The payload of `token` (`header.payload.signature`), kept undecoded.
+    pub fn of_token(token: &str) -> Claims {
+        token
+            .split('.')
+            .nth(1)
+            .map(|p| Claims::Payload(p.into()))
+            .unwrap_or_default()
+    }
+
+    /// The claims as JSON (`null` when there are none).
+    pub fn to_value(&self) -> Value {
+        match self {
+            Claims::None => Value::Null,
+            Claims::Payload(p) => URL_SAFE_NO_PAD
+                .decode(p.as_bytes())
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or(Value::Null),
+            Claims::Built(v) => (**v).clone(),
+        }
+    }
+}
+
 /// The claims of a v2.0 id token (what MSAL, azure-identity and az read: CLIENTS.md §2.5).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdClaims {

@@ -1,7 +1,8 @@
 //! `bench-load`: the load generator behind `scripts/bench`. N keep-alive HTTP/1.1 connections over
 //! rustls send GETs back to back and one JSON line reports throughput, p50/p99 and status counts.
 //! `--exec -- CMD ARGS…` instead spawns a server, reads its port from stdout and reports the time
-//! from spawn to the first answered HTTPS request.
+//! from spawn to the first answered HTTPS request; with `--client TENANT,APP_ID,SECRET` that request
+//! is authorized: a client-credentials token request first, then the GET with its token.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -49,6 +50,10 @@ struct Args {
     /// until one answer arrives, print `{"first_request_ms":…}` and kill the command.
     #[arg(long, requires = "command")]
     exec: bool,
+    /// In --exec mode: `TENANT,APP_ID,SECRET` — ask the command's token endpoint for an ARM token
+    /// (client credentials) as soon as it listens, then GET with it; the time is to that answer.
+    #[arg(long)]
+    client: Option<String>,
     /// Give up on --exec after this many seconds.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
@@ -121,7 +126,12 @@ fn client_config(ca: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
 }
 
 /// One keep-alive connection: TCP (no delay), TLS, HTTP/1.1 handshake.
-async fn connect(tls: &TlsConnector, target: &Target) -> Result<SendRequest<Empty<Bytes>>, String> {
+async fn connect<B>(tls: &TlsConnector, target: &Target) -> Result<SendRequest<B>, String>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let tcp = TcpStream::connect((target.host.as_str(), target.port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -138,6 +148,43 @@ async fn connect(tls: &TlsConnector, target: &Target) -> Result<SendRequest<Empt
         let _ = conn.await;
     });
     Ok(sender)
+}
+
+/// A client-credentials token for ARM from `{base}/{tenant}/oauth2/v2.0/token`.
+async fn client_token(tls: &TlsConnector, target: &Target, client: &str) -> Result<String, String> {
+    let parts: Vec<&str> = client.split(',').collect();
+    let [tenant, app, secret] = parts[..] else {
+        return Err("--client is TENANT,APP_ID,SECRET".into());
+    };
+    let mut sender = connect::<http_body_util::Full<Bytes>>(tls, target).await?;
+    let form = format!(
+        "grant_type=client_credentials&client_id={app}&client_secret={secret}&scope=https%3A%2F%2Fmanagement.azure.com%2F.default"
+    );
+    let req = Request::post(format!("/{tenant}/oauth2/v2.0/token"))
+        .header(hyper::header::HOST, target.authority())
+        .header(
+            hyper::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(http_body_util::Full::new(Bytes::from(form)))
+        .map_err(|e| format!("request: {e}"))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| format!("token answer {status}: {e}"))?;
+    v["access_token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("token answer {status}: {v}"))
 }
 
 /// Send one GET and read the whole body; the status on success.
@@ -345,10 +392,22 @@ async fn exec(args: &Args) -> Result<String, String> {
         let target = Target::parse(&format!("{base}{path}"))?;
         let tls = TlsConnector::from(client_config(&args.ca)?);
         let authority = target.authority();
-        let auth = args.token.as_ref().map(|t| format!("Bearer {}", t.trim()));
+        let mut auth = args.token.as_ref().map(|t| format!("Bearer {}", t.trim()));
         let mut attempts = 0u32;
         loop {
             attempts += 1;
+            if let (Some(c), None) = (args.client.as_deref(), auth.as_ref()) {
+                match client_token(&tls, &target, c).await {
+                    Ok(t) => auth = Some(format!("Bearer {t}")),
+                    Err(e) if spawned.elapsed() > deadline => {
+                        return Err(format!("no token within {deadline:?}: {e}"))
+                    }
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        continue;
+                    }
+                }
+            }
             let answer = match connect(&tls, &target).await {
                 Ok(mut s) => get(&mut s, &target, &authority, auth.as_deref()).await,
                 Err(e) => Err(e),

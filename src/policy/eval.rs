@@ -96,6 +96,21 @@ pub fn evaluate(
 ) -> Result<Outcome, PolicyError> {
     let effect = def.effect(params)?;
     let applicable = def.mode.applies(&policy_type(resource));
+    evaluate_prepared(def, params, resource, ctx, effect, applicable, true)
+}
+
+/// As `evaluate`, with what a caller evaluating many resources works out once: the effect (from
+/// `Definition::effect`), whether the mode covers the resource (`Mode::applies_with`), and whether
+/// the evaluated expressions are recorded (`Outcome::evaluated`, a second pass over the rule).
+pub fn evaluate_prepared(
+    def: &Definition,
+    params: &Map<String, Value>,
+    resource: &Value,
+    ctx: &EvalContext,
+    effect: Effect,
+    applicable: bool,
+    trace: bool,
+) -> Result<Outcome, PolicyError> {
     let mut out = Outcome {
         applicable,
         matched: false,
@@ -111,9 +126,11 @@ pub fn evaluate(
     if out.matched {
         // the evaluated expressions are what a refusal or a non-compliant state reports: recorded
         // in a second pass, so that the common case (the rule does not apply) builds none
-        ev.tracing.set(true);
-        ev.cond(&def.cond).map_err(|e| fail(def, &e))?;
-        out.evaluated = ev.take_trace();
+        if trace {
+            ev.tracing.set(true);
+            ev.cond(&def.cond).map_err(|e| fail(def, &e))?;
+            out.evaluated = ev.take_trace();
+        }
         out.details = effects::eval_details(def, &ev).map_err(|e| fail(def, &e))?;
     }
     Ok(out)

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 pub use effects::{
     apply_append, apply_modify, denies_action, related_exists, Conflict, Effect, Modified,
 };
-pub use eval::{evaluate, EvalContext, Outcome};
+pub use eval::{evaluate, evaluate_prepared, EvalContext, Outcome};
 pub use rule::Cond;
 
 use crate::template::expr::{self, Expr};
@@ -114,15 +114,7 @@ impl Mode {
     /// Whether a resource of `rtype` (`Microsoft.Storage/storageAccounts`) is evaluated, with the
     /// built-in table of types without tags and location.
     pub fn applies(&self, rtype: &str) -> bool {
-        let l = rtype.to_ascii_lowercase();
-        let indexed = !NOT_INDEXED.iter().any(|t| {
-            if t.ends_with('/') {
-                l.starts_with(t)
-            } else {
-                l == *t
-            }
-        });
-        self.applies_with(rtype, indexed)
+        self.applies_with(rtype, indexed_type(rtype))
     }
 
     /// As `applies`, with the caller's answer to "does this type support tags and location".
@@ -135,6 +127,18 @@ impl Mode {
             Mode::Provider(p) => ns.eq_ignore_ascii_case(p),
         }
     }
+}
+
+/// Whether a type supports tags and location (the built-in table `Indexed` mode uses).
+pub fn indexed_type(rtype: &str) -> bool {
+    let l = rtype.to_ascii_lowercase();
+    !NOT_INDEXED.iter().any(|t| {
+        if t.ends_with('/') {
+            l.starts_with(t)
+        } else {
+            l == *t
+        }
+    })
 }
 
 fn bad_mode(m: &str) -> PolicyError {

@@ -2,6 +2,8 @@
 //! after the spec's operationIds that take a request context and the store and return a `Reply` or an
 //! `ArmError`. Providers never see hyper, TLS or token bytes, and share state only through the store.
 
+pub mod alertrules;
+pub mod alertsmanagement;
 pub mod authorization;
 pub mod catalog;
 pub mod children;
@@ -83,8 +85,8 @@ pub struct Caller {
     pub client_name: String,
     /// `User`, `Application` or `ManagedIdentity` (systemData's createdByType).
     pub identity_type: &'static str,
-    /// The token's claims, for the activity log.
-    pub claims: std::sync::Arc<Value>,
+    /// The token's claims, for the activity log (decoded when a record is written).
+    pub claims: crate::auth::token::Claims,
     /// The platform itself (world replay, managed applications): no checks, no activity.
     pub platform: bool,
 }
@@ -97,7 +99,7 @@ impl Caller {
             groups: Vec::new(),
             client_name: "Microsoft.Azure.ResourceManager".into(),
             identity_type: "Application",
-            claims: std::sync::Arc::new(Value::Null),
+            claims: crate::auth::token::Claims::None,
             platform: true,
         }
     }
@@ -254,6 +256,13 @@ pub fn complete_resource(
             loganalytics::complete_workspace(cx, store, b, existing)?
         }
         "microsoft.insights/diagnosticsettings" => loganalytics::check_diagnostic_setting(b)?,
+        "microsoft.insights/actiongroups" => alertrules::complete_action_group(b)?,
+        "microsoft.insights/activitylogalerts" => {
+            alertrules::complete_activity_log_alert(store, b)?
+        }
+        "microsoft.insights/scheduledqueryrules" => {
+            alertrules::complete_scheduled_query_rule(cx, store, b, existing)?
+        }
         _ => {}
     }
     Ok(())
@@ -262,6 +271,7 @@ pub fn complete_resource(
 /// What a provider keeps of the rows a DELETE removed, in the same transaction (a workspace stays
 /// soft-deleted, listed under `deletedWorkspaces`, for Azure's 14 days).
 pub fn after_delete(cx: &Cx, tx: &crate::store::Tx, gone: &[Stored]) -> Result<(), StoreError> {
+    alertrules::after_delete(tx, gone)?;
     for row in gone {
         if row.rtype == "microsoft.operationalinsights/workspaces" {
             loganalytics::soft_delete_workspace(cx, tx, row)?;
@@ -272,8 +282,16 @@ pub fn after_delete(cx: &Cx, tx: &crate::store::Tx, gone: &[Stored]) -> Result<(
 
 /// A provider's own answer to `POST {resource}/{verb}` on a stored resource of type `rtype`, if it
 /// has one (the generic path answers the others).
-pub fn resource_action(cx: &Cx, rtype: &str, verb: &str) -> Option<Result<Reply, ArmError>> {
+pub fn resource_action(
+    cx: &Cx,
+    store: &Store,
+    rtype: &str,
+    verb: &str,
+) -> Option<Result<Reply, ArmError>> {
     match (rtype, verb.to_ascii_lowercase().as_str()) {
+        ("microsoft.insights/actiongroups", "createnotifications") => {
+            Some(alertrules::create_notifications(cx, store))
+        }
         ("microsoft.operationalinsights/workspaces", "sharedkeys" | "regeneratesharedkey") => {
             Some(Err(loganalytics::workspace_shared_keys(cx)))
         }

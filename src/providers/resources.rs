@@ -291,6 +291,8 @@ fn is_tracked_listing(r: &Stored) -> bool {
         && !r.rtype.starts_with("microsoft.managedservices/")
         // a soft-deleted workspace is listed by `deletedWorkspaces` only
         && r.rtype != "microsoft.operationalinsights/deletedworkspaces"
+        // fired alerts are AlertsManagement's records, not resources
+        && r.rtype != "microsoft.alertsmanagement/alerts"
         && r.rtype.matches('/').count() == 1
 }
 
@@ -882,7 +884,7 @@ pub fn resources_action(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         .read(|tx| tx.get(&key))?
         .ok_or_else(|| not_found(&target))?;
     let t = row.rtype.as_str();
-    if let Some(answer) = super::resource_action(cx, t, &verb) {
+    if let Some(answer) = super::resource_action(cx, store, t, &verb) {
         return answer;
     }
     if t == "microsoft.storage/storageaccounts" && verb.eq_ignore_ascii_case("listKeys") {

@@ -2,11 +2,14 @@
 //! store, driven over HTTPS as named principals of the default world. One binary, linked once.
 
 mod activity;
+mod alerts;
 mod arm;
+mod console;
 mod dataplane;
 mod delegation;
 mod deployments;
 mod examples;
+mod faults;
 mod graph;
 mod guardrails;
 mod hoststyle;
@@ -14,11 +17,14 @@ mod identity;
 mod lifecycle;
 mod loganalytics;
 mod managementgroups;
+mod metrics;
 mod pim;
 mod policy_aliases;
 mod policy_compliance;
 mod policy_effects;
+mod policy_overrides;
 mod policy_resources;
+mod policy_states_cache;
 mod refusals;
 mod resource_rules;
 mod resourcegraph;
@@ -27,9 +33,11 @@ mod sandboxes;
 mod snapshots;
 mod spec_fixes;
 mod spec_plans;
+mod spec_plans_monitor;
 mod spec_plans_policy;
 mod spec_plans_policyinsights;
 mod spec_replay;
+mod throttling;
 mod vm;
 
 use std::path::PathBuf;

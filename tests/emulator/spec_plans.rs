@@ -25,7 +25,7 @@ pub struct Case {
     pub who: &'static str,
     /// String replacements applied inside the example's parameter values.
     pub subs: Vec<(String, String)>,
-    /// Parameters replaced outright (`null` removes one).
+    /// Parameters replaced outright, or added (`null` removes one).
     pub set: Vec<(&'static str, Value)>,
     /// Requests made first (after a reset of the world), each must succeed.
     pub setup: Vec<(&'static str, String, Option<Value>)>,
@@ -144,6 +144,30 @@ pub const SPECS: &[Spec] = &[
         title: "Microsoft.OperationalInsights workspaces",
         swaggers: &["Workspaces.json"],
         plan: workspaces,
+    },
+    Spec {
+        dir: "actiongroups/2026-09-01",
+        title: "Microsoft.Insights action groups",
+        swaggers: &["actionGroups.json"],
+        plan: crate::spec_plans_monitor::action_groups,
+    },
+    Spec {
+        dir: "activitylogalerts/2020-10-01",
+        title: "Microsoft.Insights activity log alerts",
+        swaggers: &["activityLogAlerts_API.json"],
+        plan: crate::spec_plans_monitor::activity_log_alerts,
+    },
+    Spec {
+        dir: "scheduledqueryrules/2018-04-16",
+        title: "Microsoft.Insights scheduled query rules (legacy log alerts)",
+        swaggers: &["scheduledQueryRule_API.json"],
+        plan: crate::spec_plans_monitor::scheduled_query_rules_2018,
+    },
+    Spec {
+        dir: "scheduledqueryrules/2023-12-01",
+        title: "Microsoft.Insights scheduled query rules",
+        swaggers: &["scheduledQueryRule_API.json"],
+        plan: crate::spec_plans_monitor::scheduled_query_rules_2023,
     },
 ];
 

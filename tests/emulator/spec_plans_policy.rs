@@ -12,14 +12,49 @@ const ALLOWED_LOCATIONS: &str = "e56962a6-4747-49cd-b67b-bf8b01975c4c";
 /// A built-in initiative of fixtures/policy (flow logs for every network security group).
 const BUILT_IN_SET: &str = "62329546-775b-4a3d-a4cb-eb4bb990d2c0";
 const API: &str = "api-version=2025-11-01";
-const MG: &str = "management groups are not modelled on this branch (issue 11 item 6 parses their ids); the handlers take any scope and replay these once that lands";
+
+fn sub_scope() -> String {
+    format!("/subscriptions/{FABRIKAM_PROD}")
+}
+
+fn mg_scope(group: &str) -> String {
+    format!("/providers/Microsoft.Management/managementGroups/{group}")
+}
+
+fn auth_at(scope: &str, kind: &str, name: &str) -> String {
+    format!("{scope}/providers/Microsoft.Authorization/{kind}/{name}")
+}
 
 fn auth(kind: &str, name: &str) -> String {
-    format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.Authorization/{kind}/{name}")
+    auth_at(&sub_scope(), kind, name)
+}
+
+fn put_at(
+    scope: &str,
+    kind: &str,
+    name: &str,
+    body: Value,
+) -> (&'static str, String, Option<Value>) {
+    (
+        "PUT",
+        format!("{}?{API}", auth_at(scope, kind, name)),
+        Some(body),
+    )
 }
 
 fn put(kind: &str, name: &str, body: Value) -> (&'static str, String, Option<Value>) {
-    ("PUT", format!("{}?{API}", auth(kind, name)), Some(body))
+    put_at(&sub_scope(), kind, name, body)
+}
+
+/// The management group `group` an example names, made under Fabrikam's root group (admin@fabrikam
+/// is Owner of the root).
+fn group(c: Case, group: &str) -> Case {
+    c.setup(
+        "PUT",
+        format!("{}?api-version=2023-04-01", mg_scope(group)),
+        Some(json!({"properties": {"displayName": group,
+            "details": {"parent": {"id": mg_scope(FABRIKAM)}}}})),
+    )
 }
 
 fn naming(version: &str) -> Value {
@@ -36,7 +71,8 @@ fn skus() -> Value {
         "policyRule": {"if": {"not": {"field": "Microsoft.Storage/storageAccounts/sku.name", "in": "[parameters('listOfAllowedSKUs')]"}}, "then": {"effect": "deny"}}}})
 }
 
-fn cost_set(version: &str) -> Value {
+fn cost_set_at(scope: &str, version: &str) -> Value {
+    let auth = |kind: &str, name: &str| auth_at(scope, kind, name);
     json!({"properties": {"displayName": "Cost Management", "description": "Low cost SKUs", "version": version,
         "metadata": {"category": "Cost Management"},
         "parameters": {"allowedSkus": {"type": "Array", "defaultValue": ["Standard_GRS"]}},
@@ -52,6 +88,13 @@ fn cost_set(version: &str) -> Value {
 /// The examples' definitions: ResourceNaming at 1.0.0 and 1.2.1, the SKU definition the initiatives
 /// reference, and (with `set`) the CostManagement initiative at 1.2.1.
 fn definitions(c: Case, set: bool) -> Case {
+    definitions_at(c, &sub_scope(), set)
+}
+
+/// As `definitions`, at `scope`.
+fn definitions_at(c: Case, scope: &str, set: bool) -> Case {
+    let put = |kind: &str, name: &str, body: Value| put_at(scope, kind, name, body);
+    let cost_set = |version: &str| cost_set_at(scope, version);
     let (m, p, b) = put("policyDefinitions", "ResourceNaming", naming("1.0.0"));
     let c = c.setup(m, p, b);
     let (m, p, b) = put(
@@ -154,7 +197,7 @@ pub fn policy(name: &str) -> Option<Plan> {
             .set("resourceName", json!("vm-web-01"))
     };
     if name.contains("ManagementGroup") {
-        return Some(Plan::Excluded(MG));
+        return management_group(name, base());
     }
     match name {
         "acquirePolicyToken" => Some(Plan::Excluded(
@@ -266,5 +309,91 @@ pub fn policy(name: &str) -> Option<Plan> {
         | "listPolicyExemptionsForResourceGroup" => exemption(base()).go(),
         "listPolicyExemptionsForResource" => on_vm(exemption(base())).go(),
         _ => None,
+    }
+}
+
+/// The examples at management-group scope: their group (`MyManagementGroup`, `TestManagementGroup`,
+/// `DevOrg`) made under Fabrikam's root, with the definitions, initiatives, assignments and
+/// exemptions they name made there first. The set definitions that reference subscription
+/// definitions (`…WithGroups…`) find them at fabrikam-prod, below Fabrikam's root.
+fn management_group(name: &str, base: Case) -> Option<Plan> {
+    const MY: &str = "MyManagementGroup";
+    let my = || group(base_clone(&base), MY);
+    let at = mg_scope(MY);
+    match name {
+        "acquirePolicyTokenAtManagementGroup" => Some(Plan::Excluded(
+            "policy tokens (acquirePolicyToken, for external evaluation enforcement) are not modelled",
+        )),
+        "createOrUpdatePolicyDefinitionAtManagementGroup"
+        | "createOrUpdatePolicyDefinitionVersionAtManagementGroup" => {
+            definitions_at(my(), &at, false).go()
+        }
+        "createOrUpdatePolicySetDefinitionAtManagementGroup"
+        | "createOrUpdatePolicySetDefinitionVersionAtManagementGroup" => {
+            definitions_at(my(), &at, false).go()
+        }
+        "createOrUpdatePolicySetDefinitionWithGroupsAtManagementGroup" => {
+            definitions(definitions_at(my(), &at, false), false).go()
+        }
+        "getPolicyDefinitionAtManagementGroup"
+        | "getPolicyDefinitionVersionAtManagementGroup"
+        | "deletePolicyDefinitionAtManagementGroup"
+        | "deletePolicyDefinitionVersionAtManagementGroup"
+        | "listPolicyDefinitionVersionsByManagementGroup"
+        | "listAllPolicyDefinitionVersionsByManagementGroup"
+        | "listPolicyDefinitionsByManagementGroup" => definitions_at(my(), &at, false).go(),
+        "getPolicySetDefinitionAtManagementGroup"
+        | "getPolicySetDefinitionVersionAtManagementGroup"
+        | "deletePolicySetDefinitionAtManagementGroup"
+        | "deletePolicySetDefinitionVersionAtManagementGroup"
+        | "listPolicySetDefinitionVersionsByManagementGroup"
+        | "listAllPolicySetDefinitionVersionsByManagementGroup"
+        | "listPolicySetDefinitionsByManagementGroup" => definitions_at(my(), &at, true).go(),
+        "listPolicyAssignmentsForManagementGroup" => {
+            let test = mg_scope("TestManagementGroup");
+            let c = definitions_at(group(base_clone(&base), "TestManagementGroup"), &test, true);
+            let (m, p, b) = put_at(
+                &test,
+                "policyAssignments",
+                "TestCostManagement",
+                json!({"location": "eastus", "identity": {"type": "SystemAssigned"},
+                    "properties": {"displayName": "Storage Cost Management", "description": "cost",
+                        "metadata": {"category": "Cost Management"},
+                        "policyDefinitionId": auth_at(&test, "policySetDefinitions", "CostManagement"),
+                        "parameters": {"allowedSkus": {"value": ["Standard_A1"]}}}}),
+            );
+            c.setup(m, p, b).go()
+        }
+        "listPolicyExemptionsForManagementGroup" => {
+            let dev = mg_scope("DevOrg");
+            let c = definitions_at(group(base_clone(&base), "DevOrg"), &dev, true);
+            let (m, p, b) = put_at(
+                &dev,
+                "policyAssignments",
+                "CostManagement",
+                json!({"properties": {"displayName": "Cost", "description": "cost",
+                    "policyDefinitionId": auth_at(&dev, "policySetDefinitions", "CostManagement")}}),
+            );
+            let c = c.setup(m, p, b);
+            c.setup(
+                "PUT",
+                format!("{}?api-version=2024-12-01-preview", auth_at(&dev, "policyExemptions", "ResearchBudgetExemption")),
+                Some(json!({"properties": {"policyAssignmentId": auth_at(&dev, "policyAssignments", "CostManagement"),
+                    "policyDefinitionReferenceIds": ["Limit_Skus"], "exemptionCategory": "Waiver",
+                    "displayName": "Exempt demo cluster", "description": "demo", "metadata": {"reason": "demo"}}})),
+            )
+            .go()
+        }
+        _ => None,
+    }
+}
+
+fn base_clone(c: &Case) -> Case {
+    Case {
+        who: c.who,
+        subs: c.subs.clone(),
+        set: c.set.clone(),
+        setup: c.setup.clone(),
+        missing_ok: c.missing_ok.clone(),
     }
 }

@@ -213,8 +213,8 @@ async fn replay(
     for (k, v) in &case.set {
         if v.is_null() {
             params.remove(*k);
-        } else if let Some(p) = params.get_mut(*k) {
-            *p = v.clone();
+        } else {
+            params.insert(k.to_string(), v.clone());
         }
     }
     let (path, body) = request(op, params);

@@ -6,8 +6,9 @@
 //! is `crate::policy`'s) and never answers HTTP. Docs: "Azure Policy assignment structure", "exemption
 //! structure", "Understand scope in Azure Policy".
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
@@ -16,7 +17,7 @@ use super::{resolve_definition, Kind};
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::{is_at_or_above, ResourceId};
 use crate::facts::Snapshot;
-use crate::policy::{Definition, EvalContext};
+use crate::policy::{Definition, Effect, EvalContext};
 use crate::store::Store;
 
 const ASSIGNMENT_L: &str = "microsoft.authorization/policyassignments";
@@ -45,6 +46,10 @@ pub struct Member {
     pub set_version: String,
     /// The rule calls `policy()`: its evaluation needs the assignment in the context.
     pub uses_policy_fn: bool,
+    /// The rule calls `utcNow()`: its outcome may change with the clock alone.
+    pub uses_now: bool,
+    /// The effect with these parameters (`Definition::effect`), `None` when it does not resolve.
+    pub effect: Option<Effect>,
 }
 
 /// One policy assignment, ready to evaluate.
@@ -65,6 +70,94 @@ pub struct Applied {
     pub body: Value,
     /// Lower-cased `notScopes`.
     not_scopes: Vec<String>,
+    /// `resourceSelectors`: the assignment evaluates a resource that matches every selector of one of
+    /// them (none: every resource).
+    resource_selectors: Vec<Vec<Selector>>,
+    /// `overrides` of kind `policyEffect`, in order: the effect, and the selectors a member and
+    /// resource must match for it (none: every member).
+    overrides: Vec<(Effect, Vec<Selector>)>,
+}
+
+/// One selector of a resource selector or an override: its kind (lower-cased:
+/// `resourcelocation`, `resourcetype`, `resourcewithoutlocation`, `policydefinitionreferenceid`)
+/// and its lower-cased `in` or `notIn` list.
+#[derive(Debug, Clone)]
+struct Selector {
+    kind: String,
+    values: Vec<String>,
+    negated: bool,
+}
+
+impl Selector {
+    fn parse(v: &Value) -> Option<Selector> {
+        let kind = v["kind"].as_str()?.to_ascii_lowercase();
+        let list = |k: &str| -> Option<Vec<String>> {
+            Some(
+                v.get(k)?
+                    .as_array()?
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_lowercase)
+                    .collect(),
+            )
+        };
+        let (values, negated) = match list("in") {
+            Some(l) => (l, false),
+            None => (list("notIn")?, true),
+        };
+        Some(Selector {
+            kind,
+            values,
+            negated,
+        })
+    }
+
+    /// Whether the selector holds for a resource of policy type `rtype` at `location` (`None` when
+    /// the resource has none) and, in an initiative, the member `reference`.
+    fn holds(&self, rtype: &str, location: Option<&str>, reference: Option<&str>) -> bool {
+        let is_in = |x: &str| self.values.iter().any(|v| v.eq_ignore_ascii_case(x));
+        let hit = match self.kind.as_str() {
+            "resourcelocation" => location.is_some_and(is_in),
+            "resourcetype" => is_in(rtype),
+            // "subscriptionLevelResources": the resources without a location
+            "resourcewithoutlocation" => location.is_none() && is_in("subscriptionLevelResources"),
+            "policydefinitionreferenceid" => reference.is_some_and(is_in),
+            _ => false,
+        };
+        hit != self.negated
+    }
+}
+
+impl Applied {
+    /// Whether the assignment's `resourceSelectors` select a resource of policy type `rtype` at
+    /// `location` ("Azure Policy assignment structure": resource selectors).
+    pub fn selects(&self, rtype: &str, location: Option<&str>) -> bool {
+        self.resource_selectors.is_empty()
+            || self
+                .resource_selectors
+                .iter()
+                .any(|sel| sel.iter().all(|s| s.holds(rtype, location, None)))
+    }
+
+    /// The effect of member `m` on a resource of policy type `rtype` at `location`: the first
+    /// `policyEffect` override whose selectors hold, else the definition's ("assignment structure":
+    /// overrides).
+    pub fn effect_for(&self, m: &Member, rtype: &str, location: Option<&str>) -> Option<Effect> {
+        for (effect, selectors) in &self.overrides {
+            if selectors
+                .iter()
+                .all(|s| s.holds(rtype, location, m.reference_id.as_deref()))
+            {
+                return Some(*effect);
+            }
+        }
+        m.effect
+    }
+}
+
+/// The location a selector compares: the body's `location`, `None` when it has none.
+pub fn location_of(body: &Value) -> Option<&str> {
+    body["location"].as_str().filter(|l| !l.is_empty())
 }
 
 /// Every assignment and exemption in the store, loaded once and shared.
@@ -73,6 +166,9 @@ pub struct PolicySet {
     pub assignments: Vec<Applied>,
     /// Exemptions as stored, with their lower-cased scope and assignment id.
     exemptions: Vec<(String, String, Value)>,
+    /// Values derived from this set that its readers keep while it is the one in force (compliance
+    /// keeps each subscription's states here): a new set, loaded after a policy write, starts empty.
+    memos: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
 }
 
 /// The lower-cased ids of the management groups above a subscription, nearest first.
@@ -133,13 +229,44 @@ impl PolicySet {
         Ok(set)
     }
 
+    /// The value kept under `key` by `remember`, when it is a `T`.
+    pub fn memo<T: Any + Send + Sync>(&self, key: &str) -> Option<Arc<T>> {
+        let m = self.memos.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(key).cloned().and_then(|v| v.downcast::<T>().ok())
+    }
+
+    /// Keep `value` under `key` while this set is in force.
+    pub fn remember<T: Any + Send + Sync>(&self, key: &str, value: Arc<T>) {
+        let mut m = self.memos.lock().unwrap_or_else(|p| p.into_inner());
+        m.insert(key.to_string(), value);
+    }
+
+    /// Whether an exemption has an `expiresOn` between `a` and `b` (either order): what a state
+    /// computed at `a` may not be reused at `b` across.
+    pub fn exemption_expires_between(&self, a: OffsetDateTime, b: OffsetDateTime) -> bool {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        self.exemptions.iter().any(|(_, _, body)| {
+            body["properties"]["expiresOn"]
+                .as_str()
+                .and_then(|e| {
+                    OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).ok()
+                })
+                .is_some_and(|e| e > lo && e <= hi)
+        })
+    }
+
+    /// Whether `a` reaches `target`, as `in_force` decides.
+    pub fn reaches(a: &Applied, target: &str, ancestors: &[String]) -> bool {
+        covers(&a.scope, target, ancestors)
+            && !a.not_scopes.iter().any(|n| covers(n, target, ancestors))
+    }
+
     /// The assignments whose scope is `target` (a lower-cased id) or above it — by id, or one of the
     /// management groups `ancestors` lists — and none of whose `notScopes` covers it.
     pub fn in_force(&self, target: &str, ancestors: &[String]) -> Vec<&Applied> {
         self.assignments
             .iter()
-            .filter(|a| covers(&a.scope, target, ancestors))
-            .filter(|a| !a.not_scopes.iter().any(|n| covers(n, target, ancestors)))
+            .filter(|a| Self::reaches(a, target, ancestors))
             .collect()
     }
 
@@ -164,10 +291,13 @@ impl PolicySet {
         ancestors: &[String],
         now: OffsetDateTime,
     ) -> Option<&Value> {
-        let aid = applied.id.to_lowercase();
+        if self.exemptions.is_empty() {
+            return None;
+        }
         self.exemptions
             .iter()
-            .filter(|(scope, a, _)| *a == aid && covers(scope, target, ancestors))
+            .filter(|(_, a, _)| a.eq_ignore_ascii_case(&applied.id))
+            .filter(|(scope, _, _)| covers(scope, target, ancestors))
             .map(|(_, _, body)| body)
             .find(|body| {
                 let p = &body["properties"];
@@ -245,8 +375,9 @@ pub fn context_for(
     ctx
 }
 
-/// A parsed definition with its display name and version.
-type Parsed = (Arc<Definition>, String, String, bool);
+/// A parsed definition with its display name and version, and whether its rule calls `policy()`
+/// and `utcNow()`.
+type Parsed = (Arc<Definition>, String, String, bool, bool);
 
 /// `displayName` (else `name`) and `version` of a definition's body.
 fn display(body: &Value) -> (String, String) {
@@ -279,12 +410,12 @@ fn def_of(
         Ok(Some((Kind::Definition, body))) => {
             let name = body["name"].as_str().unwrap_or_default();
             let (dn, v) = display(&body);
-            let uses_policy = body["properties"]["policyRule"]
+            let rule = body["properties"]["policyRule"]
                 .to_string()
-                .to_ascii_lowercase()
-                .contains("policy()");
+                .to_ascii_lowercase();
+            let (uses_policy, uses_now) = (rule.contains("policy()"), rule.contains("utcnow("));
             Definition::parse(name, &body["properties"])
-                .map(|d| (Arc::new(d), dn, v, uses_policy))
+                .map(|d| (Arc::new(d), dn, v, uses_policy, uses_now))
                 .map_err(|e| format!("definition '{id}': {}", e.message))
         }
         Ok(_) => Err(format!("definition '{id}' not found")),
@@ -309,7 +440,8 @@ fn applied(
     let mut members = Vec::new();
     match resolve_definition(store, def_id).map_err(|e| e.message)? {
         Some((Kind::Definition, _)) => {
-            let (def, display_name, version, uses_policy_fn) = def_of(store, def_id, parsed)?;
+            let (def, display_name, version, uses_policy_fn, uses_now) =
+                def_of(store, def_id, parsed)?;
             let params = def
                 .resolve_parameters(&name, supplied)
                 .map_err(|e| e.message)?;
@@ -325,6 +457,8 @@ fn applied(
                 set_display_name: String::new(),
                 set_version: String::new(),
                 uses_policy_fn,
+                uses_now,
+                effect: None,
             });
         }
         Some((Kind::Set, set)) => {
@@ -339,7 +473,8 @@ fn applied(
             {
                 let mid = r["policyDefinitionId"].as_str().unwrap_or_default();
                 let reference = r["policyDefinitionReferenceId"].as_str().map(String::from);
-                let (def, display_name, version, uses_policy_fn) = def_of(store, mid, parsed)?;
+                let (def, display_name, version, uses_policy_fn, uses_now) =
+                    def_of(store, mid, parsed)?;
                 let mut given = Map::new();
                 for (k, v) in r["parameters"].as_object().into_iter().flatten() {
                     let raw = v.get("value").cloned().unwrap_or(Value::Null);
@@ -372,6 +507,8 @@ fn applied(
                     set_display_name: set_display_name.clone(),
                     set_version: set_version.clone(),
                     uses_policy_fn,
+                    uses_now,
+                    effect: None,
                 });
             }
         }
@@ -399,6 +536,9 @@ fn applied(
             .and_then(|u| u["principalId"].as_str())
             .map(|pid| (pid.to_string(), scope_tenant())),
     };
+    for m in &mut members {
+        m.effect = m.def.effect(&m.params).ok();
+    }
     Ok(Applied {
         id,
         name,
@@ -415,6 +555,39 @@ fn applied(
             .flatten()
             .filter_map(Value::as_str)
             .map(|s| s.trim_end_matches('/').to_lowercase())
+            .collect(),
+        resource_selectors: p["resourceSelectors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                r["selectors"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Selector::parse)
+                    .collect()
+            })
+            .collect(),
+        overrides: p["overrides"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|o| {
+                o["kind"]
+                    .as_str()
+                    .is_some_and(|k| k.eq_ignore_ascii_case("policyEffect"))
+            })
+            .filter_map(|o| {
+                let effect = Effect::parse(o["value"].as_str()?)?;
+                let selectors = o["selectors"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Selector::parse)
+                    .collect();
+                Some((effect, selectors))
+            })
             .collect(),
     })
 }

@@ -1,5 +1,5 @@
 //! Microsoft.PolicyInsights: policy states (`queryResults`, `summarize`, `triggerEvaluation`) computed
-//! from the store on each request (`states`), with their OData options (`odata`), and remediations
+//! from the store and kept until a write changes them (`states`), their OData options (`odata`), remediations
 //! (`remediations`) that run a `deployIfNotExists` deployment or a `modify` as the assignment's managed
 //! identity through `RunAs`. Never touches HTTP or tokens: the identity's requests re-enter the
 //! pipeline through the hook dispatch hands in. Follows policyStates.json and remediations.json
@@ -14,7 +14,9 @@ use serde_json::{json, Map, Value};
 // the policies in force come from the shared loader (`policy::effective`, the one issue 11 reads
 // them through); the shared helpers of `providers`, also for `states` and `remediations`
 use super::catalog::api_versions;
-pub use super::policy::effective::{context_for, group_ancestors, Applied, Member, PolicySet};
+pub use super::policy::effective::{
+    context_for, group_ancestors, location_of, Applied, Member, PolicySet,
+};
 use super::{list_reply, operation_for, parse_eq_filter, stored_row, Cx, OPERATION_OWNER};
 use crate::arm::error::ArmError;
 use crate::arm::policyinsights_route::InsightsOp;
@@ -120,31 +122,68 @@ pub fn scope_of(cx: &Cx, scope: &ResourceId) -> Scope {
     out
 }
 
-/// The records of the request's scope that `keep` keeps, in a stable order.
+/// The records of the request's scope that `keep` keeps, ordered by resource id, assignment id and
+/// reference id, with only the properties `only` names (every one when `None`) beside those `keep`
+/// reads.
 fn records(
     cx: &Cx,
     store: &Store,
     set: &PolicySet,
     keep: Option<&odata::Filter>,
+    only: Option<Vec<&'static str>>,
 ) -> Result<Vec<Map<String, Value>>, ArmError> {
     let scope = scope_of(cx, &InsightsOp::scope(cx.id));
     let stamp = crate::clock::arm_time(cx.now);
+    let only = only.map(|mut o| {
+        if let Some(f) = keep {
+            o.extend(known_fields(&f.fields()));
+        }
+        o.sort_by_key(|f| states::FIELDS.iter().position(|x| x == f));
+        o.dedup();
+        o
+    });
     let mut out = Vec::new();
     states::compute(store, cx.snap, set, &scope, cx.now, &mut |h| {
-        let r = h.record(&stamp);
+        let r = h.record_only(&stamp, only.as_deref());
         if keep.is_none_or(|f| f.matches(&r)) {
             out.push(r);
         }
     })?;
-    let lower = |r: &Map<String, Value>, k: &str| r[k].as_str().unwrap_or_default().to_lowercase();
-    out.sort_by_cached_key(|r| {
-        (
-            lower(r, "resourceId"),
-            lower(r, "policyAssignmentId"),
-            lower(r, "policyDefinitionReferenceId"),
-        )
-    });
     Ok(out)
+}
+
+/// The record properties among `names` (matched without regard to case), in `FIELDS`' spelling.
+fn known_fields(names: &[String]) -> Vec<&'static str> {
+    names
+        .iter()
+        .filter_map(|n| {
+            states::FIELDS
+                .iter()
+                .find(|f| f.eq_ignore_ascii_case(n))
+                .copied()
+        })
+        .collect()
+}
+
+/// The record properties a query reads, `None` when its answer shows whole records: a `$apply`
+/// that groups or aggregates reads only what its steps up to that one name; a `$select` only the
+/// selected properties and those filtered or ordered on.
+fn read_fields(
+    apply: &[odata::Step],
+    orderby: &[(String, bool)],
+    select: Option<&[String]>,
+) -> Option<Vec<&'static str>> {
+    let mut names = Vec::new();
+    for s in apply {
+        names.extend(s.fields());
+        if !matches!(s, odata::Step::Filter(_)) {
+            return Some(known_fields(&names));
+        }
+    }
+    let select = select?;
+    names.extend(select.iter().cloned());
+    names.extend(orderby.iter().map(|(f, _)| f.clone()));
+    Some(known_fields(&names))
 }
 
 /// `{base}{scope}/providers/Microsoft.PolicyInsights/policyStates/$metadata`.
@@ -243,7 +282,8 @@ pub fn policy_states_list_query_results(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.split(',').map(|f| f.trim().to_string()).collect());
-    let rows = records(cx, store, set, filter.as_ref())?;
+    let only = read_fields(&apply, &orderby, select.as_deref());
+    let rows = records(cx, store, set, filter.as_ref(), only)?;
     let mut rows = odata::apply(&apply, rows);
     odata::sort(&mut rows, &orderby);
     if let Some(t) = top {
@@ -349,7 +389,17 @@ pub fn policy_states_summarize(cx: &Cx, store: &Store, set: &PolicySet) -> Resul
     check_time(cx, "$to")?;
     let filter = filter_of(cx)?;
     let top = top(cx)?;
-    let rows = records(cx, store, set, filter.as_ref())?;
+    let read = vec![
+        "resourceId",
+        "policyAssignmentId",
+        "policyDefinitionId",
+        "policyDefinitionReferenceId",
+        "policySetDefinitionId",
+        "policyDefinitionAction",
+        "complianceState",
+        "policyDefinitionGroupNames",
+    ];
+    let rows = records(cx, store, set, filter.as_ref(), Some(read))?;
     let all: Vec<&Map<String, Value>> = rows.iter().collect();
     let mut assignment_ids: Vec<String> = Vec::new();
     for r in &rows {

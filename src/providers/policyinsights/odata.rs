@@ -220,6 +220,19 @@ fn order(a: &Value, b: &Value) -> Option<Ordering> {
 }
 
 impl Filter {
+    /// The property names the filter reads.
+    pub fn fields(&self) -> Vec<String> {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                let mut v = a.fields();
+                v.extend(b.fields());
+                v
+            }
+            Filter::Not(a) => a.fields(),
+            Filter::Cmp(f, _, _) => vec![f.clone()],
+        }
+    }
+
     pub fn matches(&self, r: &Map<String, Value>) -> bool {
         match self {
             Filter::And(a, b) => a.matches(r) && b.matches(r),
@@ -255,6 +268,29 @@ pub enum Step {
     Filter(Filter),
     GroupBy(Vec<String>, Vec<Agg>),
     Aggregate(Vec<Agg>),
+}
+
+impl Step {
+    /// The record property names the step reads.
+    pub fn fields(&self) -> Vec<String> {
+        let of_aggs = |aggs: &[Agg]| -> Vec<String> {
+            aggs.iter()
+                .filter_map(|a| match a {
+                    Agg::With(f, _, _) => Some(f.clone()),
+                    Agg::Count(_) => None,
+                })
+                .collect()
+        };
+        match self {
+            Step::Filter(f) => f.fields(),
+            Step::GroupBy(fields, aggs) => {
+                let mut v = fields.clone();
+                v.extend(of_aggs(aggs));
+                v
+            }
+            Step::Aggregate(aggs) => of_aggs(aggs),
+        }
+    }
 }
 
 /// Split at top-level occurrences of `sep` (outside parentheses and quotes).

@@ -105,7 +105,8 @@ pub fn remediations_create_or_update(
             .ok_or_else(|| invalid(format!("The policy definition reference '{r}' is not part of the policy set definition of assignment '{aid}'.")))?,
         (false, _) => &a.members[0],
     };
-    let effect = member.def.effect(&member.params).ok();
+    // (an override by reference id counts; one by resource location or type is the resource's)
+    let effect = a.effect_for(member, "", None);
     if !matches!(effect, Some(Effect::DeployIfNotExists | Effect::Modify)) {
         return Err(invalid(format!("The policy definition '{}' of assignment '{aid}' has effect '{}': only 'deployIfNotExists' and 'modify' policies can be remediated.", member.definition_id, effect.map(Effect::name).unwrap_or("unknown"))));
     }
@@ -240,7 +241,7 @@ fn settle(
         chosen.push(Chosen {
             record,
             effect: h.effect,
-            details: h.details,
+            details: h.details.clone(),
             identity: h.applied.identity.clone(),
         });
     })?;
