@@ -65,7 +65,7 @@ pub fn handle(app: &App, req: &Req) -> Reply {
             app.graph_quota.clear();
             // a sandbox goes back to the copy it started from; the main world replays its file
             let done = match app.origin.get() {
-                Some(o) => crate::snapshots::restore_store(app, &o.store, 0),
+                Some(o) => crate::snapshots::restore_store(app, &o.store, o.clock.offset_seconds()),
                 None => app.load_world(),
             };
             match done {

@@ -158,9 +158,15 @@ impl Sandboxes {
         let failed = |e: StoreError| (500, "SandboxFailed".to_string(), e.0);
         let built = match saved {
             // a snapshot's copy already holds a loaded world: App::new derives the facts, no replay
-            Some(s) => main
-                .sibling(s.store.copy().map_err(failed)?, main.world.directory_only())
-                .map_err(failed)?,
+            Some(s) => {
+                let t = main
+                    .sibling(s.store.copy().map_err(failed)?, main.world.directory_only())
+                    .map_err(failed)?;
+                // the snapshot's clock too: its sandboxes start (and reset) at that time
+                t.clock
+                    .advance(time::Duration::seconds(s.clock_offset_seconds));
+                t
+            }
             None => {
                 let world = if fixtures == "default" {
                     main.world.clone()

@@ -8,7 +8,7 @@ SCRIPT=az-sandbox
 source "$(dirname "$0")/lib.sh"
 
 admin() { # METHOD BASE PATH [BODY]
-  curl -sS --cacert "$CA" -X "$1" -H 'content-type: application/json' ${4:+-d "$4"} "$2$3"
+  curl -sS --noproxy '*' --cacert "$CA" -X "$1" -H 'content-type: application/json' ${4:+-d "$4"} "$2$3"
 }
 json() { "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
@@ -32,10 +32,10 @@ grep -qx rg-az-sandbox <<<"$names" || { echo "rg-az-sandbox not listed: $names" 
 ok
 
 step "the main world does not see it"
-main_token="$(curl -sS --cacert "$CA" -d grant_type=client_credentials -d "client_id=$FABRIKAM_CI_APP" \
+main_token="$(curl -sS --noproxy '*' --cacert "$CA" -d grant_type=client_credentials -d "client_id=$FABRIKAM_CI_APP" \
   -d client_secret=fabrikam-ci-secret -d scope=https://management.azure.com/.default \
   "$URL/$FABRIKAM/oauth2/v2.0/token" | json "['access_token']")"
-main_status="$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $main_token" \
+main_status="$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $main_token" \
   "$URL/subscriptions/$FABRIKAM_PROD/resourcegroups/rg-az-sandbox?api-version=2024-11-01")"
 expect_eq 404 "$main_status" "the main world's answer for the sandbox's group"
 ok

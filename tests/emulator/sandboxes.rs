@@ -35,6 +35,12 @@ async fn put(who: &Emu, t: &str, name: &str) -> u16 {
     .status
 }
 
+async fn offset(x: &Emu) -> i64 {
+    x.call("GET", "/_emulator/clock", None, None).await.body["offsetSeconds"]
+        .as_i64()
+        .unwrap()
+}
+
 fn rg(name: &str) -> String {
     format!("/subscriptions/{FABRIKAM_PROD}/resourcegroups/{name}?api-version=2024-11-01")
 }
@@ -234,6 +240,14 @@ async fn a_sandbox_starts_from_a_snapshot_and_resets_to_it() {
         )
         .await;
     assert_eq!(r.status, 201);
+    // the snapshot is taken two hours ahead; the main clock goes back after it
+    e.call(
+        "POST",
+        "/_emulator/clock",
+        None,
+        Some(json!({"advance": "PT2H"})),
+    )
+    .await;
     e.call(
         "POST",
         "/_emulator/snapshots",
@@ -241,7 +255,19 @@ async fn a_sandbox_starts_from_a_snapshot_and_resets_to_it() {
         Some(json!({"name": "seeded"})),
     )
     .await;
+    e.call(
+        "POST",
+        "/_emulator/clock",
+        None,
+        Some(json!({"reset": true})),
+    )
+    .await;
     let s = open(&e, &create(&e, json!({"fixtures": "seeded"})).await);
+    assert_eq!(
+        offset(&s).await,
+        7200,
+        "a sandbox starts at its snapshot's time"
+    );
     let t = s.token("admin@fabrikam").await;
     assert_eq!(
         s.call("GET", &rg("rg-seed"), Some(&t), None).await.status,
@@ -261,6 +287,7 @@ async fn a_sandbox_starts_from_a_snapshot_and_resets_to_it() {
         s.call("POST", "/_emulator/reset", None, None).await.status,
         200
     );
+    assert_eq!(offset(&s).await, 7200, "and resets to it");
     assert_eq!(
         s.call("GET", &rg("rg-seed"), Some(&t), None).await.status,
         200,

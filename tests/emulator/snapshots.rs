@@ -112,9 +112,37 @@ async fn a_world_after_delegation_guardrail_and_deployment_activity_round_trips(
         "{}",
         got.body
     );
+    // a grant and data-plane data: fabrikam-ci gets Storage Blob Data Contributor and writes bytes
+    let account = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/fabrikamdata");
+    let grant = format!("{account}/providers/Microsoft.Authorization/roleAssignments/70000000-0000-0000-0000-00000000e001?api-version=2022-04-01");
+    let body = json!({"properties": {"principalId": "30000000-0000-0000-0000-000000002121",
+        "roleDefinitionId": format!("/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe")}});
+    assert_eq!(
+        e.call("PUT", &grant, Some(&admin), Some(body)).await.status,
+        201
+    );
+    let ci = e
+        .token_for("fabrikam-ci", "https://storage.azure.com/.default")
+        .await;
+    let r = e
+        .client
+        .put(format!("{}/fabrikamdata/reports/raw.bin", e.base))
+        .bearer_auth(&ci)
+        .header("x-ms-version", "2026-10-06")
+        .header("x-ms-blob-type", "BlockBlob")
+        .body(vec![0xffu8, 0x00, 0x80, 0x7f])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     save(&e, "busy").await;
     let first = export(&e, "busy").await;
+    assert!(
+        first.contains("\"base64\": true"),
+        "bytes that are not text go as base64"
+    );
     for needle in [
+        "roleassignments/70000000-0000-0000-0000-00000000e001",
         "registrationassignments/60000000-0000-0000-0000-00000000e001",
         "locks/keep",
         "snapdeploy01",
@@ -133,6 +161,23 @@ async fn a_world_after_delegation_guardrail_and_deployment_activity_round_trips(
             .await
             .status,
         200
+    );
+    // and the blob comes back byte for byte
+    let ci = e2
+        .token_for("fabrikam-ci", "https://storage.azure.com/.default")
+        .await;
+    let r = e2
+        .client
+        .get(format!("{}/fabrikamdata/reports/raw.bin", e2.base))
+        .bearer_auth(&ci)
+        .header("x-ms-version", "2026-10-06")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.bytes().await.unwrap().as_ref(),
+        [0xffu8, 0x00, 0x80, 0x7f]
     );
 }
 
