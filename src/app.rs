@@ -158,7 +158,7 @@ impl App {
             sandboxes: Default::default(),
             origin: Default::default(),
             ops: Default::default(),
-            console: Default::default(),
+            console: self.console.fork(),
             retired: Default::default(),
         })
     }

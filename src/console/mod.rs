@@ -74,6 +74,13 @@ pub struct State {
 }
 
 impl State {
+    /// A sandbox's: the console answers where it answers here; the journal starts empty.
+    pub fn fork(&self) -> State {
+        let s = State::default();
+        s.set_bind(self.bind.read().unwrap_or_else(|p| p.into_inner()).clone());
+        s
+    }
+
     pub fn set_bind(&self, b: Bind) {
         *self.bind.write().unwrap_or_else(|p| p.into_inner()) = b;
     }

@@ -15,9 +15,14 @@ pub const AZ_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 const ARM_SCOPE: &str = "https://management.azure.com/.default";
 pub const USER_AGENT: &str = "lighthouse-emulator-console";
 
-/// Cookie names.
+/// Cookie names, suffixed with the port: browsers share a host's cookies across ports, and each
+/// sandbox (a port of its own) is another world with its own sign-in.
 pub const TOKEN_COOKIE: &str = "lec_token";
 pub const KEY_COOKIE: &str = "lec_admin_key";
+
+fn name(base: &str, req: &Req) -> String {
+    format!("{base}_{}", req.port)
+}
 
 /// One request to the console: the app, the request, and who is signed in.
 pub struct Session<'a> {
@@ -93,7 +98,7 @@ fn set_cookie(name: &str, value: &str) -> String {
 
 impl<'a> Session<'a> {
     pub fn open(app: &'a App, req: &'a Req) -> Session<'a> {
-        let token = cookie(req, TOKEN_COOKIE);
+        let token = cookie(req, &name(TOKEN_COOKIE, req));
         let who = token
             .as_deref()
             .and_then(super::journal::token_claims)
@@ -106,7 +111,7 @@ impl<'a> Session<'a> {
             req,
             token: if who.is_some() { token } else { None },
             who,
-            admin_key: cookie(req, KEY_COOKIE),
+            admin_key: cookie(req, &name(KEY_COOKIE, req)),
             set_cookies: Vec::new(),
         }
     }
@@ -177,7 +182,8 @@ impl<'a> Session<'a> {
             Some(t) if reply.status == 200 => {
                 self.token = Some(t.to_string());
                 self.who = Some(p.clone());
-                self.set_cookies.push(set_cookie(TOKEN_COOKIE, t));
+                self.set_cookies
+                    .push(set_cookie(&name(TOKEN_COOKIE, self.req), t));
                 Ok(())
             }
             _ => Err(format!(
@@ -191,12 +197,14 @@ impl<'a> Session<'a> {
     pub fn sign_out(&mut self) {
         self.token = None;
         self.who = None;
-        self.set_cookies.push(set_cookie(TOKEN_COOKIE, ""));
+        self.set_cookies
+            .push(set_cookie(&name(TOKEN_COOKIE, self.req), ""));
     }
 
     pub fn remember_admin_key(&mut self, key: &str) {
         self.admin_key = (!key.is_empty()).then(|| key.to_string());
-        self.set_cookies.push(set_cookie(KEY_COOKIE, key));
+        self.set_cookies
+            .push(set_cookie(&name(KEY_COOKIE, self.req), key));
     }
 
     fn internal(

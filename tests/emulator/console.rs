@@ -44,7 +44,7 @@ async fn the_console_signs_in_through_the_token_service_and_journals_every_reque
     assert!(page.contains("rg-managed") && !page.contains("rg-private"));
     let cookie = cookies
         .iter()
-        .find(|c| c.starts_with("lec_token="))
+        .find(|c| c.starts_with("lec_token_"))
         .expect("a token cookie")
         .split(';')
         .next()
@@ -143,7 +143,7 @@ async fn clock_and_reset_from_the_console_need_the_admin_key_when_one_is_set() {
         .headers()
         .get_all("set-cookie")
         .iter()
-        .any(|c| c.to_str().unwrap().starts_with("lec_admin_key="));
+        .any(|c| c.to_str().unwrap().starts_with("lec_admin_key_"));
     let page = r.text().await.unwrap();
     assert!(page.contains("The clock now reads"), "{page}");
     assert!(remembered);

@@ -274,3 +274,22 @@ def test_the_clock_advances_and_the_world_resets_from_the_console(new_page, emul
     page.get_by_role("button", name="Reset the world").click()
     assert "The world was reset" in page.locator(".notice.ok").inner_text()
     assert abs(emulator.admin("GET", "/_emulator/clock").json()["offsetSeconds"]) < 60
+
+
+def test_a_sandbox_serves_the_same_console_for_its_own_world(new_page, emulator):
+    created = emulator.admin("POST", "/_emulator/sandboxes", json={"ttl": "PT10M"})
+    assert created.status_code in (200, 201), created.text
+    sandbox = created.json()
+    try:
+        page = new_page()
+        page.goto(f"{sandbox['url']}/console/providers?as={quote(FABRIKAM_ADMIN)}")
+        contoso = section(page, "Contoso MSP")
+        contoso.locator(f"button[aria-label^='Remove delegation'][aria-label$=' on /subscriptions/{FABRIKAM_PROD}']").click()
+        assert "removed" in page.locator(".notice.ok").inner_text()
+        page.goto(f"{sandbox['url']}/console/customers?as={quote(ALICE)}")
+        assert section(page, "Fabrikam").count() == 0  # gone in the sandbox …
+        main = new_page()
+        main.goto(f"/console/customers?as={quote(ALICE)}")
+        assert section(main, "Fabrikam").count() == 1  # … and untouched in the main world
+    finally:
+        emulator.admin("DELETE", f"/_emulator/sandboxes/{sandbox['id']}")
