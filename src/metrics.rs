@@ -33,7 +33,7 @@ struct Inner {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Gauges {
     pub store_resources: i64,
-    /// Live sandboxes (0 until sandboxes exist).
+    /// Live sandboxes of this world (0 inside a sandbox).
     pub sandboxes: u64,
     pub resident_bytes: u64,
     pub fault_rules: u64,

@@ -474,7 +474,7 @@ fn admin(app: &App, req: &Req) -> Option<Reply> {
         ("GET", "/_emulator/metrics") => {
             let g = Gauges {
                 store_resources: app.store.read(|tx| tx.count()).unwrap_or(-1),
-                sandboxes: 0,
+                sandboxes: app.sandboxes.get().map_or(0, |s| s.len() as u64),
                 resident_bytes: crate::metrics::resident_bytes(),
                 fault_rules: ops.faults.list()["value"]
                     .as_array()
