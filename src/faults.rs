@@ -54,7 +54,8 @@ pub struct Match {
     pub provider: Option<String>,
     /// The caller's object id or application id.
     pub principal: Option<String>,
-    /// The sandbox a request addresses (none when sandboxes do not exist).
+    /// The sandbox a request addresses: set when a sandbox's request is matched against the main
+    /// world's rules (its own rules see `None`, as the main world's own requests do).
     pub sandbox: Option<String>,
 }
 
@@ -221,10 +222,11 @@ impl Rule {
                 _ => return false,
             }
         }
-        if let Some(s) = m.sandbox.as_deref() {
-            if !f.sandbox.is_some_and(|x| x.eq_ignore_ascii_case(s)) {
-                return false;
-            }
+        match (m.sandbox.as_deref(), f.sandbox) {
+            (Some(s), Some(x)) if s.eq_ignore_ascii_case(x) => {}
+            // a rule of the main world reaches a sandbox's request only by naming that sandbox
+            (None, None) => {}
+            _ => return false,
         }
         true
     }

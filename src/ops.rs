@@ -4,6 +4,7 @@
 //! (`metrics`). Also serves `/_emulator/faults`, `/_emulator/throttling` and `/_emulator/metrics`.
 //! Never changes what the pipeline decides for a request no rule or bucket touches.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -35,7 +36,9 @@ pub fn dropped<B: Default>() -> hyper::Response<B> {
 #[derive(Debug)]
 pub struct Ops {
     pub throttle: Throttle,
-    pub faults: Faults,
+    pub faults: Arc<Faults>,
+    /// In a sandbox: its id and the main world's rules, which reach its requests when they name it.
+    pub upstream: std::sync::OnceLock<(String, Arc<Faults>)>,
     pub metrics: Metrics,
     epoch: Instant,
 }
@@ -44,7 +47,8 @@ impl Default for Ops {
     fn default() -> Ops {
         Ops {
             throttle: Throttle::default(),
-            faults: Faults::default(),
+            faults: Arc::default(),
+            upstream: Default::default(),
             metrics: Metrics::default(),
             epoch: Instant::now(),
         }
@@ -152,7 +156,12 @@ pub async fn serve(app: &App, req: &Req) -> Option<Reply> {
     let mut injected: Option<(String, Effect)> = None;
     let mut remaining = None;
     let throttling = surface == "arm" && ops.throttle.on();
-    if reply.is_none() && surface != "admin" && (throttling || !ops.faults.is_empty()) {
+    if reply.is_none()
+        && surface != "admin"
+        && (throttling
+            || !ops.faults.is_empty()
+            || ops.upstream.get().is_some_and(|(_, f)| !f.is_empty()))
+    {
         // The cache says whether the signature and times hold; the claims the rules match on (appid
         // too, which the cache does not keep) are then read from the token itself.
         let claims = bearer(req)
@@ -181,6 +190,13 @@ pub async fn serve(app: &App, req: &Req) -> Option<Reply> {
                 sandbox: None,
             };
             injected = ops.faults.fire(&facts, rand::random::<f64>);
+            if let (None, Some((sandbox, main))) = (&injected, ops.upstream.get()) {
+                let facts = Facts {
+                    sandbox: Some(sandbox),
+                    ..facts
+                };
+                injected = main.fire(&facts, rand::random::<f64>);
+            }
         }
         if let Some((rule, effect)) = &injected {
             ops.metrics.fault_injected(effect.kind());

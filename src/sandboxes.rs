@@ -257,6 +257,12 @@ impl Sandboxes {
                 break id;
             }
         };
+        // the main world's fault rules that name this sandbox reach its requests
+        let _ = sandbox
+            .app
+            .ops
+            .upstream
+            .set((id.clone(), main.ops.faults.clone()));
         let v = self.describe(&id, &sandbox);
         let port = sandbox.port;
         live.insert(id.clone(), sandbox);

@@ -401,3 +401,91 @@ async fn the_main_port_as_a_proxy_tunnels_to_its_sandboxes() {
         "the tunnel reached the sandbox"
     );
 }
+
+/// A fault rule of the main world that names a sandbox reaches that sandbox's requests and no other
+/// world's; a rule that names none stays in the main world (parallel CI jobs do not share faults);
+/// a sandbox's own rules work in it alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_rules_name_their_sandbox() {
+    let e = emu().await;
+    let created = create(&e, json!({})).await;
+    let sid = created.body["id"].as_str().unwrap().to_string();
+    let a = open(&e, &created);
+    let b = open(&e, &create(&e, json!({})).await);
+    let error =
+        |code: &str| json!({"kind": "error", "status": 503, "code": code, "message": "injected"});
+    let r = e
+        .call(
+            "POST",
+            "/_emulator/faults",
+            None,
+            Some(
+                json!({"match": {"method": "PUT", "sandbox": sid}, "effect": error("ForSandboxA")}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = e
+        .call(
+            "POST",
+            "/_emulator/faults",
+            None,
+            Some(json!({"match": {"method": "PUT", "path": "*/rg-main-only*"}, "effect": error("MainOnly")})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let (ta, tb, tm) = (
+        a.token("admin@fabrikam").await,
+        b.token("admin@fabrikam").await,
+        e.token("admin@fabrikam").await,
+    );
+    let hit = a
+        .call(
+            "PUT",
+            &rg("rg-x"),
+            Some(&ta),
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+    assert_eq!((hit.status, hit.code()), (503, "ForSandboxA".into()));
+    assert!(hit
+        .header("x-ms-emulator-decision")
+        .contains("fault injected"));
+    assert_eq!(put(&b, &tb, "rg-x").await, 201);
+    assert_eq!(put(&e, &tm, "rg-x").await, 201);
+    assert_eq!(
+        put(&a, &ta, "rg-main-only").await,
+        503,
+        "the sandbox rule still fires"
+    );
+    assert_eq!(
+        put(&b, &tb, "rg-main-only").await,
+        201,
+        "a main rule without a sandbox stays in main"
+    );
+    let main = e
+        .call(
+            "PUT",
+            &rg("rg-main-only"),
+            Some(&tm),
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+    assert_eq!((main.status, main.code()), (503, "MainOnly".into()));
+    // a sandbox's own rule: its own world only
+    let r = b
+        .call(
+            "POST",
+            "/_emulator/faults",
+            None,
+            Some(json!({"match": {"method": "DELETE"}, "effect": error("OwnRule")})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let del = b.call("DELETE", &rg("rg-x"), Some(&tb), None).await;
+    assert_eq!((del.status, del.code()), (503, "OwnRule".into()));
+    assert_ne!(
+        e.call("DELETE", &rg("rg-x"), Some(&tm), None).await.status,
+        503
+    );
+}
