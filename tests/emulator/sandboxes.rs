@@ -447,7 +447,7 @@ async fn fault_rules_name_their_sandbox() {
             Some(json!({"location": "westeurope"})),
         )
         .await;
-    assert_eq!((hit.status, hit.code()), (503, "ForSandboxA".into()));
+    assert_eq!((hit.status, hit.code()), (503, "ForSandboxA"));
     assert!(hit
         .header("x-ms-emulator-decision")
         .contains("fault injected"));
@@ -471,7 +471,7 @@ async fn fault_rules_name_their_sandbox() {
             Some(json!({"location": "westeurope"})),
         )
         .await;
-    assert_eq!((main.status, main.code()), (503, "MainOnly".into()));
+    assert_eq!((main.status, main.code()), (503, "MainOnly"));
     // a sandbox's own rule: its own world only
     let r = b
         .call(
@@ -483,7 +483,7 @@ async fn fault_rules_name_their_sandbox() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let del = b.call("DELETE", &rg("rg-x"), Some(&tb), None).await;
-    assert_eq!((del.status, del.code()), (503, "OwnRule".into()));
+    assert_eq!((del.status, del.code()), (503, "OwnRule"));
     assert_ne!(
         e.call("DELETE", &rg("rg-x"), Some(&tm), None).await.status,
         503
