@@ -18,7 +18,10 @@ use time::{Duration, OffsetDateTime};
 pub enum Condition {
     Leaf {
         field: String,
+        /// The field's place in the EventData record (`field_path`), resolved once.
+        path: Vec<String>,
         equals: Option<String>,
+        /// Lower-cased.
         contains_any: Vec<String>,
     },
     AllOf(Vec<Condition>),
@@ -50,11 +53,12 @@ fn leaf(v: &Value) -> Option<Condition> {
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
+                .filter_map(|s| s.as_str().map(str::to_lowercase))
                 .collect()
         })
         .unwrap_or_default();
     Some(Condition::Leaf {
+        path: field_path(&field),
         field,
         equals,
         contains_any,
@@ -101,44 +105,59 @@ pub fn activity_rule(body: &Value) -> Option<ActivityRule> {
     })
 }
 
-/// The value of an activity-log alert `field` in an EventData record: the documented fields map to
-/// the event's members (`category`, `operationName`, `resourceType`, `resourceProvider` and
-/// `status`/`subStatus` read their `value`), `properties.x` and any other dotted path read the
-/// event itself; names are matched without regard to case.
-pub fn event_field(event: &Value, field: &str) -> Option<String> {
-    let f = field.to_ascii_lowercase();
-    let path: Vec<&str> = match f.as_str() {
-        "category" => vec!["category", "value"],
-        "operationname" => vec!["operationName", "value"],
-        "resourcetype" => vec!["resourceType", "value"],
-        "resourceprovider" => vec!["resourceProviderName", "value"],
-        "status" => vec!["status", "value"],
-        "substatus" => vec!["subStatus", "value"],
-        "level" => vec!["level"],
-        "caller" => vec!["caller"],
-        "resourcegroup" => vec!["resourceGroupName"],
-        "resourceid" => vec!["resourceId"],
-        "correlationid" => vec!["correlationId"],
-        "eventname" => vec!["eventName", "value"],
-        _ => field.split('.').collect(),
+/// Where an activity-log alert `field` is in an EventData record: the documented fields map to the
+/// event's members (`category`, `operationName`, `resourceType`, `resourceProvider`, `status` and
+/// `subStatus` read their `value`), `properties.x` and any other dotted path read the event itself;
+/// field names are matched without regard to case.
+pub fn field_path(field: &str) -> Vec<String> {
+    let known: &[&str] = match field.to_ascii_lowercase().as_str() {
+        "category" => &["category", "value"],
+        "operationname" => &["operationName", "value"],
+        "resourcetype" => &["resourceType", "value"],
+        "resourceprovider" => &["resourceProviderName", "value"],
+        "status" => &["status", "value"],
+        "substatus" => &["subStatus", "value"],
+        "level" => &["level"],
+        "caller" => &["caller"],
+        "resourcegroup" => &["resourceGroupName"],
+        "resourceid" => &["resourceId"],
+        "correlationid" => &["correlationId"],
+        "eventname" => &["eventName", "value"],
+        _ => return field.split('.').map(str::to_string).collect(),
     };
+    known.iter().map(|s| s.to_string()).collect()
+}
+
+/// The value at `path` in an EventData record (an object with a `value` reads as that value).
+pub fn event_value<'a>(event: &'a Value, path: &[String]) -> Option<std::borrow::Cow<'a, str>> {
     let mut cur = event;
     for seg in path {
-        let next = match cur {
-            Value::Object(m) => m
+        let Value::Object(m) = cur else {
+            return None;
+        };
+        // the event's own casing first (one hash probe), then any casing
+        cur = match m.get(seg.as_str()) {
+            Some(v) => v,
+            None => m
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(seg))
-                .map(|(_, v)| v),
-            _ => None,
+                .map(|(_, v)| v)?,
         };
-        cur = next?;
     }
     match cur {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(m) => m.get("value").and_then(Value::as_str).map(str::to_string),
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
+        Value::Object(m) => m
+            .get("value")
+            .and_then(Value::as_str)
+            .map(std::borrow::Cow::Borrowed),
         Value::Null => None,
-        other => Some(other.to_string()),
+        other => Some(std::borrow::Cow::Owned(other.to_string())),
     }
+}
+
+/// The value of an activity-log alert `field` in an EventData record.
+pub fn event_field(event: &Value, field: &str) -> Option<String> {
+    event_value(event, &field_path(field)).map(|v| v.into_owned())
 }
 
 /// Does `event` meet `c`? Comparisons ignore case, as Azure's do.
@@ -147,36 +166,57 @@ pub fn matches(c: &Condition, event: &Value) -> bool {
         Condition::AllOf(cs) => cs.iter().all(|c| matches(c, event)),
         Condition::AnyOf(cs) => cs.iter().any(|c| matches(c, event)),
         Condition::Leaf {
-            field,
+            path,
             equals,
             contains_any,
+            ..
         } => {
-            let got = event_field(event, field).unwrap_or_default();
+            let got = event_value(event, path).unwrap_or_default();
             let eq_ok = equals.as_ref().is_none_or(|e| e.eq_ignore_ascii_case(&got));
-            let any_ok = contains_any.is_empty()
-                || contains_any
-                    .iter()
-                    .any(|c| got.to_lowercase().contains(&c.to_lowercase()));
-            eq_ok && any_ok
+            eq_ok
+                && (contains_any.is_empty() || {
+                    let got = got.to_lowercase();
+                    contains_any.iter().any(|c| got.contains(c.as_str()))
+                })
         }
+    }
+}
+
+/// Where an event is, for matching scopes: its resource id lower-cased and its subscription's scope.
+pub struct EventScope {
+    resource: String,
+    subscription: String,
+}
+
+impl EventScope {
+    pub fn of(event: &Value) -> EventScope {
+        let sub = event["subscriptionId"].as_str().unwrap_or_default();
+        EventScope {
+            resource: event["resourceId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase(),
+            subscription: if sub.is_empty() {
+                String::new()
+            } else {
+                format!("/subscriptions/{}", sub.to_lowercase())
+            },
+        }
+    }
+
+    /// Is the event's resource at or below one of the (lower-cased) scopes?
+    pub fn within(&self, scopes: &[String]) -> bool {
+        let r = self.resource.as_str();
+        scopes.iter().any(|s| {
+            (r.starts_with(s.as_str()) && (r.len() == s.len() || r.as_bytes()[s.len()] == b'/'))
+                || (!self.subscription.is_empty() && *s == self.subscription)
+        })
     }
 }
 
 /// Is the event's resource at or below one of the rule's scopes?
 pub fn in_scope(scopes: &[String], event: &Value) -> bool {
-    let rid = event["resourceId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_lowercase();
-    let sub = event["subscriptionId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_lowercase();
-    scopes.iter().any(|s| {
-        rid == *s
-            || rid.starts_with(&format!("{s}/"))
-            || (!sub.is_empty() && *s == format!("/subscriptions/{sub}"))
-    })
+    EventScope::of(event).within(scopes)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -983,6 +1023,7 @@ mod tests {
     fn conditions() {
         let leaf = |f: &str, e: &str| Condition::Leaf {
             field: f.into(),
+            path: field_path(f),
             equals: Some(e.into()),
             contains_any: vec![],
         };
@@ -1020,8 +1061,9 @@ mod tests {
             (
                 Condition::Leaf {
                     field: "caller".into(),
+                    path: field_path("caller"),
                     equals: None,
-                    contains_any: vec!["BOB".into(), "alice".into()],
+                    contains_any: vec!["bob".into(), "alice".into()],
                 },
                 true,
             ),

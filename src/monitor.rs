@@ -25,6 +25,9 @@ pub const ALERTS: &str = "microsoft.alertsmanagement/alerts";
 /// The outbox's key in the activity table: like the tenant logs' `/tenants/…`, it can never be a
 /// subscription GUID.
 pub const OUTBOX: &str = "/_emulator/outbox";
+/// Outbox entries appended by this process (any store): `notify` reads the outbox only for a while
+/// after this moves, so an emulator with nothing to send never touches its store.
+pub static OUTBOX_APPENDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 /// A value that changes whenever an activity-log alert rule is written or deleted.
 const GENERATION: &str = "alerts:activity-rules";
 /// At most this many evaluations of one rule per clock move (a day of 1-minute evaluations); the
@@ -102,9 +105,9 @@ pub fn on_activity(
         return Ok(());
     }
     for event in events {
+        let at = alerting::EventScope::of(event);
         for rule in rules.iter() {
-            if alerting::in_scope(&rule.scopes, event) && alerting::matches(&rule.condition, event)
-            {
+            if at.within(&rule.scopes) && alerting::matches(&rule.condition, event) {
                 fire_activity(tx, sub, rule, event, now)?;
             }
         }
@@ -299,6 +302,7 @@ fn queue(
             }
         };
         tx.append_activity(OUTBOX, &f.fired, &alert_key, &entry)?;
+        OUTBOX_APPENDS.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
     Ok(sent)
 }

@@ -23,11 +23,23 @@ pub fn retriable(status: u16) -> bool {
     matches!(status, 408 | 429 | 503 | 504)
 }
 
-/// Read the outbox forever (every 100 ms), from what is new when it starts.
+/// Read the outbox forever, from what is new when it starts: every 100 ms for 2 s after an entry was
+/// queued (the entry's transaction commits right after it is queued), never while nothing is.
 pub async fn run(app: Arc<App>) {
+    use std::sync::atomic::Ordering;
     let mut cursor = app.store.read(|tx| tx.activity_seq()).unwrap_or(0);
+    let mut seen = crate::monitor::OUTBOX_APPENDS.load(Ordering::Acquire);
+    let mut last_change: Option<std::time::Instant> = None;
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
+        let appends = crate::monitor::OUTBOX_APPENDS.load(Ordering::Acquire);
+        if appends != seen {
+            seen = appends;
+            last_change = Some(std::time::Instant::now());
+        }
+        if last_change.is_none_or(|t| t.elapsed() >= Duration::from_secs(2)) {
+            continue;
+        }
         let items = match crate::monitor::outbox_since(&app.store, cursor) {
             Ok(i) => i,
             Err(e) => {
