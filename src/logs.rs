@@ -308,6 +308,89 @@ pub fn ingest(
     Ok(prepared.len())
 }
 
+// --- ingestion-time transformations ---
+
+/// Run a data collection rule's `transformKql` over the rows of one upload: the query reads them as
+/// the table `source` (typed by the stream declaration's columns); `source` alone passes them through.
+/// Returns the output's columns and the transformed rows as JSON objects (column → value, nulls
+/// left out).
+pub type Transformed = (Vec<(String, Type)>, Vec<Json>);
+
+pub fn transform(
+    text: &str,
+    columns: &[(&str, Type)],
+    rows: &[Map<String, Json>],
+    now: OffsetDateTime,
+) -> Result<Transformed, KqlError> {
+    struct Source(Arc<Table>);
+    impl Tables for Source {
+        fn table(&self, name: &str) -> Option<Table> {
+            (name == "source").then(|| Table::clone(&self.0))
+        }
+        fn shared_table(&self, name: &str) -> Option<Arc<Table>> {
+            (name == "source").then(|| self.0.clone())
+        }
+    }
+    let parsed = kql::parse_logs(text)?;
+    let ctx = kql::Ctx {
+        now,
+        default_table: None,
+        seed: 0,
+    };
+    let out = kql::run(&parsed, &Source(Arc::new(typed(columns, rows))), &ctx)?;
+    let cols = out.columns.iter().map(|c| (c.name.clone(), c.ty)).collect();
+    let rows = out
+        .rows
+        .iter()
+        .map(|r| {
+            let mut m = Map::new();
+            for (c, v) in out.columns.iter().zip(r.iter()) {
+                if !v.is_null() {
+                    m.insert(c.name.clone(), v.to_json());
+                }
+            }
+            Json::Object(m)
+        })
+        .collect();
+    Ok((cols, rows))
+}
+
+fn schema_key(customer_id: &str, table: &str) -> String {
+    format!(
+        "logs:schema:{}:{}",
+        customer_id.to_lowercase(),
+        table.to_lowercase()
+    )
+}
+
+/// Record the types of a table's columns (a data collection rule's stream declaration, through its
+/// transformation), so that a column declared `guid`, `int` or `datetime` is typed so in queries
+/// whatever its JSON values look like. Later declarations add columns; a declared type stays.
+pub fn declare_columns(
+    store: &Store,
+    customer_id: &str,
+    table: &str,
+    columns: &[(String, Type)],
+) -> Result<(), StoreError> {
+    let key = schema_key(customer_id, table);
+    store.write(|tx| {
+        let mut known: Map<String, Json> = tx
+            .meta(&key)?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let before = known.len();
+        for (name, ty) in columns {
+            known
+                .entry(name.clone())
+                .or_insert_with(|| json!(ty.name()));
+        }
+        if known.len() != before {
+            tx.set_meta(&key, &Json::Object(known).to_string())?;
+        }
+        Ok(())
+    })
+}
+
 // --- tables ---
 
 /// The typed table `name` of one workspace, built once per state (memo) from its stored rows:
@@ -329,6 +412,10 @@ pub fn workspace_table(
         if rows.is_empty() {
             return Ok(None);
         }
+        let declared: Map<String, Json> = tx
+            .meta(&schema_key(customer_id, name))?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
         // (name, type of the first non-null value, if any yet)
         let mut columns: Vec<(String, Option<Type>)> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -336,6 +423,8 @@ pub fn workspace_table(
             for (k, v) in r {
                 let ty = if k == "TimeGenerated" {
                     Some(Type::DateTime)
+                } else if let Some(t) = declared.get(k).and_then(Json::as_str) {
+                    Type::from_name(t)
                 } else {
                     json_type(v)
                 };
@@ -387,6 +476,9 @@ fn typed(columns: &[(&str, Type)], rows: &[Map<String, Json>]) -> Table {
                     .clone(),
                 (Type::String, Json::Null) => Value::str(""),
                 (Type::String, other) => Value::str(&other.to_string()),
+                (Type::Guid, Json::String(s)) => {
+                    kql::guid(s).map(|g| Value::str(&g)).unwrap_or(Value::Null)
+                }
                 (Type::DateTime, Json::String(s)) => kql::parse_datetime(s)
                     .map(Value::DateTime)
                     .unwrap_or(Value::Null),
@@ -497,6 +589,19 @@ pub fn decide(
     scope: &str,
     now: OffsetDateTime,
 ) -> Option<Decision> {
+    decide_as(snap, asker, (action, false), sub, scope, now)
+}
+
+/// [`decide`] for an action or (`data` true) a data action, such as the Logs Ingestion API's
+/// `Microsoft.Insights/Telemetry/Write` on a data collection rule.
+pub fn decide_as(
+    snap: &Snapshot,
+    asker: Asker,
+    (action, data): (&str, bool),
+    sub: &str,
+    scope: &str,
+    now: OffsetDateTime,
+) -> Option<Decision> {
     let Asker::Principal {
         object_id,
         groups,
@@ -522,7 +627,7 @@ pub fn decide(
     Some(authz::decide(
         &Subject { object_id, groups },
         action,
-        false,
+        data,
         scope,
         path,
         &snap.access,
@@ -687,7 +792,8 @@ struct LogTables<'a> {
 
 impl LogTables<'_> {
     /// `name` over `workspaces`, each table authorized (`…/query/{Table}/read`), windowed.
-    fn union_of(&self, workspaces: &[&Workspace], name: &str) -> Option<Table> {
+    /// A single workspace's table with no window or resource to apply is the cached table itself.
+    fn union_of(&self, workspaces: &[&Workspace], name: &str) -> Option<Arc<Table>> {
         if let Some((key, sub)) = &self.resource {
             let action = format!("Microsoft.Insights/logs/{}/read", canonical_table(name));
             if self.enforce && !allowed(&decide(self.snap, self.asker, &action, sub, key, self.now))
@@ -717,7 +823,10 @@ impl LogTables<'_> {
                 }
             }
         }
-        let mut out = union_tables(&parts)?;
+        if parts.len() == 1 && self.resource.is_none() && self.window.is_none() {
+            return parts.pop();
+        }
+        let mut out = union_tables(&parts, self.window)?;
         if let Some((key, _)) = &self.resource {
             let under = format!("{key}/");
             match out.index("_ResourceId") {
@@ -730,18 +839,40 @@ impl LogTables<'_> {
                 None => out.rows.clear(),
             }
         }
-        if let (Some(w), Some(i)) = (self.window, out.index("TimeGenerated")) {
-            out.rows
-                .retain(|r| matches!(r[i], Value::DateTime(t) if t >= w.start && t < w.end));
-        }
-        Some(out)
+        Some(Arc::new(out))
     }
+}
+
+fn in_window(w: Window, v: &Value) -> bool {
+    matches!(v, Value::DateTime(t) if *t >= w.start && *t < w.end)
 }
 
 impl Tables for LogTables<'_> {
     fn table(&self, name: &str) -> Option<Table> {
+        self.shared_table(name).map(Arc::unwrap_or_clone)
+    }
+
+    fn shared_table(&self, name: &str) -> Option<Arc<Table>> {
         let scope: Vec<&Workspace> = self.scope.iter().collect();
         self.union_of(&scope, name)
+    }
+
+    /// Kept in the store's memo beside the table until the next write, keyed by the table's
+    /// address and held with it (so the address is never another table's while the entry lives).
+    fn narrowed(&self, table: &Arc<Table>, cols: &[usize]) -> Option<Arc<[Value]>> {
+        type Narrow = (Arc<Table>, Arc<[Value]>);
+        let key = format!("logs:narrow:{:p}:{cols:?}", Arc::as_ptr(table));
+        let built = self.store.memo(&key, |_| -> Result<Narrow, StoreError> {
+            let mut block = Vec::with_capacity(table.rows.len() * cols.len());
+            for r in &table.rows {
+                block.extend(cols.iter().map(|&c| r[c].clone()));
+            }
+            Ok((table.clone(), block.into()))
+        });
+        match built {
+            Ok(n) if Arc::ptr_eq(&n.0, table) => Some(n.1.clone()),
+            _ => None,
+        }
     }
 
     fn workspace_table(&self, reference: &str, name: &str) -> Result<Table, WorkspaceError> {
@@ -754,7 +885,9 @@ impl Tables for LogTables<'_> {
             self.enforce,
         )
         .map_err(|_| WorkspaceError::NoWorkspace)?;
-        self.union_of(&[&w], name).ok_or(WorkspaceError::NoTable)
+        self.union_of(&[&w], name)
+            .map(Arc::unwrap_or_clone)
+            .ok_or(WorkspaceError::NoTable)
     }
 }
 
@@ -768,16 +901,20 @@ fn canonical_table(name: &str) -> &str {
 }
 
 /// Tables of one name from several workspaces as one: columns by name in first-seen order (a column
-/// one workspace lacks is null there), rows in workspace order.
-fn union_tables(parts: &[Arc<Table>]) -> Option<Table> {
+/// one workspace lacks is null there), rows in workspace order, those outside `window` left out.
+fn union_tables(parts: &[Arc<Table>], window: Option<Window>) -> Option<Table> {
+    let keep = |t: &Table| {
+        let at = window.zip(t.index("TimeGenerated"));
+        move |r: &&Row| at.is_none_or(|(w, i)| in_window(w, &r[i]))
+    };
     let first = parts.first()?;
     if parts.iter().all(|p| p.columns == first.columns) {
         let mut t = Table {
             columns: first.columns.clone(),
-            rows: Vec::with_capacity(parts.iter().map(|p| p.rows.len()).sum()),
+            rows: Vec::new(),
         };
         for p in parts {
-            t.rows.extend(p.rows.iter().cloned());
+            t.rows.extend(p.rows.iter().filter(keep(p)).cloned());
         }
         return Some(t);
     }
@@ -804,7 +941,11 @@ fn union_tables(parts: &[Arc<Table>]) -> Option<Table> {
             rows.push(Row::from(v));
         }
     }
-    Some(Table { columns, rows })
+    let mut t = Table { columns, rows };
+    let k = keep(&t);
+    let rows: Vec<Row> = t.rows.iter().filter(k).cloned().collect();
+    t.rows = rows;
+    Some(t)
 }
 
 /// Log Analytics' name for a column type in query results (the API's `logsColumnType`).
@@ -818,6 +959,7 @@ pub fn column_type(ty: Type) -> &'static str {
         Type::DateTime => "datetime",
         Type::TimeSpan => "timespan",
         Type::Dynamic => "dynamic",
+        Type::Guid => "guid",
     }
 }
 

@@ -6,6 +6,7 @@
 //! live in the store; nothing here reaches the activity log (Azure's does not record data operations).
 
 pub mod blob;
+pub mod ingestion;
 pub mod keyvault;
 pub mod logs;
 
@@ -148,6 +149,9 @@ pub fn handle_hosted(cx: &DataCx, req: &Req, hosted: &Hosted) -> Option<Reply> {
 pub fn handle(cx: &DataCx, req: &Req) -> Option<Reply> {
     if req.path.starts_with("/v1/") {
         return logs::handle(cx, req);
+    }
+    if let Some(r) = ingestion::handle(cx, req) {
+        return Some(r);
     }
     Some(match resolve(cx.store, &req.path)? {
         Target::Account(a) => blob::handle(cx, req, &a),

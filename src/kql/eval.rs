@@ -95,10 +95,17 @@ fn count_ops(
 }
 
 pub fn run_tabular(t: &Tabular, tables: &dyn Tables, ctx: &Ctx) -> Result<Table, KqlError> {
+    let mut done = 0;
     let mut table = match &t.source {
-        Source::Table(name, pos) => tables
-            .table(name)
-            .ok_or_else(|| unknown_table(name, *pos))?,
+        Source::Table(name, pos) => {
+            let shared = tables
+                .shared_table(name)
+                .ok_or_else(|| unknown_table(name, *pos))?;
+            check_width(&shared)?;
+            let (table, n) = scan(shared, &t.ops, tables, ctx)?;
+            done = n;
+            table
+        }
         Source::Workspace(ws, name, pos) => {
             tables.workspace_table(ws, name).map_err(|e| match e {
                 WorkspaceError::NoWorkspace => KqlError::semantic(
@@ -130,9 +137,19 @@ pub fn run_tabular(t: &Tabular, tables: &dyn Tables, ctx: &Ctx) -> Result<Table,
             *inner,
         ),
     };
-    // a row of the wrong width from the caller is refused here, not indexed out of bounds later
-    if let Some(bad) = table.rows.iter().find(|r| r.len() != table.columns.len()) {
-        return Err(KqlError::semantic(
+    if done == 0 {
+        check_width(&table)?;
+    }
+    for op in &t.ops[done..] {
+        table = apply(op, table, tables, ctx)?;
+    }
+    Ok(table)
+}
+
+/// A row of the wrong width from the caller is refused here, not indexed out of bounds later.
+fn check_width(table: &Table) -> Result<(), KqlError> {
+    match table.rows.iter().find(|r| r.len() != table.columns.len()) {
+        Some(bad) => Err(KqlError::semantic(
             0,
             0,
             "",
@@ -141,12 +158,107 @@ pub fn run_tabular(t: &Tabular, tables: &dyn Tables, ctx: &Ctx) -> Result<Table,
                 bad.len(),
                 table.columns.len()
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    for op in &t.ops {
-        table = apply(op, table, tables, ctx)?;
+}
+
+/// The first operators over a shared source table, in one pass that copies no row it does not
+/// keep: the leading `where`s as one filter and, when a `summarize` follows them, the groups
+/// folded straight from the source rows (the common `T | where … | summarize … by …` shape) — from
+/// the table's rows narrowed to the columns the query reads when the owner keeps them
+/// (`Tables::narrowed`: a few contiguous values a row instead of every column of a wide row).
+/// Returns the table and how many operators it ran; the same result as running them one by one.
+fn scan(
+    src: Arc<Table>,
+    ops: &[Op],
+    tables: &dyn Tables,
+    ctx: &Ctx,
+) -> Result<(Table, usize), KqlError> {
+    let now = ctx.now_ticks();
+    let b = Binder {
+        cols: &src.columns,
+        ctx,
+    };
+    let mut preds = Vec::new();
+    for op in ops {
+        let Op::Where(e) = op else { break };
+        preds.push(b.bind(e, "where")?.0);
     }
-    Ok(table)
+    let n = preds.len();
+    if let Some(Op::Summarize { aggs, by }) = ops.get(n) {
+        let g = bind_summarize(&b, aggs, by)?;
+        if let Some(t) = fold_narrowed(&src, &preds, &g, tables, now) {
+            return Ok((t, n + 1));
+        }
+        let keep = |r: &&Row| preds.iter().all(|p| eval(p, r, now).truthy());
+        let rows = src.rows.iter().filter(keep).map(|r| (&r[..], Some(r)));
+        return Ok((fold(g, rows, now), n + 1));
+    }
+    if n == 0 {
+        return Ok((Arc::unwrap_or_clone(src), 0));
+    }
+    let keep = |r: &&Row| preds.iter().all(|p| eval(p, r, now).truthy());
+    let rows = src.rows.iter().filter(keep).cloned().collect();
+    Ok((
+        Table {
+            columns: src.columns.clone(),
+            rows,
+        },
+        n,
+    ))
+}
+
+/// `where`s + `summarize` over the narrowed rows of `name`, when the owner keeps them and no
+/// aggregate needs the whole row (`arg_max`, `arg_min`, `take_any` carry it).
+fn fold_narrowed(
+    src: &Arc<Table>,
+    preds: &[BExpr],
+    g: &Grouping,
+    tables: &dyn Tables,
+    now: i64,
+) -> Option<Table> {
+    if g.specs.iter().any(|s| !s.carry.is_empty() || s.keeps_row()) {
+        return None;
+    }
+    let mut used: Vec<usize> = Vec::new();
+    let mut note = |i: usize| {
+        used.push(i);
+        i
+    };
+    for e in preds.iter().chain(&g.keys) {
+        e.map_cols(&mut note);
+    }
+    for s in &g.specs {
+        for e in &s.args {
+            e.map_cols(&mut note);
+        }
+    }
+    used.sort_unstable();
+    used.dedup();
+    if used.is_empty() {
+        return None;
+    }
+    let block = tables.narrowed(src, &used)?;
+    let mut at = |i: usize| used.binary_search(&i).unwrap_or_default();
+    let preds: Vec<BExpr> = preds.iter().map(|e| e.map_cols(&mut at)).collect();
+    let narrowed = Grouping {
+        columns: g.columns.clone(),
+        keys: g.keys.iter().map(|e| e.map_cols(&mut at)).collect(),
+        specs: g
+            .specs
+            .iter()
+            .map(|s| AggSpec {
+                args: s.args.iter().map(|e| e.map_cols(&mut at)).collect(),
+                ..s.clone()
+            })
+            .collect(),
+    };
+    let rows = block
+        .chunks_exact(used.len())
+        .filter(|r| preds.iter().all(|p| eval(p, r, now).truthy()))
+        .map(|r| (r, None));
+    Some(fold(narrowed, rows, now))
 }
 
 fn unknown_table(name: &str, pos: Pos) -> KqlError {
@@ -190,7 +302,7 @@ fn apply(op: &Op, t: Table, tables: &dyn Tables, ctx: &Ctx) -> Result<Table, Kql
                 .collect();
             Ok(select(&t, &keep))
         }
-        Op::Summarize { aggs, by } => summarize(&b, &t, aggs, by, now),
+        Op::Summarize { aggs, by } => summarize(&b, t.rows.iter(), aggs, by, now),
         Op::Count => Ok(Table::new(
             &[("Count", Type::Long)],
             vec![vec![Value::Long(t.rows.len() as i64)]],
@@ -434,13 +546,14 @@ fn constant_count(b: &Binder, e: &Expr, op: &str) -> Result<usize, KqlError> {
     }
 }
 
-fn summarize(
-    b: &Binder,
-    t: &Table,
-    aggs: &[Named],
-    by: &[Named],
-    now: i64,
-) -> Result<Table, KqlError> {
+/// `summarize`'s bound parts: output columns (the `by` keys, then the aggregates'), keys, aggregates.
+struct Grouping {
+    columns: Vec<Column>,
+    keys: Vec<BExpr>,
+    specs: Vec<AggSpec>,
+}
+
+fn bind_summarize(b: &Binder, aggs: &[Named], by: &[Named]) -> Result<Grouping, KqlError> {
     let mut columns: Vec<Column> = Vec::new();
     let mut keys = Vec::new();
     let mut anon = 0;
@@ -464,11 +577,41 @@ fn summarize(
     for a in aggs {
         specs.push(b.aggregate(a.name.as_deref(), &a.expr, &by_names, &mut columns)?);
     }
+    Ok(Grouping {
+        columns,
+        keys,
+        specs,
+    })
+}
+
+fn summarize<'r>(
+    b: &Binder,
+    rows: impl Iterator<Item = &'r Row>,
+    aggs: &[Named],
+    by: &[Named],
+    now: i64,
+) -> Result<Table, KqlError> {
+    let g = bind_summarize(b, aggs, by)?;
+    Ok(fold(g, rows.map(|r| (&r[..], Some(r))), now))
+}
+
+/// Fold rows into groups: each row's values, and the shared row itself when the caller has one
+/// (`arg_max`/`arg_min`/`take_any` keep it).
+fn fold<'r>(
+    g: Grouping,
+    rows: impl Iterator<Item = (&'r [Value], Option<&'r Row>)>,
+    now: i64,
+) -> Table {
+    let Grouping {
+        columns,
+        keys,
+        specs,
+    } = g;
     let mut index: HashMap<Vec<Key>, usize> = HashMap::default();
     let mut groups: Vec<(Vec<Value>, Vec<AggState>)> = Vec::new();
     // one key buffer for every row: a row of an existing group allocates nothing
     let (mut kv, mut key): (Vec<Value>, Vec<Key>) = (Vec::new(), Vec::new());
-    for r in &t.rows {
+    for (r, shared) in rows {
         kv.clear();
         kv.extend(keys.iter().map(|k| eval(k, r, now)));
         key.clear();
@@ -482,7 +625,7 @@ fn summarize(
             }
         };
         for (st, spec) in groups[g].1.iter_mut().zip(&specs) {
-            st.add(spec, r, now);
+            st.add(spec, r, shared, now);
         }
     }
     // no `by`: one row even over no input (count() is 0)
@@ -498,7 +641,7 @@ fn summarize(
             Row::from(vals)
         })
         .collect();
-    Ok(Table { columns, rows })
+    Table { columns, rows }
 }
 
 fn sort(t: Table, keys: &[SortKey], ctx: &Ctx) -> Result<Table, KqlError> {

@@ -382,6 +382,10 @@ pub fn convert(v: &Value, ty: Type) -> Value {
                 .unwrap_or(Value::Null),
             _ => Value::Null,
         },
+        Type::Guid => match &s {
+            Value::Str(t) => guid(t).map(|g| Value::str(&g)).unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
         Type::TimeSpan => match &s {
             Value::TimeSpan(t) => Value::TimeSpan(*t),
             Value::Str(t) => parse_timespan(t)
@@ -393,6 +397,13 @@ pub fn convert(v: &Value, ty: Type) -> Value {
     }
 }
 
+/// A GUID's canonical text (lower case, hyphenated), from the forms Kusto's `toguid` takes.
+pub fn guid(s: &str) -> Option<String> {
+    uuid::Uuid::parse_str(s.trim())
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
 fn call(f: Func, args: &[BExpr], re: Option<&regex::Regex>, row: &[Value], now: i64) -> Value {
     let arg = |k: usize| eval(&args[k], row, now);
     match f {
@@ -402,6 +413,7 @@ fn call(f: Func, args: &[BExpr], re: Option<&regex::Regex>, row: &[Value], now: 
         Func::ToReal => convert(&arg(0), Type::Real),
         Func::ToBool => convert(&arg(0), Type::Bool),
         Func::ToDateTime => convert(&arg(0), Type::DateTime),
+        Func::ToGuid => convert(&arg(0), Type::Guid),
         Func::ToTimeSpan => convert(&arg(0), Type::TimeSpan),
         Func::ToLower => Value::str(&arg(0).to_kql_string().to_lowercase()),
         Func::ToUpper => Value::str(&arg(0).to_kql_string().to_uppercase()),
@@ -659,7 +671,10 @@ impl AggState {
     }
 
     /// Fold one row in. Nulls are skipped, as every aggregate of the subset does.
-    pub fn add(&mut self, spec: &AggSpec, row: &Arc<[Value]>, now: i64) {
+    /// `shared` is the row as its table holds it, when there is one (`arg_max`, `arg_min` and
+    /// `take_any` keep it; without it they keep a copy).
+    pub fn add(&mut self, spec: &AggSpec, row: &[Value], shared: Option<&Arc<[Value]>>, now: i64) {
+        let whole = || shared.cloned().unwrap_or_else(|| Arc::from(row));
         let arg0 = || eval(&spec.args[0], row, now);
         match self {
             AggState::Count(n) => {
@@ -729,12 +744,12 @@ impl AggState {
                     return;
                 }
                 if beats(&v, cur.as_ref().map(|(c, _)| c), spec.agg == Agg::ArgMax) {
-                    *cur = Some((v, row.clone()));
+                    *cur = Some((v, whole()));
                 }
             }
             AggState::Any(cur) => {
                 if cur.is_none() {
-                    *cur = Some(row.clone());
+                    *cur = Some(whole());
                 }
             }
         }

@@ -187,8 +187,8 @@ pub fn lex(src: &str) -> Result<Vec<Token>, KqlError> {
                 i += 1;
             }
             let mut word: String = chars[start..i].iter().collect();
-            // `datetime(…)`, `timespan(…)` and `dynamic(…)` literals: their insides are not KQL tokens
-            let raw_kind = ["datetime", "timespan", "dynamic"]
+            // `datetime(…)`, `timespan(…)`, `dynamic(…)` and `guid(…)` literals: their insides are not KQL tokens
+            let raw_kind = ["datetime", "timespan", "dynamic", "guid"]
                 .into_iter()
                 .find(|k| *k == word);
             if let Some(kind) = raw_kind {

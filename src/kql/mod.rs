@@ -13,6 +13,7 @@ mod plan;
 mod tests;
 mod value;
 
+pub use funcs::guid;
 pub use parse::{Query, MAX_DEPTH};
 pub use value::{format_datetime, parse_datetime, Column, Row, Table, Type, Value, TICKS_PER_SEC};
 
@@ -79,6 +80,24 @@ impl std::error::Error for KqlError {}
 /// and `Resources` are one table). The caller hands in only what the principal may read.
 pub trait Tables {
     fn table(&self, name: &str) -> Option<Table>;
+
+    /// The table as its owner holds it (a cache of it), read without copying its rows: a query's
+    /// leading `where`s and `summarize` scan it in place. The default wraps `table`.
+    fn shared_table(&self, name: &str) -> Option<std::sync::Arc<Table>> {
+        self.table(name).map(std::sync::Arc::new)
+    }
+
+    /// The rows of `table` (as `shared_table` gave it) narrowed to the columns `cols` (ascending indices into its columns), row
+    /// after row in one block of `cols.len()` values each, as the owner keeps them while the table
+    /// is unchanged; the scan of `where`s + `summarize` reads them instead of the wide rows (a few
+    /// contiguous values a row, not a cache line or more per column). `None`: the owner keeps none.
+    fn narrowed(
+        &self,
+        _table: &std::sync::Arc<Table>,
+        _cols: &[usize],
+    ) -> Option<std::sync::Arc<[Value]>> {
+        None
+    }
 
     /// `workspace("…").Table`: a table of another Log Analytics workspace. Resource Graph has none.
     fn workspace_table(&self, _workspace: &str, _name: &str) -> Result<Table, WorkspaceError> {

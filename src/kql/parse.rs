@@ -989,6 +989,10 @@ impl Parser {
                     Some(ticks) => lit(Value::DateTime(ticks)),
                     None => bad("malformed datetime literal"),
                 },
+                "guid" => match super::funcs::guid(&text) {
+                    Some(g) => lit(Value::str(&g)),
+                    None => bad("malformed guid literal"),
+                },
                 "timespan" => match parse_timespan(&text) {
                     Some(ticks) => lit(Value::TimeSpan(ticks)),
                     None => bad("malformed timespan literal"),

@@ -10,6 +10,47 @@ use super::parse::{BinOp, Expr, ExprKind, Pos};
 use super::value::{Column, Type, Value};
 use super::{Ctx, KqlError};
 
+impl AggSpec {
+    /// Does the aggregate keep whole input rows (`arg_max`, `arg_min`, `take_any`)?
+    pub fn keeps_row(&self) -> bool {
+        matches!(self.agg, Agg::ArgMax | Agg::ArgMin | Agg::Any)
+    }
+}
+
+impl BExpr {
+    /// The same expression with every column index `i` replaced by `f(i)` (binding it to a narrower
+    /// row); `f` also sees every column the expression reads.
+    pub fn map_cols(&self, f: &mut dyn FnMut(usize) -> usize) -> BExpr {
+        let b = |e: &BExpr, f: &mut dyn FnMut(usize) -> usize| Box::new(e.map_cols(f));
+        match self {
+            BExpr::Lit(v) => BExpr::Lit(v.clone()),
+            BExpr::Col(i) => BExpr::Col(f(*i)),
+            BExpr::Member(e, k) => BExpr::Member(b(e, f), k.clone()),
+            BExpr::Index(e, i) => BExpr::Index(b(e, f), b(i, f)),
+            BExpr::Neg(e) => BExpr::Neg(b(e, f)),
+            BExpr::Bin(op, x, y) => BExpr::Bin(*op, b(x, f), b(y, f)),
+            BExpr::Matches(e, re) => BExpr::Matches(b(e, f), re.clone()),
+            BExpr::In { lhs, list, ci, neg } => BExpr::In {
+                lhs: b(lhs, f),
+                list: list.iter().map(|e| e.map_cols(f)).collect(),
+                ci: *ci,
+                neg: *neg,
+            },
+            BExpr::Between { lhs, lo, hi, neg } => BExpr::Between {
+                lhs: b(lhs, f),
+                lo: b(lo, f),
+                hi: b(hi, f),
+                neg: *neg,
+            },
+            BExpr::Call(func, args, re) => BExpr::Call(
+                *func,
+                args.iter().map(|e| e.map_cols(f)).collect(),
+                re.clone(),
+            ),
+        }
+    }
+}
+
 /// A bound scalar expression.
 #[derive(Debug, Clone)]
 pub enum BExpr {
@@ -46,6 +87,7 @@ pub enum Func {
     ToReal,
     ToBool,
     ToDateTime,
+    ToGuid,
     ToTimeSpan,
     ToLower,
     ToUpper,
@@ -87,6 +129,7 @@ const FUNCS: &[(&str, Func, usize, usize)] = &[
     ("tobool", Func::ToBool, 1, 1),
     ("toboolean", Func::ToBool, 1, 1),
     ("todatetime", Func::ToDateTime, 1, 1),
+    ("toguid", Func::ToGuid, 1, 1),
     ("totimespan", Func::ToTimeSpan, 1, 1),
     ("tolower", Func::ToLower, 1, 1),
     ("toupper", Func::ToUpper, 1, 1),
@@ -442,6 +485,7 @@ impl Binder<'_> {
             | Func::Not => Type::Bool,
             Func::ToDateTime | Func::Ago => Type::DateTime,
             Func::ToTimeSpan => Type::TimeSpan,
+            Func::ToGuid => Type::Guid,
             Func::Split | Func::BagKeys | Func::Pack | Func::ParseJson => Type::Dynamic,
             Func::Iff => types[1],
             Func::Case => types[1],

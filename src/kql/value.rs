@@ -23,6 +23,9 @@ pub enum Type {
     DateTime,
     TimeSpan,
     Dynamic,
+    /// Log Analytics' `guid` columns (`toguid()`, `guid(…)`); the value is its canonical lower-case
+    /// text, so it compares with strings as Kusto lets it.
+    Guid,
 }
 
 impl Type {
@@ -37,6 +40,7 @@ impl Type {
             Type::DateTime => "datetime",
             Type::TimeSpan => "timespan",
             Type::Dynamic => "dynamic",
+            Type::Guid => "guid",
         }
     }
 
@@ -46,7 +50,7 @@ impl Type {
             Type::Bool => "boolean",
             Type::Int | Type::Long => "integer",
             Type::Real => "number",
-            Type::String | Type::TimeSpan => "string",
+            Type::String | Type::TimeSpan | Type::Guid => "string",
             Type::DateTime => "datetime",
             Type::Dynamic => "object",
         }
@@ -63,6 +67,7 @@ impl Type {
             "datetime" | "date" => Type::DateTime,
             "timespan" | "time" => Type::TimeSpan,
             "dynamic" => Type::Dynamic,
+            "guid" | "uuid" | "uniqueid" => Type::Guid,
             _ => return None,
         })
     }

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod children;
 pub mod compute;
 pub mod create_statuses;
+pub mod datacollection;
 pub mod denyassignments;
 pub mod deployments;
 pub mod insights;
@@ -256,6 +257,8 @@ pub fn complete_resource(
             loganalytics::complete_workspace(cx, store, b, existing)?
         }
         "microsoft.insights/diagnosticsettings" => loganalytics::check_diagnostic_setting(b)?,
+        datacollection::RULE_TYPE => datacollection::complete_rule(cx, b, existing)?,
+        datacollection::ENDPOINT_TYPE => datacollection::complete_endpoint(cx, b, existing),
         "microsoft.insights/actiongroups" => alertrules::complete_action_group(b)?,
         "microsoft.insights/activitylogalerts" => {
             alertrules::complete_activity_log_alert(store, b)?

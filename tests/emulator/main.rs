@@ -16,6 +16,7 @@ mod hoststyle;
 mod identity;
 mod lifecycle;
 mod loganalytics;
+mod loganalytics_ingestion;
 mod managementgroups;
 mod metrics;
 mod pim;
