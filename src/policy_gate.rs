@@ -57,7 +57,7 @@ fn evaluated_type(t: &str) -> bool {
 }
 
 /// The type and name of the target when it is a resource group or a resource in a subscription.
-fn target_kind(id: &ResourceId) -> Option<(String, String)> {
+pub(crate) fn target_kind(id: &ResourceId) -> Option<(String, String)> {
     id.subscription.as_deref().filter(|s| !s.is_empty())?;
     if id.providers.is_empty() {
         let rg = id.resource_group.as_deref().filter(|r| !r.is_empty())?;
@@ -78,7 +78,7 @@ thread_local! {
 
 /// The resource as the write would store it: the body with id, name and type (PUT), or the stored
 /// resource with the patch merged (PATCH).
-fn as_stored(
+pub(crate) fn as_stored(
     app: &App,
     method: &str,
     id: &ResourceId,

@@ -364,9 +364,45 @@ pub fn check(
         return Ok(Vec::new());
     }
     let now = app.clock.now();
-    let needed = requiring(&set, snap, id, now);
+    let mut needed = requiring(&set, snap, id, now);
     if needed.is_empty() {
         return Ok(Vec::new());
+    }
+    // Only the members whose rule applies to the resource: a rule evaluated without the token's
+    // claims either does not match (its other conditions fail first: no token needed), or matches or
+    // stops at `claims()` (needed). Targets the gate does not evaluate (above a subscription) always
+    // need it.
+    if let Some((rtype, name)) = crate::policy_gate::target_kind(id) {
+        let resource = match method {
+            "PUT" | "PATCH" => crate::policy_gate::as_stored(app, method, id, &rtype, &name, body),
+            _ => app
+                .store
+                .get(&id.key())
+                .ok()
+                .flatten()
+                .map(|r| r.body.clone()),
+        };
+        let Some(resource) = resource else {
+            return Ok(Vec::new());
+        };
+        let ctx = effective::context_for(&app.store, snap, &id.key(), method, api_version, now);
+        let ptype = crate::policy::eval::policy_type(&resource);
+        let location = effective::location_of(&resource);
+        needed.retain(|(a, m, _)| {
+            let Some(effect) = a.effect_for(m, &ptype, location) else {
+                return false;
+            };
+            let applies = m.def.mode.applies(&ptype);
+            match crate::policy::evaluate_prepared(
+                &m.def, &m.params, &resource, &ctx, effect, applies, false,
+            ) {
+                Ok(o) => o.matched,
+                Err(_) => true,
+            }
+        });
+        if needed.is_empty() {
+            return Ok(Vec::new());
+        }
     }
     let claims = match token {
         None => Err("no policy token was sent"),

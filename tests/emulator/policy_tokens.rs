@@ -205,6 +205,20 @@ async fn a_write_needs_a_token_for_exactly_that_operation() {
         .header("x-ms-emulator-decision")
         .contains("policy token accepted"));
 
+    // a write the rule does not match (another type) needs no token
+    let r = e
+        .call(
+            "PUT",
+            &format!(
+                "{}/resourceGroups/rg-no-token?api-version=2021-04-01",
+                sub()
+            ),
+            Some(&admin),
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+
     // reads need no token
     let r = e
         .call("GET", &format!("{sa}?{SA_API}"), Some(&admin), None)
