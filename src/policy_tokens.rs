@@ -480,11 +480,23 @@ pub fn check(
 mod tests {
     use super::*;
 
+    /// uri, method, content → resource id, api-version, action, method, hash.
+    type Row = (
+        &'static str,
+        &'static str,
+        Option<Value>,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        String,
+    );
+
     #[test]
     fn operations_read_as_request_details() {
         // (uri, method, content) → (resource id, api-version, action, method, hash)
         let zeros = "0".repeat(64);
-        let cases: Vec<(&str, &str, Option<Value>, &str, &str, &str, &str, String)> = vec![
+        let cases: Vec<Row> = vec![
             (
                 "https://management.azure.com/subscriptions/s1/resourceGroups/testRG/providers/Microsoft.Compute/virtualMachines/testVM?api-version=2024-01-01",
                 "delete",
