@@ -48,7 +48,7 @@ pub struct Gate {
 
 /// Types Azure Policy never evaluates on write here: deployments (their resources are, each on its
 /// own request), the policy resources themselves, and the management-group hierarchy.
-fn evaluated_type(t: &str) -> bool {
+pub(crate) fn evaluated_type(t: &str) -> bool {
     let t = t.to_ascii_lowercase();
     !(t == "microsoft.resources/deployments"
         || t.starts_with("microsoft.authorization/policy")

@@ -219,6 +219,22 @@ async fn a_write_needs_a_token_for_exactly_that_operation() {
         .await;
     assert!(r.status < 300, "{} {}", r.status, r.body);
 
+    // the policy resources are not evaluated: the assignment goes without a token
+    let r = e
+        .call(
+            "DELETE",
+            &format!(
+                "{}/providers/Microsoft.Authorization/policyAssignments/coin-flip?{API}",
+                sub()
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = put_with(&e, &admin, &account("sttoken3"), None, &storage()).await;
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+
     // reads need no token
     let r = e
         .call("GET", &format!("{sa}?{SA_API}"), Some(&admin), None)
