@@ -790,6 +790,19 @@ fn arm_authenticated(
         }
     }
 
+    // Azure Policy tokens: an assignment requiring an external evaluation needs one for this operation.
+    if !caller.platform && route.is_write() {
+        let token = req.header(crate::policy_tokens::HEADER);
+        for n in
+            crate::policy_tokens::check(app, snap, &req.method, id, &api, body.as_ref(), token)?
+        {
+            decision_header = if decision_header.is_empty() {
+                format!("allowed; {n}")
+            } else {
+                format!("{decision_header}; {n}")
+            };
+        }
+    }
     // Azure Policy: append/modify change the body, deny refuses, denyAction stops a delete.
     let gate = if caller.platform || !route.is_write() {
         None
@@ -900,6 +913,10 @@ fn arm_authenticated(
         }
         match route {
             // PolicyInsights reads the policies in force and runs remediations as managed identities
+            Route::Policy(crate::arm::policy_route::PolicyOp::PolicyTokensAcquire) => {
+                crate::policy_tokens::policy_tokens_acquire(app, snap, id, body.as_ref())
+                    .map(|v| Reply::json(200, &v))
+            }
             Route::PolicyInsights(op) => {
                 let as_identity = |oid: &str, tid: &str, m: &str, p: &str, b: Option<&Value>| {
                     run_as(app, oid, tid, base, m, p, b)

@@ -35,6 +35,7 @@ pub mod notify;
 pub mod ops;
 pub mod policy;
 pub mod policy_gate;
+pub mod policy_tokens;
 pub mod providers;
 pub mod proxy;
 pub mod quota;

@@ -48,7 +48,7 @@ pub struct Gate {
 
 /// Types Azure Policy never evaluates on write here: deployments (their resources are, each on its
 /// own request), the policy resources themselves, and the management-group hierarchy.
-fn evaluated_type(t: &str) -> bool {
+pub(crate) fn evaluated_type(t: &str) -> bool {
     let t = t.to_ascii_lowercase();
     !(t == "microsoft.resources/deployments"
         || t.starts_with("microsoft.authorization/policy")
@@ -57,7 +57,7 @@ fn evaluated_type(t: &str) -> bool {
 }
 
 /// The type and name of the target when it is a resource group or a resource in a subscription.
-fn target_kind(id: &ResourceId) -> Option<(String, String)> {
+pub(crate) fn target_kind(id: &ResourceId) -> Option<(String, String)> {
     id.subscription.as_deref().filter(|s| !s.is_empty())?;
     if id.providers.is_empty() {
         let rg = id.resource_group.as_deref().filter(|r| !r.is_empty())?;
@@ -78,7 +78,7 @@ thread_local! {
 
 /// The resource as the write would store it: the body with id, name and type (PUT), or the stored
 /// resource with the patch merged (PATCH).
-fn as_stored(
+pub(crate) fn as_stored(
     app: &App,
     method: &str,
     id: &ResourceId,

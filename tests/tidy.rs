@@ -103,6 +103,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/authn.rs",
             "src/explain.rs",
             "src/policy_gate.rs",
+            "src/policy_tokens.rs",
             "src/monitor.rs",
         ],
         &[

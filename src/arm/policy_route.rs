@@ -41,6 +41,9 @@ pub enum PolicyOp {
     PolicyExemptionsUpdate,
     PolicyExemptionsDelete,
     PolicyExemptionsList,
+    /// `PolicyTokens_Acquire` and `_AcquireAtManagementGroup`: `POST {subscription or management
+    /// group}/providers/Microsoft.Authorization/acquirePolicyToken`.
+    PolicyTokensAcquire,
 }
 
 fn eq(a: &str, b: &str) -> bool {
@@ -122,6 +125,16 @@ impl PolicyOp {
             "listpolicysetdefinitionversions" if depth == 1 && !named && m == "POST" => {
                 Some(PolicySetDefinitionVersionsListAll)
             }
+            "acquirepolicytoken"
+                if depth == 1
+                    && !named
+                    && m == "POST"
+                    && id.resource_group.is_none()
+                    && (id.subscription.is_some() && id.providers.len() == 1
+                        || id.subscription.is_none() && id.providers.len() == 2) =>
+            {
+                Some(PolicyTokensAcquire)
+            }
             "policyassignments" if depth == 1 && !tenant => match (m, named) {
                 ("PUT", true) => Some(PolicyAssignmentsCreate),
                 ("GET", true) => Some(PolicyAssignmentsGet),
@@ -143,7 +156,8 @@ impl PolicyOp {
             | "policyassignments"
             | "policyexemptions"
             | "listpolicydefinitionversions"
-            | "listpolicysetdefinitionversions" => None,
+            | "listpolicysetdefinitionversions"
+            | "acquirepolicytoken" => None,
             _ => return None,
         };
         Some(op.ok_or_else(|| ArmError::method_not_allowed(m)))
@@ -259,6 +273,25 @@ mod tests {
                 format!("{s}{a}/listPolicyDefinitionVersions"),
                 Some(PolicyDefinitionVersionsListAll),
                 "Microsoft.Authorization/policyDefinitions/versions/read",
+            ),
+            (
+                "POST",
+                format!("{s}{a}/acquirePolicyToken"),
+                Some(PolicyTokensAcquire),
+                "Microsoft.Authorization/acquirePolicyToken/action",
+            ),
+            (
+                "POST",
+                format!("{mg}{a}/acquirePolicyToken"),
+                Some(PolicyTokensAcquire),
+                "Microsoft.Authorization/acquirePolicyToken/action",
+            ),
+            ("GET", format!("{s}{a}/acquirePolicyToken"), None, ""),
+            (
+                "POST",
+                format!("{s}/resourceGroups/rg{a}/acquirePolicyToken"),
+                None,
+                "",
             ),
             (
                 "POST",

@@ -177,6 +177,8 @@ pub struct Definition {
     pub then: Value,
     /// `then.details.existenceCondition`, checked (auditIfNotExists, deployIfNotExists).
     pub existence: Option<Cond>,
+    /// `externalEvaluationEnforcementSettings` as written (policy tokens; `policy_tokens`).
+    pub external: Option<Value>,
 }
 
 impl Definition {
@@ -252,6 +254,10 @@ impl Definition {
             cond,
             then: then.clone(),
             existence,
+            external: properties
+                .get("externalEvaluationEnforcementSettings")
+                .filter(|v| v.is_object())
+                .cloned(),
         };
         def.check_parameter_references(rule)?;
         Ok(def)

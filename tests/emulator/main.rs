@@ -28,6 +28,7 @@ mod policy_overrides;
 mod policy_resources;
 mod policy_states_cache;
 mod policy_states_paging;
+mod policy_tokens;
 mod refusals;
 mod resource_rules;
 mod resourcegraph;

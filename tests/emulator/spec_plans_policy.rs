@@ -122,6 +122,38 @@ fn definitions_at(c: Case, scope: &str, set: bool) -> Case {
     c.setup(m, p, b)
 }
 
+/// The acquirePolicyToken examples' definition `5ed64d02` (denyAction on `rtype`, external
+/// evaluation by a CoinFlip certain to succeed) assigned as `3f2def86` at `scope`. The CoinFlip
+/// endpoint's claims are `isValid` alone, and the rule's evaluation details are not reported.
+fn coin_flip(c: Case, scope: &str, rtype: &str) -> Case {
+    let (m, p, b) = put_at(
+        scope,
+        "policyDefinitions",
+        "5ed64d02",
+        json!({"properties": {"displayName": "Coin flip", "mode": "All",
+            "policyRule": {"if": {"field": "type", "equals": rtype},
+                "then": {"effect": "denyAction", "details": {"actionNames": ["delete"]}}},
+            "externalEvaluationEnforcementSettings": {"missingTokenAction": "deny", "resultLifespan": "PT2H",
+                "endpointSettings": {"kind": "CoinFlip", "details": {"successProbability": 1}}}}}),
+    );
+    let c = c.setup(m, p, b);
+    let (m, p, b) = put_at(
+        scope,
+        "policyAssignments",
+        "3f2def86",
+        json!({"properties": {"policyDefinitionId": auth_at(scope, "policyDefinitions", "5ed64d02")}}),
+    );
+    c.setup(m, p, b)
+        .missing(
+            ".results[].claims.*",
+            "the example's endpoint returns made-up claims; CoinFlip's are `isValid`",
+        )
+        .missing(
+            ".results[].policyEvaluationDetails*",
+            "the rule's evaluation details are not reported in a token result",
+        )
+}
+
 const OTHER_BUILT_IN: &str = "the example shows another built-in's parameters and rule than the fixtures/policy built-in it is mapped onto";
 const EXAMPLE_KEY: &str = "the identity's id is an object key, which the replay cannot map onto the world: the answer names the world's identity instead";
 
@@ -200,9 +232,12 @@ pub fn policy(name: &str) -> Option<Plan> {
         return management_group(name, base());
     }
     match name {
-        "acquirePolicyToken" => Some(Plan::Excluded(
-            "policy tokens (acquirePolicyToken, for external evaluation enforcement) are not modelled",
-        )),
+        "acquirePolicyToken" => coin_flip(
+            base().sub("testRG", "rg-web").sub("testVM", "vm-web-01"),
+            &sub_scope(),
+            "Microsoft.Compute/virtualMachines",
+        )
+        .go(),
         "createOrUpdatePolicyDefinition"
         | "createOrUpdatePolicyDefinitionAdvancedParams"
         | "createOrUpdatePolicyDefinitionExternalEvaluationEnforcementSettings"
@@ -277,7 +312,10 @@ pub fn policy(name: &str) -> Option<Plan> {
             let (m, p, b) = put("policySetDefinitions", "securityInitiative", refs);
             definitions(base(), false)
                 .setup(m, p, b)
-                .missing(".properties.metadata.assignedBy", "the example's answer shows metadata its request does not send")
+                .missing(
+                    ".properties.metadata.assignedBy",
+                    "the example's answer shows metadata its request does not send",
+                )
                 .go()
         }
         "getPolicyAssignment"
@@ -291,11 +329,20 @@ pub fn policy(name: &str) -> Option<Plan> {
         | "listPolicyAssignments"
         | "listPolicyAssignmentsForResourceGroup" => assignments(base(), false).go(),
         "getPolicyAssignmentWithUserAssignedIdentity" => assignments(base(), true)
-            .missing(".identity.userAssignedIdentities./subscriptions/ae640e6b*", EXAMPLE_KEY)
+            .missing(
+                ".identity.userAssignedIdentities./subscriptions/ae640e6b*",
+                EXAMPLE_KEY,
+            )
             .go(),
         "updatePolicyAssignmentWithUserAssignedIdentity" => assignments(base(), true)
-            .set("parameters", json!({"location": "eastus", "identity": our_uai()}))
-            .missing(".identity.userAssignedIdentities./subscriptions/ae640e6b*", EXAMPLE_KEY)
+            .set(
+                "parameters",
+                json!({"location": "eastus", "identity": our_uai()}),
+            )
+            .missing(
+                ".identity.userAssignedIdentities./subscriptions/ae640e6b*",
+                EXAMPLE_KEY,
+            )
             .go(),
         "listPolicyAssignmentsForResource" => on_vm(assignments(base(), false)).go(),
         "createOrUpdatePolicyExemption" | "createOrUpdatePolicyExemptionWithResourceSelectors" => {
@@ -321,9 +368,9 @@ fn management_group(name: &str, base: Case) -> Option<Plan> {
     let my = || group(base_clone(&base), MY);
     let at = mg_scope(MY);
     match name {
-        "acquirePolicyTokenAtManagementGroup" => Some(Plan::Excluded(
-            "policy tokens (acquirePolicyToken, for external evaluation enforcement) are not modelled",
-        )),
+        "acquirePolicyTokenAtManagementGroup" => {
+            coin_flip(my(), &at, "Microsoft.Authorization/roleAssignments").go()
+        }
         "createOrUpdatePolicyDefinitionAtManagementGroup"
         | "createOrUpdatePolicyDefinitionVersionAtManagementGroup" => {
             definitions_at(my(), &at, false).go()

@@ -103,6 +103,8 @@ pub fn run(op: PolicyOp, cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         PolicyExemptionsUpdate => assignments::policy_exemptions_update(cx, store),
         PolicyExemptionsDelete => assignments::policy_exemptions_delete(cx, store),
         PolicyExemptionsList => assignments::policy_exemptions_list(cx, store),
+        // signed by the edge's key: served by `policy_tokens` through dispatch
+        PolicyTokensAcquire => Err(ArmError::internal()),
     }
 }
 
