@@ -5,7 +5,11 @@
 //! with §6.4 (locks stop the customer path only) and §7.1 (customer callers see role assignments,
 //! managing-tenant callers only delegations; §7.2 a delegated User Access Administrator grants only
 //! `roleAssignments/write`), over random worlds of tenants, scopes, nested groups,
-//! roles, grants, denies and locks. The full outcome is checked: denied by a deny assignment, no grant,
+//! roles, grants, denies and locks, and management groups (nested below each tenant's root group, with
+//! subscriptions moved into them) holding role and deny assignments that apply to every group and
+//! subscription below: the decision is given them projected through `hierarchy::Hierarchy` as
+//! `facts` does, the model walks each scope's ancestry itself; Lighthouse delegations never sit on a
+//! group. The full outcome is checked: denied by a deny assignment, no grant,
 //! blocked by a lock, or allowed. Also unit properties of the glob and of scope coverage. The model
 //! shares no code with `src/authz.rs` or `is_at_or_above`.
 
@@ -19,6 +23,7 @@ use lighthouse_emulator::authz::{
     Permission, RoleDefinition, Subject, Via, EVERYONE,
 };
 use lighthouse_emulator::directory::Directory;
+use lighthouse_emulator::hierarchy::Hierarchy;
 use lighthouse_emulator::world::{Principal, PrincipalKind, Subscription, Tenant};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -89,6 +94,9 @@ const DATA_PATTERNS: &[&str] = &[
 
 /// Names chosen so that a string prefix is not a segment prefix (`s1`/`s10`, `rg1`/`rg10`, `vm1`/`vm10`).
 const SUB_NAMES: &[&str] = &["s1", "s10", "s2"];
+/// Management groups below the tenants' roots (again `g1`/`g10`).
+const GROUP_NAMES: &[&str] = &["g1", "g10", "g2"];
+const GROUP_PREFIX: &str = "/providers/microsoft.management/managementgroups/";
 const RG_NAMES: &[&str] = &["rg1", "rg10", "rg2"];
 const RESOURCES: &[&str] = &[
     "providers/microsoft.compute/virtualmachines/vm1",
@@ -114,6 +122,10 @@ struct World {
     tenants: Vec<String>,
     /// (subscription id, owning tenant id)
     subscriptions: Vec<(String, String)>,
+    /// Management groups below the roots: (name, tenant, parent name; the tenant id for the root).
+    groups: Vec<(String, String, String)>,
+    /// (subscription, group) for each subscription moved out of its tenant's root group.
+    placed: Vec<(String, String)>,
     /// Users, groups and service principals with their direct `member_of`.
     principals: Vec<Principal>,
     grants: Vec<Grant>,
@@ -230,6 +242,54 @@ fn model_covers(scope: &str, target: &str) -> bool {
     s.len() <= t.len() && s.iter().zip(&t).all(|(a, b)| a == b)
 }
 
+/// The management groups above a scope, as lower-cased group scopes, nearest first: for a subscription
+/// or anything in it, the group it was moved into (else its tenant's root) and that group's ancestors;
+/// for a group, its parent and the parent's ancestors. The root group is named after the tenant.
+fn model_groups_above(world: &World, scope: &str) -> Vec<String> {
+    let segs = segments(scope);
+    let parent_of = |g: &str| -> Option<String> {
+        world
+            .groups
+            .iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(g))
+            .map(|(_, _, p)| p.to_ascii_lowercase())
+    };
+    let mut cur = match segs.as_slice() {
+        [s, sub, ..] if s == "subscriptions" => world
+            .subscriptions
+            .iter()
+            .find(|(id, _)| id.eq_ignore_ascii_case(sub))
+            .map(|(id, tenant)| {
+                world
+                    .placed
+                    .iter()
+                    .find(|(s, _)| s.eq_ignore_ascii_case(id))
+                    .map(|(_, g)| g.to_ascii_lowercase())
+                    .unwrap_or_else(|| tenant.to_ascii_lowercase())
+            }),
+        [p, m, g, name]
+            if p == "providers" && m == "microsoft.management" && g == "managementgroups" =>
+        {
+            parent_of(name)
+        }
+        _ => None,
+    };
+    let mut out = Vec::new();
+    while let Some(g) = cur {
+        out.push(format!("{GROUP_PREFIX}{g}"));
+        cur = parent_of(&g);
+    }
+    out
+}
+
+/// Does an assignment at `rule` reach `target`: by id prefix, or as a group above it?
+fn model_reaches(world: &World, rule: &str, target: &str) -> bool {
+    model_covers(rule, target)
+        || model_groups_above(world, target)
+            .iter()
+            .any(|g| model_same_scope(g, rule))
+}
+
 fn model_same_scope(a: &str, b: &str) -> bool {
     segments(a) == segments(b)
 }
@@ -273,7 +333,7 @@ fn model_decide(world: &World, req: &Request) -> Verdict {
         let here = if d.do_not_apply_to_child_scopes {
             model_same_scope(&d.scope, &req.scope)
         } else {
-            model_covers(&d.scope, &req.scope)
+            model_reaches(world, &d.scope, &req.scope)
         };
         let op = d
             .permissions
@@ -317,7 +377,7 @@ fn model_decide(world: &World, req: &Request) -> Verdict {
         if names_me(&g.principal_id)
             && on_path
             && active
-            && model_covers(&g.scope, &req.scope)
+            && model_reaches(world, &g.scope, &req.scope)
             && op
         {
             granted_by.push(g.id.clone());
@@ -441,6 +501,9 @@ type LocksSpec = (Vec<LockSpec>, Option<(bool, bool, Index)>, Option<Index>);
 /// and aims the request at it (its principal or a member, a scope at or below it, its path), so that
 /// allows and denies are common rather than rare.
 type RequestSpec = (Index, u8, u64, bool, Index, Index, bool, Option<Index>);
+/// Management groups (tenant, parent among the tenant's earlier groups and its root) and, per
+/// subscription, the group it is moved into (None: it stays under its tenant's root).
+type GroupsSpec = (Vec<(Index, Index)>, Vec<Option<Index>>);
 
 fn sub_spec() -> impl Strategy<Value = SubSpec> {
     prop::option::weighted(
@@ -508,11 +571,15 @@ fn case() -> impl Strategy<Value = (World, Request)> {
             prop::option::weighted(0.75, any::<Index>()),
         ),
         locks_spec(),
+        (
+            vec((any::<Index>(), any::<Index>()), 0..=3),
+            vec(prop::option::weighted(0.6, any::<Index>()), 3),
+        ),
     )
         .prop_map(
-            |(n_tenants, subs, homes, edges, roles, grants, denies, request, locks)| {
+            |(n_tenants, subs, homes, edges, roles, grants, denies, request, locks, groups)| {
                 build(
-                    n_tenants, subs, homes, edges, roles, grants, denies, request, locks,
+                    n_tenants, subs, homes, edges, roles, grants, denies, request, locks, groups,
                 )
             },
         )
@@ -540,20 +607,56 @@ fn build(
     denies: Vec<DenySpec>,
     request: RequestSpec,
     locks: LocksSpec,
+    (group_specs, places): GroupsSpec,
 ) -> (World, Request) {
     let tenants: Vec<String> = (0..n_tenants)
         .map(|i| format!("{i:08x}-7e7e-4a7e-8a7e-000000000000"))
         .collect();
 
+    // each tenant's root group, then groups nested below it
+    let mut group_list: Vec<(String, String, String)> = Vec::new();
+    for (name, (tenant, parent)) in GROUP_NAMES.iter().zip(group_specs) {
+        let tenant = tenant.get(&tenants).clone();
+        let mut parents: Vec<String> = vec![tenant.clone()];
+        parents.extend(
+            group_list
+                .iter()
+                .filter(|(_, t, _)| *t == tenant)
+                .map(|(n, _, _)| n.clone()),
+        );
+        let parent = parent.get(&parents).clone();
+        group_list.push((name.to_string(), tenant, parent));
+    }
+    let mut scopes_of_groups: Vec<String> = tenants
+        .iter()
+        .map(|t| format!("{GROUP_PREFIX}{t}"))
+        .collect();
+    scopes_of_groups.extend(
+        group_list
+            .iter()
+            .map(|(n, _, _)| format!("{GROUP_PREFIX}{n}")),
+    );
+
     let mut subscriptions = Vec::new();
+    let mut placed = Vec::new();
     let mut scopes = vec!["/".to_string()];
+    scopes.extend(scopes_of_groups.iter().cloned());
     let mut delegable = Vec::new();
     for (name, spec) in SUB_NAMES.iter().zip(subs) {
         let Some((tenant, rgs, resources)) = spec else {
             continue;
         };
         let sub = format!("/subscriptions/{name}");
-        subscriptions.push((name.to_string(), tenant.get(&tenants).clone()));
+        let tenant = tenant.get(&tenants).clone();
+        let mine: Vec<&String> = group_list
+            .iter()
+            .filter(|(_, t, _)| *t == tenant)
+            .map(|(n, _, _)| n)
+            .collect();
+        if let Some(g) = places[subscriptions.len()].filter(|_| !mine.is_empty()) {
+            placed.push((name.to_string(), g.get(&mine).to_string()));
+        }
+        subscriptions.push((name.to_string(), tenant));
         scopes.push(sub.clone());
         delegable.push(sub.clone());
         for rg in rgs {
@@ -709,9 +812,22 @@ fn build(
         {
             caller = c;
         }
+        let shape = World {
+            tenants: tenants.clone(),
+            subscriptions: subscriptions.clone(),
+            groups: group_list.clone(),
+            placed: placed.clone(),
+            principals: vec![],
+            grants: vec![],
+            denies: vec![],
+            locks: vec![],
+        };
         let below: Vec<&String> = scopes
             .iter()
-            .filter(|s| s.starts_with(g.scope.trim_end_matches('/')))
+            .filter(|s| {
+                s.starts_with(g.scope.trim_end_matches('/'))
+                    || model_groups_above(&shape, s).contains(&g.scope)
+            })
             .collect();
         // string prefixes on purpose: `/subscriptions/s1` also picks `/subscriptions/s10`
         scope = at.get(&below).to_string();
@@ -743,7 +859,11 @@ fn build(
 
     // Locks sit on subscriptions, resource groups and resources, never on the root.
     let (lock_specs, aimed, kind_spec) = locks;
-    let lockable: Vec<&String> = scopes.iter().filter(|s| *s != "/").collect();
+    // (nor on management groups: ARM has no locks there)
+    let lockable: Vec<&String> = scopes
+        .iter()
+        .filter(|s| *s != "/" && !s.starts_with(GROUP_PREFIX))
+        .collect();
     let mut lock_at: Vec<(String, bool, u8, u64)> = lock_specs
         .into_iter()
         .map(|(at, read_only, m, k)| (at.get(&lockable).to_string(), read_only, m, k))
@@ -807,6 +927,8 @@ fn build(
     let world = World {
         tenants,
         subscriptions,
+        groups: group_list,
+        placed,
         principals,
         grants,
         denies,
@@ -817,6 +939,50 @@ fn build(
 
 // ---------------------------------------------------------------------------------------------------
 // The property
+
+/// The grants and deny assignments as the decision is given them: those at a management group also
+/// projected onto every group and subscription below it through `Hierarchy::scopes_below`, after the
+/// direct ones, as `facts::Snapshot::load` does (a deny that does not apply to child scopes stays put).
+fn projected(world: &World) -> (Vec<Grant>, Vec<DenyRule>) {
+    let bodies: Vec<serde_json::Value> = world
+        .groups
+        .iter()
+        .map(|(name, tenant, parent)| {
+            serde_json::json!({"name": name, "properties": {"tenantId": tenant, "displayName": name,
+                "details": {"parent": {"id": format!("/providers/Microsoft.Management/managementGroups/{parent}")}}}})
+        })
+        .collect();
+    let h = Hierarchy::new(
+        &world.tenants,
+        &world.subscriptions,
+        &bodies,
+        &world.placed,
+        &[],
+    );
+    let mut grants = world.grants.clone();
+    for g in &world.grants {
+        for s in h.scopes_below(&g.scope) {
+            grants.push(Grant {
+                scope: s,
+                ..g.clone()
+            });
+        }
+    }
+    let mut denies = world.denies.clone();
+    for d in world
+        .denies
+        .iter()
+        .filter(|d| !d.do_not_apply_to_child_scopes)
+    {
+        for s in h.scopes_below(&d.scope) {
+            denies.push(DenyRule {
+                scope: s,
+                ..d.clone()
+            });
+        }
+    }
+    (grants, denies)
+}
 
 /// Run `decide` and `lock_blocks` on the world and compare with the model; returns the model's outcome,
 /// whether the request came on the delegated path, and whether locks were in its way, for the tally.
@@ -835,7 +1001,14 @@ fn check(world: &World, req: &Request) -> Result<(Outcome, bool, bool), TestCase
         object_id: &req.object_id,
         groups: &groups,
     };
-    let facts = AccessFacts::new(world.grants.clone(), world.denies.clone());
+    let (grants, denies) = projected(world);
+    prop_assert!(
+        grants
+            .iter()
+            .all(|g| matches!(g.via, Via::RoleAssignment) || !g.scope.starts_with(GROUP_PREFIX)),
+        "a delegation reached a management group"
+    );
+    let facts = AccessFacts::new(grants, denies);
     let got = authz::decide(
         &subject,
         &req.action,
@@ -878,7 +1051,11 @@ fn check(world: &World, req: &Request) -> Result<(Outcome, bool, bool), TestCase
                 g.id,
                 model
             );
-            prop_assert!(world.grants.contains(g));
+            // the very grant, or its projection below a management group
+            prop_assert!(world
+                .grants
+                .iter()
+                .any(|w| w == g || (w.id == g.id && w.scope.starts_with(GROUP_PREFIX))));
         }
         Decision::Denied(d) => prop_assert!(
             model.denied_by.contains(&d.id),
@@ -915,7 +1092,8 @@ fn decide_agrees_with_the_model() {
     });
     // allowed (customer path), allowed (delegated path), denied, no grant, blocked by a lock, allowed
     // past a lock (delegated), and (any outcome) a delete met only by locks below its target
-    let tally = Cell::new([0usize; 7]);
+    // and (index 7) an allow or deny through an assignment at a management group above the target
+    let tally = Cell::new([0usize; 8]);
     let result = runner.run(&case(), |(world, req)| {
         let (outcome, delegated, locked) = check(&world, &req)?;
         let mut t = tally.get();
@@ -938,6 +1116,23 @@ fn decide_agrees_with_the_model() {
         {
             t[6] += 1;
         }
+        let via_group =
+            |scope: &str| scope.starts_with(GROUP_PREFIX) && !model_covers(scope, &req.scope);
+        let verdict = model_decide(&world, &req);
+        let through_group = match outcome {
+            Outcome::Allowed => world
+                .grants
+                .iter()
+                .any(|g| via_group(&g.scope) && verdict.granted_by.contains(&g.id)),
+            Outcome::Denied => world
+                .denies
+                .iter()
+                .any(|d| via_group(&d.scope) && verdict.denied_by.contains(&d.id)),
+            _ => false,
+        };
+        if through_group {
+            t[7] += 1;
+        }
         tally.set(t);
         Ok(())
     });
@@ -947,8 +1142,9 @@ fn decide_agrees_with_the_model() {
     let t = tally.get();
     eprintln!(
         "{cases} cases: allowed {} (customer) + {} (delegated, {} of them past a lock), denied {}, \
-         no grant {}, blocked by a lock {}; {} deletes met only locks below ({:.1} s)",
-        t[0], t[1], t[5], t[2], t[3], t[4], t[6], started.elapsed().as_secs_f64()
+         no grant {}, blocked by a lock {}; {} deletes met only locks below; {} allowed or denied \
+         through a management group above ({:.1} s)",
+        t[0], t[1], t[5], t[2], t[3], t[4], t[6], t[7], started.elapsed().as_secs_f64()
     );
     // the generator must keep exercising every outcome, or the agreement above means little
     for (n, what) in t.iter().zip([
@@ -959,8 +1155,13 @@ fn decide_agrees_with_the_model() {
         "lock",
         "delegated past a lock",
         "delete below a lock only",
+        "through a management group",
     ]) {
-        let least = if what.contains("lock") { 100 } else { 50 };
+        let least = if what.contains("lock") || what.contains("group") {
+            100
+        } else {
+            50
+        };
         assert!(*n >= cases as usize / least, "too few {what} cases: {t:?}");
     }
 }

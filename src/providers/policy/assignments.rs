@@ -732,9 +732,27 @@ fn build_exemption(
     let assignment_scope = assignment["properties"]["scope"]
         .as_str()
         .unwrap_or_default();
-    if validation.eq_ignore_ascii_case("Default")
-        && !is_at_or_above(&assignment_scope.to_lowercase(), &scope.key())
-    {
+    // within: below by id, or below through the management-group hierarchy (an exemption on a
+    // subscription or a child group of a group's assignment)
+    let key = scope.key();
+    let groups_above: Vec<String> =
+        match (&scope.subscription, crate::hierarchy::group_of_scope(&key)) {
+            (Some(sub), _) => super::effective::group_ancestors(cx.snap, sub),
+            (None, Some(g)) => cx
+                .snap
+                .groups
+                .ancestors(g)
+                .iter()
+                .map(|g| crate::hierarchy::group_key(&g.name))
+                .collect(),
+            _ => Vec::new(),
+        };
+    let a_scope = assignment_scope.to_lowercase();
+    let within = is_at_or_above(&a_scope, &key)
+        || groups_above
+            .iter()
+            .any(|g| *g == a_scope.trim_end_matches('/'));
+    if validation.eq_ignore_ascii_case("Default") && !within {
         return Err(ArmError::new(
             "PolicyExemptionScopeNotWithinAssignmentScope",
             format!("The policy exemption '{name}' scope '{}' is not within the scope '{assignment_scope}' of the policy assignment '{assignment_id}'.", scope_string(scope)),
