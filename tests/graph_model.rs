@@ -12,10 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use lighthouse_emulator::app::{App, AuthzMode, Config};
-use lighthouse_emulator::dispatch;
-use lighthouse_emulator::store::Store;
-use lighthouse_emulator::wire::Req;
+#[path = "support/inproc.rs"]
+mod inproc;
+use inproc::{app, call};
 use lighthouse_emulator::world::{
     Principal, PrincipalKind, Subscription, Tenant, World, WorldRequest,
 };
@@ -900,68 +899,6 @@ fn to_world(m: &Model) -> World {
 
 // ---------------------------------------------------------------------------------------------------
 // The real thing
-
-/// One state dir (the signing key) for every case.
-fn state_dir() -> std::path::PathBuf {
-    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("lhe-graph-model-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        lighthouse_emulator::auth::keys::SigningKey::load_or_create(&d).unwrap();
-        d
-    })
-    .clone()
-}
-
-fn app(world: World) -> Result<App, String> {
-    let key = lighthouse_emulator::auth::keys::SigningKey::load_or_create(&state_dir())
-        .map_err(|e| e.to_string())?;
-    let store = Store::open(None).map_err(|e| e.to_string())?;
-    let config = Config {
-        token_lifetime: 3600,
-        authz: AuthzMode::Enforce,
-        admin_key: None,
-        max_body: 4 * 1024 * 1024,
-        max_authorizations: 20,
-        ca_pem: String::new(),
-        graph_quota: false,
-    };
-    App::new(store, key, world, config, dispatch::arm_as).map_err(|e| e.to_string())
-}
-
-fn call(
-    app: &App,
-    method: &str,
-    path: &str,
-    api: &str,
-    token: Option<&str>,
-    body: &Value,
-) -> (u16, Value) {
-    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-    if let Some(t) = token {
-        headers.push(("authorization".into(), format!("Bearer {t}")));
-    }
-    let query = format!("api-version={api}");
-    let req = Req {
-        method: method.into(),
-        path: path.into(),
-        query: Req::parse_query(&query),
-        raw_query: query,
-        headers,
-        body: if body.is_null() {
-            vec![]
-        } else {
-            serde_json::to_vec(body).unwrap()
-        },
-        host: "localhost".into(),
-        port: 443,
-    };
-    let reply = dispatch::handle(app, &req);
-    (
-        reply.status,
-        serde_json::from_slice(&reply.body).unwrap_or(Value::Null),
-    )
-}
 
 /// Check one world as each of its users; returns the model's reason for each (caller, resource) pair
 /// in the query's scope, for the tally.
