@@ -183,6 +183,12 @@ pub const SPECS: &[Spec] = &[
         swaggers: &["AlertsManagement.paths.json"],
         plan: crate::spec_plans_alerts::alerts,
     },
+    Spec {
+        dir: "datacollectionendpoints/2022-06-01",
+        title: "Microsoft.Insights data collection endpoints",
+        swaggers: &["dataCollectionEndpoints_API.paths.json"],
+        plan: crate::spec_plans_datacollection::data_collection_endpoints,
+    },
 ];
 
 /// The examples' workspace `oiautorest6685` in fabrikam-prod's rg-web, as admin@fabrikam (the
