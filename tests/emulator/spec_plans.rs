@@ -189,6 +189,12 @@ pub const SPECS: &[Spec] = &[
         swaggers: &["dataCollectionEndpoints_API.paths.json"],
         plan: crate::spec_plans_datacollection::data_collection_endpoints,
     },
+    Spec {
+        dir: "datacollectionrules/2023-03-11",
+        title: "Microsoft.Insights data collection rules",
+        swaggers: &["dataCollectionRules_API.paths.json"],
+        plan: crate::spec_plans_datacollection::data_collection_rules,
+    },
 ];
 
 /// The examples' workspace `oiautorest6685` in fabrikam-prod's rg-web, as admin@fabrikam (the
