@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 const API: &str = "api-version=2025-11-01";
 const PI: &str = "api-version=2024-10-01";
-const MISSING: &str = "the stored copy of policyStates.json references 38 example files of which 25 are in the repository (22 from the stored copy of the spec, three fetched later from the same folder upstream); this one's file is not";
+const MISSING: &str = "the stored copy of policyStates.json references 38 example files of which 26 are in the repository (22 from the stored copy of the spec, four fetched later from the same folder upstream); this one's file is not";
 
 type Req = (&'static str, String, Option<Value>);
 
@@ -129,6 +129,10 @@ pub fn policy_states(name: &str) -> Option<Plan> {
         // through the initiative
         "PolicyStates_QuerySubscriptionLevelPolicyDefinitionScopeNextLink" => {
             c.set("policyDefinitionName", json!("audit-env")).go()
+        }
+        // the initiative the example names is the setup's, assigned at the subscription
+        "PolicyStates_QuerySubscriptionLevelPolicySetDefinitionScopeNextLink" => {
+            c.set("policySetDefinitionName", json!("env-tags")).go()
         }
         // (an unreferenced next-link example whose parameters name no scope: nothing to map)
         "PolicyStates_QueryManagementGroupScopeNextLinkSkipToken" => Some(Plan::Excluded(
