@@ -8,6 +8,8 @@ use serde_json::{json, Map, Value};
 
 use super::Cx;
 use crate::arm::error::ArmError;
+use crate::arm::resource_id::ResourceId;
+use crate::store::Store;
 
 pub const RULE_TYPE: &str = "microsoft.insights/datacollectionrules";
 pub const ENDPOINT_TYPE: &str = "microsoft.insights/datacollectionendpoints";
@@ -72,6 +74,7 @@ fn invalid(message: String) -> ArmError {
 /// `Microsoft-…` stream), its destinations named in `destinations`, and its output a table name.
 pub fn complete_rule(
     cx: &Cx,
+    store: &Store,
     body: &mut Map<String, Value>,
     existing: Option<&Value>,
 ) -> Result<(), ArmError> {
@@ -147,8 +150,41 @@ pub fn complete_rule(
         }
     }
     keep_immutable_id(p, existing, "dcr", cx.new_id);
+    workspace_ids(store, p)?;
     if direct {
         p.insert("endpoints".into(), json!({"logsIngestion": cx.base_url}));
+    }
+    Ok(())
+}
+
+/// Each Log Analytics destination's read-only `workspaceId`: the customer id of the workspace its
+/// `workspaceResourceId` names, when that workspace exists (dataCollectionRules_API.json 2023-03-11,
+/// `LogAnalyticsDestination.workspaceId`: "The Customer ID of the Log Analytics workspace").
+fn workspace_ids(store: &Store, p: &mut Map<String, Value>) -> Result<(), ArmError> {
+    let Some(list) = p
+        .get_mut("destinations")
+        .and_then(|d| d.get_mut("logAnalytics"))
+        .and_then(Value::as_array_mut)
+    else {
+        return Ok(());
+    };
+    for d in list.iter_mut().filter_map(Value::as_object_mut) {
+        let Some(id) = d
+            .get("workspaceResourceId")
+            .and_then(Value::as_str)
+            .and_then(|w| ResourceId::parse(w).ok())
+        else {
+            continue;
+        };
+        let customer = store.get(&id.key())?.and_then(|r| {
+            r.body["properties"]["customerId"]
+                .as_str()
+                .map(str::to_string)
+        });
+        match customer {
+            Some(c) => d.insert("workspaceId".into(), json!(c)),
+            None => d.remove("workspaceId"),
+        };
     }
     Ok(())
 }

@@ -257,7 +257,7 @@ pub fn complete_resource(
             loganalytics::complete_workspace(cx, store, b, existing)?
         }
         "microsoft.insights/diagnosticsettings" => loganalytics::check_diagnostic_setting(b)?,
-        datacollection::RULE_TYPE => datacollection::complete_rule(cx, b, existing)?,
+        datacollection::RULE_TYPE => datacollection::complete_rule(cx, store, b, existing)?,
         datacollection::ENDPOINT_TYPE => datacollection::complete_endpoint(cx, b, existing),
         "microsoft.insights/actiongroups" => alertrules::complete_action_group(b)?,
         "microsoft.insights/activitylogalerts" => {

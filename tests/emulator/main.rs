@@ -37,6 +37,8 @@ mod sandboxes;
 mod snapshots;
 mod spec_fixes;
 mod spec_plans;
+mod spec_plans_alerts;
+mod spec_plans_datacollection;
 mod spec_plans_monitor;
 mod spec_plans_policy;
 mod spec_plans_policyinsights;

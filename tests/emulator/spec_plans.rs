@@ -31,6 +31,9 @@ pub struct Case {
     pub setup: Vec<(&'static str, String, Option<Value>)>,
     /// Key paths of the example's response the emulator leaves out, each with the reason.
     pub missing_ok: Vec<(&'static str, &'static str)>,
+    /// Parameters taken from the world after the setup (ids it makes up, like a fired alert's):
+    /// the parameter, a GET path, and the JSON pointer of a string whose last `/` segment is used.
+    pub pick: Vec<(&'static str, String, &'static str)>,
 }
 
 impl Case {
@@ -44,6 +47,7 @@ impl Case {
             set: Vec::new(),
             setup: Vec::new(),
             missing_ok: Vec::new(),
+            pick: Vec::new(),
         }
     }
     pub fn sub(mut self, from: &str, to: &str) -> Case {
@@ -56,6 +60,10 @@ impl Case {
     }
     pub fn setup(mut self, method: &'static str, path: String, body: Option<Value>) -> Case {
         self.setup.push((method, path, body));
+        self
+    }
+    pub fn pick(mut self, param: &'static str, get: String, pointer: &'static str) -> Case {
+        self.pick.push((param, get, pointer));
         self
     }
     pub fn missing(mut self, path: &'static str, why: &'static str) -> Case {
@@ -168,6 +176,24 @@ pub const SPECS: &[Spec] = &[
         title: "Microsoft.Insights scheduled query rules",
         swaggers: &["scheduledQueryRule_API.json"],
         plan: crate::spec_plans_monitor::scheduled_query_rules_2023,
+    },
+    Spec {
+        dir: "alertsmanagement/2025-05-25-preview",
+        title: "Microsoft.AlertsManagement alerts",
+        swaggers: &["AlertsManagement.paths.json"],
+        plan: crate::spec_plans_alerts::alerts,
+    },
+    Spec {
+        dir: "datacollectionendpoints/2022-06-01",
+        title: "Microsoft.Insights data collection endpoints",
+        swaggers: &["dataCollectionEndpoints_API.paths.json"],
+        plan: crate::spec_plans_datacollection::data_collection_endpoints,
+    },
+    Spec {
+        dir: "datacollectionrules/2023-03-11",
+        title: "Microsoft.Insights data collection rules",
+        swaggers: &["dataCollectionRules_API.paths.json"],
+        plan: crate::spec_plans_datacollection::data_collection_rules,
     },
 ];
 

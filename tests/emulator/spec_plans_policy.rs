@@ -442,5 +442,6 @@ fn base_clone(c: &Case) -> Case {
         set: c.set.clone(),
         setup: c.setup.clone(),
         missing_ok: c.missing_ok.clone(),
+        pick: c.pick.clone(),
     }
 }

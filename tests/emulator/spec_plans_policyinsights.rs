@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 const API: &str = "api-version=2025-11-01";
 const PI: &str = "api-version=2024-10-01";
-const MISSING: &str = "the stored copy of policyStates.json references 38 example files of which 22 are in the stored copy; this one's file is not in the repository";
+const MISSING: &str = "the stored copy of policyStates.json references 38 example files of which 26 are in the repository (22 from the stored copy of the spec, four fetched later from the same folder upstream); this one's file is not";
 
 type Req = (&'static str, String, Option<Value>);
 
@@ -122,7 +122,18 @@ pub fn policy_states(name: &str) -> Option<Plan> {
         | "PolicyStates_TriggerSubscriptionEvaluation"
         | "PolicyStates_TriggerResourceGroupEvaluation"
         | "PolicyStates_QuerySubscriptionLevelPolicyAssignmentScope"
-        | "PolicyStates_QueryResourceGroupLevelPolicyAssignmentScope" => c.go(),
+        | "PolicyStates_QueryResourceGroupLevelPolicyAssignmentScope"
+        | "PolicyStates_QuerySubscriptionLevelPolicyAssignmentScopeNextLink"
+        | "PolicyStates_QueryResourceGroupLevelPolicyAssignmentScopeNextLink" => c.go(),
+        // the definition the example names is the setup's audit member, assigned at the subscription
+        // through the initiative
+        "PolicyStates_QuerySubscriptionLevelPolicyDefinitionScopeNextLink" => {
+            c.set("policyDefinitionName", json!("audit-env")).go()
+        }
+        // the initiative the example names is the setup's, assigned at the subscription
+        "PolicyStates_QuerySubscriptionLevelPolicySetDefinitionScopeNextLink" => {
+            c.set("policySetDefinitionName", json!("env-tags")).go()
+        }
         // (an unreferenced next-link example whose parameters name no scope: nothing to map)
         "PolicyStates_QueryManagementGroupScopeNextLinkSkipToken" => Some(Plan::Excluded(
             "the example's parameters hold only a $skiptoken, without the management group its path needs; the emulator answers every query in one page",

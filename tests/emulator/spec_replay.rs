@@ -217,6 +217,17 @@ async fn replay(
             params.insert(k.to_string(), v.clone());
         }
     }
+    for (param, get, pointer) in &case.pick {
+        let r = e.call("GET", get, Some(&t), None).await;
+        let Some(v) = r.body.pointer(pointer).and_then(Value::as_str) else {
+            return Err(format!(
+                "pick {param} from GET {get}: {} {}",
+                r.status, r.body
+            ));
+        };
+        let last = v.rsplit('/').next().unwrap_or(v);
+        params.insert(param.to_string(), Value::String(last.to_string()));
+    }
     let (path, body) = request(op, params);
     let r = e.call(&op.method, &path, Some(&t), body).await;
     let statuses: Vec<u16> = ex["responses"]
