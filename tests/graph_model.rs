@@ -906,16 +906,8 @@ fn check(model: &Model, named: &[Index]) -> Result<Vec<Why>, TestCaseError> {
     let app = app(to_world(model)).map_err(|e| TestCaseError::fail(format!("world: {e}")))?;
     let mut whys = Vec::new();
     for (k, caller) in model.people.iter().filter(|p| p.upn.is_some()).enumerate() {
-        let (status, tok) = call(
-            &app,
-            "POST",
-            "/_emulator/token",
-            "",
-            None,
-            &json!({"principal": caller.upn}),
-        );
-        prop_assert_eq!(status, 200, "token for {:?}: {}", caller.upn, tok);
-        let token = tok["accessToken"].as_str().unwrap().to_string();
+        let upn = caller.upn.as_deref().unwrap_or_default();
+        let token = inproc::token(&app, upn).map_err(TestCaseError::fail)?;
 
         // half the callers name some subscriptions (any, reachable or not); the others name none
         let subset: Option<Vec<usize>> = named.get(k).filter(|i| i.index(2) == 0).map(|i| {

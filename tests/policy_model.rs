@@ -589,16 +589,7 @@ fn to_world(m: &Model) -> World {
 // The real thing
 
 fn token(app: &App, upn: &str) -> Result<String, TestCaseError> {
-    let (status, tok) = call(
-        app,
-        "POST",
-        "/_emulator/token",
-        "",
-        None,
-        &json!({"principal": upn}),
-    );
-    prop_assert_eq!(status, 200, "token for {}: {}", upn, tok);
-    Ok(tok["accessToken"].as_str().unwrap().to_string())
+    inproc::token(app, upn).map_err(TestCaseError::fail)
 }
 
 /// Run every write of the world through the pipeline; returns the model's reason for each.

@@ -74,3 +74,19 @@ pub fn call(
         serde_json::from_slice(&reply.body).unwrap_or(Value::Null),
     )
 }
+
+/// An access token for `principal` from the world's token service (`/_emulator/token`).
+pub fn token(app: &App, principal: &str) -> Result<String, String> {
+    let (status, tok) = call(
+        app,
+        "POST",
+        "/_emulator/token",
+        "",
+        None,
+        &serde_json::json!({ "principal": principal }),
+    );
+    match tok["accessToken"].as_str() {
+        Some(t) if status == 200 => Ok(t.to_string()),
+        _ => Err(format!("token for {principal}: {status} {tok}")),
+    }
+}
