@@ -954,6 +954,77 @@ pub fn alert_resource(f: &Fired) -> Value {
     })
 }
 
+/// One entry of an alert's history (`AlertModificationItem` of AlertsManagement.json
+/// 2025-05-25-preview, as Alerts_History.json shows it).
+#[allow(clippy::too_many_arguments)]
+pub fn modification(
+    event: &str,
+    description: &str,
+    at: &str,
+    by: &str,
+    old: &str,
+    new: &str,
+    comments: &str,
+    details: Value,
+) -> Value {
+    json!({
+        "description": description,
+        "comments": comments,
+        "modificationEvent": event,
+        "modifiedAt": at,
+        "modifiedBy": by,
+        "newValue": new,
+        "oldValue": old,
+        "details": details,
+    })
+}
+
+/// The history a fired alert starts with: its creation by the system, then one `ActionsTriggered`
+/// per action group notified (the ids in `groups`).
+pub fn created_history(f: &Fired, groups: &[String]) -> Vec<Value> {
+    let mut out = vec![modification(
+        "AlertCreated",
+        "New Alert Object is created",
+        &f.fired,
+        "System",
+        "",
+        "",
+        "",
+        Value::Null,
+    )];
+    for g in groups {
+        out.push(modification(
+            "ActionsTriggered",
+            "Actions triggered",
+            &f.fired,
+            "System",
+            "",
+            "",
+            "",
+            json!({
+                "type": "ActionsTriggered",
+                "actionGroup": {"actionGroupId": g, "ruleId": f.rule_id, "ruleType": "AlertRule"},
+                "notificationResult": {"status": "Accepted"},
+            }),
+        ));
+    }
+    out
+}
+
+/// A change of an alert's state by `by` (Alerts_ChangeState), with the request's comment.
+pub fn state_change(at: &str, by: &str, old: &str, new: &str, comment: &str) -> Value {
+    modification(
+        "StateChange",
+        &format!("State changed from '{old}' to '{new}'"),
+        at,
+        by,
+        old,
+        new,
+        comment,
+        json!({"type": "PropertyChange", "comment": comment, "newValue": new, "oldValue": old}),
+    )
+}
+
 /// The subject and text of the e-mail Azure sends for a fired alert.
 pub fn email_text(f: &Fired) -> (String, String) {
     let target = f

@@ -1250,9 +1250,7 @@ fn run(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Route::VirtualMachinesRestart => compute::virtual_machines_restart(cx, store),
         Route::ActivityLogsList => insights::activity_logs_list(cx, store),
         Route::TenantActivityLogsList => insights::tenant_activity_logs_list(cx, store),
-        Route::AlertsGetAll => providers::alertsmanagement::alerts_get_all(cx, store),
-        Route::AlertsGetById => providers::alertsmanagement::alerts_get_by_id(cx, store),
-        Route::AlertsChangeState => providers::alertsmanagement::alerts_change_state(cx, store),
+        Route::Alerts(op) => providers::alertsmanagement::run(*op, cx, store),
         Route::Policy(op) => providers::policy::run(*op, cx, store),
         // answered in arm_authenticated, which hands it the policies in force and `run_as`
         Route::PolicyInsights(_) => Err(ArmError::internal()),

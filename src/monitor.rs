@@ -22,6 +22,8 @@ pub const ACTION_GROUPS: &str = "microsoft.insights/actiongroups";
 pub const ACTIVITY_LOG_ALERTS: &str = "microsoft.insights/activitylogalerts";
 pub const SCHEDULED_QUERY_RULES: &str = "microsoft.insights/scheduledqueryrules";
 pub const ALERTS: &str = "microsoft.alertsmanagement/alerts";
+/// The key of an alert row's history (Alerts_GetHistory's `modifications`), kept beside the resource.
+pub const HISTORY: &str = "history";
 /// The outbox's key in the activity table: like the tenant logs' `/tenants/…`, it can never be a
 /// subscription GUID.
 pub const OUTBOX: &str = "/_emulator/outbox";
@@ -150,38 +152,44 @@ fn fire_activity(
         custom_properties: Map::new(),
         email_subject: None,
     };
-    store_alert(tx, &fired)?;
+    let mut notified = Vec::new();
     for (group, props) in &rule.action_groups {
         let mut f = fired.clone();
         f.custom_properties = props.clone();
         f.legacy = alerting::legacy_activity_payload(event, props);
-        notify(tx, group, &f)?;
+        notified.extend(notify(tx, group, &f)?);
     }
+    store_alert(tx, &fired, &notified)?;
     tracing::info!(rule = %rule.id, alert = %fired.alert_id, caller = %event["caller"].as_str().unwrap_or_default(), "activity log alert fired");
     Ok(())
 }
 
-fn store_alert(tx: &Tx, f: &Fired) -> Result<(), StoreError> {
+/// The alert's row: its resource, and under `history` (never answered as part of the alert) the
+/// modifications Alerts_GetHistory answers, starting with its creation and the action groups notified.
+fn store_alert(tx: &Tx, f: &Fired, notified: &[String]) -> Result<(), StoreError> {
+    let mut body = alerting::alert_resource(f);
+    body[HISTORY] = Value::Array(alerting::created_history(f, notified));
     tx.put(&Stored {
         key: f.alert_id.to_lowercase(),
         rtype: ALERTS.into(),
         sub: f.subscription.to_lowercase(),
         rg: String::new(),
         parent: format!("/subscriptions/{}", f.subscription.to_lowercase()),
-        body: alerting::alert_resource(f),
+        body,
     })
 }
 
 /// Queue what the action group `group` sends for `f`: e-mails and SMS into the outbox, HTTP POSTs
-/// for `notify` to deliver. A missing action group sends nothing (as Azure, which logs it).
-fn notify(tx: &Tx, group: &str, f: &Fired) -> Result<(), StoreError> {
+/// for `notify` to deliver; the group's id when it exists. A missing action group sends nothing (as
+/// Azure, which logs it).
+fn notify(tx: &Tx, group: &str, f: &Fired) -> Result<Option<String>, StoreError> {
     let Some(ag) = tx.get(&group.trim_end_matches('/').to_lowercase())? else {
         tracing::warn!(action_group = %group, rule = %f.rule_id, "alert fired for an action group that does not exist");
-        return Ok(());
+        return Ok(None);
     };
     let group_id = ag.body["id"].as_str().unwrap_or(group).to_string();
     queue(tx, &group_id, alerting::receivers(&ag.body), f)?;
-    Ok(())
+    Ok(Some(group_id))
 }
 
 /// An action group's test notifications (`createNotifications`): a sample alert of the request's
@@ -493,11 +501,11 @@ fn run_rule(
             email_subject: rule.email_subject.clone(),
         };
         store.write(|tx| -> Result<(), StoreError> {
-            store_alert(tx, &f)?;
+            let mut notified = Vec::new();
             for g in &rule.action_groups {
-                notify(tx, g, &f)?;
+                notified.extend(notify(tx, g, &f)?);
             }
-            Ok(())
+            store_alert(tx, &f, &notified)
         })?;
         tracing::info!(rule = %rule.id, alert = %f.alert_id, value, "scheduled query rule fired");
         fired += 1;

@@ -2,6 +2,7 @@
 //! operationId, and each route knows its api-version family and its RBAC action and scope.
 //! One exhaustive match, no registry. Pure: no I/O.
 
+use super::alerts_route::AlertsOp;
 use super::api_version::Family;
 use super::error::ArmError;
 use super::policy_route::PolicyOp;
@@ -117,11 +118,9 @@ pub enum Route {
     // Microsoft.Insights activity log.
     ActivityLogsList,
     TenantActivityLogsList,
-    /// Microsoft.AlertsManagement alerts of a subscription (Alerts_GetAll, Alerts_GetById,
-    /// Alerts_ChangeState): what fired alert rules leave.
-    AlertsGetAll,
-    AlertsGetById,
-    AlertsChangeState,
+    /// Microsoft.AlertsManagement: the alerts fired rules leave, their history and summary, at a
+    /// subscription and at tenant level (`alerts_route`).
+    Alerts(AlertsOp),
     /// Any other resource type: stored as sent plus what ARM adds.
     ResourcesCreateOrUpdate,
     ResourcesGet,
@@ -392,20 +391,8 @@ impl Route {
                     _ => Err(not_allowed()),
                 };
             }
-            if eq(ns, "Microsoft.AlertsManagement")
-                && eq(first_type, "alerts")
-                && sub.is_some()
-                && rg.is_none()
-                && id.providers.len() == 1
-            {
-                return match (depth, leaf_name, m) {
-                    (1, None, "GET") => Ok(AlertsGetAll),
-                    (1, Some(_), "GET") => Ok(AlertsGetById),
-                    (2, None, "POST") if eq(&last.types[1].0, "changestate") => {
-                        Ok(AlertsChangeState)
-                    }
-                    _ => Err(not_allowed()),
-                };
+            if let Some(r) = AlertsOp::parse(m, id) {
+                return r.map(Alerts);
             }
             if eq(ns, "Microsoft.Authorization") && depth == 1 {
                 return match (first_type.to_ascii_lowercase().as_str(), leaf_name, m) {
@@ -611,7 +598,7 @@ impl Route {
             | MarketplaceRegistrationDefinitionsGet
             | ManagedServicesOperationsList => Family::ManagedServices,
             ActivityLogsList | TenantActivityLogsList => Family::ActivityLog,
-            AlertsGetAll | AlertsGetById | AlertsChangeState => Family::AlertsManagement,
+            Alerts(_) => Family::AlertsManagement,
             Policy(_) => Family::Policy,
             PolicyInsights(_) => Family::PolicyInsights,
             DeploymentsCreateOrUpdate
@@ -693,8 +680,7 @@ impl Route {
                 "Microsoft.Insights/eventtypes/values/read".into()
             }
             ManagedServicesOperationsList => "Microsoft.ManagedServices/operations/read".into(),
-            AlertsGetAll | AlertsGetById => "Microsoft.AlertsManagement/alerts/read".into(),
-            AlertsChangeState => "Microsoft.AlertsManagement/alerts/changestate/action".into(),
+            Alerts(op) => op.action().into(),
             DeploymentsCreateOrUpdate => "Microsoft.Resources/deployments/write".into(),
             DeploymentsGet | DeploymentsCheckExistence | DeploymentsList => {
                 "Microsoft.Resources/deployments/read".into()
@@ -774,6 +760,9 @@ impl Route {
         if let PolicyInsights(op) = self {
             return op.is_write();
         }
+        if let Alerts(op) = self {
+            return op.is_write();
+        }
         matches!(
             self,
             ProvidersRegister
@@ -803,7 +792,6 @@ impl Route {
                 | ResourcesUpdate
                 | ResourcesDelete
                 | ResourcesAction
-                | AlertsChangeState
                 | DeploymentsCreateOrUpdate
                 | DeploymentsDelete
                 | DeploymentsCancel
@@ -857,6 +845,9 @@ impl Route {
     /// Routes that need no authorization decision beyond a valid token (the caller's own view).
     pub fn is_self_scoped(&self) -> bool {
         use Route::*;
+        if let Alerts(op) = self {
+            return op.is_self_scoped();
+        }
         self.is_management_group()
             || matches!(
                 self,

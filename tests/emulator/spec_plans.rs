@@ -34,6 +34,9 @@ pub struct Case {
     /// Parameters taken from the world after the setup (ids it makes up, like a fired alert's):
     /// the parameter, a GET path, and the JSON pointer of a string whose last `/` segment is used.
     pub pick: Vec<(&'static str, String, &'static str)>,
+    /// Requests made after the picks (each must succeed), `{param}` in the path replaced by the
+    /// picked value: a change to what setup made by an id only the world knows.
+    pub after: Vec<(&'static str, String, Option<Value>)>,
 }
 
 impl Case {
@@ -48,6 +51,7 @@ impl Case {
             setup: Vec::new(),
             missing_ok: Vec::new(),
             pick: Vec::new(),
+            after: Vec::new(),
         }
     }
     pub fn sub(mut self, from: &str, to: &str) -> Case {
@@ -64,6 +68,10 @@ impl Case {
     }
     pub fn pick(mut self, param: &'static str, get: String, pointer: &'static str) -> Case {
         self.pick.push((param, get, pointer));
+        self
+    }
+    pub fn then(mut self, method: &'static str, path: String, body: Option<Value>) -> Case {
+        self.after.push((method, path, body));
         self
     }
     pub fn missing(mut self, path: &'static str, why: &'static str) -> Case {

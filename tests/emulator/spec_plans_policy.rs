@@ -443,5 +443,6 @@ fn base_clone(c: &Case) -> Case {
         setup: c.setup.clone(),
         missing_ok: c.missing_ok.clone(),
         pick: c.pick.clone(),
+        after: c.after.clone(),
     }
 }

@@ -228,6 +228,17 @@ async fn replay(
         let last = v.rsplit('/').next().unwrap_or(v);
         params.insert(param.to_string(), Value::String(last.to_string()));
     }
+    for (m, p, b) in &case.after {
+        let mut path = p.clone();
+        for (param, _, _) in &case.pick {
+            let v = params[*param].as_str().unwrap_or_default();
+            path = path.replace(&format!("{{{param}}}"), v);
+        }
+        let r = e.call(m, &path, Some(&t), b.clone()).await;
+        if r.status >= 300 {
+            return Err(format!("after {m} {path}: {} {}", r.status, r.body));
+        }
+    }
     let (path, body) = request(op, params);
     let r = e.call(&op.method, &path, Some(&t), body).await;
     let statuses: Vec<u16> = ex["responses"]
