@@ -78,6 +78,12 @@ pub fn complete_rule(
     body: &mut Map<String, Value>,
     existing: Option<&Value>,
 ) -> Result<(), ArmError> {
+    // the kind as Azure answers it, without surrounding blanks (DataCollectionRulesCreateEmbeddedDCE.json
+    // sends " Direct" and gets "Direct" back)
+    if let Some(k) = body.get("kind").and_then(Value::as_str).map(str::trim) {
+        let k = k.to_string();
+        body.insert("kind".into(), json!(k));
+    }
     let direct = body
         .get("kind")
         .and_then(Value::as_str)

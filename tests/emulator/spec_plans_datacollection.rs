@@ -1,7 +1,7 @@
 //! How each x-ms-example of the Azure Monitor data collection specs (dataCollectionEndpoints_API.json
 //! 2022-06-01) maps onto the default world: the example's subscription is fabrikam-prod and its
 //! resource group rg-web, admin@fabrikam asks, and the endpoint an example lists or deletes is
-//! first made in setup. Examples the stored copy of the spec lacks are excluded.
+//! first made in setup. The one example no stored copy of the spec has is excluded.
 
 use crate::spec_plans::{Case, Plan};
 use crate::*;
@@ -24,19 +24,26 @@ fn dce(c: Case, name: &str) -> Case {
     )
 }
 
-const MISSING_FILE: &str = "the example file is missing from the stored copy of the spec (only DataCollectionEndpointsDelete.json and DataCollectionEndpointsListBySubscription.json of its six are there)";
+const NEXT_LINK: &str = "the example's nextLink is null; the emulator answers every endpoint in one page and, as ARM does, leaves nextLink out of the last page";
 
 pub fn data_collection_endpoints(name: &str) -> Option<Plan> {
     match name {
         "DataCollectionEndpointsListBySubscription" => dce(base(DCE_SUB), "myCollectionEndpoint")
             .set("resourceGroupName", Value::Null)
-            .missing(".nextLink", "the example's nextLink is null; the emulator answers every endpoint in one page and, as ARM does, leaves nextLink out of the last page")
+            .missing(".nextLink", NEXT_LINK)
             .go(),
-        "DataCollectionEndpointsDelete" => dce(base(DCE_SUB), "myCollectionEndpoint").go(),
-        "DataCollectionEndpointsListByResourceGroup"
+        "DataCollectionEndpointsListByResourceGroup" => dce(
+            dce(base(DCE_SUB), "myCollectionEndpoint"),
+            "herCollectionEndpoint",
+        )
+        .missing(".nextLink", NEXT_LINK)
+        .go(),
+        "DataCollectionEndpointsCreate" => base(DCE_SUB)
+            .missing(".tags*", "the example's response shows tags its request does not send; the emulator stores what was sent")
+            .go(),
+        "DataCollectionEndpointsDelete"
         | "DataCollectionEndpointsGet"
-        | "DataCollectionEndpointsCreate"
-        | "DataCollectionEndpointsUpdate" => Some(Plan::Excluded(MISSING_FILE)),
+        | "DataCollectionEndpointsUpdate" => dce(base(DCE_SUB), "myCollectionEndpoint").go(),
         _ => None,
     }
 }
@@ -80,7 +87,7 @@ fn workspace(c: Case) -> Case {
     )
 }
 
-const DCR_MISSING_FILE: &str = "the example file is missing from the stored copy of the spec (three of its nine examples are there: CreateEnrichment, ListBySubscription, Update)";
+const DCR_MISSING_FILE: &str = "the example file is in no stored copy of the upstream repository: DataCollectionRulesCreate.json of 2023-03-11 was looked for under Microsoft.Insights/stable/2023-03-11/examples/, Microsoft.Insights/Insights/stable/2023-03-11/examples/ and the DataCollection, DataCollectionApi and DataCollection.Management example folders (which hold 2024-03-11 only)";
 
 pub fn data_collection_rules(name: &str) -> Option<Plan> {
     let base = || base(DCE_SUB).sub("myResourceGroup", "rg-web");
@@ -88,17 +95,27 @@ pub fn data_collection_rules(name: &str) -> Option<Plan> {
         "DataCollectionRulesCreateEnrichment" => {
             dce(workspace(base()), "myDataCollectionEndpoint").go()
         }
-        "DataCollectionRulesUpdate" => dcr(base(), "myCollectionRule").go(),
+        "DataCollectionRulesCreateAgentSettings" => base().go(),
+        // The example's data flow sends to 'myworkspace', a destination its rule does not define
+        // (its one destination is 'centralWorkspace'); the emulator refuses such a rule with 400
+        // InvalidPayload, so the flow is pointed at the rule's own destination.
+        "DataCollectionRulesCreateEmbeddedDCE" => {
+            workspace(base())
+                .sub("myworkspace", "centralWorkspace")
+                .missing(".properties.endpoints.metricsIngestion", "the emulator serves the Logs Ingestion API (its URL is the rule's logsIngestion endpoint) and no metrics ingestion, so a Direct rule gets no metricsIngestion endpoint")
+                .go()
+        }
+        "DataCollectionRulesUpdate" | "DataCollectionRulesGet" | "DataCollectionRulesDelete" => {
+            dcr(base(), "myCollectionRule").go()
+        }
         "DataCollectionRulesListBySubscription" => dcr(base(), "myCollectionRule")
             .set("resourceGroupName", Value::Null)
             .missing(".nextLink", "the example's nextLink is null; the emulator answers every rule in one page and, as ARM does, leaves nextLink out of the last page")
             .go(),
-        "DataCollectionRulesListByResourceGroup"
-        | "DataCollectionRulesGet"
-        | "DataCollectionRulesCreate"
-        | "DataCollectionRulesCreateAgentSettings"
-        | "DataCollectionRulesCreateEmbeddedDCE"
-        | "DataCollectionRulesDelete" => Some(Plan::Excluded(DCR_MISSING_FILE)),
+        "DataCollectionRulesListByResourceGroup" => dcr(dcr(base(), "myCollectionRule"), "herCollectionRule")
+            .missing(".nextLink", "the example's nextLink is null; the emulator answers every rule in one page and, as ARM does, leaves nextLink out of the last page")
+            .go(),
+        "DataCollectionRulesCreate" => Some(Plan::Excluded(DCR_MISSING_FILE)),
         _ => None,
     }
 }
