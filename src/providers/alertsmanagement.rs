@@ -195,13 +195,15 @@ fn new_state(cx: &Cx) -> Result<&'static str, ArmError> {
     })
 }
 
-/// Set the alert's state, and record the change (who, when, the optional `{"comment"}` body) in its
+/// Set the alert's state, and record the change (who, when, the optional comment body) in its
 /// history; a request for the state it is in changes nothing.
 fn change_state(cx: &Cx, store: &Store, key: &str, name: &str) -> Result<Reply, ArmError> {
     let state = new_state(cx)?;
+    // `Comments` is `{"comment"}` in 2025-05-25-preview and `{"comments"}` in 2019-05-05-preview
+    // (what azure-mgmt-alertsmanagement 1.0.1 sends)
     let comment = cx
         .body
-        .and_then(|b| b["comment"].as_str())
+        .and_then(|b| b["comment"].as_str().or(b["comments"].as_str()))
         .unwrap_or_default()
         .to_string();
     let who = cx.caller.client_name.clone();
