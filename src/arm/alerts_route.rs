@@ -1,5 +1,6 @@
 //! Microsoft.AlertsManagement operations as route values, named after the operationIds of
-//! AlertsManagement.json 2025-05-25-preview: the alerts of a subscription (`{scope}` = a subscription),
+//! AlertsManagement.json 2025-05-25-preview: the alerts at a `{scope}` (a subscription, a resource
+//! group or a resource),
 //! their history, enrichments and summary, the tenant-level forms (`/providers/…/alerts`), the
 //! metadata and the operations list. Pure: no I/O.
 
@@ -34,14 +35,27 @@ impl AlertsOp {
     /// summary, metadata or operations at a subscription or at tenant level.
     pub fn parse(m: &str, id: &ResourceId) -> Option<Result<AlertsOp, ArmError>> {
         use AlertsOp::*;
-        if id.providers.len() != 1 || id.resource_group.is_some() {
-            return None;
-        }
         let last = id.last()?;
         if !eq(&last.namespace, "Microsoft.AlertsManagement") {
             return None;
         }
+        // `{scope}`: a subscription, a resource group or a resource (one provider part before ours);
+        // no scope at all is the tenant-level form
         let tenant = id.subscription.is_none();
+        let scoped = match id.providers.len() {
+            1 => tenant || id.subscription.as_deref().is_some_and(|s| !s.is_empty()),
+            2 => {
+                !tenant
+                    && id.providers[0]
+                        .types
+                        .last()
+                        .is_some_and(|(_, n)| n.is_some())
+            }
+            _ => false,
+        };
+        if !scoped || (tenant && id.resource_group.is_some()) {
+            return None;
+        }
         let (t, name) = &last.types[0];
         let second = last.types.get(1).map(|(v, n)| (v.as_str(), n.is_some()));
         let op = match (t.to_ascii_lowercase().as_str(), name.is_some(), second) {
@@ -170,15 +184,44 @@ mod tests {
             let got = AlertsOp::parse(m, &id).map(|r| r.unwrap());
             assert_eq!(&got, want, "{m} {p}");
         }
-        // the wrong method is 405, another namespace or a resource group is not ours
+        // a resource group or a resource as the scope
+        let rg = "/subscriptions/s/resourceGroups/rg";
+        let vm = format!("{rg}/providers/Microsoft.Compute/virtualMachines/vm1");
+        for (m, p, want) in [
+            (
+                "GET",
+                format!("{rg}/providers/Microsoft.AlertsManagement/alerts"),
+                GetAll,
+            ),
+            (
+                "GET",
+                format!("{vm}/providers/Microsoft.AlertsManagement/alerts/a1/history"),
+                GetHistory,
+            ),
+            (
+                "GET",
+                format!("{rg}/providers/Microsoft.AlertsManagement/alertsSummary"),
+                GetSummary,
+            ),
+        ] {
+            let id = ResourceId::parse(&p).unwrap();
+            assert_eq!(
+                AlertsOp::parse(m, &id).map(|r| r.unwrap()),
+                Some(want),
+                "{p}"
+            );
+        }
+        // the wrong method is 405; another namespace, another type of ours, or a resource type
+        // without a name before ours is not ours
         let id = ResourceId::parse(&format!("{s}/alerts/a1/history")).unwrap();
         assert!(AlertsOp::parse("POST", &id).unwrap().is_err());
-        let id = ResourceId::parse("/providers/Microsoft.Insights/alerts").unwrap();
-        assert!(AlertsOp::parse("GET", &id).is_none());
-        let id = ResourceId::parse(
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.AlertsManagement/actionRules/r",
-        )
-        .unwrap();
-        assert!(AlertsOp::parse("GET", &id).is_none());
+        for p in [
+            "/providers/Microsoft.Insights/alerts".to_string(),
+            format!("{rg}/providers/Microsoft.AlertsManagement/actionRules/r"),
+            format!("{rg}/providers/Microsoft.AlertsManagement/alertsMetaData"),
+        ] {
+            let id = ResourceId::parse(&p).unwrap();
+            assert!(AlertsOp::parse("GET", &id).is_none(), "{p}");
+        }
     }
 }

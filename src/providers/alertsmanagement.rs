@@ -1,9 +1,8 @@
 //! Microsoft.AlertsManagement alerts (AlertsManagement.json 2019-05-05-preview … 2025-05-25-preview):
-//! the alerts fired rules left in the store (`monitor`) — listed with the spec's filters, read, their
-//! state changed, their history (creation, actions, state changes with who and when), enrichments
-//! (none: no Prometheus rules) and summary — at a subscription (authorized by the pipeline) and at
-//! tenant level (decided here alert by alert: home and delegated subscriptions), plus the metadata
-//! and operations lists. Never touches hyper.
+//! fired alerts (`monitor`) listed with the spec's filters, read, state changed, their history (who
+//! and when), enrichments (none: no Prometheus rules) and summary at a subscription, group or resource
+//! scope (authorized by the pipeline) and at tenant level (decided here alert by alert, home and
+//! delegated); the metadata and operations lists. Never touches hyper.
 
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -128,52 +127,77 @@ fn newest_first(rows: &mut [Value]) {
     rows.sort_by_key(|b| std::cmp::Reverse(t(b)));
 }
 
-/// The subscription's alerts that pass the request's filters.
+/// The request's `{scope}` as written (the id without its Microsoft.AlertsManagement part): a
+/// subscription, a resource group or a resource.
+fn scope(cx: &Cx) -> String {
+    let mut s = cx.id.clone();
+    s.providers.pop();
+    s.canonical()
+}
+
+/// Whether an alert is within `scope` (lower-cased): every alert of the subscription at a
+/// subscription, else the alerts whose target resource is the scope or below it.
+fn within(alert: &Value, scope: &str, sub: &str) -> bool {
+    if scope == format!("/subscriptions/{sub}") {
+        return true;
+    }
+    let target = alert["properties"]["essentials"]["targetResource"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    target == scope || target.starts_with(&format!("{scope}/"))
+}
+
+/// The alerts at the request's scope that pass its filters.
 fn filtered_alerts(cx: &Cx, store: &Store) -> Result<Vec<Value>, ArmError> {
     let f = Filters::of(cx)?;
     let sub = cx.sub_key();
+    let at = scope(cx).to_lowercase();
     Ok(store
         .read(|tx| tx.by_type(ALERTS, Some(&sub), None))?
         .into_iter()
         .map(|r| r.body)
-        .filter(|a| f.keep(a))
+        .filter(|a| within(a, &at, &sub) && f.keep(a))
         .map(public)
         .collect())
 }
 
-/// Alerts_GetAll: the subscription's alerts, newest first.
+/// Alerts_GetAll: the scope's alerts, newest first.
 pub fn alerts_get_all(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let mut rows = filtered_alerts(cx, store)?;
     newest_first(&mut rows);
     Ok(Reply::json(200, &json!({"value": rows})))
 }
 
-/// The key of the alert a request names (`…/alerts/{id}` with or without a verb after it).
+/// The store key of the alert a request names (`{scope}/…/alerts/{id}` with or without a verb
+/// after it: alerts are kept at their subscription), and the id.
 fn alert_key(cx: &Cx) -> (String, String) {
-    let mut alert_id = cx.id.clone();
-    if let Some(last) = alert_id.providers.last_mut() {
-        last.types.truncate(1);
-    }
-    (
-        alert_id.key(),
-        alert_id.name().unwrap_or_default().to_string(),
-    )
+    let name = cx
+        .id
+        .last()
+        .and_then(|p| p.types[0].1.clone())
+        .unwrap_or_default();
+    let key = format!(
+        "/subscriptions/{}/providers/microsoft.alertsmanagement/alerts/{}",
+        cx.sub_key(),
+        name.to_lowercase()
+    );
+    (key, name)
 }
 
-fn stored_alert(store: &Store, key: &str, name: &str) -> Result<Stored, ArmError> {
+/// The alert a request names, when it is within the request's scope.
+fn named_alert(cx: &Cx, store: &Store) -> Result<Stored, ArmError> {
+    let (key, name) = alert_key(cx);
+    let at = scope(cx).to_lowercase();
     store
-        .read(|tx| tx.get(key))?
-        .filter(|r| r.rtype == ALERTS)
-        .ok_or_else(|| alert_not_found(name))
+        .read(|tx| tx.get(&key))?
+        .filter(|r| r.rtype == ALERTS && within(&r.body, &at, &cx.sub_key()))
+        .ok_or_else(|| alert_not_found(&name))
 }
 
 /// Alerts_GetById.
 pub fn alerts_get_by_id(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let (key, name) = alert_key(cx);
-    Ok(Reply::json(
-        200,
-        &public(stored_alert(store, &key, &name)?.body),
-    ))
+    Ok(Reply::json(200, &public(named_alert(cx, store)?.body)))
 }
 
 /// `newState` of a change-state request.
@@ -237,8 +261,10 @@ fn change_state(cx: &Cx, store: &Store, key: &str, name: &str) -> Result<Reply, 
 
 /// Alerts_ChangeState: `POST …/alerts/{id}/changestate?newState=Acknowledged`.
 pub fn alerts_change_state(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let (key, name) = alert_key(cx);
-    change_state(cx, store, &key, &name)
+    new_state(cx)?;
+    let r = named_alert(cx, store)?;
+    let (_, name) = alert_key(cx);
+    change_state(cx, store, &r.key, &name)
 }
 
 /// The alert's history (`AlertModification`): id, type and name of the alert, its modifications.
@@ -257,18 +283,13 @@ fn history(alert: &Value) -> Value {
 
 /// Alerts_GetHistory.
 pub fn alerts_get_history(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let (key, name) = alert_key(cx);
-    Ok(Reply::json(
-        200,
-        &history(&stored_alert(store, &key, &name)?.body),
-    ))
+    Ok(Reply::json(200, &history(&named_alert(cx, store)?.body)))
 }
 
 /// Alerts_GetEnrichments: "a collection of one object named default". Enrichments are the results
 /// of a Prometheus rule's queries; the emulator has no Prometheus rules, so the list is empty.
 pub fn alerts_get_enrichments(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
-    let (key, name) = alert_key(cx);
-    let alert = stored_alert(store, &key, &name)?.body;
+    let alert = named_alert(cx, store)?.body;
     let id = alert["id"].as_str().unwrap_or_default();
     Ok(Reply::json(
         200,
@@ -330,7 +351,7 @@ fn summarize(alerts: &[&Value], fields: &[(&'static str, &'static [&'static str]
         .collect()
 }
 
-/// Alerts_GetSummary: the subscription's alerts (with the list's filters) counted by one or two
+/// Alerts_GetSummary: the scope's alerts (with the list's filters) counted by one or two
 /// `groupby` fields. The emulator forms no smart groups: `smartGroupsCount` is 0.
 pub fn alerts_get_summary(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     let Some(groupby) = cx.req.query("groupby").filter(|g| !g.trim().is_empty()) else {
@@ -355,7 +376,7 @@ pub fn alerts_get_summary(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     }
     let alerts = filtered_alerts(cx, store)?;
     let refs: Vec<&Value> = alerts.iter().collect();
-    let sub = cx.id.subscription.as_deref().unwrap_or_default();
+    let at = scope(cx);
     Ok(Reply::json(
         200,
         &json!({
@@ -365,7 +386,7 @@ pub fn alerts_get_summary(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
                 "total": alerts.len(),
                 "values": summarize(&refs, &fields),
             },
-            "id": format!("/subscriptions/{sub}/providers/Microsoft.AlertsManagement/alertsSummary/current"),
+            "id": format!("{at}/providers/Microsoft.AlertsManagement/alertsSummary/current"),
             "type": "Microsoft.AlertsManagement/alertsSummary",
             "name": "current",
         }),

@@ -353,3 +353,128 @@ async fn metadata_and_operations_are_readable_by_anyone_signed_in() {
         .await;
     assert_eq!(r.status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caller_with_a_group_role_sees_the_alerts_of_that_group() {
+    let e = emu().await;
+    let admin = e.token("admin@northwind").await;
+    let sub = format!("/subscriptions/{NORTHWIND_MAIN}");
+    let r = e
+        .call(
+            "PUT",
+            &format!("{sub}/resourceGroups/rg-managed/providers/Microsoft.Insights/activityLogAlerts/rg-written?api-version=2020-10-01"),
+            Some(&admin),
+            Some(json!({"location": "Global", "properties": {
+                "scopes": [sub],
+                "condition": {"allOf": [
+                    {"field": "category", "equals": "Administrative"},
+                    {"field": "operationName", "equals": "Microsoft.Resources/subscriptions/resourceGroups/write"},
+                    {"field": "status", "equals": "Succeeded"}]},
+                "actions": {"actionGroups": []}}})),
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.body);
+    // both groups written again, as they are: one alert targets each
+    for g in ["rg-managed", "rg-private"] {
+        let path = format!("{sub}/resourcegroups/{g}?api-version=2024-11-01");
+        let r = e.call("GET", &path, Some(&admin), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let body = json!({"location": r.body["location"]});
+        let r = e.call("PUT", &path, Some(&admin), Some(body)).await;
+        assert!(r.status < 300, "{}", r.body);
+    }
+    let r = e
+        .call(
+            "GET",
+            &format!("{sub}{AM}/alerts?{API}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 2, "{}", r.body);
+
+    // bob is Reader on rg-managed only, through Contoso's delegation
+    let bob = e.token("bob").await;
+    let r = e
+        .call("GET", &format!("{sub}{AM}/alerts?{API}"), Some(&bob), None)
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let rg = format!("{sub}/resourceGroups/rg-managed{AM}");
+    let r = e
+        .call("GET", &format!("{rg}/alerts?{API}"), Some(&bob), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let seen = r.body["value"].as_array().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{}", r.body);
+    assert!(seen[0]["properties"]["essentials"]["targetResource"]
+        .as_str()
+        .unwrap()
+        .ends_with("/rg-managed"));
+    let r = e
+        .call(
+            "GET",
+            &format!("{rg}/alerts/{}/history?{API}", guid(&seen[0])),
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = e
+        .call(
+            "GET",
+            &format!("{rg}/alertsSummary?groupby=severity&{API}"),
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["properties"]["total"], 1);
+    assert_eq!(
+        r.body["id"],
+        format!("{sub}/resourceGroups/rg-managed/providers/Microsoft.AlertsManagement/alertsSummary/current")
+    );
+    // the other group's alert is not at this scope; at tenant level bob sees only his group's
+    let r = e
+        .call(
+            "GET",
+            &format!("{sub}{AM}/alerts?{API}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let other = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["properties"]["essentials"]["targetResource"]
+                .as_str()
+                .unwrap()
+                .ends_with("/rg-private")
+        })
+        .unwrap()
+        .clone();
+    let r = e
+        .call(
+            "GET",
+            &format!("{rg}/alerts/{}?{API}", guid(&other)),
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = e
+        .call("GET", &format!("{AM}/alerts?{API}"), Some(&bob), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 1, "{}", r.body);
+    let r = e
+        .call(
+            "GET",
+            &format!("{AM}/alerts/{}?{API}", guid(&other)),
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+}
