@@ -1,6 +1,6 @@
 //! How each x-ms-example of Microsoft.AlertsManagement's alerts spec (2025-05-25-preview) maps onto
 //! the default world: an activity log alert rule on fabrikam-prod fires when a resource group is
-//! written, so the subscription has one alert; admin@fabrikam lists it, reads it and acknowledges it
+//! written (once per activity-log record of the write); admin@fabrikam lists, reads and acknowledges one
 //! by the id the emulator gave it, at its scope and at tenant level; its history (with an action
 //! group notified and an acknowledgement), enrichments and summary; the metadata and operations.
 
