@@ -17,6 +17,7 @@ mod identity;
 mod lifecycle;
 mod loganalytics;
 mod loganalytics_ingestion;
+mod loganalytics_kept;
 mod managementgroups;
 mod metrics;
 mod pim;
