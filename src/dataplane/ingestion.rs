@@ -31,7 +31,8 @@ pub const TELEMETRY_WRITE: &str = "Microsoft.Insights/Telemetry/Write";
 /// Azure.Monitor.Ingestion TROUBLESHOOTING.md, with `IsDcrDceBindingValid` — and the .NET tests its
 /// 413 `ContentLengthLimitExceeded`). Unconfirmed, our choice: 404 `NotFound` for an unknown rule,
 /// 400 `InvalidStream` for a stream no data flow takes, 400 `InvalidRequestBody` for a body that is
-/// not JSON rows (the .NET live tests saw a bare 500 for an empty body), 401 `InvalidToken`.
+/// not JSON rows (the .NET live tests saw a bare 500 for an empty body), 401 `InvalidToken` for a
+/// missing or bad token (401 `InvalidAudience` for another API's token is the service's).
 fn error(status: u16, code: &str, message: &str) -> Reply {
     Reply::json(
         status,
@@ -323,12 +324,13 @@ fn write(
 
 /// The caller of a token for `https://monitor.azure.com`: (object id, groups, tenant), or a 401.
 fn authenticate(cx: &DataCx, req: &Req) -> Result<(String, Vec<String>, String), Reply> {
-    let unauthenticated = |message: String| {
-        error(401, "InvalidToken", &message).header(
+    let unauthenticated_as = |code: &str, message: String| {
+        error(401, code, &message).header(
             "WWW-Authenticate",
             "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\"",
         )
     };
+    let unauthenticated = |message: String| unauthenticated_as("InvalidToken", message);
     let header = req.header("authorization").unwrap_or_default().trim();
     let tok = match header.split_once(' ') {
         Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
@@ -347,7 +349,9 @@ fn authenticate(cx: &DataCx, req: &Req) -> Result<(String, Vec<String>, String),
     audiences.push(format!("{}/", cx.login_base));
     audiences.push(format!("{}/", cx.base_url));
     if !token::audience_matches(&claims.aud, &audiences) {
-        return Err(unauthenticated(format!(
+        // a token for management.azure.com gets "InvalidAudience" (MicrosoftDocs/azure-docs PR #103840,
+        // "Wrong audience", on the Logs Ingestion tutorial)
+        return Err(unauthenticated_as("InvalidAudience", format!(
             "The audience '{}' is not valid for this API; ask for a token for https://monitor.azure.com.",
             claims.aud
         )));

@@ -2,7 +2,7 @@
 //! the kept table (a new column types it again) and answer as a table loaded at once; the one-pass
 //! `where` + `summarize` over several workspaces and a `timespan` answers as the general path (the
 //! operators run one by one over the rows, or `union workspace(…)`); the Logs Ingestion API's 413 for
-//! a body over 1 MB (compressed or not).
+//! a body over 1 MB (compressed or not) and 401 `InvalidAudience` for another API's token.
 
 use std::io::Write as _;
 
@@ -254,6 +254,21 @@ async fn an_upload_over_one_megabyte_is_refused_with_413() {
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
+    // a token for ARM rather than https://monitor.azure.com
+    let arm_ci = e.token("fabrikam-ci").await;
+    let r = e
+        .raw(
+            "POST",
+            &format!("/dataCollectionRules/{immutable}/streams/Custom-Big?api-version=2023-01-01"),
+            &[
+                ("authorization", format!("Bearer {arm_ci}").as_str()),
+                ("content-type", "application/json"),
+            ],
+            b"[]".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{:?}", r.body);
+    assert_eq!(r.code(), "InvalidAudience");
     let ci = e.token_for("fabrikam-ci", MONITOR).await;
     let big = json!([{"Text": "x".repeat(600_000)}, {"Text": "y".repeat(600_000)}]).to_string();
     let small = json!([{"Text": "x".repeat(1000)}]).to_string();
