@@ -407,6 +407,9 @@ pub struct Kept {
     narrowed: std::sync::Mutex<HashMap<Vec<usize>, Arc<Vec<Value>>>>,
 }
 
+/// Narrowed copies kept per table (each one value per row and column read).
+const MAX_NARROWED: usize = 8;
+
 impl Clone for Kept {
     fn clone(&self) -> Self {
         Kept {
@@ -447,6 +450,9 @@ impl Kept {
             block.extend(cols.iter().map(|&c| r[c].clone()));
         }
         let block = Arc::new(block);
+        if map.len() >= MAX_NARROWED {
+            map.clear(); // many query shapes: start again rather than grow without bound
+        }
         map.insert(cols.to_vec(), block.clone());
         Some(block)
     }
