@@ -167,10 +167,17 @@ async fn the_one_pass_scan_answers_as_the_general_path_with_timespans_and_worksp
         "| where Cpu < 50",
         "| take 1000",
     ];
+    // (timespan, the same window written as a `where`)
     let spans = [
         None,
-        Some("2026-01-01T12:00:00Z/2026-01-03T00:00:00Z"),
-        Some("2026-01-02T00:00:00Z/PT6H"),
+        Some((
+            "2026-01-01T12:00:00Z/2026-01-03T00:00:00Z",
+            "TimeGenerated >= datetime(2026-01-01T12:00:00Z) and TimeGenerated < datetime(2026-01-03T00:00:00Z)",
+        )),
+        Some((
+            "2026-01-02T00:00:00Z/PT6H",
+            "TimeGenerated >= datetime(2026-01-02T00:00:00Z) and TimeGenerated < datetime(2026-01-02T06:00:00Z)",
+        )),
     ];
     let scopes: [&[&str]; 3] = [&[], &[&b], &[&b, &c]];
     let sorted = |mut rows: Vec<Value>| {
@@ -183,7 +190,7 @@ async fn the_one_pass_scan_answers_as_the_general_path_with_timespans_and_worksp
             for extra in scopes {
                 let body = |q: String| {
                     let mut v = json!({"query": q, "workspaces": extra});
-                    if let Some(s) = span {
+                    if let Some((s, _)) = span {
                         v["timespan"] = json!(s);
                     }
                     v
@@ -200,6 +207,22 @@ async fn the_one_pass_scan_answers_as_the_general_path_with_timespans_and_worksp
                 assert_eq!(fast.0, general.0, "{what}");
                 assert_eq!(sorted(fast.1.clone()), sorted(general.1), "{what}");
                 answered += fast.1.len();
+                if let Some((_, filter)) = span {
+                    // the timespan is exactly a TimeGenerated filter
+                    let written = run(
+                        &e,
+                        &t,
+                        &a,
+                        json!({"query": format!("Perf_CL | where {filter} {rest}"), "workspaces": extra}),
+                    )
+                    .await;
+                    assert_eq!(written.0, fast.0, "{what}");
+                    assert_eq!(
+                        sorted(written.1),
+                        sorted(fast.1.clone()),
+                        "as a where: {what}"
+                    );
+                }
                 if extra.len() == 1 {
                     // the union of both workspaces' tables by `workspace("…")`, in the same order
                     let union = run(
