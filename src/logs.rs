@@ -393,61 +393,203 @@ pub fn declare_columns(
 
 // --- tables ---
 
-/// The typed table `name` of one workspace, built once per state (memo) from its stored rows:
-/// AzureActivity with its fixed schema (empty when no row has arrived yet, as the table exists in
-/// every workspace), any other table with columns in first-seen order and types from the first
-/// non-null value (`TimeGenerated` always datetime). `None` when the workspace has no such table.
+/// A workspace table as kept across writes (`Store::memo_kept`): its typed rows, the last stored row
+/// they include, the declared types and inferred columns they were typed with, and the narrowed copies
+/// queries asked for. Rows appended since are typed and pushed onto the table and every narrowed copy
+/// in place; a table is typed anew only when a column appears or gets its first type, or the
+/// declared types change.
+pub struct Kept {
+    last_seq: i64,
+    declared: Option<String>,
+    /// (name, type of the first non-null value, if any yet), in first-seen order (not AzureActivity).
+    columns: Vec<(String, Option<Type>)>,
+    pub table: Option<Arc<Table>>,
+    narrowed: std::sync::Mutex<HashMap<Vec<usize>, Arc<Vec<Value>>>>,
+}
+
+/// Narrowed copies kept per table (each one value per row and column read).
+const MAX_NARROWED: usize = 8;
+
+impl Clone for Kept {
+    fn clone(&self) -> Self {
+        Kept {
+            last_seq: self.last_seq,
+            declared: self.declared.clone(),
+            columns: self.columns.clone(),
+            table: self.table.clone(),
+            narrowed: std::sync::Mutex::new(self.narrowed_map().clone()),
+        }
+    }
+}
+
+impl Kept {
+    fn new(declared: Option<String>) -> Kept {
+        Kept {
+            last_seq: 0,
+            declared,
+            columns: Vec::new(),
+            table: None,
+            narrowed: Default::default(),
+        }
+    }
+
+    fn narrowed_map(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<usize>, Arc<Vec<Value>>>> {
+        self.narrowed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The table's rows narrowed to `cols`, one block of `cols.len()` values a row, built on first
+    /// ask and then extended with the table.
+    pub fn narrow(&self, cols: &[usize]) -> Option<Arc<Vec<Value>>> {
+        let table = self.table.as_ref()?;
+        let mut map = self.narrowed_map();
+        if let Some(b) = map.get(cols) {
+            return Some(b.clone());
+        }
+        let mut block = Vec::with_capacity(table.rows.len() * cols.len());
+        for r in &table.rows {
+            block.extend(cols.iter().map(|&c| r[c].clone()));
+        }
+        let block = Arc::new(block);
+        if map.len() >= MAX_NARROWED {
+            map.clear(); // many query shapes: start again rather than grow without bound
+        }
+        map.insert(cols.to_vec(), block.clone());
+        Some(block)
+    }
+
+    /// Push typed rows onto the table and every narrowed copy (in place when nothing else holds them).
+    fn extend(&mut self, rows: Vec<Row>) {
+        let Some(table) = &mut self.table else {
+            return;
+        };
+        for (cols, block) in self.narrowed.get_mut().unwrap_or_else(|p| p.into_inner()) {
+            let block = Arc::make_mut(block);
+            block.reserve(rows.len() * cols.len());
+            for r in &rows {
+                block.extend(cols.iter().map(|&c| r[c].clone()));
+            }
+        }
+        Arc::make_mut(table).rows.extend(rows);
+    }
+}
+
+/// Note the columns of `rows` in `columns` (first-seen order, the type of the first non-null value;
+/// `TimeGenerated` always datetime, a declared type wins).
+fn infer(
+    columns: &mut Vec<(String, Option<Type>)>,
+    declared: &Map<String, Json>,
+    rows: &[Map<String, Json>],
+) {
+    let mut seen: HashMap<String, usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.clone(), i))
+        .collect();
+    for r in rows {
+        for (k, v) in r {
+            let ty = if k == "TimeGenerated" {
+                Some(Type::DateTime)
+            } else if let Some(t) = declared.get(k).and_then(Json::as_str) {
+                Type::from_name(t)
+            } else {
+                json_type(v)
+            };
+            match seen.get(k) {
+                Some(&i) => {
+                    if columns[i].1.is_none() {
+                        columns[i].1 = ty;
+                    }
+                }
+                None => {
+                    seen.insert(k.clone(), columns.len());
+                    columns.push((k.clone(), ty));
+                }
+            }
+        }
+    }
+}
+
+fn typed_as(columns: &[(String, Option<Type>)], rows: &[Map<String, Json>]) -> Table {
+    let cols: Vec<(&str, Type)> = columns
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.unwrap_or(Type::Dynamic)))
+        .collect();
+    typed(&cols, rows)
+}
+
+/// Bring `prev` (the table as last kept, if any) up to date with the store: the rows appended since
+/// typed and pushed on; the whole table typed anew when its columns or declared types changed.
+fn kept_update(
+    prev: Option<Kept>,
+    tx: &Tx,
+    customer_id: &str,
+    name: &str,
+) -> Result<Kept, StoreError> {
+    let declared_text = tx.meta(&schema_key(customer_id, name))?;
+    let mut k = match prev {
+        Some(k) if k.declared == declared_text => k,
+        _ => Kept::new(declared_text),
+    };
+    let parse =
+        |text: &str| -> Result<Map<String, Json>, StoreError> { Ok(serde_json::from_str(text)?) };
+    let new = tx.log_rows_after(customer_id, name, k.last_seq, parse)?;
+    let activity = name.eq_ignore_ascii_case(AZURE_ACTIVITY);
+    if let Some((seq, _)) = new.last() {
+        k.last_seq = *seq;
+    }
+    let rows: Vec<Map<String, Json>> = new.into_iter().map(|(_, r)| r).collect();
+    if activity {
+        // the table exists in every workspace, empty until a row arrives
+        match &k.table {
+            None => k.table = Some(Arc::new(typed(AZURE_ACTIVITY_COLUMNS, &rows))),
+            Some(_) if !rows.is_empty() => k.extend(typed(AZURE_ACTIVITY_COLUMNS, &rows).rows),
+            Some(_) => {}
+        }
+        return Ok(k);
+    }
+    if rows.is_empty() {
+        return Ok(k);
+    }
+    let declared: Map<String, Json> = k
+        .declared
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default();
+    let before = k.columns.clone();
+    infer(&mut k.columns, &declared, &rows);
+    if k.table.is_some() && k.columns == before {
+        let t = typed_as(&k.columns, &rows);
+        k.extend(t.rows);
+        return Ok(k);
+    }
+    // a new column or a column's first type: every row is typed again
+    let all: Vec<Map<String, Json>> = tx.log_rows(customer_id, name, parse)?;
+    k.table = Some(Arc::new(typed_as(&k.columns, &all)));
+    k.narrowed_map().clear();
+    Ok(k)
+}
+
+/// One workspace table as kept (see `Kept`), up to date with the store.
+pub fn kept_table(store: &Store, customer_id: &str, name: &str) -> Result<Arc<Kept>, StoreError> {
+    let key = format!(
+        "logs:{}:{}",
+        customer_id.to_lowercase(),
+        name.to_lowercase()
+    );
+    store.memo_kept(&key, |prev, tx| kept_update(prev, tx, customer_id, name))
+}
+
+/// The typed table `name` of one workspace, kept across writes and extended with the rows appended
+/// since (`Kept`): AzureActivity with its fixed schema (empty when no row has arrived yet, as the
+/// table exists in every workspace), any other table with columns in first-seen order and types from
+/// the first non-null value (`TimeGenerated` always datetime). `None` when the workspace has no such
+/// table.
 pub fn workspace_table(
     store: &Store,
     customer_id: &str,
     name: &str,
 ) -> Result<Option<Arc<Table>>, StoreError> {
-    let memo_key = format!("logs:{}:{}", customer_id, name.to_lowercase());
-    let built = store.memo(&memo_key, |tx| -> Result<Option<Arc<Table>>, StoreError> {
-        let rows: Vec<Map<String, Json>> =
-            tx.log_rows(customer_id, name, |text| Ok(serde_json::from_str(text)?))?;
-        if name.eq_ignore_ascii_case(AZURE_ACTIVITY) {
-            return Ok(Some(Arc::new(typed(AZURE_ACTIVITY_COLUMNS, &rows))));
-        }
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let declared: Map<String, Json> = tx
-            .meta(&schema_key(customer_id, name))?
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
-        // (name, type of the first non-null value, if any yet)
-        let mut columns: Vec<(String, Option<Type>)> = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for r in &rows {
-            for (k, v) in r {
-                let ty = if k == "TimeGenerated" {
-                    Some(Type::DateTime)
-                } else if let Some(t) = declared.get(k).and_then(Json::as_str) {
-                    Type::from_name(t)
-                } else {
-                    json_type(v)
-                };
-                match seen.get(k) {
-                    Some(&i) => {
-                        if columns[i].1.is_none() {
-                            columns[i].1 = ty;
-                        }
-                    }
-                    None => {
-                        seen.insert(k.clone(), columns.len());
-                        columns.push((k.clone(), ty));
-                    }
-                }
-            }
-        }
-        let cols: Vec<(&str, Type)> = columns
-            .iter()
-            .map(|(n, t)| (n.as_str(), t.unwrap_or(Type::Dynamic)))
-            .collect();
-        Ok(Some(Arc::new(typed(&cols, &rows))))
-    })?;
-    Ok(Option::clone(&built))
+    Ok(kept_table(store, customer_id, name)?.table.clone())
 }
 
 fn json_type(v: &Json) -> Option<Type> {
@@ -680,6 +822,7 @@ pub fn query(
         now,
         enforce,
         failure: std::cell::RefCell::new(None),
+        handed: Default::default(),
     };
     run_over(&tables, text, now, refused)
 }
@@ -725,6 +868,7 @@ pub fn query_resource(
         now,
         enforce,
         failure: std::cell::RefCell::new(None),
+        handed: Default::default(),
     };
     run_over(&tables, text, now, Vec::new())
 }
@@ -788,17 +932,19 @@ struct LogTables<'a> {
     now: OffsetDateTime,
     enforce: bool,
     failure: std::cell::RefCell<Option<StoreError>>,
+    /// The kept tables handed to the engine as parts (whose narrowed copies it may ask for).
+    handed: std::cell::RefCell<Vec<Arc<Kept>>>,
 }
 
 impl LogTables<'_> {
-    /// `name` over `workspaces`, each table authorized (`…/query/{Table}/read`), windowed.
-    /// A single workspace's table with no window or resource to apply is the cached table itself.
-    fn union_of(&self, workspaces: &[&Workspace], name: &str) -> Option<Arc<Table>> {
+    /// Table `name` of `workspaces` that the caller may read (`…/query/{Table}/read` on each, or
+    /// `Microsoft.Insights/logs/{Table}/read` on the resource of a resource-context query), as kept.
+    fn readable(&self, workspaces: &[&Workspace], name: &str) -> Vec<Arc<Kept>> {
         if let Some((key, sub)) = &self.resource {
             let action = format!("Microsoft.Insights/logs/{}/read", canonical_table(name));
             if self.enforce && !allowed(&decide(self.snap, self.asker, &action, sub, key, self.now))
             {
-                return None;
+                return Vec::new();
             }
         }
         let mut parts = Vec::new();
@@ -815,14 +961,25 @@ impl LogTables<'_> {
             {
                 continue;
             }
-            match workspace_table(self.store, &w.customer_id, name) {
-                Ok(Some(t)) => parts.push(t),
-                Ok(None) => {}
+            match kept_table(self.store, &w.customer_id, name) {
+                Ok(k) if k.table.is_some() => parts.push(k),
+                Ok(_) => {}
                 Err(e) => {
                     self.failure.borrow_mut().get_or_insert(e);
                 }
             }
         }
+        parts
+    }
+
+    /// `name` over `workspaces`, each table authorized, windowed, as one table.
+    /// A single workspace's table with no window or resource to apply is the kept table itself.
+    fn union_of(&self, workspaces: &[&Workspace], name: &str) -> Option<Arc<Table>> {
+        let mut parts: Vec<Arc<Table>> = self
+            .readable(workspaces, name)
+            .iter()
+            .filter_map(|k| k.table.clone())
+            .collect();
         if parts.len() == 1 && self.resource.is_none() && self.window.is_none() {
             return parts.pop();
         }
@@ -857,22 +1014,42 @@ impl Tables for LogTables<'_> {
         self.union_of(&scope, name)
     }
 
-    /// Kept in the store's memo beside the table until the next write, keyed by the table's
-    /// address and held with it (so the address is never another table's while the entry lives).
-    fn narrowed(&self, table: &Arc<Table>, cols: &[usize]) -> Option<Arc<[Value]>> {
-        type Narrow = (Arc<Table>, Arc<[Value]>);
-        let key = format!("logs:narrow:{:p}:{cols:?}", Arc::as_ptr(table));
-        let built = self.store.memo(&key, |_| -> Result<Narrow, StoreError> {
-            let mut block = Vec::with_capacity(table.rows.len() * cols.len());
-            for r in &table.rows {
-                block.extend(cols.iter().map(|&c| r[c].clone()));
-            }
-            Ok((table.clone(), block.into()))
-        });
-        match built {
-            Ok(n) if Arc::ptr_eq(&n.0, table) => Some(n.1.clone()),
-            _ => None,
+    /// The kept tables of the workspaces in scope (or of `workspace("…")`), when they have one shape
+    /// and no resource filter applies: the window goes to the engine, which scans them in place.
+    fn parts(&self, workspace: Option<&str>, name: &str) -> Option<kql::Parts> {
+        if self.resource.is_some() {
+            return None;
         }
+        let one;
+        let scope: Vec<&Workspace> = match workspace {
+            None => self.scope.iter().collect(),
+            Some(r) => {
+                one = admit(self.all, self.snap, self.asker, r, self.now, self.enforce).ok()?;
+                vec![&one]
+            }
+        };
+        let kept = self.readable(&scope, name);
+        let tables: Vec<Arc<Table>> = kept.iter().filter_map(|k| k.table.clone()).collect();
+        let first = tables.first()?;
+        if tables.iter().any(|t| t.columns != first.columns) {
+            return None; // columns by name across shapes: `union_of` lines them up
+        }
+        self.handed.borrow_mut().extend(kept);
+        Some(kql::Parts {
+            tables,
+            window: self
+                .window
+                .map(|w| ("TimeGenerated".to_string(), w.start, w.end)),
+        })
+    }
+
+    /// A kept table's narrowed copy, kept and extended with it (`Kept::narrow`).
+    fn narrowed(&self, table: &Arc<Table>, cols: &[usize]) -> Option<Arc<Vec<Value>>> {
+        let handed = self.handed.borrow();
+        let k = handed
+            .iter()
+            .find(|k| k.table.as_ref().is_some_and(|t| Arc::ptr_eq(t, table)))?;
+        k.narrow(cols)
     }
 
     fn workspace_table(&self, reference: &str, name: &str) -> Result<Table, WorkspaceError> {
@@ -1030,6 +1207,105 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    fn as_json(t: &Table) -> Json {
+        let cols: Vec<Json> = t
+            .columns
+            .iter()
+            .map(|c| json!([c.name, c.ty.name()]))
+            .collect();
+        let rows: Vec<Json> = t
+            .rows
+            .iter()
+            .map(|r| Json::Array(r.iter().map(Value::to_json).collect()))
+            .collect();
+        json!({"columns": cols, "rows": rows})
+    }
+
+    /// The kept table (and a narrowed copy) after each append equals one typed from all rows at once;
+    /// `clear` and `restore_from` drop it, so rows that went away never linger.
+    #[test]
+    fn a_kept_table_extended_by_appends_equals_one_built_at_once() {
+        let store = Store::open(None).unwrap();
+        let append = |store: &Store, table: &str, row: Json| {
+            store
+                .write(|tx| tx.append_log_row("ws", table, "2026-01-01T00:00:00Z", &row))
+                .unwrap()
+        };
+        let check = |store: &Store, table: &str, what: &str| {
+            let kept = kept_table(store, "ws", table).unwrap();
+            let fresh = store.read(|tx| kept_update(None, tx, "ws", table)).unwrap();
+            let (k, f) = (kept.table.as_ref().unwrap(), fresh.table.as_ref().unwrap());
+            assert_eq!(as_json(k), as_json(f), "{what}");
+            let cols: Vec<usize> = (0..k.columns.len()).step_by(2).collect();
+            let (kn, f_n) = (kept.narrow(&cols).unwrap(), fresh.narrow(&cols).unwrap());
+            let j = |b: &Arc<Vec<Value>>| b.iter().map(Value::to_json).collect::<Vec<_>>();
+            assert_eq!(j(&kn), j(&f_n), "{what}: narrowed");
+            k.rows.len()
+        };
+        let rows = [
+            json!({"TimeGenerated": "2026-01-01T00:00:00Z", "A": "x", "B": null}),
+            json!({"TimeGenerated": "2026-01-01T01:00:00Z", "A": "y", "B": null}),
+            json!({"TimeGenerated": "2026-01-01T02:00:00Z", "A": "y", "B": 3}),
+            json!({"TimeGenerated": "2026-01-01T03:00:00Z", "A": "z", "B": 4}),
+            json!({"TimeGenerated": "2026-01-01T04:00:00Z", "C": {"k": 1}}),
+            json!({"TimeGenerated": "2026-01-01T05:00:00Z", "A": "w", "B": 5, "C": null}),
+        ];
+        for (i, r) in rows.iter().enumerate() {
+            append(&store, "T_CL", r.clone());
+            assert_eq!(check(&store, "T_CL", &format!("row {i}")), i + 1);
+        }
+        // AzureActivity: a fixed schema, empty before any row
+        assert_eq!(check_empty_activity(&store), 0);
+        append(
+            &store,
+            AZURE_ACTIVITY,
+            json!({"TimeGenerated": "2026-01-01T00:00:00Z", "Caller": "a"}),
+        );
+        assert_eq!(check(&store, AZURE_ACTIVITY, "activity"), 1);
+        append(
+            &store,
+            AZURE_ACTIVITY,
+            json!({"TimeGenerated": "2026-01-01T00:00:01Z", "Caller": "b"}),
+        );
+        assert_eq!(check(&store, AZURE_ACTIVITY, "activity"), 2);
+
+        // a copy, a row after it, then the copy restored and another row: the kept table has the
+        // copy's rows and the new one, never the row the restore took away
+        let copy = store.copy().unwrap();
+        append(
+            &store,
+            "T_CL",
+            json!({"TimeGenerated": "2026-01-02T00:00:00Z", "A": "gone"}),
+        );
+        assert_eq!(check(&store, "T_CL", "before restore"), 7);
+        store.restore_from(&copy).unwrap();
+        append(
+            &store,
+            "T_CL",
+            json!({"TimeGenerated": "2026-01-02T00:00:00Z", "A": "new"}),
+        );
+        assert_eq!(check(&store, "T_CL", "after restore"), 7);
+        let t = workspace_table(&store, "ws", "T_CL").unwrap().unwrap();
+        let a = t.index("A").unwrap();
+        assert_eq!(t.rows[6][a].as_str(), Some("new"));
+        // emptied: nothing kept survives
+        store.write(|tx| tx.clear()).unwrap();
+        append(
+            &store,
+            "T_CL",
+            json!({"TimeGenerated": "2026-01-03T00:00:00Z", "A": "only"}),
+        );
+        assert_eq!(check(&store, "T_CL", "after clear"), 1);
+    }
+
+    fn check_empty_activity(store: &Store) -> usize {
+        let t = workspace_table(store, "ws", AZURE_ACTIVITY)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.columns.len(), AZURE_ACTIVITY_COLUMNS.len());
+        t.rows.len()
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct Store {
     /// Values derived from the state that many reads share (`memo`), by name; like `cache`, built and
     /// emptied only under the connection's lock, so none outlives the write after it.
     memos: RwLock<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
+    /// Values derived from state that writes only extend (`memo_kept`: Log Analytics tables), kept
+    /// across writes and brought up to date by the next reader; emptied by a write that empties the
+    /// store (`Tx::clear`) and by `restore_from`, the two ways rows disappear.
+    kept: RwLock<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 /// A row in the read cache, with its JSON as ARM returns it, serialized once on first use.
@@ -192,6 +196,7 @@ impl Store {
             conn: Mutex::new(conn),
             cache: RwLock::new(HashMap::default()),
             memos: RwLock::new(HashMap::default()),
+            kept: RwLock::new(HashMap::default()),
         })
     }
 
@@ -202,7 +207,9 @@ impl Store {
     ) -> Result<T, E> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction().map_err(StoreError::from)?;
-        let out = f(&Tx { tx: &tx });
+        let t = Tx::new(&tx);
+        let out = f(&t);
+        let cleared = t.cleared.get();
         let committed = match out {
             Ok(v) => tx
                 .commit()
@@ -210,6 +217,9 @@ impl Store {
                 .map(|_| v),
             Err(e) => Err(e), // dropping `tx` rolls back
         };
+        if cleared {
+            self.kept.write().unwrap_or_else(|p| p.into_inner()).clear();
+        }
         // Whatever happened, the cache may not outlive this write (still under the connection's lock).
         self.cache
             .write()
@@ -240,7 +250,51 @@ impl Store {
             return Ok(v);
         }
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let v = Arc::new(build(&Tx { tx: &conn })?);
+        let v = Arc::new(build(&Tx::new(&conn))?);
+        let mut memos = self.memos.write().unwrap_or_else(|p| p.into_inner());
+        if memos.len() >= CACHE_MAX {
+            memos.clear();
+        }
+        memos.insert(name.to_string(), v.clone());
+        Ok(v)
+    }
+
+    /// Like `memo`, for a value derived from state that writes only extend (a Log Analytics table's
+    /// rows): after a write, `update` receives the value it made last (kept across writes) and brings
+    /// it up to date instead of building it anew; `None` the first time and after a write that
+    /// emptied the store or `restore_from` (the two ways such state shrinks). Built and kept under the
+    /// connection's lock, so `update` always sees an ancestor of the current state.
+    pub fn memo_kept<T: std::any::Any + Send + Sync + Clone>(
+        &self,
+        name: &str,
+        update: impl FnOnce(Option<T>, &Tx) -> Result<T, StoreError>,
+    ) -> Result<Arc<T>, StoreError> {
+        let found = self
+            .memos
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned();
+        if let Some(v) = found.and_then(|v| v.downcast::<T>().ok()) {
+            return Ok(v);
+        }
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let prev = self
+            .kept
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name)
+            .and_then(|v| v.downcast::<T>().ok())
+            // the only holder after a write (memos are emptied): taken without a copy
+            .map(|v| Arc::try_unwrap(v).unwrap_or_else(|v| T::clone(&v)));
+        let v = Arc::new(update(prev, &Tx::new(&conn))?);
+        {
+            let mut kept = self.kept.write().unwrap_or_else(|p| p.into_inner());
+            if kept.len() >= CACHE_MAX {
+                kept.clear();
+            }
+            kept.insert(name.to_string(), v.clone());
+        }
         let mut memos = self.memos.write().unwrap_or_else(|p| p.into_inner());
         if memos.len() >= CACHE_MAX {
             memos.clear();
@@ -260,7 +314,7 @@ impl Store {
             return Ok(Some(s.clone()));
         }
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(found) = (Tx { tx: &conn }).get(key)?.map(|row| {
+        let Some(found) = (Tx::new(&conn)).get(key)?.map(|row| {
             Arc::new(Cached {
                 row,
                 json: Default::default(),
@@ -292,6 +346,7 @@ impl Store {
             conn: Mutex::new(dst),
             cache: RwLock::new(HashMap::default()),
             memos: RwLock::new(HashMap::default()),
+            kept: RwLock::new(HashMap::default()),
         })
     }
 
@@ -302,6 +357,7 @@ impl Store {
         let mut dst = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let out = rusqlite::backup::Backup::new(&src, &mut dst)
             .and_then(|b| b.run_to_completion(i32::MAX, std::time::Duration::ZERO, None));
+        self.kept.write().unwrap_or_else(|p| p.into_inner()).clear();
         self.cache
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -332,7 +388,7 @@ impl Store {
         // needs no BEGIN/ROLLBACK of its own (two statements saved on the hot GET path).
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let before = conn.total_changes();
-        let out = f(&Tx { tx: &conn });
+        let out = f(&Tx::new(&conn));
         if conn.total_changes() != before {
             // `read` is not meant for writes, but if one slipped in the cache must not outlive it
             debug_assert!(false, "a write inside Store::read");
@@ -352,6 +408,17 @@ impl Store {
 /// A transaction: the only way to touch the state.
 pub struct Tx<'a> {
     tx: &'a Connection,
+    /// Set by `clear`: rows went away, so values kept across writes (`memo_kept`) are stale.
+    cleared: std::cell::Cell<bool>,
+}
+
+impl<'a> Tx<'a> {
+    fn new(tx: &'a Connection) -> Tx<'a> {
+        Tx {
+            tx,
+            cleared: std::cell::Cell::new(false),
+        }
+    }
 }
 
 fn row_to_stored(
@@ -665,6 +732,32 @@ impl Tx<'_> {
         Ok(out)
     }
 
+    /// The rows of one table of a workspace appended after sequence number `after`, oldest first,
+    /// with their sequence numbers, as `f` reads each JSON text (what a kept table lacks).
+    pub fn log_rows_after<T>(
+        &self,
+        workspace: &str,
+        table: &str,
+        after: i64,
+        mut f: impl FnMut(&str) -> Result<T, StoreError>,
+    ) -> Result<Vec<(i64, T)>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT seq, body FROM log_rows WHERE workspace = ?1 AND tbl = ?2 AND seq > ?3 ORDER BY seq",
+        )?;
+        let mut rows = st.query(params![
+            workspace.to_lowercase(),
+            table.to_lowercase(),
+            after
+        ])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let text: String = r.get(1)?;
+            out.push((seq, f(&text)?));
+        }
+        Ok(out)
+    }
+
     /// The tables of a workspace that hold rows (lower-cased names).
     pub fn log_tables(&self, workspace: &str) -> Result<Vec<String>, StoreError> {
         let mut st = self.tx.prepare_cached(
@@ -971,6 +1064,7 @@ impl Tx<'_> {
 
     /// Remove everything but the schema (used by reset before the world is loaded again).
     pub fn clear(&self) -> Result<(), StoreError> {
+        self.cleared.set(true);
         self.tx.execute_batch(
             "DELETE FROM directory; DELETE FROM resources; DELETE FROM operations; DELETE FROM activity; DELETE FROM meta;
              DELETE FROM containers; DELETE FROM blobs; DELETE FROM blocks; DELETE FROM secrets;

@@ -27,7 +27,12 @@ pub const AUDIENCES: &[&str] = &["https://monitor.azure.com"];
 pub const TELEMETRY_WRITE: &str = "Microsoft.Insights/Telemetry/Write";
 
 /// The Logs Ingestion API's error body: `{"error": {"code", "message"}}`, as the service answers
-/// (the SDKs' troubleshooting guides quote its 403 `OperationFailed`).
+/// (the SDKs' troubleshooting guides quote its 403 `OperationFailed` — azure-sdk-for-net
+/// Azure.Monitor.Ingestion TROUBLESHOOTING.md, with `IsDcrDceBindingValid` — and the .NET tests its
+/// 413 `ContentLengthLimitExceeded`). Unconfirmed, our choice: 404 `NotFound` for an unknown rule,
+/// 400 `InvalidStream` for a stream no data flow takes, 400 `InvalidRequestBody` for a body that is
+/// not JSON rows (the .NET live tests saw a bare 500 for an empty body), 401 `InvalidToken` for a
+/// missing or bad token (401 `InvalidAudience` for another API's token is the service's).
 fn error(status: u16, code: &str, message: &str) -> Reply {
     Reply::json(
         status,
@@ -107,7 +112,7 @@ fn upload(cx: &DataCx, req: &Req, rule_id: &str, stream: &str) -> Reply {
                 403,
                 "OperationFailed",
                 &format!(
-                    "The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '{rule_id}' PipelineAccessResult: AccessGranted: False, IsRbacPresent: False, DcrArmId: {arm_id}, Message: Required authorization action was not found for tenantId {} objectId {} on resourceId {arm_id} ({}).",
+                    "The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '{rule_id}' PipelineAccessResult: AccessGranted: False, IsRbacPresent: False, IsDcrDceBindingValid: , DcrArmId: {arm_id}, Message: Required authorization action was not found for tenantId {} objectId {} on resourceId {arm_id} ({}).",
                     caller.2,
                     caller.0,
                     describe(&d)
@@ -117,7 +122,14 @@ fn upload(cx: &DataCx, req: &Req, rule_id: &str, stream: &str) -> Reply {
     }
     let rows = match body_rows(req) {
         Ok(r) => r,
-        Err(m) => return error(400, "InvalidRequestBody", &m),
+        Err(BodyError::TooLarge) => {
+            return error(
+                413,
+                "ContentLengthLimitExceeded",
+                &format!("Maximum allowed content length: {MAX_BODY} bytes (1 MB). Split the upload into smaller requests."),
+            )
+        }
+        Err(BodyError::Invalid(m)) => return error(400, "InvalidRequestBody", &m),
     };
     match write(cx, &rule, stream, &rows) {
         Ok(()) => Reply::empty(204),
@@ -138,35 +150,55 @@ fn find_rule(cx: &DataCx, rule_id: &str) -> Result<Option<Stored>, Reply> {
     }))
 }
 
+/// "Maximum size of API call: 1 MB — both compressed and uncompressed data" (Azure Monitor service
+/// limits, Logs Ingestion API); over it the service answers 413 `ContentLengthLimitExceeded`
+/// "Maximum allowed content length: 1048576 bytes (1 MB)." (azure-sdk-for-net, Azure.Monitor.Ingestion
+/// tests `GreaterThan1MbData`). The SDKs split uploads into chunks under it.
+pub const MAX_BODY: usize = 1 << 20;
+
+enum BodyError {
+    TooLarge,
+    Invalid(String),
+}
+
 /// The request's rows: a JSON array of objects (one object is one row), gunzipped when
 /// `Content-Encoding: gzip` (the Python and JS SDKs always compress).
-fn body_rows(req: &Req) -> Result<Vec<Map<String, Value>>, String> {
+fn body_rows(req: &Req) -> Result<Vec<Map<String, Value>>, BodyError> {
     let gz = req
         .header("content-encoding")
         .is_some_and(|e| e.trim().eq_ignore_ascii_case("gzip"));
+    if req.body.len() > MAX_BODY {
+        return Err(BodyError::TooLarge);
+    }
     let raw = if gz {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(req.body.as_slice())
-            .take(64 << 20)
+            .take(MAX_BODY as u64 + 1)
             .read_to_end(&mut out)
-            .map_err(|e| format!("The body is not valid gzip: {e}"))?;
+            .map_err(|e| BodyError::Invalid(format!("The body is not valid gzip: {e}")))?;
+        if out.len() > MAX_BODY {
+            return Err(BodyError::TooLarge);
+        }
         out
     } else {
         req.body.clone()
     };
-    let v: Value =
-        serde_json::from_slice(&raw).map_err(|e| format!("The body is not valid JSON: {e}"))?;
+    let invalid = BodyError::Invalid;
+    let v: Value = serde_json::from_slice(&raw)
+        .map_err(|e| invalid(format!("The body is not valid JSON: {e}")))?;
     let items = match v {
         Value::Array(a) => a,
         o @ Value::Object(_) => vec![o],
-        _ => return Err("The body must be a JSON array of objects.".into()),
+        _ => return Err(invalid("The body must be a JSON array of objects.".into())),
     };
     items
         .into_iter()
         .enumerate()
         .map(|(i, v)| match v {
             Value::Object(m) => Ok(m),
-            _ => Err(format!("Item {i} of the body is not a JSON object.")),
+            _ => Err(invalid(format!(
+                "Item {i} of the body is not a JSON object."
+            ))),
         })
         .collect()
 }
@@ -292,12 +324,13 @@ fn write(
 
 /// The caller of a token for `https://monitor.azure.com`: (object id, groups, tenant), or a 401.
 fn authenticate(cx: &DataCx, req: &Req) -> Result<(String, Vec<String>, String), Reply> {
-    let unauthenticated = |message: String| {
-        error(401, "InvalidToken", &message).header(
+    let unauthenticated_as = |code: &str, message: String| {
+        error(401, code, &message).header(
             "WWW-Authenticate",
             "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\"",
         )
     };
+    let unauthenticated = |message: String| unauthenticated_as("InvalidToken", message);
     let header = req.header("authorization").unwrap_or_default().trim();
     let tok = match header.split_once(' ') {
         Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
@@ -316,7 +349,9 @@ fn authenticate(cx: &DataCx, req: &Req) -> Result<(String, Vec<String>, String),
     audiences.push(format!("{}/", cx.login_base));
     audiences.push(format!("{}/", cx.base_url));
     if !token::audience_matches(&claims.aud, &audiences) {
-        return Err(unauthenticated(format!(
+        // a token for management.azure.com gets "InvalidAudience" (MicrosoftDocs/azure-docs PR #103840,
+        // "Wrong audience", on the Logs Ingestion tutorial)
+        return Err(unauthenticated_as("InvalidAudience", format!(
             "The audience '{}' is not valid for this API; ask for a token for https://monitor.azure.com.",
             claims.aud
         )));

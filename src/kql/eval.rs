@@ -10,10 +10,12 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::funcs::{convert, eval, AggState};
-use super::parse::{Expr, JoinKind, Named, Op, ParsePart, Pos, SortKey, Source, Tabular};
+use super::parse::{BinOp, Expr, JoinKind, Named, Op, ParsePart, Pos, SortKey, Source, Tabular};
 use super::plan::{inferred_name, path_name, unique_name, AggSpec, BExpr, Binder};
 use super::value::{sort_cmp, Column, Key, Row, Table, Type, Value};
-use super::{Ctx, KqlError, Tables, WorkspaceError, MAX_JOINS, MAX_MV_EXPANDS, MAX_UNION_LEGS};
+use super::{
+    Ctx, KqlError, Parts, Tables, WorkspaceError, MAX_JOINS, MAX_MV_EXPANDS, MAX_UNION_LEGS,
+};
 
 /// Group and join keys are hashed once per row; foldhash is the crate's fast hasher.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -98,16 +100,26 @@ pub fn run_tabular(t: &Tabular, tables: &dyn Tables, ctx: &Ctx) -> Result<Table,
     let mut done = 0;
     let mut table = match &t.source {
         Source::Table(name, pos) => {
-            let shared = tables
-                .shared_table(name)
-                .ok_or_else(|| unknown_table(name, *pos))?;
-            check_width(&shared)?;
-            let (table, n) = scan(shared, &t.ops, tables, ctx)?;
+            let parts = match tables.parts(None, name) {
+                Some(p) => p,
+                None => Parts {
+                    tables: vec![tables
+                        .shared_table(name)
+                        .ok_or_else(|| unknown_table(name, *pos))?],
+                    window: None,
+                },
+            };
+            let (table, n) = scan(&parts, &t.ops, tables, ctx)?;
             done = n;
             table
         }
-        Source::Workspace(ws, name, pos) => {
-            tables.workspace_table(ws, name).map_err(|e| match e {
+        Source::Workspace(ws, name, pos) => match tables.parts(Some(ws), name) {
+            Some(parts) => {
+                let (table, n) = scan(&parts, &t.ops, tables, ctx)?;
+                done = n;
+                table
+            }
+            None => tables.workspace_table(ws, name).map_err(|e| match e {
                 WorkspaceError::NoWorkspace => KqlError::semantic(
                     pos.line,
                     pos.col,
@@ -115,8 +127,8 @@ pub fn run_tabular(t: &Tabular, tables: &dyn Tables, ctx: &Ctx) -> Result<Table,
                     format!("'{ws}' could not be resolved to a workspace you have access to"),
                 ),
                 WorkspaceError::NoTable => unknown_table(name, *pos),
-            })?
-        }
+            })?,
+        },
         Source::Implicit(pos) => match &ctx.default_table {
             Some(name) => tables
                 .table(name)
@@ -130,12 +142,19 @@ pub fn run_tabular(t: &Tabular, tables: &dyn Tables, ctx: &Ctx) -> Result<Table,
                 ))
             }
         },
-        Source::Union(legs, inner) => union(
-            legs.iter()
-                .map(|l| run_tabular(l, tables, ctx))
-                .collect::<Result<_, _>>()?,
-            *inner,
-        ),
+        Source::Union(legs, inner) => match union_parts(legs, tables) {
+            Some(parts) => {
+                let (table, n) = scan(&parts, &t.ops, tables, ctx)?;
+                done = n;
+                table
+            }
+            None => union(
+                legs.iter()
+                    .map(|l| run_tabular(l, tables, ctx))
+                    .collect::<Result<_, _>>()?,
+                *inner,
+            ),
+        },
     };
     if done == 0 {
         check_width(&table)?;
@@ -144,6 +163,33 @@ pub fn run_tabular(t: &Tabular, tables: &dyn Tables, ctx: &Ctx) -> Result<Table,
         table = apply(op, table, tables, ctx)?;
     }
     Ok(table)
+}
+
+/// `union A, workspace("w").A, …` of bare tables whose owner keeps them as parts of one shape (the
+/// same columns, the same window): the union is those parts one after another, as `union` of
+/// tables with identical columns gives (inner or outer alike), so it can be scanned in place.
+fn union_parts(legs: &[Tabular], tables: &dyn Tables) -> Option<Parts> {
+    let mut out: Option<Parts> = None;
+    for l in legs {
+        if !l.ops.is_empty() {
+            return None;
+        }
+        let p = match &l.source {
+            Source::Table(name, _) => tables.parts(None, name)?,
+            Source::Workspace(ws, name, _) => tables.parts(Some(ws), name)?,
+            _ => return None,
+        };
+        match &mut out {
+            None => out = Some(p),
+            Some(o) => {
+                if o.window != p.window || o.tables[0].columns != p.tables[0].columns {
+                    return None;
+                }
+                o.tables.extend(p.tables);
+            }
+        }
+    }
+    out
 }
 
 /// A row of the wrong width from the caller is refused here, not indexed out of bounds later.
@@ -163,56 +209,82 @@ fn check_width(table: &Table) -> Result<(), KqlError> {
     }
 }
 
-/// The first operators over a shared source table, in one pass that copies no row it does not
-/// keep: the leading `where`s as one filter and, when a `summarize` follows them, the groups
-/// folded straight from the source rows (the common `T | where … | summarize … by …` shape) — from
-/// the table's rows narrowed to the columns the query reads when the owner keeps them
-/// (`Tables::narrowed`: a few contiguous values a row instead of every column of a wide row).
-/// Returns the table and how many operators it ran; the same result as running them one by one.
+/// The first operators over a source table held as parts, in one pass that copies no row it does
+/// not keep: the parts' window and the leading `where`s as one filter and, when a `summarize`
+/// follows them, the groups folded straight from the source rows (the common `T | where … |
+/// summarize … by …` shape) — from the rows narrowed to the columns the query reads when the owner
+/// keeps them (`Tables::narrowed`: a few contiguous values a row instead of every column of a wide
+/// row). Returns the table and how many operators it ran; the same result as running them one by
+/// one over the parts' union.
 fn scan(
-    src: Arc<Table>,
+    parts: &Parts,
     ops: &[Op],
     tables: &dyn Tables,
     ctx: &Ctx,
 ) -> Result<(Table, usize), KqlError> {
     let now = ctx.now_ticks();
+    let Some(first) = parts.tables.first() else {
+        return Ok((Table::default(), 0));
+    };
+    for p in &parts.tables {
+        check_width(p)?;
+    }
     let b = Binder {
-        cols: &src.columns,
+        cols: &first.columns,
         ctx,
     };
     let mut preds = Vec::new();
+    if let Some((col, start, end)) = &parts.window {
+        if let Some(i) = first.index(col) {
+            preds.push(window(i, *start, *end));
+        }
+    }
+    let windowed = !preds.is_empty();
+    let mut n = 0;
     for op in ops {
         let Op::Where(e) = op else { break };
         preds.push(b.bind(e, "where")?.0);
-    }
-    let n = preds.len();
-    if let Some(Op::Summarize { aggs, by }) = ops.get(n) {
-        let g = bind_summarize(&b, aggs, by)?;
-        if let Some(t) = fold_narrowed(&src, &preds, &g, tables, now) {
-            return Ok((t, n + 1));
-        }
-        let keep = |r: &&Row| preds.iter().all(|p| eval(p, r, now).truthy());
-        let rows = src.rows.iter().filter(keep).map(|r| (&r[..], Some(r)));
-        return Ok((fold(g, rows, now), n + 1));
-    }
-    if n == 0 {
-        return Ok((Arc::unwrap_or_clone(src), 0));
+        n += 1;
     }
     let keep = |r: &&Row| preds.iter().all(|p| eval(p, r, now).truthy());
-    let rows = src.rows.iter().filter(keep).cloned().collect();
+    let wide = || parts.tables.iter().flat_map(|t| t.rows.iter());
+    if let Some(Op::Summarize { aggs, by }) = ops.get(n) {
+        let g = bind_summarize(&b, aggs, by)?;
+        if let Some(t) = fold_narrowed(&parts.tables, &preds, &g, tables, now) {
+            return Ok((t, n + 1));
+        }
+        let rows = wide().filter(keep).map(|r| (&r[..], Some(r)));
+        return Ok((fold(g, rows, now), n + 1));
+    }
+    if n == 0 && !windowed && parts.tables.len() == 1 {
+        return Ok((Arc::unwrap_or_clone(first.clone()), 0));
+    }
+    let rows = wide().filter(keep).cloned().collect();
     Ok((
         Table {
-            columns: src.columns.clone(),
+            columns: first.columns.clone(),
             rows,
         },
         n,
     ))
 }
 
-/// `where`s + `summarize` over the narrowed rows of `name`, when the owner keeps them and no
+/// `start <= column < end` on a datetime column (a null is outside), as a bound predicate.
+fn window(col: usize, start: i64, end: i64) -> BExpr {
+    let at = |op, t| {
+        Box::new(BExpr::Bin(
+            op,
+            Box::new(BExpr::Col(col)),
+            Box::new(BExpr::Lit(Value::DateTime(t))),
+        ))
+    };
+    BExpr::Bin(BinOp::And, at(BinOp::Ge, start), at(BinOp::Lt, end))
+}
+
+/// `where`s + `summarize` over the narrowed rows of every part, when the owner keeps them and no
 /// aggregate needs the whole row (`arg_max`, `arg_min`, `take_any` carry it).
 fn fold_narrowed(
-    src: &Arc<Table>,
+    parts: &[Arc<Table>],
     preds: &[BExpr],
     g: &Grouping,
     tables: &dyn Tables,
@@ -239,7 +311,10 @@ fn fold_narrowed(
     if used.is_empty() {
         return None;
     }
-    let block = tables.narrowed(src, &used)?;
+    let blocks = parts
+        .iter()
+        .map(|t| tables.narrowed(t, &used))
+        .collect::<Option<Vec<_>>>()?;
     let mut at = |i: usize| used.binary_search(&i).unwrap_or_default();
     let preds: Vec<BExpr> = preds.iter().map(|e| e.map_cols(&mut at)).collect();
     let narrowed = Grouping {
@@ -254,8 +329,9 @@ fn fold_narrowed(
             })
             .collect(),
     };
-    let rows = block
-        .chunks_exact(used.len())
+    let rows = blocks
+        .iter()
+        .flat_map(|b| b.chunks_exact(used.len()))
         .filter(|r| preds.iter().all(|p| eval(p, r, now).truthy()))
         .map(|r| (r, None));
     Some(fold(narrowed, rows, now))

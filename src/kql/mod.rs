@@ -95,7 +95,15 @@ pub trait Tables {
         &self,
         _table: &std::sync::Arc<Table>,
         _cols: &[usize],
-    ) -> Option<std::sync::Arc<[Value]>> {
+    ) -> Option<std::sync::Arc<Vec<Value>>> {
+        None
+    }
+
+    /// The table `name` (`workspace` `None`: the query's own scope; `Some`: `workspace("…").name`)
+    /// as the parts its owner keeps, so that the leading `where`s and `summarize` scan them in place
+    /// (and through `narrowed`) rather than over a union copied first. `None`: ask `shared_table` or
+    /// `workspace_table`, which also report what is missing.
+    fn parts(&self, _workspace: Option<&str>, _name: &str) -> Option<Parts> {
         None
     }
 
@@ -103,6 +111,15 @@ pub trait Tables {
     fn workspace_table(&self, _workspace: &str, _name: &str) -> Result<Table, WorkspaceError> {
         Err(WorkspaceError::NoWorkspace)
     }
+}
+
+/// A table as the parts its owner keeps (Log Analytics: one per workspace of the query): the table is
+/// their rows, part after part, each kept only when its `window` column lies in `[start, end)` (the
+/// query API's `timespan` on `TimeGenerated`; ticks). Every part has the same columns.
+#[derive(Debug, Clone)]
+pub struct Parts {
+    pub tables: Vec<std::sync::Arc<Table>>,
+    pub window: Option<(String, i64, i64)>,
 }
 
 /// Why `workspace("…").Table` found nothing.

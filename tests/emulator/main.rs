@@ -18,6 +18,7 @@ mod identity;
 mod lifecycle;
 mod loganalytics;
 mod loganalytics_ingestion;
+mod loganalytics_kept;
 mod managementgroups;
 mod metrics;
 mod pim;
