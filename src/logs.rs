@@ -1,8 +1,8 @@
 //! Log Analytics' data, without HTTP: workspaces by `customerId`, their rows (`AzureActivity` streamed
-//! from the activity log through subscription diagnostic settings; rows ingested into any table), and
-//! `query` — one KQL query over workspaces as a caller, each workspace and table through
-//! `authz::decide` — which the query API and alert rules share. Follows the AzureActivity table
-//! reference, the standard columns (`TenantId` = workspace id) and "Query across workspaces".
+//! from the activity log through subscription diagnostic settings; rows ingested into any table) as
+//! typed tables kept across appends, and `query` — one KQL query over workspaces as a caller, each
+//! workspace and table through `authz::decide` — which the query API and alert rules share. Follows the
+//! AzureActivity table reference, the standard columns (`TenantId` = workspace id), "Query across workspaces".
 
 use std::collections::HashMap;
 use std::sync::Arc;
