@@ -3,6 +3,7 @@
 
 mod activity;
 mod alerts;
+mod alerts_semantics;
 mod arm;
 mod console;
 mod dataplane;
