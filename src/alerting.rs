@@ -551,19 +551,34 @@ pub fn query_rule(body: &Value) -> Result<Option<QueryRule>, String> {
             aggregation,
             failing: (n, min.min(n)),
             severity: minutes(&p["severity"]).unwrap_or(3).clamp(0, 4) as u8,
-            action_groups: actions["actionGroups"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            custom_properties: actions["customProperties"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
+            // 2021-08-01 on: {actionGroups: [id], customProperties}; 2021-02-01-preview (older
+            // `az monitor scheduled-query`): [{actionGroupId, webHookProperties}]
+            action_groups: match actions.as_array() {
+                Some(list) => list
+                    .iter()
+                    .filter_map(|a| a["actionGroupId"].as_str().map(str::to_string))
+                    .collect(),
+                None => actions["actionGroups"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
+            custom_properties: match actions.as_array() {
+                Some(list) => list
+                    .iter()
+                    .filter_map(|a| a["webHookProperties"].as_object())
+                    .flat_map(|m| m.clone())
+                    .collect(),
+                None => actions["customProperties"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            },
             // "Customize log search alert email subjects": actionProperties' Email.Subject
             email_subject: actions["actionProperties"]["Email.Subject"]
                 .as_str()
@@ -1298,6 +1313,12 @@ mod tests {
         assert_eq!(r.aggregation, Aggregation::Average("v".into()));
         assert_eq!(r.failing, (3, 2));
         assert!(r.auto_mitigate);
+        let mut preview = current.clone();
+        preview["properties"]["actions"] =
+            json!([{"actionGroupId": "/ag1", "webHookProperties": {"k": "v"}}]);
+        let r = query_rule(&preview).unwrap().unwrap();
+        assert_eq!(r.action_groups, vec!["/ag1".to_string()]);
+        assert_eq!(r.custom_properties["k"], "v");
         let mut off = current.clone();
         off["properties"]["enabled"] = json!(false);
         assert!(query_rule(&off).unwrap().is_none());
