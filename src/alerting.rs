@@ -160,7 +160,59 @@ pub fn event_field(event: &Value, field: &str) -> Option<String> {
     event_value(event, &field_path(field)).map(|v| v.into_owned())
 }
 
-/// Does `event` meet `c`? Comparisons ignore case, as Azure's do.
+/// The values at a path with `[*]` segments (`properties.impactedServices[*].ServiceName`, as
+/// Service Health alert rules write): every element of each array; a string holding JSON (as
+/// EventData's `properties` values do) is read as that JSON.
+pub fn event_values(event: &Value, path: &[String]) -> Vec<String> {
+    fn walk(cur: &Value, path: &[String], out: &mut Vec<String>) {
+        let cur = match cur {
+            Value::String(s) if !path.is_empty() && (s.starts_with('[') || s.starts_with('{')) => {
+                match serde_json::from_str::<Value>(s) {
+                    Ok(v) => return walk(&v, path, out),
+                    Err(_) => return,
+                }
+            }
+            other => other,
+        };
+        let Some((seg, rest)) = path.split_first() else {
+            if let Some(v) = event_value(cur, &[]) {
+                out.push(v.into_owned());
+            }
+            return;
+        };
+        let (name, all) = match seg.strip_suffix("[*]") {
+            Some(n) => (n, true),
+            None => (seg.as_str(), false),
+        };
+        let Value::Object(m) = cur else {
+            return;
+        };
+        let Some(next) = m.get(name).or_else(|| {
+            m.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        }) else {
+            return;
+        };
+        if !all {
+            return walk(next, rest, out);
+        }
+        let next = match next {
+            Value::String(s) => serde_json::from_str::<Value>(s).unwrap_or(Value::Null),
+            other => other.clone(),
+        };
+        for item in next.as_array().into_iter().flatten() {
+            walk(item, rest, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(event, path, &mut out);
+    out
+}
+
+/// Does `event` meet `c`? `equals` and `containsAny` compare without regard to case ("The value of
+/// the event's field will be compared to this value (case-insensitive)", AlertRuleLeafCondition,
+/// activityLogAlerts_API.json); values have no wildcards, field paths may hold `[*]`.
 pub fn matches(c: &Condition, event: &Value) -> bool {
     match c {
         Condition::AllOf(cs) => cs.iter().all(|c| matches(c, event)),
@@ -171,13 +223,23 @@ pub fn matches(c: &Condition, event: &Value) -> bool {
             contains_any,
             ..
         } => {
-            let got = event_value(event, path).unwrap_or_default();
-            let eq_ok = equals.as_ref().is_none_or(|e| e.eq_ignore_ascii_case(&got));
-            eq_ok
-                && (contains_any.is_empty() || {
-                    let got = got.to_lowercase();
-                    contains_any.iter().any(|c| got.contains(c.as_str()))
-                })
+            let one = |got: &str| {
+                let eq_ok = equals.as_ref().is_none_or(|e| e.eq_ignore_ascii_case(got));
+                eq_ok
+                    && (contains_any.is_empty() || {
+                        let got = got.to_lowercase();
+                        contains_any.iter().any(|c| got.contains(c.as_str()))
+                    })
+            };
+            if path.iter().any(|s| s.ends_with("[*]")) {
+                let all = event_values(event, path);
+                return if all.is_empty() {
+                    one("")
+                } else {
+                    all.iter().any(|v| one(v))
+                };
+            }
+            one(&event_value(event, path).unwrap_or_default())
         }
     }
 }
@@ -313,6 +375,14 @@ pub struct QueryRule {
     pub auto_mitigate: bool,
     /// No new alert within this long of the last (2018's `throttlingInMin`).
     pub throttle: Duration,
+    /// `criteria.allOf[0].dimensions`: the result is split into one time series per combination.
+    pub dimensions: Vec<crate::log_alerts::Dimension>,
+    /// `criteria.allOf[0].resourceIdColumn`: split by the resource too.
+    pub resource_id_column: Option<String>,
+    /// 2018-04-16 `action.trigger.metricTrigger` (metric measurement).
+    pub metric_trigger: Option<crate::log_alerts::MetricTrigger>,
+    /// 2018-04-16 `aznsAction.customWebhookPayload`.
+    pub custom_webhook: Option<String>,
 }
 
 fn minutes(v: &Value) -> Option<i64> {
@@ -403,6 +473,13 @@ pub fn query_rule(body: &Value) -> Result<Option<QueryRule>, String> {
             email_subject: azns["emailSubject"].as_str().map(str::to_string),
             auto_mitigate: false,
             throttle: Duration::minutes(minutes(&action["throttlingInMin"]).unwrap_or(0).max(0)),
+            dimensions: Vec::new(),
+            resource_id_column: None,
+            metric_trigger: crate::log_alerts::metric_trigger(&trigger["metricTrigger"])?,
+            custom_webhook: azns["customWebhookPayload"]
+                .as_str()
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string),
         }
     } else {
         let crit = p["criteria"]["allOf"]
@@ -474,25 +551,50 @@ pub fn query_rule(body: &Value) -> Result<Option<QueryRule>, String> {
             aggregation,
             failing: (n, min.min(n)),
             severity: minutes(&p["severity"]).unwrap_or(3).clamp(0, 4) as u8,
-            action_groups: actions["actionGroups"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            custom_properties: actions["customProperties"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-            email_subject: None,
+            // 2021-08-01 on: {actionGroups: [id], customProperties}; 2021-02-01-preview (older
+            // `az monitor scheduled-query`): [{actionGroupId, webHookProperties}]
+            action_groups: match actions.as_array() {
+                Some(list) => list
+                    .iter()
+                    .filter_map(|a| a["actionGroupId"].as_str().map(str::to_string))
+                    .collect(),
+                None => actions["actionGroups"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
+            custom_properties: match actions.as_array() {
+                Some(list) => list
+                    .iter()
+                    .filter_map(|a| a["webHookProperties"].as_object())
+                    .flat_map(|m| m.clone())
+                    .collect(),
+                None => actions["customProperties"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+            // "Customize log search alert email subjects": actionProperties' Email.Subject
+            email_subject: actions["actionProperties"]["Email.Subject"]
+                .as_str()
+                .map(str::to_string),
             auto_mitigate: truthy(&p["autoMitigate"], true),
             throttle: p["muteActionsDuration"]
                 .as_str()
                 .and_then(parse_iso_duration)
                 .unwrap_or(Duration::ZERO),
+            dimensions: crate::log_alerts::dimensions(crit),
+            resource_id_column: crit["resourceIdColumn"]
+                .as_str()
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
+            metric_trigger: None,
+            custom_webhook: None,
         }
     };
     if rule.frequency <= Duration::ZERO || rule.window <= Duration::ZERO {
@@ -696,6 +798,61 @@ pub struct Fired {
     pub legacy: Value,
     pub custom_properties: Map<String, Value>,
     pub email_subject: Option<String>,
+    /// When a stateful alert resolved (its `Resolved` notification), `None` while fired.
+    pub resolved: Option<String>,
+}
+
+impl Fired {
+    /// `Fired` or `Resolved`.
+    pub fn condition(&self) -> &'static str {
+        if self.resolved.is_some() {
+            "Resolved"
+        } else {
+            "Fired"
+        }
+    }
+}
+
+/// The fired alert an AlertsManagement alert was stored from (its `context` is the common schema's
+/// `data`), as its `Resolved` notification at `resolved`.
+pub fn resolved_from(alert: &Value, resolved: &str) -> Option<Fired> {
+    let ctx = &alert["properties"]["context"];
+    let ess = &ctx["essentials"];
+    let ess2 = &alert["properties"]["essentials"];
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let id = alert["id"].as_str()?.to_string();
+    let subscription = id.split('/').nth(2).unwrap_or_default().to_string();
+    Some(Fired {
+        alert_id: id,
+        subscription,
+        rule_id: s(&ess["alertRuleID"]),
+        rule_name: s(&ess["alertRule"]),
+        description: s(&ess["description"]),
+        severity: s(&ess["severity"])
+            .trim_start_matches("Sev")
+            .parse()
+            .unwrap_or(3),
+        signal_type: match ess["signalType"].as_str() {
+            Some("Activity Log") => "Activity Log",
+            Some("Metric") => "Metric",
+            _ => "Log",
+        },
+        monitoring_service: s(&ess["monitoringService"]),
+        monitor_service: s(&ess2["monitorService"]),
+        target_ids: ess2["targetResource"]
+            .as_str()
+            .map(|t| vec![t.to_string()])
+            .unwrap_or_default(),
+        fired: s(&ess["firedDateTime"]),
+        alert_context: ctx["alertContext"].clone(),
+        legacy: Value::Null,
+        custom_properties: ctx["customProperties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        email_subject: None,
+        resolved: Some(resolved.to_string()),
+    })
 }
 
 fn severity_name(s: u8) -> String {
@@ -718,7 +875,7 @@ pub fn common_payload(f: &Fired) -> Value {
             "alertRule": f.rule_name,
             "severity": severity_name(f.severity),
             "signalType": f.signal_type,
-            "monitorCondition": "Fired",
+            "monitorCondition": f.condition(),
             "monitoringService": f.monitoring_service,
             "alertTargetIDs": f.target_ids.iter().map(|t| t.to_lowercase()).collect::<Vec<_>>(),
             "configurationItems": f.target_ids.iter().map(|t| last_segment(t)).collect::<Vec<_>>(),
@@ -731,6 +888,10 @@ pub fn common_payload(f: &Fired) -> Value {
         },
         "alertContext": f.alert_context,
     });
+    if let Some(r) = &f.resolved {
+        // "Common alert schema": resolvedDateTime, for a stateful alert's Resolved notification
+        data["essentials"]["resolvedDateTime"] = json!(r);
+    }
     if !f.custom_properties.is_empty() {
         data["customProperties"] = Value::Object(f.custom_properties.clone());
     }
@@ -790,6 +951,8 @@ pub struct Evaluation<'a> {
     pub table: Value,
     pub workspace_id: String,
     pub subscription: String,
+    /// The time series' dimension values (empty without dimensions).
+    pub dims: Vec<(String, String)>,
 }
 
 /// The log alert's context of the common schema: Log Alerts V2's `LogQueryCriteria` for the current
@@ -812,7 +975,8 @@ pub fn log_context(e: &Evaluation) -> Value {
             "Operator": r.operator.words(),
             "SearchResults": {"tables": [e.table]},
             "IncludedSearchResults": "True",
-            "AlertType": "Number of results",
+            "AlertType": crate::log_alerts::alert_type(r),
+            "Dimensions": crate::log_alerts::dims_json(&e.dims),
         });
     }
     let agg = match &r.aggregation {
@@ -834,7 +998,7 @@ pub fn log_context(e: &Evaluation) -> Value {
                 "operator": r.operator.name(),
                 "threshold": r.threshold.to_string(),
                 "timeAggregation": agg.0,
-                "dimensions": [],
+                "dimensions": crate::log_alerts::dims_json(&e.dims),
                 "metricValue": e.value,
                 "failingPeriods": {
                     "numberOfEvaluationPeriods": r.failing.0,
@@ -869,7 +1033,9 @@ pub fn legacy_log_payload(e: &Evaluation) -> Value {
         "Severity": severity_description(r.severity),
         "SearchResult": {"tables": [e.table]},
         "WorkspaceId": e.workspace_id,
-        "AlertType": "Number of results",
+        "AlertType": crate::log_alerts::alert_type(r),
+        "AffectedConfigurationItems": e.dims.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
+        "Dimensions": crate::log_alerts::dims_json(&e.dims),
     })
 }
 
@@ -1034,7 +1200,8 @@ pub fn email_text(f: &Fired) -> (String, String) {
         .unwrap_or_default();
     let subject = f.email_subject.clone().unwrap_or_else(|| {
         format!(
-            "Fired:{} Azure Monitor Alert {} on {} at {}",
+            "{}:{} Azure Monitor Alert {} on {} at {}",
+            f.condition(),
             severity_name(f.severity),
             f.rule_name,
             target,
@@ -1042,13 +1209,18 @@ pub fn email_text(f: &Fired) -> (String, String) {
         )
     });
     let body = format!(
-        "Your Azure Monitor alert was triggered.\n\nAlert rule: {}\nSeverity: {}\nMonitoring service: {}\nAffected resource: {}\nSubscription: {}\nFired at: {}\nDescription: {}\nAlert: {}\n",
+        "Your Azure Monitor alert was {}.\n\nAlert rule: {}\nSeverity: {}\nMonitoring service: {}\nAffected resource: {}\nSubscription: {}\nFired at: {}{}\nDescription: {}\nAlert: {}\n",
+        if f.resolved.is_some() { "resolved" } else { "triggered" },
         f.rule_name,
         severity_name(f.severity),
         f.monitoring_service,
         f.target_ids.join(", "),
         f.subscription,
         f.fired,
+        f.resolved
+            .as_ref()
+            .map(|r| format!("\nResolved at: {r}"))
+            .unwrap_or_default(),
         f.description,
         f.alert_id,
     );
@@ -1063,7 +1235,8 @@ pub fn sms_text(f: &Fired) -> String {
         .map(|t| last_segment(t))
         .unwrap_or_default();
     format!(
-        "Fired:{} Azure Monitor Alert {} on {}",
+        "{}:{} Azure Monitor Alert {} on {}",
+        f.condition(),
         severity_name(f.severity),
         f.rule_name,
         target
@@ -1142,6 +1315,34 @@ mod tests {
         for (c, want) in cases {
             assert_eq!(matches(c, &event()), *want, "{c:?}");
         }
+        // Service Health: a [*] path into properties.impactedServices, a JSON string in EventData
+        let mut health = event();
+        health["properties"]["impactedServices"] = json!(
+            r#"[{"ServiceName":"Virtual Machines","ImpactedRegions":[{"RegionName":"West Europe"}]},{"ServiceName":"Storage","ImpactedRegions":[{"RegionName":"East US"}]}]"#
+        );
+        for (f, e, want) in [
+            (
+                "properties.impactedServices[*].ServiceName",
+                "storage",
+                true,
+            ),
+            (
+                "properties.impactedServices[*].ServiceName",
+                "SQL Database",
+                false,
+            ),
+            (
+                "properties.impactedServices[*].ImpactedRegions[*].RegionName",
+                "west europe",
+                true,
+            ),
+            ("properties.impactedServices[*].Nope", "x", false),
+            // no wildcards in values: '*' is a character like any other
+            ("caller", "*", false),
+            ("caller", "alice@*", false),
+        ] {
+            assert_eq!(matches(&leaf(f, e), &health), want, "{f} = {e}");
+        }
     }
 
     #[test]
@@ -1183,6 +1384,12 @@ mod tests {
         assert_eq!(r.aggregation, Aggregation::Average("v".into()));
         assert_eq!(r.failing, (3, 2));
         assert!(r.auto_mitigate);
+        let mut preview = current.clone();
+        preview["properties"]["actions"] =
+            json!([{"actionGroupId": "/ag1", "webHookProperties": {"k": "v"}}]);
+        let r = query_rule(&preview).unwrap().unwrap();
+        assert_eq!(r.action_groups, vec!["/ag1".to_string()]);
+        assert_eq!(r.custom_properties["k"], "v");
         let mut off = current.clone();
         off["properties"]["enabled"] = json!(false);
         assert!(query_rule(&off).unwrap().is_none());
@@ -1269,6 +1476,7 @@ mod tests {
             legacy: legacy_activity_payload(&event(), &Map::new()),
             custom_properties: Map::new(),
             email_subject: None,
+            resolved: None,
         };
         let p = common_payload(&f);
         assert_eq!(p["schemaId"], "azureMonitorCommonAlertSchema");

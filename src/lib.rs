@@ -27,6 +27,7 @@ pub mod hierarchy;
 pub mod hosts;
 pub mod kql;
 pub mod lighthouse;
+pub mod log_alerts;
 pub mod logs;
 pub mod logsink;
 pub mod metrics;

@@ -5,7 +5,7 @@
 //! its action groups. The outbox is read by `GET /_emulator/outbox` and delivered by `notify` (the
 //! edge); nothing here does I/O beyond the store. Matching and payloads are `alerting`'s.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::alerting::{self, ActivityRule, Evaluation, Fired, QueryRule, Receiver};
 use crate::clock::arm_time;
 use crate::facts::Snapshot;
+use crate::log_alerts;
 use crate::logs::{self, Asker, Window};
 use crate::store::{Store, StoreError, Stored, Tx};
 
@@ -151,6 +152,7 @@ fn fire_activity(
         legacy: Value::Null,
         custom_properties: Map::new(),
         email_subject: None,
+        resolved: None,
     };
     let mut notified = Vec::new();
     for (group, props) in &rule.action_groups {
@@ -219,6 +221,7 @@ pub fn test_notifications(
         legacy: Value::Null,
         custom_properties: Map::new(),
         email_subject: None,
+        resolved: None,
     };
     let receivers = alerting::receivers(&json!({"properties": request}));
     let sent = queue(tx, group_id, receivers, &f)?;
@@ -248,7 +251,8 @@ fn queue(
             "alertRule": f.rule_name,
             "alertRuleId": f.rule_id,
             "subscriptionId": f.subscription,
-            "time": f.fired,
+            "monitorCondition": f.condition(),
+            "time": f.resolved.as_deref().unwrap_or(&f.fired),
         })
     };
     let alert_key = f
@@ -277,7 +281,11 @@ fn queue(
                 address,
                 common,
             } => {
-                let (subject, body) = alerting::email_text(f);
+                let (mut subject, body) = alerting::email_text(f);
+                if f.email_subject.as_deref().is_some_and(|s| s.contains("${")) {
+                    subject =
+                        crate::log_alerts::expand_subject(&subject, &alerting::common_payload(f));
+                }
                 let mut e = base("email", &name);
                 e["to"] = json!(address);
                 e["subject"] = json!(subject);
@@ -309,7 +317,12 @@ fn queue(
                 e
             }
         };
-        tx.append_activity(OUTBOX, &f.fired, &alert_key, &entry)?;
+        tx.append_activity(
+            OUTBOX,
+            f.resolved.as_deref().unwrap_or(&f.fired),
+            &alert_key,
+            &entry,
+        )?;
         OUTBOX_APPENDS.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
     Ok(sent)
@@ -366,6 +379,33 @@ pub fn run_due(store: &Store, snap: &Snapshot, now: OffsetDateTime) -> Result<us
     Ok(fired)
 }
 
+/// What is kept of one time series of a scheduled query rule between evaluations.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+struct SeriesState {
+    /// Breached (`1`) or not (`0`) per evaluation, newest last, as many as `failingPeriods` reads.
+    #[serde(default)]
+    history: String,
+    /// The fired, not yet resolved alert of a stateful rule.
+    #[serde(default)]
+    open: Option<String>,
+    /// When the series last fired (for `muteActionsDuration` / `throttlingInMin`).
+    #[serde(default)]
+    fired: Option<String>,
+    /// Evaluations in a row without the condition since the open alert fired.
+    #[serde(default)]
+    clear: usize,
+}
+
+/// One evaluation of a series: record it; returns whether the rule's condition holds (enough of
+/// the last `numberOfEvaluationPeriods` evaluations breached).
+fn record(st: &mut SeriesState, breached: bool, failing: (usize, usize)) -> bool {
+    st.history.push(if breached { '1' } else { '0' });
+    let keep = st.history.len().saturating_sub(failing.0.max(1));
+    st.history = st.history[keep..].to_string();
+    let h: Vec<bool> = st.history.chars().map(|c| c == '1').collect();
+    alerting::fails_enough(&h, failing)
+}
+
 fn run_rule(
     store: &Store,
     snap: &Snapshot,
@@ -373,12 +413,10 @@ fn run_rule(
     rule: &QueryRule,
     now: OffsetDateTime,
 ) -> Result<usize, StoreError> {
-    let (last, history, open, last_fired) = store.read(|tx| -> Result<_, StoreError> {
+    let (last, saved) = store.read(|tx| -> Result<_, StoreError> {
         Ok((
             tx.meta(&meta_key("last", &row.key))?,
-            tx.meta(&meta_key("history", &row.key))?,
-            tx.meta(&meta_key("open", &row.key))?,
-            tx.meta(&meta_key("fired", &row.key))?,
+            tx.meta(&meta_key("series", &row.key))?,
         ))
     })?;
     let Some(last) = last.as_deref().and_then(parse_time) else {
@@ -390,24 +428,26 @@ fn run_rule(
     if due.is_empty() {
         return Ok(0);
     }
-    let mut history: Vec<bool> = history
-        .unwrap_or_default()
-        .chars()
-        .map(|c| c == '1')
-        .collect();
-    let mut open = open.filter(|o| !o.is_empty());
-    let mut last_fired = last_fired.as_deref().and_then(parse_time);
+    let mut states: BTreeMap<String, SeriesState> = saved
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let resolve_after = log_alerts::resolve_after(rule.frequency);
     let mut fired = 0;
     let workspaces = logs::workspaces(store)?;
+    let primary = rule.scopes.first().cloned().unwrap_or_default();
+    let is_workspace = primary
+        .to_ascii_lowercase()
+        .contains("/providers/microsoft.operationalinsights/workspaces/");
+    let workspace_id = logs::candidates(&workspaces, &primary)
+        .first()
+        .map(|w| w.customer_id.clone())
+        .unwrap_or_default();
+    let rule_id = row.body["id"].as_str().unwrap_or(&row.key).to_string();
     for t in due.iter().copied() {
         let window = Window {
             start: ticks(t - rule.window),
             end: ticks(t),
         };
-        let primary = rule.scopes.first().cloned().unwrap_or_default();
-        let is_workspace = primary
-            .to_ascii_lowercase()
-            .contains("/providers/microsoft.operationalinsights/workspaces/");
         let outcome = if is_workspace || !primary.starts_with('/') {
             let refs: Vec<&str> = rule.scopes.iter().map(String::as_str).collect();
             logs::query(
@@ -433,113 +473,228 @@ fn run_rule(
             )
         };
         let table = match outcome {
-            Ok(o) => o.table,
+            Ok(o) => logs::result_table("PrimaryResult", &o.table),
             Err(e) => {
+                // a failed query neither fires nor resolves anything
                 tracing::warn!(rule = %rule.id, error = ?e, "scheduled query rule: the query failed");
-                history.push(false);
                 continue;
             }
         };
-        let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-        let rows: Vec<Vec<f64>> = table
-            .rows
-            .iter()
-            .map(|r| r.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect())
-            .collect();
-        let value = alerting::measure(&rule.aggregation, &columns, &rows, table.rows.len());
-        let breached = rule.operator.breached(value, rule.threshold);
-        history.push(breached);
-        let failing = alerting::fails_enough(&history, rule.failing);
-        if !failing {
-            if let Some(id) = open.take() {
-                store.write(|tx| resolve(tx, &id, t))?;
-            }
-            continue;
-        }
-        if rule.auto_mitigate && open.is_some() {
-            continue;
-        }
-        if last_fired
-            .is_some_and(|lf| rule.throttle > time::Duration::ZERO && t < lf + rule.throttle)
-        {
-            continue;
-        }
-        let workspace_id = logs::candidates(&workspaces, &primary)
-            .first()
-            .map(|w| w.customer_id.clone())
+        let columns: Vec<String> = table["columns"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
             .unwrap_or_default();
-        let eval = Evaluation {
-            rule,
-            start: arm_time(t - rule.window),
-            end: arm_time(t),
-            value,
-            row_count: table.rows.len(),
-            table: logs::result_table("PrimaryResult", &table),
-            workspace_id,
-            subscription: row.sub.clone(),
-        };
-        let service = if rule.legacy {
-            "Log Analytics"
-        } else {
-            "Log Alerts V2"
-        };
-        let f = Fired {
-            alert_id: new_alert_id(&row.sub),
-            subscription: row.sub.clone(),
-            rule_id: row.body["id"].as_str().unwrap_or(&row.key).to_string(),
-            rule_name: rule.name.clone(),
-            description: rule.description.clone(),
-            severity: rule.severity,
-            signal_type: "Log",
-            monitoring_service: service.into(),
-            monitor_service: service.into(),
-            target_ids: rule.scopes.clone(),
-            fired: arm_time(t),
-            alert_context: alerting::log_context(&eval),
-            legacy: alerting::legacy_log_payload(&eval),
-            custom_properties: rule.custom_properties.clone(),
-            email_subject: rule.email_subject.clone(),
-        };
-        store.write(|tx| -> Result<(), StoreError> {
-            let mut notified = Vec::new();
-            for g in &rule.action_groups {
-                notified.extend(notify(tx, g, &f)?);
+        let rows: Vec<Vec<Value>> = table["rows"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .map(|r| r.as_array().cloned().unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let series = log_alerts::evaluate(rule, &columns, &rows);
+        let mut to_resolve: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for s in &series {
+            seen.insert(s.key.clone());
+            let st = states.entry(s.key.clone()).or_default();
+            if !record(st, s.breached, rule.failing) {
+                if st.open.is_some() {
+                    st.clear += 1;
+                }
+                continue;
             }
-            store_alert(tx, &f, &notified)
-        })?;
-        tracing::info!(rule = %rule.id, alert = %f.alert_id, value, "scheduled query rule fired");
-        fired += 1;
-        last_fired = Some(t);
-        if rule.auto_mitigate {
-            open = Some(f.alert_id.clone());
+            st.clear = 0;
+            if rule.auto_mitigate && st.open.is_some() {
+                // stateful: fired once, not again until resolved
+                continue;
+            }
+            let muted =
+                st.fired.as_deref().and_then(parse_time).is_some_and(|lf| {
+                    rule.throttle > time::Duration::ZERO && t < lf + rule.throttle
+                });
+            if muted {
+                continue;
+            }
+            let mut sub_table = table.clone();
+            sub_table["rows"] = Value::Array(
+                s.rows
+                    .iter()
+                    .map(|&i| Value::Array(rows[i].clone()))
+                    .collect(),
+            );
+            let eval = Evaluation {
+                rule,
+                start: arm_time(t - rule.window),
+                end: arm_time(t),
+                value: s.value,
+                row_count: s.rows.len(),
+                table: sub_table,
+                workspace_id: workspace_id.clone(),
+                subscription: row.sub.clone(),
+                dims: s.dims.clone(),
+            };
+            let f = log_fired(row, rule, &rule_id, &eval, t);
+            store.write(|tx| -> Result<(), StoreError> {
+                let mut notified = Vec::new();
+                for g in &rule.action_groups {
+                    notified.extend(notify(tx, g, &f)?);
+                }
+                store_alert(tx, &f, &notified)
+            })?;
+            tracing::info!(rule = %rule.id, alert = %f.alert_id, value = s.value, series = %s.key, "scheduled query rule fired");
+            fired += 1;
+            st.fired = Some(arm_time(t));
+            if rule.auto_mitigate {
+                st.open = Some(f.alert_id.clone());
+            }
         }
+        // a series the result no longer holds did not breach
+        for (key, st) in states.iter_mut() {
+            if !seen.contains(key) && !record(st, false, rule.failing) && st.open.is_some() {
+                st.clear += 1;
+            }
+        }
+        for st in states.values_mut() {
+            if st.clear >= resolve_after {
+                if let Some(id) = st.open.take() {
+                    to_resolve.push(id);
+                }
+                st.clear = 0;
+            }
+        }
+        if !to_resolve.is_empty() {
+            store.write(|tx| -> Result<(), StoreError> {
+                for id in &to_resolve {
+                    resolve(tx, id, t, rule)?;
+                }
+                Ok(())
+            })?;
+        }
+        let throttle = rule.throttle;
+        states.retain(|_, st| {
+            st.open.is_some()
+                || st.history.contains('1')
+                || (throttle > time::Duration::ZERO
+                    && st
+                        .fired
+                        .as_deref()
+                        .and_then(parse_time)
+                        .is_some_and(|lf| t < lf + throttle))
+        });
     }
-    let keep = history.len().saturating_sub(rule.failing.0.max(1));
-    let history: String = history[keep..]
-        .iter()
-        .map(|b| if *b { '1' } else { '0' })
-        .collect();
+    let saved = serde_json::to_string(&states).unwrap_or_default();
     store.write(|tx| -> Result<(), StoreError> {
         tx.set_meta(&meta_key("last", &row.key), &arm_time(new_last))?;
-        tx.set_meta(&meta_key("history", &row.key), &history)?;
-        tx.set_meta(&meta_key("open", &row.key), open.as_deref().unwrap_or(""))?;
-        if let Some(lf) = last_fired {
-            tx.set_meta(&meta_key("fired", &row.key), &arm_time(lf))?;
-        }
+        tx.set_meta(&meta_key("series", &row.key), &saved)?;
         Ok(())
     })?;
     Ok(fired)
 }
 
-/// A stateful alert whose condition cleared: `monitorCondition` Resolved.
-fn resolve(tx: &Tx, alert_id: &str, t: OffsetDateTime) -> Result<(), StoreError> {
+/// The alert one series of a scheduled query rule fires. The 2018-04-16 shape sends Log
+/// Analytics' legacy payload (or the rule's `customWebhookPayload`) to webhooks without the common
+/// schema; from 2021-08-01 the standard webhook payload is the common schema ("Sample payloads for
+/// log search alerts using webhook actions").
+fn log_fired(
+    row: &Stored,
+    rule: &QueryRule,
+    rule_id: &str,
+    eval: &Evaluation,
+    t: OffsetDateTime,
+) -> Fired {
+    let service = if rule.legacy {
+        "Log Analytics"
+    } else {
+        "Log Alerts V2"
+    };
+    let legacy = match (&rule.custom_webhook, rule.legacy) {
+        (Some(template), true) => log_alerts::custom_payload(template, eval),
+        (None, true) => alerting::legacy_log_payload(eval),
+        _ => Value::Null,
+    };
+    // a series split by resourceIdColumn targets that resource
+    let target = rule.resource_id_column.as_ref().and_then(|c| {
+        eval.dims
+            .iter()
+            .find(|(n, v)| n.eq_ignore_ascii_case(c) && v.starts_with('/'))
+            .map(|(_, v)| vec![v.clone()])
+    });
+    Fired {
+        alert_id: new_alert_id(&row.sub),
+        subscription: row.sub.clone(),
+        rule_id: rule_id.to_string(),
+        rule_name: rule.name.clone(),
+        description: rule.description.clone(),
+        severity: rule.severity,
+        signal_type: "Log",
+        monitoring_service: service.into(),
+        monitor_service: service.into(),
+        target_ids: target.unwrap_or_else(|| rule.scopes.clone()),
+        fired: arm_time(t),
+        alert_context: alerting::log_context(eval),
+        legacy,
+        custom_properties: rule.custom_properties.clone(),
+        email_subject: rule.email_subject.clone(),
+        resolved: None,
+    }
+}
+
+/// A stateful alert whose condition cleared: `monitorCondition` Resolved with
+/// `monitorConditionResolvedDateTime`, and its action groups notified again ("Alerts and state":
+/// "the alert rule sends out a resolved notification by using webhooks or email").
+fn resolve(tx: &Tx, alert_id: &str, t: OffsetDateTime, rule: &QueryRule) -> Result<(), StoreError> {
     let key = alert_id.to_lowercase();
     let Some(mut row) = tx.get(&key)? else {
         return Ok(());
     };
+    let at = arm_time(t);
     let e = &mut row.body["properties"]["essentials"];
     e["monitorCondition"] = json!("Resolved");
-    e["monitorConditionResolvedDateTime"] = json!(arm_time(t));
-    e["lastModifiedDateTime"] = json!(arm_time(t));
-    tx.put(&row)
+    e["monitorConditionResolvedDateTime"] = json!(at);
+    e["lastModifiedDateTime"] = json!(at);
+    let c = &mut row.body["properties"]["context"]["essentials"];
+    if c.is_object() {
+        c["monitorCondition"] = json!("Resolved");
+        c["resolvedDateTime"] = json!(at);
+    }
+    // the history Alerts_GetHistory answers: the condition change, then the groups notified again
+    let mut entries = vec![alerting::modification(
+        "MonitorConditionChange",
+        "Monitor condition changed from 'Fired' to 'Resolved'",
+        &at,
+        "System",
+        "Fired",
+        "Resolved",
+        "",
+        Value::Null,
+    )];
+    if let Some(mut f) = alerting::resolved_from(&row.body, &at) {
+        f.email_subject = rule.email_subject.clone();
+        let mut notified = Vec::new();
+        for g in &rule.action_groups {
+            notified.extend(notify(tx, g, &f)?);
+        }
+        // created_history's entries after its first (the creation) are the groups notified
+        entries.extend(
+            alerting::created_history(&f, &notified)
+                .into_iter()
+                .skip(1)
+                .map(|mut e| {
+                    e["modifiedAt"] = json!(at);
+                    e
+                }),
+        );
+        tracing::info!(alert = %f.alert_id, rule = %f.rule_id, "log search alert resolved");
+    }
+    match row.body[HISTORY].as_array_mut() {
+        Some(h) => h.extend(entries),
+        None => row.body[HISTORY] = Value::Array(entries),
+    }
+    tx.put(&row)?;
+    Ok(())
 }

@@ -153,20 +153,16 @@ async fn post(url: &str, body: Vec<u8>, ca_pem: &[u8]) -> Result<u16, String> {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
-        let exchange = async {
-            let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-            let status = resp.status().as_u16();
-            // read the answer to its end so the server sees a complete exchange
-            let _ = resp.into_body().collect().await;
-            Ok::<u16, String>(status)
-        };
-        tokio::select! {
-            r = exchange => r,
-            c = conn => Err(match c {
-                Ok(()) => "the connection closed before the answer".to_string(),
-                Err(e) => e.to_string(),
-            }),
-        }
+        // the connection is driven by its own task: a server that answers and closes at once
+        // (`connection: close`) must not race the answer into a failure and a duplicate retry
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        // read the answer to its end so the server sees a complete exchange
+        let _ = resp.into_body().collect().await;
+        Ok::<u16, String>(status)
     };
     tokio::time::timeout(CALL_TIMEOUT, work)
         .await

@@ -65,6 +65,7 @@ const RULES: &[(&[&str], &[&str])] = &[
             "src/kql/",
             "src/policy/",
             "src/alerting.rs",
+            "src/log_alerts.rs",
         ],
         &[
             "crate::store",

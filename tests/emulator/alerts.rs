@@ -20,12 +20,12 @@ const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 
 /// A local HTTP server that answers each POST with the next status of `statuses` (then 200) and
 /// keeps the bodies it received.
-struct Hook {
-    url: String,
-    bodies: Arc<Mutex<Vec<Value>>>,
+pub(crate) struct Hook {
+    pub(crate) url: String,
+    pub(crate) bodies: Arc<Mutex<Vec<Value>>>,
 }
 
-async fn hook(statuses: Vec<u16>) -> Hook {
+pub(crate) async fn hook(statuses: Vec<u16>) -> Hook {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
         "http://{}/alerts?code=secret",
@@ -88,7 +88,7 @@ async fn hook(statuses: Vec<u16>) -> Hook {
 
 impl Hook {
     /// Wait (up to `secs`) until `n` bodies arrived.
-    async fn wait_for(&self, n: usize, secs: u64) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, n: usize, secs: u64) -> Vec<Value> {
         for _ in 0..secs * 20 {
             if self.bodies.lock().unwrap().len() >= n {
                 break;
@@ -99,11 +99,11 @@ impl Hook {
     }
 }
 
-fn ag_path(sub: &str, rg: &str, name: &str) -> String {
+pub(crate) fn ag_path(sub: &str, rg: &str, name: &str) -> String {
     format!("/subscriptions/{sub}/resourceGroups/{rg}{INSIGHTS}/actionGroups/{name}")
 }
 
-async fn put_ok(e: &Emu, token: &str, path: &str, body: Value) -> Value {
+pub(crate) async fn put_ok(e: &Emu, token: &str, path: &str, body: Value) -> Value {
     let r = e.call("PUT", path, Some(token), Some(body)).await;
     assert!(
         r.status == 200 || r.status == 201,
@@ -114,7 +114,13 @@ async fn put_ok(e: &Emu, token: &str, path: &str, body: Value) -> Value {
     r.body
 }
 
-async fn action_group(e: &Emu, token: &str, path: &str, webhook: &str, common: bool) -> Value {
+pub(crate) async fn action_group(
+    e: &Emu,
+    token: &str,
+    path: &str,
+    webhook: &str,
+    common: bool,
+) -> Value {
     put_ok(
         e,
         token,
@@ -129,7 +135,7 @@ async fn action_group(e: &Emu, token: &str, path: &str, webhook: &str, common: b
     .await
 }
 
-async fn outbox(e: &Emu, kind: &str) -> Vec<Value> {
+pub(crate) async fn outbox(e: &Emu, kind: &str) -> Vec<Value> {
     let r = e
         .call("GET", &format!("/_emulator/outbox?kind={kind}"), None, None)
         .await;
@@ -137,7 +143,7 @@ async fn outbox(e: &Emu, kind: &str) -> Vec<Value> {
     r.body["value"].as_array().unwrap().clone()
 }
 
-async fn alerts(e: &Emu, token: &str, sub: &str) -> Resp {
+pub(crate) async fn alerts(e: &Emu, token: &str, sub: &str) -> Resp {
     e.call(
         "GET",
         &format!("/subscriptions/{sub}/providers/Microsoft.AlertsManagement/alerts?{ALERTS_API}"),
@@ -147,7 +153,7 @@ async fn alerts(e: &Emu, token: &str, sub: &str) -> Resp {
     .await
 }
 
-async fn advance(e: &Emu, by: &str) {
+pub(crate) async fn advance(e: &Emu, by: &str) {
     let r = e
         .call(
             "POST",
@@ -424,7 +430,13 @@ async fn legacy_payload_and_retry_after_503() {
     assert_eq!(log["resourceGroupName"], "rg-web");
 }
 
-async fn workspace(e: &Emu, token: &str, sub: &str, rg: &str, name: &str) -> (String, String) {
+pub(crate) async fn workspace(
+    e: &Emu,
+    token: &str,
+    sub: &str,
+    rg: &str,
+    name: &str,
+) -> (String, String) {
     let path = format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}");
     let b = put_ok(
         e,
@@ -520,7 +532,8 @@ async fn scheduled_query_rule_fires_when_the_clock_passes_its_frequency() {
         "Log Alerts V2"
     );
     // stateful (autoMitigate): the condition still holds ten minutes on, no second alert; once the
-    // rows leave the window the alert resolves
+    // rows leave the window the alert resolves after three clear 5-minute evaluations ("Alerts and
+    // state"), not after two
     advance(&e, "PT5M").await;
     assert_eq!(
         alerts(&e, &t, FABRIKAM_PROD).await.body["value"]
@@ -530,6 +543,12 @@ async fn scheduled_query_rule_fires_when_the_clock_passes_its_frequency() {
         1
     );
     advance(&e, "PT10M").await;
+    assert_eq!(
+        alerts(&e, &t, FABRIKAM_PROD).await.body["value"][0]["properties"]["essentials"]
+            ["monitorCondition"],
+        "Fired"
+    );
+    advance(&e, "PT5M").await;
     let list = alerts(&e, &t, FABRIKAM_PROD).await.body["value"]
         .as_array()
         .unwrap()
@@ -539,7 +558,8 @@ async fn scheduled_query_rule_fires_when_the_clock_passes_its_frequency() {
         list[0]["properties"]["essentials"]["monitorCondition"],
         "Resolved"
     );
-    assert_eq!(outbox(&e, "email").await.len(), 1);
+    // one e-mail when it fired, one when it resolved
+    assert_eq!(outbox(&e, "email").await.len(), 2);
 }
 
 /// Item 6: the Azure Lighthouse sample delegation-alert-for-customer, unmodified, in fabrikam-dev;

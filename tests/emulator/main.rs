@@ -4,6 +4,7 @@
 mod activity;
 mod alerts;
 mod alerts_history;
+mod alerts_semantics;
 mod arm;
 mod console;
 mod dataplane;
