@@ -460,15 +460,7 @@ pub fn query_rule(body: &Value) -> Result<Option<QueryRule>, String> {
             aggregation: Aggregation::Count,
             failing: (1, 1),
             severity: minutes(&action["severity"]).unwrap_or(3).clamp(0, 4) as u8,
-            action_groups: azns["actionGroup"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            action_groups: strings(&azns["actionGroup"]),
             custom_properties: Map::new(),
             email_subject: azns["emailSubject"].as_str().map(str::to_string),
             auto_mitigate: false,
@@ -558,15 +550,7 @@ pub fn query_rule(body: &Value) -> Result<Option<QueryRule>, String> {
                     .iter()
                     .filter_map(|a| a["actionGroupId"].as_str().map(str::to_string))
                     .collect(),
-                None => actions["actionGroups"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                None => strings(&actions["actionGroups"]),
             },
             custom_properties: match actions.as_array() {
                 Some(list) => list
@@ -1241,6 +1225,18 @@ pub fn sms_text(f: &Fired) -> String {
         f.rule_name,
         target
     )
+}
+
+/// The strings of a JSON array (others skipped); empty when `v` is not an array.
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -232,6 +232,17 @@ impl Store {
         committed
     }
 
+    /// The value kept under `name` since the last write, if it is a `T`.
+    fn memo_found<T: std::any::Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
+        let found = self
+            .memos
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned();
+        found.and_then(|v| v.downcast::<T>().ok())
+    }
+
     /// A value derived from the current state by `build`, kept under `name` until the next write (a
     /// view that many reads share, such as Resource Graph's rows of one subscription). Built and kept
     /// under the connection's lock, so it is never older than the last commit.
@@ -240,13 +251,7 @@ impl Store {
         name: &str,
         build: impl FnOnce(&Tx) -> Result<T, StoreError>,
     ) -> Result<Arc<T>, StoreError> {
-        let found = self
-            .memos
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned();
-        if let Some(v) = found.and_then(|v| v.downcast::<T>().ok()) {
+        if let Some(v) = self.memo_found::<T>(name) {
             return Ok(v);
         }
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -269,13 +274,7 @@ impl Store {
         name: &str,
         update: impl FnOnce(Option<T>, &Tx) -> Result<T, StoreError>,
     ) -> Result<Arc<T>, StoreError> {
-        let found = self
-            .memos
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned();
-        if let Some(v) = found.and_then(|v| v.downcast::<T>().ok()) {
+        if let Some(v) = self.memo_found::<T>(name) {
             return Ok(v);
         }
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
