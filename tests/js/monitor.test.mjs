@@ -122,7 +122,8 @@ test("alice deleting a group in fabrikam-prod calls the webhook of Fabrikam's ac
     actions: { actionGroups: [{ actionGroupId: ag.id, webhookProperties: { customer: "fabrikam" } }] },
   });
   assert.equal(rule.enabled, true);
-  //LOC assert.equal(rule.location, "Global");
+  assert.equal(rule.location, "Global");
+  assert.equal(ag.location, "Global");
   assert.equal(rule.condition.allOf.length, 3);
   assert.equal(rule.actions.actionGroups[0].actionGroupId, ag.id);
   const listed = [];
@@ -173,6 +174,17 @@ test("alice deleting a group in fabrikam-prod calls the webhook of Fabrikam's ac
   assert.deepEqual(mods.map((m) => m.modificationEvent), ["AlertCreated", "ActionsTriggered", "StateChange"]);
   assert.equal(mods[2].modifiedBy, ALICE);
   assert.deepEqual([mods[2].oldValue, mods[2].newValue, mods[2].comments], ["New", "Acknowledged", "msp automation on it"]);
+
+  // the customer turns the rule off (PATCH, as arm-monitor 7 sends it): alice's next delete matches nothing
+  const off = await mon.activityLogAlerts.update("rg-web", ruleName, { enabled: false, tags: { paused: "yes" } });
+  assert.equal(off.enabled, false);
+  assert.deepEqual(off.tags, { paused: "yes" });
+  assert.equal(off.condition.allOf.length, 3); // the rest of the rule is kept
+  const rg2 = unique("rg-js-spared");
+  await rc.resourceGroups.createOrUpdate(rg2, { location: "westeurope" });
+  await rc.resourceGroups.beginDeleteAndWait(rg2);
+  const after = (await emulator("GET", "/_emulator/outbox?kind=webhook")).value.filter((m) => m.alertRule === ruleName);
+  assert.equal(after.length, 1); // still only the first delete's
 });
 
 test("scheduled query rules over a workspace fire when the emulator clock passes their frequency", async () => {
