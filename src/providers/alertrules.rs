@@ -19,9 +19,14 @@ fn props(body: &mut Map<String, Value>) -> Option<&mut Map<String, Value>> {
         .as_object_mut()
 }
 
+/// `Global` when none is given, and spelled `Global` however the request spelled it: Microsoft.Insights
+/// answers its global alert resources so (actionGroups.json and activityLogAlerts_API.json examples).
 fn default_location(body: &mut Map<String, Value>) {
-    if !body.get("location").is_some_and(Value::is_string) {
-        body.insert("location".into(), json!("Global"));
+    match body.get("location").and_then(Value::as_str) {
+        Some(l) if !l.eq_ignore_ascii_case("global") => {}
+        _ => {
+            body.insert("location".into(), json!("Global"));
+        }
     }
 }
 
@@ -219,4 +224,28 @@ pub fn create_notifications(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
         Ok(status)
     })?;
     Ok(Reply::json(200, &status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_alert_resources_answer_global() {
+        for (given, want) in [
+            (json!("global"), "Global"),
+            (json!("GLOBAL"), "Global"),
+            (json!("Global"), "Global"),
+            (Value::Null, "Global"),
+            (json!(7), "Global"),
+            (json!("swedencentral"), "swedencentral"),
+        ] {
+            let mut body = Map::new();
+            if !given.is_null() {
+                body.insert("location".into(), given.clone());
+            }
+            default_location(&mut body);
+            assert_eq!(body["location"], want, "{given}");
+        }
+    }
 }

@@ -171,6 +171,7 @@ async fn action_groups_store_their_receivers_as_azure_returns_them() {
     let t = e.token("admin@fabrikam").await;
     let path = ag_path(FABRIKAM_PROD, "rg-web", "ops");
     let b = action_group(&e, &t, &path, "https://example.invalid/hook", true).await;
+    assert_eq!(b["location"], "Global");
     let p = &b["properties"];
     assert_eq!(p["emailReceivers"][0]["status"], "Enabled");
     assert_eq!(p["emailReceivers"][0]["useCommonAlertSchema"], false);
@@ -255,6 +256,12 @@ async fn activity_log_alert_posts_the_common_schema_when_alice_deletes_a_group()
     )
     .await;
     assert_eq!(b["properties"]["enabled"], true);
+    // spelled as Microsoft.Insights answers it, here and on a read (the JS SDK test checks it too)
+    assert_eq!(b["location"], "Global");
+    let r = e
+        .call("GET", &format!("{rule}?{ALA_API}"), Some(&alice), None)
+        .await;
+    assert_eq!(r.body["location"], "Global", "{}", r.body);
     // a write that does not match fires nothing
     let rg =
         format!("/subscriptions/{FABRIKAM_PROD}/resourcegroups/rg-temp?api-version=2024-11-01");
