@@ -52,6 +52,8 @@ pub struct Stored {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// A file (`open` with a path), not memory.
+    on_disk: bool,
     /// Resources read by id (`get`) since the last write: a hot GET answers from here without a
     /// statement or a JSON parse. Filled and emptied only under the connection's lock (a miss is read
     /// and remembered under it, every write empties it before the lock is released), so it never
@@ -157,18 +159,25 @@ pub struct SecretRow {
 
 impl Store {
     /// Open (and migrate) the store: a file in WAL mode, or memory when `path` is `None`.
+    ///
+    /// A new file is created with `synchronous=OFF` — the switch to WAL and the schema, nothing else —
+    /// and set to `NORMAL` before `open` returns: those fsyncs were 4–45 ms of a first start on a busy
+    /// disk, and what they protect is an empty database (a crash while creating it leaves no file, an
+    /// empty one or the bare schema, and the world, whose marker is not there, is loaded again).
     pub fn open(path: Option<&Path>) -> Result<Store, StoreError> {
-        let conn = match path {
+        let (conn, version) = match path {
             Some(p) => {
                 let c = Connection::open(p)?;
+                let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                if version == 0 {
+                    c.pragma_update(None, "synchronous", "OFF")?;
+                }
                 c.pragma_update(None, "journal_mode", "WAL")?;
-                c.pragma_update(None, "synchronous", "NORMAL")?;
-                c
+                (c, version)
             }
-            None => Connection::open_in_memory()?,
+            None => (Connection::open_in_memory()?, 0),
         };
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(StoreError(format!(
                 "the state was written by a newer emulator (schema {version}, this one knows {SCHEMA_VERSION}); use another --state-dir"
@@ -188,11 +197,21 @@ impl Store {
             conn.execute_batch(SCHEMA_V4)?;
         }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        if path.is_some() {
+            // every write from here on: WAL's NORMAL (durable up to the last checkpoint, never corrupt)
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
         Ok(Store {
             conn: Mutex::new(conn),
+            on_disk: path.is_some(),
             cache: RwLock::new(HashMap::default()),
             memos: RwLock::new(HashMap::default()),
         })
+    }
+
+    /// Whether the state is a file (`open` with a path) rather than memory.
+    pub fn on_disk(&self) -> bool {
+        self.on_disk
     }
 
     /// Run `f` inside one transaction; commit when it returns `Ok`, roll back otherwise.
@@ -290,6 +309,7 @@ impl Store {
         dst.pragma_update(None, "foreign_keys", "ON")?;
         Ok(Store {
             conn: Mutex::new(dst),
+            on_disk: false,
             cache: RwLock::new(HashMap::default()),
             memos: RwLock::new(HashMap::default()),
         })

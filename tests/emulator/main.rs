@@ -4,6 +4,7 @@
 mod activity;
 mod alerts;
 mod arm;
+mod cold_start;
 mod console;
 mod dataplane;
 mod delegation;
