@@ -162,11 +162,6 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     };
     std::fs::create_dir_all(&opts.state_dir)
         .map_err(|e| format!("creating {}: {e}", opts.state_dir.display()))?;
-    // The 928 built-in roles (1.1 MB of JSON, about 3 ms) are parsed on a thread of their own from
-    // here on: the world's first role assignment and every authorization need them, nothing before.
-    std::thread::spawn(|| {
-        crate::facts::builtin_roles();
-    });
     let own = match (&opts.cert, &opts.key) {
         (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
         _ => None,
