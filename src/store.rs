@@ -165,13 +165,12 @@ impl Store {
     /// disk, and what they protect is an empty database (a crash while creating it leaves no file, an
     /// empty one or the bare schema, and the world, whose marker is not there, is loaded again).
     pub fn open(path: Option<&Path>) -> Result<Store, StoreError> {
-        let (conn, version) = match path {
+        let (mut conn, version) = match path {
             Some(p) => {
                 let c = Connection::open(p)?;
                 let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-                if version == 0 {
-                    c.pragma_update(None, "synchronous", "OFF")?;
-                }
+                let sync = if version == 0 { "OFF" } else { "NORMAL" };
+                c.pragma_update(None, "synchronous", sync)?;
                 c.pragma_update(None, "journal_mode", "WAL")?;
                 (c, version)
             }
@@ -183,21 +182,19 @@ impl Store {
                 "the state was written by a newer emulator (schema {version}, this one knows {SCHEMA_VERSION}); use another --state-dir"
             )));
         }
-        // Migrations run in order from the stored version; version 0 is an empty database.
-        if version < 1 {
-            conn.execute_batch(SCHEMA)?;
+        // Migrations run in order from the stored version, in one transaction with the new version
+        // number (all or nothing; one commit, not one per statement); version 0 is an empty database.
+        if version < SCHEMA_VERSION {
+            let tx = conn.transaction()?;
+            for (from, sql) in [(1, SCHEMA), (2, SCHEMA_V2), (3, SCHEMA_V3), (4, SCHEMA_V4)] {
+                if version < from {
+                    tx.execute_batch(sql)?;
+                }
+            }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
         }
-        if version < 2 {
-            conn.execute_batch(SCHEMA_V2)?;
-        }
-        if version < 3 {
-            conn.execute_batch(SCHEMA_V3)?;
-        }
-        if version < 4 {
-            conn.execute_batch(SCHEMA_V4)?;
-        }
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        if path.is_some() {
+        if path.is_some() && version == 0 {
             // every write from here on: WAL's NORMAL (durable up to the last checkpoint, never corrupt)
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
