@@ -541,6 +541,19 @@ impl Tx<'_> {
 
     // --- directory ---
 
+    /// The directory rows of one kind parsed straight into `T` (no JSON tree in between: the access
+    /// facts read the whole directory after every write to a fact type).
+    pub fn directory_as<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT body FROM directory WHERE kind = ?1 ORDER BY rowid")?;
+        let rows = st.query_map([kind], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    }
+
     pub fn directory(&self, kind: &str) -> Result<Vec<Value>, StoreError> {
         let mut st = self
             .tx
