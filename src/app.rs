@@ -111,11 +111,12 @@ impl App {
         };
         let loaded = app.store.read(|tx| tx.meta("world_loaded"))?;
         if loaded.is_none() {
+            // also what a state dir gets whose first load was cut short (no marker: loaded again)
             app.load_world()?;
         } else {
             app.refresh()?;
+            app.refresh_policies()?;
         }
-        app.refresh_policies()?;
         Ok(app)
     }
 
@@ -213,8 +214,15 @@ impl App {
         self.refresh()
     }
 
-    /// Empty the store and load the world: directory rows, then its requests replayed as the platform.
+    /// Empty the store and load the world: directory rows, then its requests replayed as the platform,
+    /// then the `world_loaded` marker. On disk the replay runs in memory and its result is copied into
+    /// the file in one transaction (`load_world_through_memory`).
     pub fn load_world(&self) -> Result<(), StoreError> {
+        if self.store.on_disk() {
+            return self.load_world_through_memory();
+        }
+        let t0 = std::time::Instant::now();
+        let phase = |what: &str| tracing::debug!(target: "lighthouse_emulator::start", what, elapsed_us = t0.elapsed().as_micros() as u64, "loading the world");
         self.store.write(|tx| -> Result<(), StoreError> {
             tx.clear()?;
             for t in &self.world.tenants {
@@ -233,6 +241,7 @@ impl App {
             Ok(())
         })?;
         self.refresh()?;
+        phase("directory");
         let platform = Caller::platform();
         for r in &self.world.requests {
             let req = Req {
@@ -255,12 +264,36 @@ impl App {
                 )));
             }
         }
+        phase("requests replayed");
         crate::dataplane::load_world_data(&self.store, &self.world.data, self.clock.now())?;
         if let Some(state) = &self.world.state {
             crate::snapshots::load_state(&self.store, state)?;
         }
         self.store.write(|tx| tx.set_meta("world_loaded", "1"))?;
         self.refresh_policies()?;
-        self.refresh()
+        self.refresh()?;
+        phase("facts and policies");
+        Ok(())
+    }
+
+    /// The world of a store on disk: replayed into a store in memory (about 50 commits that never touch
+    /// the file: 17–29 ms on disk against 8 in memory), then its pages copied into the file by SQLite's
+    /// backup — one write transaction that replaces everything, the marker with the rest. A crash before
+    /// it commits leaves the file as it was, so the next start, finding no marker, loads again. The
+    /// facts and policies derived in memory are the same rows', so they are taken as they are. The
+    /// clock is the real one here (at start and after a reset), as in the replay's own `App`.
+    fn load_world_through_memory(&self) -> Result<(), StoreError> {
+        let scratch = self.sibling(Store::open(None)?, self.world.clone())?;
+        self.store.restore_from(&scratch.store)?;
+        *self.snap.write().unwrap_or_else(|p| p.into_inner()) = scratch.snapshot();
+        *self.policies.write().unwrap_or_else(|p| p.into_inner()) = scratch.policies();
+        self.next_deletion.store(
+            scratch
+                .next_deletion
+                .load(std::sync::atomic::Ordering::Relaxed),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        tracing::debug!(target: "lighthouse_emulator::start", "world copied into the file");
+        Ok(())
     }
 }

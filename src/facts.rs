@@ -81,29 +81,88 @@ pub fn permission_from_json(v: &Value) -> Permission {
         .unwrap_or_default()
 }
 
-/// The 928 built-in roles, by lower-case GUID, parsed once per process.
+fn builtin_role_of(r: RawRole) -> RoleDefinition {
+    RoleDefinition {
+        id: r.id.to_lowercase(),
+        role_name: r.role_name,
+        description: r.description,
+        role_type: if r.role_type.is_empty() {
+            "BuiltInRole".into()
+        } else {
+            r.role_type
+        },
+        permissions: r.permissions.into_iter().map(permission).collect(),
+        assignable_scopes: r.assignable_scopes,
+    }
+}
+
+/// One entry of the built-in catalogue: the role's own JSON text, parsed on first use.
+struct BuiltinEntry {
+    json: &'static str,
+    role: OnceLock<Option<Arc<RoleDefinition>>>,
+}
+
+/// The catalogue cut into one JSON object per role, by lower-case GUID, without parsing it. Each role
+/// of fixtures/builtin-roles.json is an object of the top-level array whose `"id"` key holds its GUID
+/// (no other key of the file is `id`): a role's text runs from the `{` before its `"id"` to the `{` of
+/// the next one. Parsing all 928 (1.1 MB) took about 3 ms of every start, which needs a handful;
+/// `builtin_roles_parse_one_by_one_as_a_whole` checks each cut against a parse of the whole file.
+fn builtin_index() -> &'static HashMap<String, BuiltinEntry> {
+    static INDEX: OnceLock<HashMap<String, BuiltinEntry>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        const KEY: &str = "\"id\": \"";
+        let text = BUILTIN_ROLES_JSON;
+        let starts: Vec<(usize, &str)> = text
+            .match_indices(KEY)
+            .filter_map(|(at, _)| {
+                let open = text[..at].rfind('{')?;
+                let guid = text.get(at + KEY.len()..at + KEY.len() + 36)?;
+                Some((open, guid))
+            })
+            .collect();
+        let ends = starts
+            .iter()
+            .skip(1)
+            .map(|(open, _)| *open)
+            .chain([text.rfind(']').unwrap_or(text.len())]);
+        starts
+            .iter()
+            .zip(ends)
+            .map(|((open, guid), end)| {
+                let json = text[*open..end].trim_end().trim_end_matches(',');
+                (
+                    guid.to_lowercase(),
+                    BuiltinEntry {
+                        json,
+                        role: OnceLock::new(),
+                    },
+                )
+            })
+            .collect()
+    })
+}
+
+/// One built-in role by lower-case GUID, parsed from its own text the first time it is asked for.
+pub fn builtin_role(guid: &str) -> Option<&'static Arc<RoleDefinition>> {
+    let entry = builtin_index().get(guid)?;
+    entry
+        .role
+        .get_or_init(|| {
+            serde_json::from_str::<RawRole>(entry.json)
+                .ok()
+                .map(|r| Arc::new(builtin_role_of(r)))
+        })
+        .as_ref()
+}
+
+/// The 928 built-in roles, by lower-case GUID (every one parsed: for listings; a lookup by GUID is
+/// `builtin_role`).
 pub fn builtin_roles() -> &'static HashMap<String, Arc<RoleDefinition>> {
     static ROLES: OnceLock<HashMap<String, Arc<RoleDefinition>>> = OnceLock::new();
     ROLES.get_or_init(|| {
-        let raw: Vec<RawRole> = serde_json::from_str(BUILTIN_ROLES_JSON).unwrap_or_default();
-        raw.into_iter()
-            .map(|r| {
-                (
-                    r.id.to_lowercase(),
-                    Arc::new(RoleDefinition {
-                        id: r.id.to_lowercase(),
-                        role_name: r.role_name,
-                        description: r.description,
-                        role_type: if r.role_type.is_empty() {
-                            "BuiltInRole".into()
-                        } else {
-                            r.role_type
-                        },
-                        permissions: r.permissions.into_iter().map(permission).collect(),
-                        assignable_scopes: r.assignable_scopes,
-                    }),
-                )
-            })
+        builtin_index()
+            .keys()
+            .filter_map(|g| Some((g.clone(), builtin_role(g)?.clone())))
             .collect()
     })
 }
@@ -193,16 +252,15 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn role(&self, guid: &str) -> Option<&Arc<RoleDefinition>> {
         let g = guid.to_lowercase();
-        builtin_roles()
-            .get(&g)
-            .or_else(|| self.custom_roles.get(&g))
+        builtin_role(&g).or_else(|| self.custom_roles.get(&g))
     }
 
     /// Read the snapshot from the store.
     pub fn load(tx: &Tx) -> Result<Snapshot, StoreError> {
-        let tenants: Vec<Tenant> = parse_all(tx.directory("tenant")?)?;
-        let principals: Vec<Principal> = parse_all(tx.directory("principal")?)?;
-        let subscriptions: Vec<Subscription> = parse_all(tx.directory("subscription")?)?;
+        // parsed from the rows' text into the structs (half the time of going through a JSON tree)
+        let tenants: Vec<Tenant> = tx.directory_as("tenant")?;
+        let principals: Vec<Principal> = tx.directory_as("principal")?;
+        let subscriptions: Vec<Subscription> = tx.directory_as("subscription")?;
         let dir = Directory::new(tenants, principals, subscriptions);
 
         let groups = load_hierarchy(tx, &dir)?;
@@ -550,15 +608,21 @@ fn assignable_roles(role: &RoleDefinition, auth: &Value) -> Option<Arc<[String]>
     })
 }
 
-fn parse_all<T: serde::de::DeserializeOwned>(v: Vec<Value>) -> Result<Vec<T>, StoreError> {
-    v.into_iter()
-        .map(|x| serde_json::from_value(x).map_err(StoreError::from))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builtin_roles_parse_one_by_one_as_a_whole() {
+        let whole: Vec<RawRole> = serde_json::from_str(BUILTIN_ROLES_JSON).unwrap();
+        assert_eq!(builtin_index().len(), whole.len(), "one cut per role");
+        for r in whole {
+            let guid = r.id.to_lowercase();
+            let expected = builtin_role_of(r);
+            assert_eq!(builtin_role(&guid).map(|r| r.as_ref()), Some(&expected));
+        }
+        assert_eq!(builtin_role("00000000-0000-0000-0000-000000000000"), None);
+    }
 
     #[test]
     fn all_builtin_roles_load() {

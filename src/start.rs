@@ -154,14 +154,18 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         ));
     }
     let console_bind = crate::console::Bind::parse(&opts.console_bind)?;
+    // `LIGHTHOUSE_EMULATOR_LOG=lighthouse_emulator::start=debug` shows where a start's time goes.
+    let t0 = std::time::Instant::now();
+    let phase = |what: &str| {
+        let elapsed_us = t0.elapsed().as_micros() as u64;
+        tracing::debug!(target: "lighthouse_emulator::start", what, elapsed_us, "start-up");
+    };
     std::fs::create_dir_all(&opts.state_dir)
         .map_err(|e| format!("creating {}: {e}", opts.state_dir.display()))?;
-    let world = load_world(opts.fixtures.as_ref())?;
     let own = match (&opts.cert, &opts.key) {
         (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
         _ => None,
     };
-    let tls = crate::tls::material(&opts.state_dir, &opts.sans, own)?;
     // A fresh state dir on loopback starts with the well-known development key: generating an RSA key
     // took 120–460 ms of every first start (README "Cold start").
     let choice = opts.signing_key.unwrap_or(if is_loopback(&opts.bind) {
@@ -169,14 +173,32 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     } else {
         KeyChoice::Private
     });
-    let key = SigningKey::load_or_choose(&opts.state_dir, choice)
-        .map_err(|e| format!("signing key: {e}"))?;
-    let store = if opts.in_memory {
-        Store::open(None)
-    } else {
-        Store::open(Some(&opts.state_dir.join("state.db")))
-    }
-    .map_err(|e| format!("opening the store: {e}"))?;
+    // The certificates and the signing key (their own files in the state dir) on one thread, the
+    // world file and the store on this one.
+    let (world, store, crypto) = std::thread::scope(|s| {
+        let crypto = s.spawn(|| -> Result<_, String> {
+            let tls = crate::tls::material(&opts.state_dir, &opts.sans, own)?;
+            phase("tls material");
+            let key = SigningKey::load_or_choose(&opts.state_dir, choice)
+                .map_err(|e| format!("signing key: {e}"))?;
+            phase("signing key");
+            Ok((tls, key))
+        });
+        let world = load_world(opts.fixtures.as_ref());
+        phase("world parsed");
+        let store = if opts.in_memory {
+            Store::open(None)
+        } else {
+            Store::open(Some(&opts.state_dir.join("state.db")))
+        }
+        .map_err(|e| format!("opening the store: {e}"));
+        phase("store opened");
+        let crypto = crypto.join().unwrap_or_else(|_| {
+            Err("preparing the certificates and the signing key failed".into())
+        });
+        (world, store, crypto)
+    });
+    let (world, (tls, key), store) = (world?, crypto?, store?);
     let config = Config {
         token_lifetime: opts.token_lifetime,
         authz: opts.authz,
@@ -190,6 +212,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         App::new(store, key, world, config, crate::dispatch::arm_as)
             .map_err(|e| format!("loading the world: {e}"))?,
     );
+    phase("world loaded");
     app.ops.throttle.set_default(opts.throttling);
     app.console.set_bind(console_bind);
     let listeners = bind(&opts.bind, opts.port).await?;
@@ -198,6 +221,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         std::time::Duration::from_secs(opts.client_timeout),
     );
     let port = listeners[0].local_addr().map_err(|e| e.to_string())?.port();
+    phase("bound");
     let mut warnings = Vec::new();
     let mut userrealm_port = None;
     for l in listeners {

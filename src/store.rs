@@ -52,6 +52,8 @@ pub struct Stored {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// A file (`open` with a path), not memory.
+    on_disk: bool,
     /// Resources read by id (`get`) since the last write: a hot GET answers from here without a
     /// statement or a JSON parse. Filled and emptied only under the connection's lock (a miss is read
     /// and remembered under it, every write empties it before the lock is released), so it never
@@ -161,43 +163,57 @@ pub struct SecretRow {
 
 impl Store {
     /// Open (and migrate) the store: a file in WAL mode, or memory when `path` is `None`.
+    ///
+    /// A new file is created with `synchronous=OFF` — the switch to WAL and the schema, nothing else —
+    /// and set to `NORMAL` before `open` returns: those fsyncs were 4–45 ms of a first start on a busy
+    /// disk, and what they protect is an empty database (a crash while creating it leaves no file, an
+    /// empty one or the bare schema, and the world, whose marker is not there, is loaded again).
     pub fn open(path: Option<&Path>) -> Result<Store, StoreError> {
-        let conn = match path {
+        let (mut conn, version) = match path {
             Some(p) => {
                 let c = Connection::open(p)?;
+                let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                let sync = if version == 0 { "OFF" } else { "NORMAL" };
+                c.pragma_update(None, "synchronous", sync)?;
                 c.pragma_update(None, "journal_mode", "WAL")?;
-                c.pragma_update(None, "synchronous", "NORMAL")?;
-                c
+                (c, version)
             }
-            None => Connection::open_in_memory()?,
+            None => (Connection::open_in_memory()?, 0),
         };
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(StoreError(format!(
                 "the state was written by a newer emulator (schema {version}, this one knows {SCHEMA_VERSION}); use another --state-dir"
             )));
         }
-        // Migrations run in order from the stored version; version 0 is an empty database.
-        if version < 1 {
-            conn.execute_batch(SCHEMA)?;
+        // Migrations run in order from the stored version, in one transaction with the new version
+        // number (all or nothing; one commit, not one per statement); version 0 is an empty database.
+        if version < SCHEMA_VERSION {
+            let tx = conn.transaction()?;
+            for (from, sql) in [(1, SCHEMA), (2, SCHEMA_V2), (3, SCHEMA_V3), (4, SCHEMA_V4)] {
+                if version < from {
+                    tx.execute_batch(sql)?;
+                }
+            }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
         }
-        if version < 2 {
-            conn.execute_batch(SCHEMA_V2)?;
+        if path.is_some() && version == 0 {
+            // every write from here on: WAL's NORMAL (durable up to the last checkpoint, never corrupt)
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
-        if version < 3 {
-            conn.execute_batch(SCHEMA_V3)?;
-        }
-        if version < 4 {
-            conn.execute_batch(SCHEMA_V4)?;
-        }
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            on_disk: path.is_some(),
             cache: RwLock::new(HashMap::default()),
             memos: RwLock::new(HashMap::default()),
             kept: RwLock::new(HashMap::default()),
         })
+    }
+
+    /// Whether the state is a file (`open` with a path) rather than memory.
+    pub fn on_disk(&self) -> bool {
+        self.on_disk
     }
 
     /// Run `f` inside one transaction; commit when it returns `Ok`, roll back otherwise.
@@ -343,6 +359,7 @@ impl Store {
         dst.pragma_update(None, "foreign_keys", "ON")?;
         Ok(Store {
             conn: Mutex::new(dst),
+            on_disk: false,
             cache: RwLock::new(HashMap::default()),
             memos: RwLock::new(HashMap::default()),
             kept: RwLock::new(HashMap::default()),
@@ -589,6 +606,19 @@ impl Tx<'_> {
     }
 
     // --- directory ---
+
+    /// The directory rows of one kind parsed straight into `T` (no JSON tree in between: the access
+    /// facts read the whole directory after every write to a fact type).
+    pub fn directory_as<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT body FROM directory WHERE kind = ?1 ORDER BY rowid")?;
+        let rows = st.query_map([kind], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    }
 
     pub fn directory(&self, kind: &str) -> Result<Vec<Value>, StoreError> {
         let mut st = self

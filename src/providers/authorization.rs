@@ -11,7 +11,7 @@ use crate::arm::api_version::at_least;
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::{is_at_or_above, is_guid, ResourceId};
 use crate::authz::{self, RoleDefinition, Subject, Via};
-use crate::facts::{builtin_roles, role_guid, Snapshot};
+use crate::facts::{builtin_role, builtin_roles, role_guid, Snapshot};
 use crate::store::Store;
 use crate::wire::Reply;
 
@@ -119,7 +119,7 @@ pub fn role_definitions_create_or_update(cx: &Cx, store: &Store) -> Result<Reply
     if !is_guid(&guid) {
         return Err(ArmError::new("InvalidRoleDefinitionId", format!("The role definition ID '{guid}' is not valid. The role definition ID must be a GUID.")));
     }
-    if builtin_roles().contains_key(&guid.to_lowercase()) {
+    if builtin_role(&guid.to_lowercase()).is_some() {
         return Err(ArmError::new(
             "RoleDefinitionAlreadyExists",
             "A built-in role definition cannot be changed.",

@@ -10,7 +10,7 @@ use crate::arm::api_version::at_least;
 use crate::arm::error::ArmError;
 use crate::arm::resource_id::{is_at_or_above, is_guid, ResourceId};
 use crate::authz::{self, Path, Subject, Via};
-use crate::facts::builtin_roles;
+use crate::facts::builtin_role;
 use crate::lighthouse::{self, REGISTRATION_ASSIGNMENT_DELETE_ROLE};
 use crate::store::{Store, Stored};
 use crate::wire::Reply;
@@ -161,7 +161,7 @@ pub fn registration_definitions_create_or_update(
         .unwrap_or_default()
         .to_lowercase();
     let managing = cx.snap.dir.tenant(&managed_by).cloned();
-    let builtin = |g: &str| builtin_roles().get(g).map(|r| r.as_ref());
+    let builtin = |g: &str| builtin_role(g).map(|r| r.as_ref());
     let kind = |id: &str| cx.snap.dir.principal(id).map(|p| p.kind.as_str());
     let rules = lighthouse::Context {
         definition: &name,

@@ -6,6 +6,7 @@ mod alerts;
 mod alerts_history;
 mod alerts_semantics;
 mod arm;
+mod cold_start;
 mod console;
 mod dataplane;
 mod delegation;
