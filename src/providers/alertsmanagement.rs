@@ -12,7 +12,7 @@ use super::Cx;
 use crate::alerting;
 use crate::arm::alerts_route::AlertsOp;
 use crate::arm::error::ArmError;
-use crate::authz::{self, Path, Subject};
+use crate::authz::{self, MethodKind, Path, Subject};
 use crate::clock::arm_time;
 use crate::monitor::{ALERTS, HISTORY};
 use crate::store::{Store, Stored};
@@ -499,7 +499,33 @@ pub fn alerts_get_by_id_tenant(cx: &Cx, store: &Store) -> Result<Reply, ArmError
 /// Alerts_ChangeStateTenant.
 pub fn alerts_change_state_tenant(cx: &Cx, store: &Store) -> Result<Reply, ArmError> {
     new_state(cx)?;
-    let r = tenant_alert(cx, store, AlertsOp::ChangeStateTenant.action())?;
+    let action = AlertsOp::ChangeStateTenant.action();
+    let r = tenant_alert(cx, store, action)?;
+    // A state change is a write: a ReadOnly lock above the alert stops a customer-path caller here
+    // as it does at the subscription path (the pipeline's lock check; delegated callers never).
+    if !cx.caller.platform {
+        let path = if cx
+            .snap
+            .dir
+            .subscription(&r.sub)
+            .is_some_and(|s| s.tenant_id.eq_ignore_ascii_case(&cx.caller.tenant_id))
+        {
+            Path::Customer
+        } else {
+            Path::Delegated
+        };
+        let mut locked: Vec<String> =
+            authz::lock_blocks(&cx.snap.locks, MethodKind::Write, &r.key, path, action)
+                .into_iter()
+                .map(|l| l.scope_display.clone())
+                .collect();
+        locked.sort();
+        locked.dedup();
+        if !locked.is_empty() {
+            let display = r.body["id"].as_str().unwrap_or(&r.key).to_string();
+            return Err(ArmError::scope_locked(&display, "write", &locked));
+        }
+    }
     let name = r.key.rsplit('/').next().unwrap_or_default().to_string();
     change_state(cx, store, &r.key, &name)
 }

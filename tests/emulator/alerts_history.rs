@@ -478,3 +478,51 @@ async fn a_caller_with_a_group_role_sees_the_alerts_of_that_group() {
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_lock_stops_the_customers_state_change_at_either_path_not_the_providers() {
+    let e = emu().await;
+    let admin = e.token("admin@fabrikam").await;
+    let alice = e.token("alice").await;
+    let (alerts, _) = fire(&e, &admin, &["rg-locked-alert"]).await;
+    let id = alerts[0]["id"].as_str().unwrap().to_string();
+    let tenant_alert = format!("{AM}/alerts/{}", guid(&alerts[0]));
+    let lock = format!(
+        "/subscriptions/{FABRIKAM_PROD}/providers/Microsoft.Authorization/locks/ro?api-version=2020-05-01"
+    );
+    let r = e
+        .call(
+            "PUT",
+            &lock,
+            Some(&admin),
+            Some(json!({"properties": {"level": "ReadOnly"}})),
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.body);
+    for path in [id.clone(), tenant_alert.clone()] {
+        let r = e
+            .call(
+                "POST",
+                &format!("{path}/changestate?newState=Acknowledged&{API}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 409, "{path}: {}", r.body);
+        assert_eq!(r.code(), "ScopeLocked", "{path}");
+    }
+    // a lock does not stop the service provider (Lighthouse), at the tenant-level path either
+    let r = e
+        .call(
+            "POST",
+            &format!("{tenant_alert}/changestate?newState=Acknowledged&{API}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["properties"]["essentials"]["alertState"],
+        "Acknowledged"
+    );
+}
