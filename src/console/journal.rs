@@ -44,6 +44,34 @@ pub struct Entry {
     pub request_id: String,
 }
 
+impl Entry {
+    fn blank() -> Entry {
+        Entry {
+            seq: 0,
+            time: String::new(),
+            method: String::new(),
+            path: String::new(),
+            query: String::new(),
+            status: 0,
+            caller: String::new(),
+            caller_object_id: String::new(),
+            home_tenant_id: String::new(),
+            home_tenant_name: String::new(),
+            subscription: String::new(),
+            code: String::new(),
+            decision: String::new(),
+            console: false,
+            request_id: String::new(),
+        }
+    }
+}
+
+/// Overwrite `to` with `s`, keeping its buffer.
+fn set(to: &mut String, s: &str) {
+    to.clear();
+    to.push_str(s);
+}
+
 /// The caller a token names, resolved once per token.
 #[derive(Debug, Clone, Default)]
 struct Who {
@@ -58,7 +86,7 @@ struct Inner {
     entries: VecDeque<Arc<Entry>>,
     next: u64,
     /// Callers by the last 43 characters of their token.
-    callers: foldhash::HashMap<String, Who>,
+    callers: foldhash::HashMap<String, Arc<Who>>,
 }
 
 /// The ring of recent requests, shared by every connection.
@@ -75,58 +103,78 @@ impl Journal {
             .and_then(|h| h.split_once(' '))
             .map(|(_, t)| t.trim())
             .filter(|t| !t.is_empty());
-        let code = if reply.status >= 400 {
-            error_code(&reply.body)
-        } else {
-            String::new()
-        };
-        let subscription = subscription_of(&req.path);
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let who = match token {
-            Some(t) => {
+        // A full ring gives up its oldest entry first, and the new entry is written into that one's
+        // strings (no allocation per field under load); only the caller and `seq` need the lock.
+        let (oldest, who) = {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let oldest = if inner.entries.len() >= CAPACITY {
+                inner.entries.pop_front()
+            } else {
+                None
+            };
+            let who = token.map(|t| {
                 let key = &t[t.len().saturating_sub(43)..];
                 if let Some(w) = inner.callers.get(key) {
                     w.clone()
                 } else {
-                    let w = who_of(dir, t);
+                    let w = Arc::new(who_of(dir, t));
                     if inner.callers.len() > 10_000 {
                         inner.callers.clear();
                     }
                     inner.callers.insert(key.to_string(), w.clone());
                     w
                 }
-            }
-            None => Who::default(),
+            });
+            (oldest, who)
         };
-        let seq = inner.next;
-        inner.next += 1;
-        let entry = Entry {
-            seq,
-            time: now,
-            method: req.method.clone(),
-            path: req.path.clone(),
-            query: req.raw_query.clone(),
-            status: reply.status,
-            caller: who.name,
-            caller_object_id: who.object_id,
-            home_tenant_id: who.tenant_id,
-            home_tenant_name: who.tenant_name,
-            subscription,
-            code,
-            decision: reply
-                .get_header("x-ms-emulator-decision")
-                .unwrap_or_default()
-                .to_string(),
-            console,
-            request_id: reply
-                .get_header("x-ms-request-id")
-                .unwrap_or_default()
-                .to_string(),
-        };
-        if inner.entries.len() >= CAPACITY {
-            inner.entries.pop_front();
+        let mut e = oldest
+            .and_then(|o| Arc::try_unwrap(o).ok())
+            .unwrap_or_else(Entry::blank);
+        e.time = now;
+        set(&mut e.method, &req.method);
+        set(&mut e.path, &req.path);
+        set(&mut e.query, &req.raw_query);
+        e.status = reply.status;
+        let who = who.as_deref();
+        set(&mut e.caller, who.map_or("", |w| &w.name));
+        set(&mut e.caller_object_id, who.map_or("", |w| &w.object_id));
+        set(&mut e.home_tenant_id, who.map_or("", |w| &w.tenant_id));
+        set(&mut e.home_tenant_name, who.map_or("", |w| &w.tenant_name));
+        let sub = subscription_in(&req.path);
+        if sub.is_ascii() {
+            set(&mut e.subscription, sub);
+            e.subscription.make_ascii_lowercase();
+        } else {
+            e.subscription = sub.to_lowercase();
         }
-        inner.entries.push_back(Arc::new(entry));
+        e.code = if reply.status >= 400 {
+            error_code(&reply.body)
+        } else {
+            String::new()
+        };
+        set(
+            &mut e.decision,
+            reply
+                .get_header("x-ms-emulator-decision")
+                .unwrap_or_default(),
+        );
+        e.console = console;
+        set(
+            &mut e.request_id,
+            reply.get_header("x-ms-request-id").unwrap_or_default(),
+        );
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        e.seq = inner.next;
+        inner.next += 1;
+        // another request may have filled the ring in between
+        let evicted = if inner.entries.len() >= CAPACITY {
+            inner.entries.pop_front()
+        } else {
+            None
+        };
+        inner.entries.push_back(Arc::new(e));
+        drop(inner);
+        drop(evicted); // freed outside the lock
     }
 
     /// Entries from `from` (a `seq`) on, newest first, that `keep` accepts; at most `limit`.
@@ -178,10 +226,15 @@ fn error_code(body: &[u8]) -> String {
 
 /// The subscription id in `/subscriptions/{id}/…`, lower-cased.
 pub fn subscription_of(path: &str) -> String {
+    subscription_in(path).to_lowercase()
+}
+
+/// The subscription id in `/subscriptions/{id}/…` as written, or "".
+fn subscription_in(path: &str) -> &str {
     let mut parts = path.trim_start_matches('/').split('/');
     match (parts.next(), parts.next()) {
-        (Some(s), Some(id)) if s.eq_ignore_ascii_case("subscriptions") => id.to_lowercase(),
-        _ => String::new(),
+        (Some(s), Some(id)) if s.eq_ignore_ascii_case("subscriptions") => id,
+        _ => "",
     }
 }
 
