@@ -103,33 +103,42 @@ impl Journal {
             .and_then(|h| h.split_once(' '))
             .map(|(_, t)| t.trim())
             .filter(|t| !t.is_empty());
-        // A full ring gives up its oldest entry first, and the new entry is written into that one's
-        // strings (no allocation per field under load); only the caller and `seq` need the lock.
-        let (oldest, who) = {
-            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let oldest = if inner.entries.len() >= CAPACITY {
-                inner.entries.pop_front()
+        let code = if reply.status >= 400 {
+            error_code(&reply.body)
+        } else {
+            String::new()
+        };
+        let sub = subscription_in(&req.path);
+        let decision = reply
+            .get_header("x-ms-emulator-decision")
+            .unwrap_or_default();
+        let request_id = reply.get_header("x-ms-request-id").unwrap_or_default();
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let who = token.map(|t| {
+            let key = &t[t.len().saturating_sub(43)..];
+            if let Some(w) = inner.callers.get(key) {
+                w.clone()
             } else {
-                None
-            };
-            let who = token.map(|t| {
-                let key = &t[t.len().saturating_sub(43)..];
-                if let Some(w) = inner.callers.get(key) {
-                    w.clone()
-                } else {
-                    let w = Arc::new(who_of(dir, t));
-                    if inner.callers.len() > 10_000 {
-                        inner.callers.clear();
-                    }
-                    inner.callers.insert(key.to_string(), w.clone());
-                    w
+                let w = Arc::new(who_of(dir, t));
+                if inner.callers.len() > 10_000 {
+                    inner.callers.clear();
                 }
-            });
-            (oldest, who)
+                inner.callers.insert(key.to_string(), w.clone());
+                w
+            }
+        });
+        // A full ring gives up its oldest entry, and the new one is written into that one's strings:
+        // no allocation per field under load (a few short copies under the lock).
+        let oldest = if inner.entries.len() >= CAPACITY {
+            inner.entries.pop_front()
+        } else {
+            None
         };
         let mut e = oldest
             .and_then(|o| Arc::try_unwrap(o).ok())
             .unwrap_or_else(Entry::blank);
+        e.seq = inner.next;
+        inner.next += 1;
         e.time = now;
         set(&mut e.method, &req.method);
         set(&mut e.path, &req.path);
@@ -140,41 +149,17 @@ impl Journal {
         set(&mut e.caller_object_id, who.map_or("", |w| &w.object_id));
         set(&mut e.home_tenant_id, who.map_or("", |w| &w.tenant_id));
         set(&mut e.home_tenant_name, who.map_or("", |w| &w.tenant_name));
-        let sub = subscription_in(&req.path);
         if sub.is_ascii() {
             set(&mut e.subscription, sub);
             e.subscription.make_ascii_lowercase();
         } else {
             e.subscription = sub.to_lowercase();
         }
-        e.code = if reply.status >= 400 {
-            error_code(&reply.body)
-        } else {
-            String::new()
-        };
-        set(
-            &mut e.decision,
-            reply
-                .get_header("x-ms-emulator-decision")
-                .unwrap_or_default(),
-        );
+        e.code = code;
+        set(&mut e.decision, decision);
         e.console = console;
-        set(
-            &mut e.request_id,
-            reply.get_header("x-ms-request-id").unwrap_or_default(),
-        );
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        e.seq = inner.next;
-        inner.next += 1;
-        // another request may have filled the ring in between
-        let evicted = if inner.entries.len() >= CAPACITY {
-            inner.entries.pop_front()
-        } else {
-            None
-        };
+        set(&mut e.request_id, request_id);
         inner.entries.push_back(Arc::new(e));
-        drop(inner);
-        drop(evicted); // freed outside the lock
     }
 
     /// Entries from `from` (a `seq`) on, newest first, that `keep` accepts; at most `limit`.
