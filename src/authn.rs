@@ -192,3 +192,61 @@ pub fn authenticate(
         platform: false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    #[test]
+    fn a_remembered_token_is_matched_on_every_byte_and_its_times_checked_each_use() {
+        let key = SigningKey::generate().unwrap();
+        let claims = |oid: &str| token::AccessClaims {
+            aud: "https://management.azure.com/".into(),
+            oid: oid.into(),
+            tid: "10000000-0000-0000-0000-000000000002".into(),
+            ver: "1.0".into(),
+            nbf: 1000,
+            exp: 2000,
+            ..Default::default()
+        };
+        let real = token::sign(&key, &claims("30000000-0000-0000-0000-000000002111"));
+        // the real token's signature on another payload
+        let mut parts: Vec<String> = real.split('.').map(str::to_string).collect();
+        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&claims("30000000-0000-0000-0000-000000002112")).unwrap());
+        let forged = parts.join(".");
+        let cache = TokenCache::default();
+        let oid = |v: Verified| v.ids.unwrap().0.to_string();
+        let other = token::sign(&key, &claims("30000000-0000-0000-0000-000000002112"));
+        // verified; found as the last token; a forgery refused; another token made last; the first
+        // found in the map, then as the last again
+        let (a, b) = (
+            Some("30000000-0000-0000-0000-000000002111"),
+            Some("30000000-0000-0000-0000-000000002112"),
+        );
+        for (tok, want) in [
+            (&real, a),
+            (&real, a),
+            (&forged, None),
+            (&other, b),
+            (&real, a),
+            (&real, a),
+            (&forged, None),
+        ] {
+            match (cache.verify(&key, tok, 1500), want) {
+                (Ok(v), Some(w)) => assert_eq!(oid(v), w),
+                (Err(TokenError::BadSignature), None) => {}
+                (r, _) => panic!("{want:?}: {:?}", r.err()),
+            }
+        }
+        assert!(matches!(
+            cache.verify(&key, &real, 2500),
+            Err(TokenError::Expired { .. })
+        ));
+        assert!(matches!(
+            cache.verify(&key, &real, 100),
+            Err(TokenError::NotYetValid)
+        ));
+    }
+}

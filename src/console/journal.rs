@@ -289,6 +289,78 @@ mod tests {
     }
 
     #[test]
+    fn a_reused_entry_keeps_nothing_of_the_one_it_replaced() {
+        let j = Journal::default();
+        let dir = Directory::default();
+        // the first entry: a caller from its token (not in the directory), an error code, a query
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"oid":"o1","tid":"t1","upn":"a@b"}"#);
+        let first = Req {
+            method: "PUT".into(),
+            path: "/subscriptions/AB/resourceGroups/x".into(),
+            raw_query: "api-version=1".into(),
+            headers: vec![(
+                "authorization".into(),
+                format!("Bearer h.{payload}.{}", "s".repeat(43)),
+            )],
+            ..Default::default()
+        };
+        let refused = Reply::json(
+            403,
+            &serde_json::json!({"error": {"code": "AuthorizationFailed"}}),
+        )
+        .header("x-ms-emulator-decision", "denied")
+        .header("x-ms-request-id", "r1");
+        j.record(&dir, &first, &refused, "t1".into(), true);
+        {
+            // (the entry is let go before the ring fills, so it can be rewritten)
+            let e = &j.newest(None, 1, |_| true)[0];
+            assert_eq!(
+                (
+                    e.caller.as_str(),
+                    e.caller_object_id.as_str(),
+                    e.home_tenant_id.as_str()
+                ),
+                ("a@b", "o1", "t1")
+            );
+            assert_eq!(
+                (e.code.as_str(), e.subscription.as_str()),
+                ("AuthorizationFailed", "ab")
+            );
+        }
+        // fill the ring: the first entry is rewritten for the last request
+        for _ in 0..CAPACITY {
+            let req = Req {
+                method: "GET".into(),
+                path: "/".into(),
+                ..Default::default()
+            };
+            j.record(&dir, &req, &Reply::empty(200), String::new(), false);
+        }
+        let e = &j.newest(None, 1, |_| true)[0];
+        assert_eq!(e.seq, CAPACITY as u64);
+        assert_eq!(
+            (e.method.as_str(), e.path.as_str(), e.status),
+            ("GET", "/", 200)
+        );
+        for f in [
+            &e.time,
+            &e.query,
+            &e.caller,
+            &e.caller_object_id,
+            &e.home_tenant_id,
+            &e.home_tenant_name,
+            &e.subscription,
+            &e.code,
+            &e.decision,
+            &e.request_id,
+        ] {
+            assert_eq!(f, "");
+        }
+        assert!(!e.console);
+    }
+
+    #[test]
     fn the_ring_keeps_the_newest_and_filters() {
         let j = Journal::default();
         let dir = Directory::default();
