@@ -78,9 +78,19 @@ pub fn record(store: &Store, r: &Record) -> Result<(), StoreError> {
 /// The managing tenant a PUT or DELETE of a registration assignment concerns, read from the store
 /// before the request runs: for a PUT from the body's `registrationDefinitionId` (or the stored
 /// assignment), for a DELETE from the stored assignment; then the definition's `managedByTenantId`.
-/// `None` for every other request.
-pub fn delegation_tenant(store: &Store, method: &str, key: &str, body: &[u8]) -> Option<String> {
-    if !matches!(method, "PUT" | "DELETE") || !key.contains(DELEGATION_SEGMENT) {
+/// `None` for every other request (a read costs no key).
+pub fn delegation_tenant(
+    store: &Store,
+    method: &str,
+    id: &crate::arm::resource_id::ResourceId,
+    body: &[u8],
+) -> Option<String> {
+    if !matches!(method, "PUT" | "DELETE") {
+        return None;
+    }
+    let key = id.key();
+    let key = key.as_str();
+    if !key.contains(DELEGATION_SEGMENT) {
         return None;
     }
     let from_body = (method == "PUT")

@@ -380,7 +380,7 @@ fn arm(app: &App, req: &Req, base: &str, audit: &mut Audit) -> Reply {
     audit.caller = caller.client_name.clone();
     // Read before the request runs: a DELETE of a registration assignment leaves nothing to read after.
     audit.managed_by_tenant =
-        crate::activity::delegation_tenant(&app.store, &req.method, &id.key(), &req.body);
+        crate::activity::delegation_tenant(&app.store, &req.method, &id, &req.body);
     let reply = match arm_authenticated(app, &snap, req, base, &id, &caller, audit) {
         Ok(r) => r,
         Err(e) => {
@@ -405,7 +405,8 @@ fn record_activity(
     audit: &Audit,
     reply: &Reply,
 ) {
-    if caller.platform {
+    // reads write no activity record (ARM logs writes, deletes and actions only)
+    if caller.platform || !audit.write {
         return;
     }
     let snap = app.snapshot();
@@ -550,7 +551,7 @@ fn subrequest(
         ..Default::default()
     };
     audit.managed_by_tenant =
-        crate::activity::delegation_tenant(&app.store, &req.method, &id.key(), &req.body);
+        crate::activity::delegation_tenant(&app.store, &req.method, &id, &req.body);
     let reply = match arm_authenticated(app, &snap, &req, base, &id, caller, &mut audit) {
         Ok(r) => r,
         Err(e) => error_reply(&e),

@@ -44,6 +44,34 @@ pub struct Entry {
     pub request_id: String,
 }
 
+impl Entry {
+    fn blank() -> Entry {
+        Entry {
+            seq: 0,
+            time: String::new(),
+            method: String::new(),
+            path: String::new(),
+            query: String::new(),
+            status: 0,
+            caller: String::new(),
+            caller_object_id: String::new(),
+            home_tenant_id: String::new(),
+            home_tenant_name: String::new(),
+            subscription: String::new(),
+            code: String::new(),
+            decision: String::new(),
+            console: false,
+            request_id: String::new(),
+        }
+    }
+}
+
+/// Overwrite `to` with `s`, keeping its buffer.
+fn set(to: &mut String, s: &str) {
+    to.clear();
+    to.push_str(s);
+}
+
 /// The caller a token names, resolved once per token.
 #[derive(Debug, Clone, Default)]
 struct Who {
@@ -58,7 +86,7 @@ struct Inner {
     entries: VecDeque<Arc<Entry>>,
     next: u64,
     /// Callers by the last 43 characters of their token.
-    callers: foldhash::HashMap<String, Who>,
+    callers: foldhash::HashMap<String, Arc<Who>>,
 }
 
 /// The ring of recent requests, shared by every connection.
@@ -80,53 +108,58 @@ impl Journal {
         } else {
             String::new()
         };
-        let subscription = subscription_of(&req.path);
+        let sub = subscription_in(&req.path);
+        let decision = reply
+            .get_header("x-ms-emulator-decision")
+            .unwrap_or_default();
+        let request_id = reply.get_header("x-ms-request-id").unwrap_or_default();
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let who = match token {
-            Some(t) => {
-                let key = &t[t.len().saturating_sub(43)..];
-                if let Some(w) = inner.callers.get(key) {
-                    w.clone()
-                } else {
-                    let w = who_of(dir, t);
-                    if inner.callers.len() > 10_000 {
-                        inner.callers.clear();
-                    }
-                    inner.callers.insert(key.to_string(), w.clone());
-                    w
+        let who = token.map(|t| {
+            let key = &t[t.len().saturating_sub(43)..];
+            if let Some(w) = inner.callers.get(key) {
+                w.clone()
+            } else {
+                let w = Arc::new(who_of(dir, t));
+                if inner.callers.len() > 10_000 {
+                    inner.callers.clear();
                 }
+                inner.callers.insert(key.to_string(), w.clone());
+                w
             }
-            None => Who::default(),
+        });
+        // A full ring gives up its oldest entry, and the new one is written into that one's strings:
+        // no allocation per field under load (a few short copies under the lock).
+        let oldest = if inner.entries.len() >= CAPACITY {
+            inner.entries.pop_front()
+        } else {
+            None
         };
-        let seq = inner.next;
+        let mut e = oldest
+            .and_then(|o| Arc::try_unwrap(o).ok())
+            .unwrap_or_else(Entry::blank);
+        e.seq = inner.next;
         inner.next += 1;
-        let entry = Entry {
-            seq,
-            time: now,
-            method: req.method.clone(),
-            path: req.path.clone(),
-            query: req.raw_query.clone(),
-            status: reply.status,
-            caller: who.name,
-            caller_object_id: who.object_id,
-            home_tenant_id: who.tenant_id,
-            home_tenant_name: who.tenant_name,
-            subscription,
-            code,
-            decision: reply
-                .get_header("x-ms-emulator-decision")
-                .unwrap_or_default()
-                .to_string(),
-            console,
-            request_id: reply
-                .get_header("x-ms-request-id")
-                .unwrap_or_default()
-                .to_string(),
-        };
-        if inner.entries.len() >= CAPACITY {
-            inner.entries.pop_front();
+        e.time = now;
+        set(&mut e.method, &req.method);
+        set(&mut e.path, &req.path);
+        set(&mut e.query, &req.raw_query);
+        e.status = reply.status;
+        let who = who.as_deref();
+        set(&mut e.caller, who.map_or("", |w| &w.name));
+        set(&mut e.caller_object_id, who.map_or("", |w| &w.object_id));
+        set(&mut e.home_tenant_id, who.map_or("", |w| &w.tenant_id));
+        set(&mut e.home_tenant_name, who.map_or("", |w| &w.tenant_name));
+        if sub.is_ascii() {
+            set(&mut e.subscription, sub);
+            e.subscription.make_ascii_lowercase();
+        } else {
+            e.subscription = sub.to_lowercase();
         }
-        inner.entries.push_back(Arc::new(entry));
+        e.code = code;
+        set(&mut e.decision, decision);
+        e.console = console;
+        set(&mut e.request_id, request_id);
+        inner.entries.push_back(Arc::new(e));
     }
 
     /// Entries from `from` (a `seq`) on, newest first, that `keep` accepts; at most `limit`.
@@ -178,10 +211,15 @@ fn error_code(body: &[u8]) -> String {
 
 /// The subscription id in `/subscriptions/{id}/…`, lower-cased.
 pub fn subscription_of(path: &str) -> String {
+    subscription_in(path).to_lowercase()
+}
+
+/// The subscription id in `/subscriptions/{id}/…` as written, or "".
+fn subscription_in(path: &str) -> &str {
     let mut parts = path.trim_start_matches('/').split('/');
     match (parts.next(), parts.next()) {
-        (Some(s), Some(id)) if s.eq_ignore_ascii_case("subscriptions") => id.to_lowercase(),
-        _ => String::new(),
+        (Some(s), Some(id)) if s.eq_ignore_ascii_case("subscriptions") => id,
+        _ => "",
     }
 }
 
@@ -248,6 +286,78 @@ mod tests {
         ] {
             assert_eq!(error_code(body), want);
         }
+    }
+
+    #[test]
+    fn a_reused_entry_keeps_nothing_of_the_one_it_replaced() {
+        let j = Journal::default();
+        let dir = Directory::default();
+        // the first entry: a caller from its token (not in the directory), an error code, a query
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"oid":"o1","tid":"t1","upn":"a@b"}"#);
+        let first = Req {
+            method: "PUT".into(),
+            path: "/subscriptions/AB/resourceGroups/x".into(),
+            raw_query: "api-version=1".into(),
+            headers: vec![(
+                "authorization".into(),
+                format!("Bearer h.{payload}.{}", "s".repeat(43)),
+            )],
+            ..Default::default()
+        };
+        let refused = Reply::json(
+            403,
+            &serde_json::json!({"error": {"code": "AuthorizationFailed"}}),
+        )
+        .header("x-ms-emulator-decision", "denied")
+        .header("x-ms-request-id", "r1");
+        j.record(&dir, &first, &refused, "t1".into(), true);
+        {
+            // (the entry is let go before the ring fills, so it can be rewritten)
+            let e = &j.newest(None, 1, |_| true)[0];
+            assert_eq!(
+                (
+                    e.caller.as_str(),
+                    e.caller_object_id.as_str(),
+                    e.home_tenant_id.as_str()
+                ),
+                ("a@b", "o1", "t1")
+            );
+            assert_eq!(
+                (e.code.as_str(), e.subscription.as_str()),
+                ("AuthorizationFailed", "ab")
+            );
+        }
+        // fill the ring: the first entry is rewritten for the last request
+        for _ in 0..CAPACITY {
+            let req = Req {
+                method: "GET".into(),
+                path: "/".into(),
+                ..Default::default()
+            };
+            j.record(&dir, &req, &Reply::empty(200), String::new(), false);
+        }
+        let e = &j.newest(None, 1, |_| true)[0];
+        assert_eq!(e.seq, CAPACITY as u64);
+        assert_eq!(
+            (e.method.as_str(), e.path.as_str(), e.status),
+            ("GET", "/", 200)
+        );
+        for f in [
+            &e.time,
+            &e.query,
+            &e.caller,
+            &e.caller_object_id,
+            &e.home_tenant_id,
+            &e.home_tenant_name,
+            &e.subscription,
+            &e.code,
+            &e.decision,
+            &e.request_id,
+        ] {
+            assert_eq!(f, "");
+        }
+        assert!(!e.console);
     }
 
     #[test]
