@@ -19,37 +19,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 API=2021-08-01
 
-HOOK_LOG="$WORK/hook.jsonl"
-HOOK_PORT_FILE="$WORK/hook.port"
-"$PYTHON" - "$HOOK_LOG" "$HOOK_PORT_FILE" <<'PYEOF' &
-import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-log, port_file = sys.argv[1], sys.argv[2]
-class H(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with open(log, "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *a): pass
-s = HTTPServer(("127.0.0.1", 0), H)
-open(port_file, "w").write(str(s.server_address[1]))
-s.serve_forever()
-PYEOF
-HOOK_PID=$!
-trap 'kill $HOOK_PID 2>/dev/null || true; cleanup' EXIT
-for _ in $(seq 50); do [[ -s "$HOOK_PORT_FILE" ]] && break; sleep 0.1; done
-HOOK_URL="http://127.0.0.1:$(cat "$HOOK_PORT_FILE")/alerts"
-
-admin_post() { curl -sS --fail --cacert "$CA" -X POST -H 'content-type: application/json' -d "$2" "$URL$1"; }
-wait_hook() { # n → wait up to 15 s for n bodies
-  for _ in $(seq 150); do
-    [[ -f "$HOOK_LOG" && $(wc -l <"$HOOK_LOG") -ge $1 ]] && return 0
-    sleep 0.1
-  done
-  echo "the webhook got $(wc -l <"$HOOK_LOG" 2>/dev/null || echo 0) bodies, expected $1" >&2
-  return 1
-}
+start_webhook
 # hook_summary FROM: "<monitorCondition> <user>" of each webhook body from line FROM on, sorted
 hook_summary() {
   tail -n "+$1" "$HOOK_LOG" | "$PYTHON" -c '

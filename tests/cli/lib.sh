@@ -110,3 +110,40 @@ register_cloud() {
   az_ cloud register -n LighthouseEmulator --endpoint-resource-manager "$URL" -o none
   az_ cloud set -n LighthouseEmulator -o none
 }
+
+# A local HTTP server standing for the provider's automation: each POSTed body becomes one line of
+# $HOOK_LOG; $HOOK_URL is where to send them. Stopped with the script.
+start_webhook() {
+  HOOK_LOG="$WORK/hook.jsonl"
+  local port_file="$WORK/hook.port"
+  "$PYTHON" - "$HOOK_LOG" "$port_file" <<'PYEOF' &
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+log, port_file = sys.argv[1], sys.argv[2]
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(log, "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+s = HTTPServer(("127.0.0.1", 0), H)
+open(port_file, "w").write(str(s.server_address[1]))
+s.serve_forever()
+PYEOF
+  HOOK_PID=$!
+  trap 'kill $HOOK_PID 2>/dev/null || true; cleanup' EXIT
+  for _ in $(seq 50); do [[ -s "$port_file" ]] && break; sleep 0.1; done
+  HOOK_URL="http://127.0.0.1:$(cat "$port_file")/alerts"
+}
+wait_hook() { # n → wait up to 15 s for n bodies in $HOOK_LOG
+  for _ in $(seq 150); do
+    [[ -f "$HOOK_LOG" && $(wc -l <"$HOOK_LOG") -ge $1 ]] && return 0
+    sleep 0.1
+  done
+  echo "the webhook got $(wc -l <"$HOOK_LOG" 2>/dev/null || echo 0) bodies, expected $1" >&2
+  return 1
+}
+admin_post() { # path json → the emulator's admin endpoints (no token; no admin key in tests)
+  curl -sS --fail --cacert "$CA" -X POST -H 'content-type: application/json' -d "$2" "$URL$1"
+}
