@@ -153,6 +153,19 @@ pub(crate) async fn alerts(e: &Emu, token: &str, sub: &str) -> Resp {
     .await
 }
 
+/// Rows into a workspace's table through the admin endpoint (`POST /_emulator/logs/{customerId}/{table}`).
+pub(crate) async fn ingest(e: &Emu, customer_id: &str, table: &str, rows: Value) {
+    let r = e
+        .call(
+            "POST",
+            &format!("/_emulator/logs/{customer_id}/{table}"),
+            None,
+            Some(rows),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 pub(crate) async fn advance(e: &Emu, by: &str) {
     let r = e
         .call(
@@ -498,15 +511,7 @@ async fn scheduled_query_rule_fires_when_the_clock_passes_its_frequency() {
     assert_eq!((r.status, r.code()), (400, "BadRequest"), "{}", r.body);
 
     let rows = json!([{"User": "eve", "Result": "Failed"}, {"User": "eve", "Result": "Failed"}, {"User": "bob", "Result": "Success"}]);
-    let r = e
-        .call(
-            "POST",
-            &format!("/_emulator/logs/{cid}/Logins_CL"),
-            None,
-            Some(rows),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    ingest(&e, &cid, "Logins_CL", rows).await;
     // nothing runs before the clock passes the frequency
     advance(&e, "PT1M").await;
     assert!(alerts(&e, &t, FABRIKAM_PROD).await.body["value"]

@@ -4,7 +4,9 @@
 //! measurement trigger with a custom webhook payload; the requests `az monitor scheduled-query`
 //! sends at its api-version 2021-08-01.
 
-use crate::alerts::{action_group, advance, ag_path, alerts, hook, outbox, put_ok, workspace};
+use crate::alerts::{
+    action_group, advance, ag_path, alerts, hook, ingest, outbox, put_ok, workspace,
+};
 use crate::*;
 use serde_json::{json, Value};
 
@@ -68,15 +70,7 @@ async fn a_stateful_rule_split_by_user_fires_and_resolves_each_user() {
         {"User": "bob", "Result": "Failed"},
         {"User": "mallory", "Result": "Failed"}, {"User": "mallory", "Result": "Failed"},
         {"User": "alice", "Result": "Success"}, {"User": "alice", "Result": "Success"}]);
-    let r = e
-        .call(
-            "POST",
-            &format!("/_emulator/logs/{cid}/Logins_CL"),
-            None,
-            Some(rows),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    ingest(&e, &cid, "Logins_CL", rows).await;
 
     advance(&e, "PT5M").await;
     let got = server.wait_for(2, 10).await;
@@ -189,15 +183,13 @@ async fn a_stateful_rule_split_by_user_fires_and_resolves_each_user() {
     );
 
     // eve fails again: a new alert for her alone
-    let r = e
-        .call(
-            "POST",
-            &format!("/_emulator/logs/{cid}/Logins_CL"),
-            None,
-            Some(json!([{"User": "eve", "Result": "Failed"}, {"User": "eve", "Result": "Failed"}])),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    ingest(
+        &e,
+        &cid,
+        "Logins_CL",
+        json!([{"User": "eve", "Result": "Failed"}, {"User": "eve", "Result": "Failed"}]),
+    )
+    .await;
     advance(&e, "PT5M").await;
     let got = server.wait_for(5, 10).await;
     assert_eq!(got.len(), 5);
@@ -228,15 +220,7 @@ async fn a_stateless_rule_fires_each_evaluation_after_its_mute_and_never_resolve
             "actions": {"actionGroups": [ag]}}}),
     )
     .await;
-    let r = e
-        .call(
-            "POST",
-            &format!("/_emulator/logs/{cid}/AppErrors_CL"),
-            None,
-            Some(json!([{"Message": "disk full"}])),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    ingest(&e, &cid, "AppErrors_CL", json!([{"Message": "disk full"}])).await;
     advance(&e, "PT5M").await;
     assert_eq!(alert_list(&e, &t).await.len(), 1);
     // +10: within the 10-minute mute of the +5 alert
@@ -299,15 +283,7 @@ async fn a_2018_metric_measurement_rule_posts_its_custom_payload_per_computer() 
         {"Computer": "a", "TimeGenerated": at(25), "Value": 99.0},
         {"Computer": "b", "TimeGenerated": at(40), "Value": 10.0},
         {"Computer": "b", "TimeGenerated": at(35), "Value": 85.0}]);
-    let r = e
-        .call(
-            "POST",
-            &format!("/_emulator/logs/{cid}/Perf_CL"),
-            None,
-            Some(rows),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    ingest(&e, &cid, "Perf_CL", rows).await;
     let query =
         "Perf_CL | summarize AggregatedValue = avg(Value) by Computer, bin(TimeGenerated, 5m)";
     let rule = |kind: &str, breaches: i64| {
