@@ -596,19 +596,8 @@ async fn authz_log_and_off_let_refused_requests_through() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_backed_store_survives_a_restart() {
-    let dir = std::env::temp_dir().join(format!("lhe-persist-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // share the test CA and key so start-up is fast
-    for f in [
-        "ca.pem",
-        "ca-key.pem",
-        "server.pem",
-        "server-key.pem",
-        "server-names.txt",
-        "signing-key.pem",
-    ] {
-        let _ = std::fs::copy(crate::state_dir().join(f), dir.join(f));
-    }
+    // shares the test CA and key so start-up is fast
+    let dir = crate::cold_start::new_dir("persist");
     let path =
         format!("/subscriptions/{FABRIKAM_PROD}/resourcegroups/rg-persist?api-version=2024-11-01");
     {

@@ -9,7 +9,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// A new state dir with the tests' CA and signing key (so start-up skips generating them).
-fn new_dir(name: &str) -> PathBuf {
+pub(crate) fn new_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("lhe-cold-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -65,20 +65,8 @@ async fn rows_go_through_a_rule_into_its_workspace_tables() {
     let e = emu().await;
     let admin = e.token("admin@fabrikam").await;
     let base = format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers");
-    let ws = format!("{base}/Microsoft.OperationalInsights/workspaces/ws-ingest");
-    let r = e
-        .call(
-            "PUT",
-            &format!("{ws}?api-version=2025-07-01"),
-            Some(&admin),
-            Some(json!({"location": "westeurope"})),
-        )
-        .await;
-    assert!(r.status == 200 || r.status == 201, "{:?}", r.body);
-    let cid = r.body["properties"]["customerId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (ws, cid) =
+        crate::alerts::workspace(&e, &admin, FABRIKAM_PROD, "rg-web", "ws-ingest").await;
 
     // an endpoint: its immutable id and the ingestion endpoint clients are given
     let dce = format!("{base}/Microsoft.Insights/dataCollectionEndpoints/dce-one");

@@ -18,24 +18,10 @@ fn base() -> String {
     format!("/subscriptions/{FABRIKAM_PROD}/resourceGroups/rg-web/providers")
 }
 
-/// A workspace in fabrikam-prod/rg-web; returns (ARM id, customerId).
+/// A workspace in fabrikam-prod/rg-web made by its admin; returns (ARM id, customerId).
 async fn workspace(e: &Emu, name: &str) -> (String, String) {
     let t = e.token("admin@fabrikam").await;
-    let id = format!("{}/Microsoft.OperationalInsights/workspaces/{name}", base());
-    let r = e
-        .call(
-            "PUT",
-            &format!("{id}?api-version=2025-07-01"),
-            Some(&t),
-            Some(json!({"location": "westeurope"})),
-        )
-        .await;
-    assert!(r.status == 200 || r.status == 201, "{:?}", r.body);
-    let cid = r.body["properties"]["customerId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (id, cid)
+    crate::alerts::workspace(e, &t, FABRIKAM_PROD, "rg-web", name).await
 }
 
 async fn load(e: &Emu, cid: &str, table: &str, rows: Value) {
