@@ -7,6 +7,7 @@ use foldhash::HashMap;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::arm::error::ArmError;
 use crate::arm::resource_id::is_at_or_above;
 
 /// The zero GUID that stands for "Everyone" in deny assignments.
@@ -455,6 +456,37 @@ pub fn lock_blocks<'a>(
     match path {
         Path::Customer => locks_in_the_way(locks, kind, scope, action),
         Path::Delegated => Vec::new(),
+    }
+}
+
+/// Refuses the request with ScopeLocked when a lock stops it (`lock_blocks`), naming each
+/// locked scope once.
+pub fn refuse_if_locked(
+    locks: &[LockRule],
+    kind: MethodKind,
+    scope_key: &str,
+    scope_display: &str,
+    path: Path,
+    action: &str,
+) -> Result<(), ArmError> {
+    let mut locked: Vec<String> = lock_blocks(locks, kind, scope_key, path, action)
+        .into_iter()
+        .map(|l| l.scope_display.clone())
+        .collect();
+    locked.sort();
+    locked.dedup();
+    if locked.is_empty() {
+        Ok(())
+    } else {
+        Err(ArmError::scope_locked(
+            scope_display,
+            if kind == MethodKind::Delete {
+                "delete"
+            } else {
+                "write"
+            },
+            &locked,
+        ))
     }
 }
 

@@ -772,10 +772,11 @@ fn arm_authenticated(
                 ));
             }
         }
-        check_locks(snap, kind, &scope_key, &scope_display, path, &action).map_err(|e| {
-            let why = format!("denied; {}", e.message);
-            e.with_header(DECISION, why)
-        })?;
+        authz::refuse_if_locked(&snap.locks, kind, &scope_key, &scope_display, path, &action)
+            .map_err(|e| {
+                let why = format!("denied; {}", e.message);
+                e.with_header(DECISION, why)
+            })?;
     }
 
     // A cancelled subscription is read-only until an Owner enables it again (its own cancel and
@@ -968,37 +969,6 @@ fn arm_authenticated(
 
 /// The header that says why a request was allowed or refused.
 const DECISION: &str = "x-ms-emulator-decision";
-
-/// Refuses the request with ScopeLocked when a lock stops it (`authz::lock_blocks`), naming each
-/// locked scope once.
-fn check_locks(
-    snap: &Snapshot,
-    kind: MethodKind,
-    scope_key: &str,
-    scope_display: &str,
-    path: Path,
-    action: &str,
-) -> Result<(), ArmError> {
-    let mut locked: Vec<String> = authz::lock_blocks(&snap.locks, kind, scope_key, path, action)
-        .into_iter()
-        .map(|l| l.scope_display.clone())
-        .collect();
-    locked.sort();
-    locked.dedup();
-    if locked.is_empty() {
-        Ok(())
-    } else {
-        Err(ArmError::scope_locked(
-            scope_display,
-            if kind == MethodKind::Delete {
-                "delete"
-            } else {
-                "write"
-            },
-            &locked,
-        ))
-    }
-}
 
 /// A write after which the policies in force are read again: a policy type, the hierarchy, or a
 /// deletion that may take assignments with it.

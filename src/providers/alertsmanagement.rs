@@ -514,17 +514,15 @@ pub fn alerts_change_state_tenant(cx: &Cx, store: &Store) -> Result<Reply, ArmEr
         } else {
             Path::Delegated
         };
-        let mut locked: Vec<String> =
-            authz::lock_blocks(&cx.snap.locks, MethodKind::Write, &r.key, path, action)
-                .into_iter()
-                .map(|l| l.scope_display.clone())
-                .collect();
-        locked.sort();
-        locked.dedup();
-        if !locked.is_empty() {
-            let display = r.body["id"].as_str().unwrap_or(&r.key).to_string();
-            return Err(ArmError::scope_locked(&display, "write", &locked));
-        }
+        let display = r.body["id"].as_str().unwrap_or(&r.key).to_string();
+        authz::refuse_if_locked(
+            &cx.snap.locks,
+            MethodKind::Write,
+            &r.key,
+            &display,
+            path,
+            action,
+        )?;
     }
     let name = r.key.rsplit('/').next().unwrap_or_default().to_string();
     change_state(cx, store, &r.key, &name)
